@@ -1,0 +1,35 @@
+"""Packaging for lmpairs: Beam preprocessing jobs and a PyTorch loader for LM pretraining pairs."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+VERSION = {}
+exec((ROOT / "lmpairs" / "version.py").read_text(), VERSION)
+
+setup(
+    name="lmpairs",
+    version=VERSION["__version__"],
+    description="Beam jobs that materialize CLM/MLM/T5/BART training pairs into sharded Parquet, "
+    "and a PyTorch IterableDataset that streams them to trainers.",
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["lmpairs", "lmpairs.*"]),
+    install_requires=[
+        "apache-beam>=2.50",
+        "pyarrow>=14",
+        "sentencepiece>=0.1.99",
+        "numpy>=1.24",
+        "torch>=2.1",
+        "tqdm>=4.60",
+        "zstandard>=0.21",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6.80", "duckdb>=0.9"],
+        "gcp": ["apache-beam[gcp]>=2.50"],
+        "bench": ["datasets>=2.14", "transformers>=4.30", "psutil>=5.9"],
+    },
+    entry_points={"console_scripts": ["lmpairs=lmpairs.cli:main"]},
+)
