@@ -1,0 +1,79 @@
+"""The token-id facts every transform needs (special ids, sentinels, word starts), as plain numpy.
+
+Built by :mod:`lmpairs.tokenizer` from a SentencePiece model; transforms take it as an argument so
+they never import SentencePiece.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Vocab:
+    """Special ids and per-id flags of an effective vocabulary of ``size`` ids.
+
+    ``sentinel_ids[i]`` is the id of ``<extra_id_i>``. ``special`` marks ids that masking never
+    selects and random replacement never draws (control pieces, unk, mask, sentinels, pad and any
+    id appended past the model). ``word_start`` marks pieces that begin a word (``▁`` prefix).
+    """
+
+    size: int
+    pad_id: int
+    bos_id: int | None
+    eos_id: int
+    unk_id: int
+    mask_id: int
+    sentinel_ids: tuple[int, ...]
+    special: np.ndarray
+    word_start: np.ndarray
+    ordinary_ids: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        special = np.asarray(self.special, dtype=bool)
+        word_start = np.asarray(self.word_start, dtype=bool)
+        if special.shape != (self.size,) or word_start.shape != (self.size,):
+            raise ValueError(f"Vocab: special and word_start must have shape ({self.size},), "
+                             f"got {special.shape} and {word_start.shape}.")
+        special = special.copy()
+        for i in (self.pad_id, self.bos_id, self.eos_id, self.unk_id, self.mask_id, *self.sentinel_ids):
+            if i is not None:
+                special[i] = True
+        special.setflags(write=False)
+        word_start = word_start.copy()
+        word_start.setflags(write=False)
+        ordinary = np.flatnonzero(~special).astype(np.int32)
+        if ordinary.size == 0:
+            raise ValueError("Vocab: no ordinary ids left for random replacement.")
+        ordinary.setflags(write=False)
+        object.__setattr__(self, "special", special)
+        object.__setattr__(self, "word_start", word_start)
+        object.__setattr__(self, "ordinary_ids", ordinary)
+
+    def sentinel(self, index: int) -> int:
+        """The id of ``<extra_id_{index}>``."""
+        return self.sentinel_ids[index]
+
+    def special_ids(self) -> dict[str, int | None]:
+        """Named special ids, as the manifest records them."""
+        return {
+            "pad": self.pad_id, "bos": self.bos_id, "eos": self.eos_id, "unk": self.unk_id,
+            "mask": self.mask_id, "extra_id_0": self.sentinel_ids[0] if self.sentinel_ids else None,
+            "num_sentinels": len(self.sentinel_ids),
+        }
+
+
+def toy_vocab(num_ordinary: int = 1000, *, word_start_every: int = 3) -> Vocab:
+    """A synthetic vocabulary for unit and property tests (pad 0, unk 1, bos 2, eos 3, mask 4,
+    100 sentinels 105..6 in T5's descending layout, then ``num_ordinary`` ordinary ids)."""
+    first_ordinary = 105
+    size = first_ordinary + num_ordinary
+    special = np.zeros(size, dtype=bool)
+    special[:first_ordinary] = True
+    word_start = np.zeros(size, dtype=bool)
+    word_start[first_ordinary::word_start_every] = True
+    return Vocab(
+        size=size, pad_id=0, unk_id=1, bos_id=2, eos_id=3, mask_id=4,
+        sentinel_ids=tuple(range(104, 4, -1)), special=special, word_start=word_start,
+    )
