@@ -1,0 +1,91 @@
+"""Arrow schemas of each objective's rows, and vectorized conversion between rows and Arrow tables.
+
+Token lists are ``list<int32>`` (vocabularies fit in int32; half the bytes of int64) and the key is
+``uint64`` (a blake2b digest). Schema metadata names the objective and the format version, so any
+Parquet reader can tell what a shard holds without the manifest.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+FORMAT_VERSION = 1
+"""Bumped whenever the on-disk layout changes incompatibly; readers refuse other versions."""
+
+_TOKENS = pa.list_(pa.int32())
+_EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {
+    "clm": ("doc_lengths",),
+    "mlm": ("labels",),
+    "t5": ("labels",),
+    "bart": ("labels",),
+}
+
+
+class SchemaError(ValueError):
+    """A shard's schema is not the one its objective requires; the message names the file."""
+
+
+def list_columns(objective: str) -> tuple[str, ...]:
+    """The ``list<int32>`` columns of an objective's rows, in schema order."""
+    try:
+        return ("input_ids", *_EXTRA_COLUMNS[objective])
+    except KeyError:
+        raise SchemaError(f"unknown objective {objective!r}; choose from {', '.join(_EXTRA_COLUMNS)}.") from None
+
+
+def row_schema(objective: str) -> pa.Schema:
+    """The Arrow schema of one objective's rows, with ``lmpairs.*`` metadata."""
+    fields = [pa.field("example_key", pa.uint64(), nullable=False)]
+    fields += [pa.field(name, _TOKENS, nullable=False) for name in list_columns(objective)]
+    return pa.schema(fields, metadata={
+        b"lmpairs.objective": objective.encode(),
+        b"lmpairs.format_version": str(FORMAT_VERSION).encode(),
+    })
+
+
+def check_schema(schema: pa.Schema, objective: str, where: str) -> None:
+    """Raise :class:`SchemaError` unless ``schema`` (of file ``where``) holds ``objective``'s rows."""
+    want = row_schema(objective)
+    meta = schema.metadata or {}
+    got_objective = meta.get(b"lmpairs.objective", b"").decode() or None
+    got_version = meta.get(b"lmpairs.format_version", b"").decode() or None
+    if got_objective != objective:
+        raise SchemaError(f"{where}: holds {got_objective or 'no lmpairs'} rows, expected {objective}; "
+                          "point the reader at the matching OUT/<objective> directory.")
+    if got_version != str(FORMAT_VERSION):
+        raise SchemaError(f"{where}: format version {got_version}, this lmpairs reads {FORMAT_VERSION}; "
+                          "rebuild the shards with this lmpairs version.")
+    for field in want:
+        if field.name not in schema.names:
+            raise SchemaError(f"{where}: missing column {field.name!r} ({field.type}); rebuild the shards.")
+        got = schema.field(field.name).type
+        if got != field.type:
+            raise SchemaError(f"{where}: column {field.name!r} is {got}, expected {field.type}; "
+                              "rebuild the shards with lmpairs.")
+
+
+def rows_to_table(objective: str, keys: np.ndarray, columns: dict[str, list[np.ndarray]]) -> pa.Table:
+    """Build a table from per-row arrays with one concatenation per column (no per-row Arrow calls)."""
+    arrays = [pa.array(np.asarray(keys, dtype=np.uint64), type=pa.uint64())]
+    for name in list_columns(objective):
+        rows = columns[name]
+        if len(rows) != len(keys):
+            raise ValueError(f"{objective}.{name}: {len(rows)} rows for {len(keys)} keys.")
+        lengths = np.fromiter((len(r) for r in rows), dtype=np.int32, count=len(rows))
+        offsets = np.zeros(len(rows) + 1, dtype=np.int32)
+        np.cumsum(lengths, out=offsets[1:])
+        values = np.concatenate(rows).astype(np.int32, copy=False) if rows else np.zeros(0, np.int32)
+        arrays.append(pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.int32())))
+    return pa.Table.from_arrays(arrays, schema=row_schema(objective))
+
+
+def list_to_numpy(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A ``list<int32>`` column as ``(values, offsets)`` numpy arrays, zero-copy where Arrow allows."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    offsets = column.offsets.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    values = column.values.to_numpy(zero_copy_only=False)
+    if offsets.size and offsets[0] != 0:
+        values = values[offsets[0]:offsets[-1]]
+        offsets = offsets - offsets[0]
+    return values, offsets
