@@ -32,6 +32,7 @@ class ShardInfo:
     num_rows: int
     num_bytes: int
     num_row_groups: int
+    row_group_rows: list[int]
     sha256: str
 
 
