@@ -31,11 +31,13 @@ def noise_counts(length: int, *, noise_density: float, mean_noise_span_length: f
     one-token row has no noise at all. Rounding is Python's half-to-even in float64, as in T5's
     ``random_spans_helper`` (and ``T5Config``); T5's TF mask rounds in float32, which differs only
     at exact ``.5`` ties (e.g. length 190) and there makes full rows overshoot ``targets_length``.
+    Spans are capped at the non-noise count (only reachable with density >= 0.5 and a mean near 1),
+    where T5 itself fails on a partition into empty parts.
     """
     length = max(int(length), 2)
     num_noise = min(max(int(round(length * noise_density)), 1), length - 1)
     num_spans = max(1, int(round(num_noise / mean_noise_span_length)))
-    return num_noise, num_spans
+    return num_noise, min(num_spans, length - num_noise)
 
 
 def random_segmentation(num_items: int, num_segments: int, *, rng: np.random.Generator) -> np.ndarray:

@@ -133,6 +133,15 @@ def test_noise_counts(length, want):
     assert noise_counts(length, noise_density=0.15, mean_noise_span_length=3.0) == want
 
 
+def test_spans_are_capped_by_nonnoise_tokens_where_t5_would_fail():
+    # 95 noise tokens in 95 spans would need 95 non-empty non-noise spans out of 5 tokens.
+    assert noise_counts(100, noise_density=0.95, mean_noise_span_length=1.0) == (95, 5)
+    assert noise_counts(3, noise_density=0.5, mean_noise_span_length=1.0) == (2, 1)
+    mask = random_spans_noise_mask(100, noise_density=0.95, mean_noise_span_length=1.0,
+                                   rng=np.random.default_rng(0))
+    assert mask.sum() == 95 and np.count_nonzero(np.diff(mask.astype(int)) == 1) == 5
+
+
 def test_random_segmentation_is_a_uniform_composition():
     # 5 items into 3 non-empty parts: C(4, 2) = 6 compositions, each with probability 1/6.
     rng = np.random.default_rng(1)
