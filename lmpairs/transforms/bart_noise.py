@@ -5,10 +5,14 @@ never be touched, and returns a new int32 array; the input is never mutated. Cou
 ``ceil(n * ratio)`` (guarded against float error, so ``ceil(10 * 0.3)`` is 3, not 4). Random ids are
 drawn from ``vocab.ordinary_ids`` (fairseq draws any id, specials included).
 
-Text infilling differs from fairseq in one documented way: by default spans are placed so they do
-not overlap (``disjoint=True``), so a row really loses ``mask_ratio`` of its words. fairseq starts
-each span at an independent random word, spans collide and merge, and it realizes about
-``1 - exp(-mask_ratio)`` (26% for 0.3); ``disjoint=False`` reproduces that placement.
+Text infilling differs from fairseq in two documented ways, both so the configured rates are the
+rates applied. (1) By default spans are placed so they do not overlap (``disjoint=True``), so a row
+really loses ``mask_ratio`` of its words; fairseq starts each span at an independent random word,
+spans collide and merge, and it realizes about ``1 - exp(-mask_ratio)`` (26% for 0.3);
+``disjoint=False`` reproduces that placement. (2) A zero-length span's inserted token is random
+with probability ``random_ratio`` like any span's; fairseq routes them through insertion noise,
+whose ``ceil(n * random_ratio)`` makes a lone inserted mask always random (12% random, not 10%).
+Insertion noise counts ``ceil(ratio * body length)``; fairseq's base also counts ``<s>``/``</s>``.
 Cost: O(tokens) numpy per call, plus a loop over the rare Poisson redraws.
 """
 from __future__ import annotations
@@ -93,14 +97,18 @@ def delete_tokens(ids: np.ndarray, *, ratio: float, rng: np.random.Generator) ->
     return ids[keep]
 
 
-def insert_tokens(ids: np.ndarray, count: int, *, random_ratio: float, vocab: Vocab,
-                  rng: np.random.Generator) -> np.ndarray:
-    """Insert exactly ``count`` noise tokens at uniform random slots (fairseq add_insertion_noise).
+def span_values(is_random: np.ndarray, vocab: Vocab, *, rng: np.random.Generator) -> np.ndarray:
+    """The token each noise span or insertion becomes: ``<mask>``, or a random ordinary id."""
+    values = np.full(is_random.shape[0], vocab.mask_id, dtype=np.int32)
+    values[is_random] = random_ordinary(int(is_random.sum()), vocab, rng=rng)
+    return values
 
-    ``ceil(count * random_ratio)`` of them are random ordinary ids, the rest ``<mask>``.
-    """
+
+def insert_values(ids: np.ndarray, values: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
+    """Insert ``values`` at uniform random slots among ``ids`` (fairseq add_insertion_noise)."""
     ids = np.asarray(ids, dtype=np.int32)
-    if count <= 0:
+    count = values.shape[0]
+    if count == 0:
         return ids.copy()
     total = ids.shape[0] + count
     slots = rng.choice(total, size=count, replace=False)
@@ -108,17 +116,18 @@ def insert_tokens(ids: np.ndarray, count: int, *, random_ratio: float, vocab: Vo
     noise[slots] = True
     out = np.empty(total, dtype=np.int32)
     out[~noise] = ids
-    num_random = noise_count(count, random_ratio)
-    out[slots[num_random:]] = vocab.mask_id
-    out[slots[:num_random]] = random_ordinary(num_random, vocab, rng=rng)
+    out[slots] = values
     return out
 
 
 def insert_noise(ids: np.ndarray, *, ratio: float, random_ratio: float, vocab: Vocab,
                  rng: np.random.Generator) -> np.ndarray:
-    """Insertion noise: ``ceil(ratio * n)`` mask/random tokens at random slots of the body."""
+    """Insertion noise: ``ceil(ratio * n)`` tokens at random slots of the body, of which exactly
+    ``ceil(count * random_ratio)`` are random ordinary ids and the rest ``<mask>`` (fairseq)."""
     ids = np.asarray(ids, dtype=np.int32)
-    return insert_tokens(ids, noise_count(ids.shape[0], ratio), random_ratio=random_ratio, vocab=vocab, rng=rng)
+    count = noise_count(ids.shape[0], ratio)
+    is_random = np.arange(count) < noise_count(count, random_ratio)
+    return insert_values(ids, span_values(is_random, vocab, rng=rng), rng=rng)
 
 
 def poisson_span_lengths(budget: int, *, poisson_lambda: float, rng: np.random.Generator) -> np.ndarray:
@@ -177,8 +186,8 @@ def infill_text(ids: np.ndarray, *, mask_ratio: float, random_ratio: float, pois
     """Text infilling (fairseq add_whole_word_mask, span-poisson, replace_length=1).
 
     Masks ``ceil(mask_ratio * num_words)`` words in Poisson(λ) spans; each span becomes one
-    ``<mask>`` (a random ordinary id with probability ``random_ratio``); zero-length spans insert a
-    mask instead. Tokens before the body's first word start are never masked.
+    ``<mask>``, or a random ordinary id with probability ``random_ratio``; a zero-length span inserts
+    its token at a random slot instead. Tokens before the body's first word start are never masked.
     """
     ids = np.asarray(ids, dtype=np.int32)
     word_starts = (np.flatnonzero(vocab.word_start[ids]) if whole_words
@@ -187,13 +196,10 @@ def infill_text(ids: np.ndarray, *, mask_ratio: float, random_ratio: float, pois
     if budget == 0:
         return ids.copy()
     lengths = poisson_span_lengths(budget, poisson_lambda=poisson_lambda, rng=rng)
-    num_inserts = int((lengths == 0).sum())
-    lengths = lengths[lengths > 0]
+    values = span_values(rng.random(lengths.shape[0]) < random_ratio, vocab, rng=rng)
+    spans = lengths > 0
     out = ids
-    if lengths.shape[0]:
-        first_words = place_spans(word_starts.shape[0], lengths, disjoint=disjoint, rng=rng)
-        values = np.full(lengths.shape[0], vocab.mask_id, dtype=np.int32)
-        is_random = rng.random(lengths.shape[0]) < random_ratio
-        values[is_random] = random_ordinary(int(is_random.sum()), vocab, rng=rng)
-        out = replace_spans(ids, word_starts, first_words, lengths, values)
-    return insert_tokens(out, num_inserts, random_ratio=random_ratio, vocab=vocab, rng=rng)
+    if spans.any():
+        first_words = place_spans(word_starts.shape[0], lengths[spans], disjoint=disjoint, rng=rng)
+        out = replace_spans(ids, word_starts, first_words, lengths[spans], values[spans])
+    return insert_values(out, values[~spans], rng=rng)

@@ -7,7 +7,7 @@ import pytest
 from lmpairs.config import BartConfig
 from lmpairs.transforms import make_objective
 from lmpairs.transforms.bart import BartObjective, body_segments, group_sentences, sentence_lengths
-from lmpairs.transforms.bart_noise import (delete_tokens, infill_text, insert_noise, insert_tokens,
+from lmpairs.transforms.bart_noise import (delete_tokens, infill_text, insert_noise, insert_values,
                                            mask_tokens_bart, noise_count, permute_sentences,
                                            place_spans, poisson_span_lengths, replace_spans,
                                            rotate_document)
@@ -132,14 +132,16 @@ def test_token_mask_and_delete_counts():
     assert len(kept) == 15 and np.all(np.diff(kept) > 0) and set(kept) <= set(ids)
 
 
-def test_insert_tokens_exact_counts_and_order():
+def test_insert_noise_exact_counts_and_order():
     ids = body(20)
-    out = insert_tokens(ids, 10, random_ratio=0.25, vocab=VOCAB, rng=rng())
+    out = insert_noise(ids, ratio=0.5, random_ratio=0.25, vocab=VOCAB, rng=rng())
     original = np.isin(out, ids)
     assert len(out) == 30 and out[original].tolist() == ids.tolist()
     assert (out == MASK).sum() == 7  # ceil(10 * 0.25) = 3 random ordinary ids
     assert not VOCAB.special[out[~original & (out != MASK)]].any()
     assert len(insert_noise(ids, ratio=0.1, random_ratio=0.0, vocab=VOCAB, rng=rng())) == 22
+    out = insert_values(ids, np.array([7, 8], np.int32), rng=rng())
+    assert out[np.isin(out, ids)].tolist() == ids.tolist() and sorted(out[~np.isin(out, ids)]) == [7, 8]
 
 
 def test_poisson_span_lengths_trim_to_the_budget():
