@@ -106,10 +106,13 @@ def span_corrupt(ids: np.ndarray, noise_mask: np.ndarray, *, sentinel_ids: Seque
 
 
 def validate_t5_config(config: T5Config, vocab: Vocab) -> None:
-    """Fail before a job starts when a full row can have more noise spans than there are sentinels."""
-    _, num_spans = noise_counts(config.raw_length, noise_density=config.noise_density,
-                                mean_noise_span_length=config.mean_noise_span_length)
-    needed = max(num_spans, config.max_spans)
+    """Fail before a job starts when a full row can have more noise spans than there are sentinels.
+
+    Span counts never decrease with row length, so the full raw row is the worst case; the count
+    equals ``config.max_spans`` except where :func:`noise_counts` caps it.
+    """
+    _, needed = noise_counts(config.raw_length, noise_density=config.noise_density,
+                             mean_noise_span_length=config.mean_noise_span_length)
     available = len(vocab.sentinel_ids)
     if needed > available:
         raise ConfigError(
@@ -144,6 +147,7 @@ class T5Objective(Objective):
         return True
 
     def noise_mask(self, length: int, *, rng: np.random.Generator) -> np.ndarray:
+        """This config's :func:`random_spans_noise_mask` for a row of ``length`` tokens."""
         return random_spans_noise_mask(length, noise_density=self.config.noise_density,
                                        mean_noise_span_length=self.config.mean_noise_span_length, rng=rng)
 
