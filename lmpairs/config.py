@@ -151,7 +151,8 @@ class T5Config(_Serializable):
     mean_noise_span_length: float = 3.0
 
     def __post_init__(self) -> None:
-        _check_int("t5", "seq_len", self.seq_len, minimum=4)
+        # Below ~10 tokens T5's length arithmetic itself breaks (a full row corrupts to seq_len + 1).
+        _check_int("t5", "seq_len", self.seq_len, minimum=16)
         _check_fraction("t5", "noise_density", self.noise_density, allow_zero=False, allow_one=False)
         _check(isinstance(self.mean_noise_span_length, (int, float)) and self.mean_noise_span_length >= 1.0,
                f"t5.mean_noise_span_length={self.mean_noise_span_length!r}: must be >= 1.")

@@ -196,10 +196,10 @@ def test_full_raw_row_gives_exact_inputs_and_targets_lengths(seq_len):
         assert columns["labels"].shape == (config.targets_length,)
 
 
-def test_full_rows_fit_exactly_for_every_seq_len_from_10_to_2048():
+def test_full_rows_fit_exactly_for_every_seq_len_from_16_to_2048():
     rng = np.random.default_rng(7)
     many_sentinels = tuple(range(9000, 8000, -1))  # past 100 spans only the counts matter here
-    for seq_len in range(10, 2049):
+    for seq_len in range(16, 2049):
         config = T5Config(seq_len=seq_len)
         mask = random_spans_noise_mask(config.raw_length, noise_density=0.15, mean_noise_span_length=3.0, rng=rng)
         inputs, targets = span_corrupt(_ids(config.raw_length, 105), mask, sentinel_ids=many_sentinels,
