@@ -85,9 +85,12 @@ def select_positions(ids: np.ndarray, *, mask_prob: float, selection: Literal["e
     words, num_words = word_index(ids, whole_word=whole_word, vocab=vocab)
     in_word = words >= 0
     if selection == "exact":
-        sizes = np.bincount(words[in_word], minlength=num_words)
+        budget = exact_budget(int(in_word.sum()), mask_prob)
         word_chosen = np.zeros(num_words, dtype=bool)
-        word_chosen[choose_words_exact(sizes, exact_budget(int(in_word.sum()), mask_prob), rng=rng)] = True
+        if whole_word:
+            word_chosen[choose_words_exact(np.bincount(words[in_word], minlength=num_words), budget, rng=rng)] = True
+        else:  # one-token words: what choose_words_exact returns, with the same draw, minus its bookkeeping
+            word_chosen[rng.permutation(num_words)[:budget]] = True
     elif selection == "bernoulli":
         word_chosen = rng.random(num_words) < mask_prob
     else:
