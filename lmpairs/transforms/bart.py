@@ -113,7 +113,13 @@ class BartObjective(Objective):
         return ids, ids[self.head:n - 1]
 
     def corrupt(self, row: Row, *, rng: np.random.Generator) -> Columns:
-        """Noise the body of ``row`` (fairseq order) and keep the clean row as ``labels``."""
+        """Noise the body of ``row`` (fairseq order) and keep the clean row as ``labels``.
+
+        Inputs are variable length: with the defaults about 75% of the row. Only insertion noise
+        and zero-length infill spans (about e^-λ of the spans) lengthen them, so an input can
+        exceed ``seq_len`` only under a small λ or insertion noise; the loader pads per batch.
+        A row whose sentences are unknown (dynamic re-noising) passes ``segment_lengths=[len]``.
+        """
         c = self.config
         ids, body = self.split_frame(row)
         segments = body_segments(row.segment_lengths, self.head, body.shape[0])
