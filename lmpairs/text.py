@@ -70,9 +70,6 @@ def resolve_inputs(inputs: Sequence[str | os.PathLike] | str | os.PathLike) -> l
         text = os.fspath(item)
         if GLOB_CHARS & set(text):
             matches = sorted(p for p in map(Path, glob.glob(text, recursive=True)) if p.is_file())
-            if not matches:
-                raise CorpusError(f"{text}: the pattern matches no files; check it (quote it so "
-                                  "the shell does not expand it).")
         elif Path(text).is_dir():
             root = Path(text)
             matches = sorted(p for p in root.rglob("*") if p.is_file()
@@ -81,9 +78,12 @@ def resolve_inputs(inputs: Sequence[str | os.PathLike] | str | os.PathLike) -> l
             matches = [Path(text)]
         else:
             raise CorpusError(f"{text}: no such file or directory; pass text files, folders or globs.")
+        if not matches:
+            raise CorpusError(f"{text}: matches no files; check the pattern or folder (quote a "
+                              "pattern so the shell does not expand it).")
         found.update(dict.fromkeys(matches))
     if not found:
-        raise CorpusError(f"{list(map(os.fspath, inputs))}: no input files found.")
+        raise CorpusError("no inputs given; pass text files, folders or globs.")
     return list(found)
 
 
@@ -91,18 +91,41 @@ def iter_corpus_sentences(paths: Sequence[Path], *, text_field: str = "text") ->
     """Sentences of every file: text files line by line (UTF-8, BOM and CRLF handled), ``.jsonl``
     files record by record from ``text_field``."""
     for path in paths:
-        if path.suffix == ".jsonl":
-            for text in _iter_jsonl_texts(path, text_field):
-                yield from split_sentences(normalize_text(text))
-            continue
         try:
-            # utf-8-sig drops a BOM; newline=None turns CRLF and CR into LF.
-            with open(path, encoding="utf-8-sig", newline=None) as lines:
-                for line in lines:
-                    yield from split_sentences(line)
+            if path.suffix == ".jsonl":
+                for text in _iter_jsonl_texts(path, text_field):
+                    yield from split_sentences(normalize_text(text))
+            else:
+                # utf-8-sig drops a BOM; newline=None turns CRLF and CR into LF.
+                with open(path, encoding="utf-8-sig", newline=None) as lines:
+                    for line in lines:
+                        yield from split_sentences(line)
         except UnicodeDecodeError as err:
             raise CorpusError(f"{path}: not UTF-8 text ({err.reason}); convert it to UTF-8, "
                               "e.g. with iconv -t UTF-8.") from err
+        except OSError as err:
+            raise CorpusError(f"{path}: cannot read it ({err.strerror}); check that it exists "
+                              "and is readable.") from err
+
+
+class CorpusSentences:
+    """Re-iterable sentences of ``paths`` that count what they gave and keep the error that stopped
+    them: SentencePiece's trainer flattens exceptions from its iterator into a RuntimeError."""
+
+    def __init__(self, paths: Sequence[Path], *, text_field: str = "text") -> None:
+        self.paths, self.text_field = list(paths), text_field
+        self.count = 0
+        self.error: CorpusError | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        self.count, self.error = 0, None
+        try:
+            for sentence in iter_corpus_sentences(self.paths, text_field=self.text_field):
+                self.count += 1
+                yield sentence
+        except CorpusError as err:
+            self.error = err
+            raise
 
 
 def _iter_jsonl_texts(path: Path, text_field: str) -> Iterator[str]:

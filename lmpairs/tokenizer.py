@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import sentencepiece as spm
 
-from lmpairs.text import iter_corpus_sentences, normalize_text, resolve_inputs, split_sentences
+from lmpairs.text import CorpusSentences, normalize_text, resolve_inputs, split_sentences
 from lmpairs.vocab import Vocab
 
 logger = logging.getLogger(__name__)
@@ -199,9 +199,11 @@ def _find_piece(sp: spm.SentencePieceProcessor, piece: str) -> int | None:
 
 
 def _find_first(sp: spm.SentencePieceProcessor, model_id: int, pieces: Sequence[str]) -> int | None:
+    """``model_id`` when the model sets it (>= 0), else the id of the first of ``pieces`` it has."""
     if model_id >= 0:
         return model_id
-    return next((i for i in map(lambda p: _find_piece(sp, p), pieces) if i is not None), None)
+    found = (_find_piece(sp, piece) for piece in pieces)
+    return next((i for i in found if i is not None), None)
 
 
 def _build_vocab(sp: spm.SentencePieceProcessor, name: str) -> tuple[Vocab, dict[int, str]]:
@@ -241,7 +243,8 @@ def _build_vocab(sp: spm.SentencePieceProcessor, name: str) -> tuple[Vocab, dict
     return vocab, appended
 
 
-TRAINED_SPECIALS = {"pad": (0, "<pad>"), "unk": (1, "<unk>"), "bos": (2, "<s>"), "eos": (3, "</s>")}
+TRAINED_SPECIALS = dict(pad_id=0, unk_id=1, bos_id=2, eos_id=3,
+                        pad_piece="<pad>", unk_piece="<unk>", bos_piece="<s>", eos_piece="</s>")
 
 
 def train_tokenizer(
@@ -265,16 +268,17 @@ def train_tokenizer(
     control pieces (literal ``<mask>`` in a corpus is not matched), in T5's descending layout
     (``<extra_id_99>`` = 5 … ``<extra_id_0>`` = 104). Same inputs and options give the same model
     bytes: no paths are recorded, sampling is seeded and the thread count is fixed.
+    Unusable inputs raise :class:`~lmpairs.text.CorpusError`, failed training :class:`TokenizerError`.
     """
     output = Path(output)
     if output.suffix != ".model":
         raise TokenizerError(f"{output}: the output must be a .model path, e.g. {output.with_suffix('.model')}.")
     paths = resolve_inputs(inputs)
-    reserved = len(TRAINED_SPECIALS) + 1 + NUM_SENTINELS
+    reserved = 4 + 1 + NUM_SENTINELS  # pad, unk, bos, eos, mask, sentinels
     if not isinstance(vocab_size, int) or vocab_size <= reserved:
         raise TokenizerError(f"vocab_size={vocab_size!r}: must be an integer > {reserved} (the special "
                              "pieces) plus room for characters; pass e.g. --vocab-size 8000.")
-    sentences = _SentenceFeed(paths, text_field)
+    sentences = CorpusSentences(paths, text_field=text_field)
     model = io.BytesIO()
     logger.info("training a %s tokenizer (vocab %d) on %d file(s)", model_type, vocab_size, len(paths))
     spm.set_random_generator_seed(seed)
@@ -285,38 +289,17 @@ def train_tokenizer(
             input_sentence_size=input_sentence_size, shuffle_input_sentence=True,
             byte_fallback=byte_fallback, num_threads=num_threads, hard_vocab_limit=True,
             control_symbols=["<mask>", *(sentinel_piece(i) for i in reversed(range(NUM_SENTINELS)))],
-            minloglevel=0 if logger.isEnabledFor(logging.DEBUG) else 2,
-            **{f"{k}_id": i for k, (i, _) in TRAINED_SPECIALS.items()},
-            **{f"{k}_piece": p for k, (_, p) in TRAINED_SPECIALS.items()},
-        )
-    except RuntimeError as err:
+            minloglevel=0 if logger.isEnabledFor(logging.DEBUG) else 2, **TRAINED_SPECIALS)
+    except (RuntimeError, ValueError, OSError) as err:  # SentencePiece may wrap a feed error
         raise _training_error(err, sentences, vocab_size) from err
     _write_atomically(output, model.getvalue())
     logger.info("wrote %s (%d sentences read)", output, sentences.count)
     return Tokenizer.load(output)
 
 
-class _SentenceFeed:
-    """Iterable of training sentences that remembers how many it gave and why it stopped."""
-
-    def __init__(self, paths: list[Path], text_field: str) -> None:
-        self.paths, self.text_field = paths, text_field
-        self.count = 0
-        self.error: Exception | None = None
-
-    def __iter__(self):
-        try:
-            for sentence in iter_corpus_sentences(self.paths, text_field=self.text_field):
-                self.count += 1
-                yield sentence
-        except (ValueError, OSError) as err:  # SentencePiece would flatten it into a RuntimeError
-            self.error = err
-            raise
-
-
-def _training_error(err: RuntimeError, feed: _SentenceFeed, vocab_size: int) -> TokenizerError:
+def _training_error(err: Exception, feed: CorpusSentences, vocab_size: int) -> Exception:
     if feed.error is not None:
-        return TokenizerError(str(feed.error))
+        return feed.error
     reason = str(err).strip().splitlines()[0]
     if feed.count == 0:
         fix = "the inputs hold no text; check the paths."

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmpairs.text import (
-    CorpusError, iter_corpus_sentences, normalize_text, resolve_inputs, split_sentences,
+    CorpusError, CorpusSentences, iter_corpus_sentences, normalize_text, resolve_inputs, split_sentences,
 )
 
 
@@ -124,8 +124,13 @@ def test_resolve_inputs_expands_files_dirs_and_globs_in_a_stable_order(tmp_path)
 
 def test_resolve_inputs_names_a_glob_that_matches_nothing(tmp_path):
     pattern = str(tmp_path / "*.nothing")
-    with pytest.raises(CorpusError, match=re.escape(pattern) + ".*matches no files"):
+    with pytest.raises(CorpusError, match=re.escape(pattern) + ": matches no files"):
         resolve_inputs([pattern])
+    (tmp_path / "empty_dir").mkdir()
+    with pytest.raises(CorpusError, match=re.escape(str(tmp_path / "empty_dir")) + ": matches no files"):
+        resolve_inputs([tmp_path / "empty_dir"])
+    with pytest.raises(CorpusError, match="no inputs given"):
+        resolve_inputs([])
 
 
 def test_resolve_inputs_names_a_missing_path(tmp_path):
@@ -151,6 +156,18 @@ def test_iter_corpus_sentences_names_a_bad_jsonl_record(tmp_path):
     path.write_text('{"text": "ok"}\n{"body": "no text field"}\n', encoding="utf-8")
     with pytest.raises(CorpusError, match=re.escape(f"{path}:2") + ".*'text'.*--text-field"):
         list(iter_corpus_sentences([path]))
+
+
+def test_corpus_sentences_counts_and_keeps_the_error_that_stopped_it(tmp_path):
+    good, bad = tmp_path / "good.txt", tmp_path / "bad.txt"
+    good.write_text("One. Two.\nThree\n", encoding="utf-8")
+    bad.write_bytes(b"Fine line.\n\xff\xfe broken\n")
+    feed = CorpusSentences([good])
+    assert list(feed) == ["One.", "Two.", "Three"] and feed.count == 3 and feed.error is None
+    feed = CorpusSentences([good, bad])
+    with pytest.raises(CorpusError):
+        list(feed)
+    assert feed.count == 3 and str(bad) in str(feed.error)
 
 
 def test_iter_corpus_sentences_names_a_file_that_is_not_utf8(tmp_path):
