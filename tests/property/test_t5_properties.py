@@ -38,7 +38,7 @@ def _row(vocab: Vocab, length: int, seed: int) -> Row:
 
 
 def _objective(density: float, mean: float) -> T5Objective:
-    return T5Objective(T5Config(seq_len=4, noise_density=density, mean_noise_span_length=mean), WIDE)
+    return T5Objective(T5Config(seq_len=16, noise_density=density, mean_noise_span_length=mean), WIDE)
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
