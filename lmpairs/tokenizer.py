@@ -243,6 +243,7 @@ def _build_vocab(sp: spm.SentencePieceProcessor, name: str) -> tuple[Vocab, dict
     return vocab, appended
 
 
+MODEL_TYPES = ("unigram", "bpe", "char", "word")
 TRAINED_SPECIALS = dict(pad_id=0, unk_id=1, bos_id=2, eos_id=3,
                         pad_piece="<pad>", unk_piece="<unk>", bos_piece="<s>", eos_piece="</s>")
 
@@ -273,6 +274,8 @@ def train_tokenizer(
     output = Path(output)
     if output.suffix != ".model":
         raise TokenizerError(f"{output}: the output must be a .model path, e.g. {output.with_suffix('.model')}.")
+    if model_type not in MODEL_TYPES:
+        raise TokenizerError(f"model_type={model_type!r}: expected one of {', '.join(MODEL_TYPES)}.")
     paths = resolve_inputs(inputs)
     reserved = 4 + 1 + NUM_SENTINELS  # pad, unk, bos, eos, mask, sentinels
     if not isinstance(vocab_size, int) or vocab_size <= reserved:

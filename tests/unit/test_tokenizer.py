@@ -227,13 +227,14 @@ def test_literal_special_text_is_not_encoded_as_a_special_id(trained_tokenizer):
     assert not trained_tokenizer.vocab.special[ids[ids != trained_tokenizer.vocab.unk_id]].any()
 
 
-def test_training_is_deterministic(shared_data, tmp_path):
+def test_training_is_deterministic_and_silent(shared_data, tmp_path, capfd):
     corpus = shared_data / "corpora" / "botchan.txt"
     first = train_tokenizer([corpus], tmp_path / "a.model", 600)
     second = train_tokenizer([str(corpus)], tmp_path / "nested" / "b.model", 600)
     assert (tmp_path / "a.model").read_bytes() == (tmp_path / "nested" / "b.model").read_bytes()
     assert first.sha256 == second.sha256 and first.vocab.size == 600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.model", "nested"]  # no temp files left
+    assert capfd.readouterr() == ("", "")  # progress goes through logging only
 
 
 def test_training_accepts_globs_and_names_one_that_matches_nothing(shared_data, tmp_path):
@@ -252,6 +253,8 @@ def test_training_errors_say_how_to_fix_them(tmp_path):
         train_tokenizer([small], tmp_path / "x.model", 100)
     with pytest.raises(TokenizerError, match=r"x\.vocab: the output must be a \.model path"):
         train_tokenizer([small], tmp_path / "x.vocab", 500)
+    with pytest.raises(TokenizerError, match=r"model_type='bogus': expected one of unigram, bpe"):
+        train_tokenizer([small], tmp_path / "x.model", 500, model_type="bogus")
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n", encoding="utf-8")
     with pytest.raises(TokenizerError, match="hold no text"):
