@@ -1,0 +1,123 @@
+"""One collate function per objective (found through ``COLLATORS``): rows of a window -> a batch.
+
+Batches follow DESIGN.md "Batches": int64 tensors, padded to the longest row of the batch (or a
+multiple of ``pad_to_multiple_of``), −100 wherever a position carries no loss.
+
+- CLM: a stored row of ``n <= seq_len + 1`` tokens gives ``input_ids = row[:-1]`` and pre-shifted
+  ``target_ids = row[1:]``; optional ``position_ids`` restart at 0 at each document start
+  (``doc_lengths``), for trainers that pack documents.
+- MLM: ``input_ids``, ``attention_mask`` and the stored ``labels``.
+- T5/BART: ``decoder_input_ids`` are the labels shifted right behind a start id, as Hugging Face's
+  ``shift_tokens_right`` does: pad for T5, eos for BART (``decoder_start_token_id``). Positions
+  past a row's labels hold pad and are masked by ``decoder_attention_mask``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+import numpy as np
+import torch
+
+from lmpairs.loader.ragged import Ragged, length_mask, pad_rows
+
+IGNORE_INDEX = -100
+"""Label of positions without loss; the losses' ``ignore_index``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CollateSpec:
+    """Ids and shape options every collate function needs (special ids come from the manifest)."""
+
+    pad_id: int
+    eos_id: int
+    pad_to_multiple_of: int | None = None
+    position_ids: bool = False
+
+
+def _tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {name: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)) for name, a in arrays.items()}
+
+
+def document_positions(doc_lengths: Ragged, rows: np.ndarray, width: int) -> np.ndarray:
+    """Positions that restart at each document start inside a packed row (``(B, width)`` int64)."""
+    lengths, _ = pad_rows(doc_lengths, rows, fill=0)
+    starts = np.cumsum(lengths, axis=1) - lengths
+    valid = (lengths > 0) & (starts < width)
+    last_start = np.zeros((rows.shape[0], width), dtype=np.int64)
+    batch_index = np.broadcast_to(np.arange(rows.shape[0])[:, None], starts.shape)
+    last_start[batch_index[valid], starts[valid]] = starts[valid]
+    np.maximum.accumulate(last_start, axis=1, out=last_start)
+    return np.arange(width, dtype=np.int64)[None, :] - last_start
+
+
+def collate_clm(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateSpec) -> dict[str, torch.Tensor]:
+    ids = columns["input_ids"]
+    input_ids, lengths = pad_rows(ids, rows, fill=spec.pad_id, tail=1, multiple=spec.pad_to_multiple_of)
+    target_ids, _ = pad_rows(ids, rows, fill=IGNORE_INDEX, head=1, multiple=spec.pad_to_multiple_of)
+    batch = {"input_ids": input_ids, "attention_mask": length_mask(lengths, input_ids.shape[1]),
+             "target_ids": target_ids}
+    if spec.position_ids:
+        batch["position_ids"] = document_positions(columns["doc_lengths"], rows, input_ids.shape[1])
+    return _tensors(batch)
+
+
+def collate_mlm(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateSpec) -> dict[str, torch.Tensor]:
+    input_ids, lengths = pad_rows(columns["input_ids"], rows, fill=spec.pad_id, multiple=spec.pad_to_multiple_of)
+    labels, _ = pad_rows(columns["labels"], rows, fill=IGNORE_INDEX, multiple=spec.pad_to_multiple_of)
+    return _tensors({"input_ids": input_ids, "attention_mask": length_mask(lengths, input_ids.shape[1]),
+                     "labels": labels})
+
+
+def shift_right(labels: np.ndarray, lengths: np.ndarray, *, start_id: int, pad_id: int) -> np.ndarray:
+    """Decoder inputs: ``[start] + labels[:-1]`` per row, pad past each row's length."""
+    out = np.full_like(labels, pad_id)
+    if labels.shape[1]:
+        out[:, 0] = start_id
+        out[:, 1:] = labels[:, :-1]
+        out[np.arange(labels.shape[1])[None, :] >= lengths[:, None]] = pad_id
+    return out
+
+
+def collate_seq2seq(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateSpec, *,
+                    start: str) -> dict[str, torch.Tensor]:
+    multiple = spec.pad_to_multiple_of
+    input_ids, in_lengths = pad_rows(columns["input_ids"], rows, fill=spec.pad_id, multiple=multiple)
+    labels, lengths = pad_rows(columns["labels"], rows, fill=IGNORE_INDEX, multiple=multiple)
+    start_id = spec.pad_id if start == "pad" else spec.eos_id
+    return _tensors({
+        "input_ids": input_ids,
+        "attention_mask": length_mask(in_lengths, input_ids.shape[1]),
+        "decoder_input_ids": shift_right(labels, lengths, start_id=start_id, pad_id=spec.pad_id),
+        "decoder_attention_mask": length_mask(lengths, labels.shape[1]),
+        "labels": labels,
+    })
+
+
+Collate = Callable[[dict[str, Ragged], np.ndarray, CollateSpec], dict[str, torch.Tensor]]
+
+COLLATORS: dict[str, Collate] = {
+    "clm": collate_clm,
+    "mlm": collate_mlm,
+    "t5": partial(collate_seq2seq, start="pad"),
+    "bart": partial(collate_seq2seq, start="eos"),
+}
+"""Objective name -> collate function; a new objective adds one line."""
+
+_COLUMNS = {"clm": ("input_ids",), "mlm": ("input_ids", "labels"), "t5": ("input_ids", "labels"),
+            "bart": ("input_ids", "labels")}
+
+
+def needed_columns(objective: str, spec: CollateSpec) -> tuple[str, ...]:
+    """List columns a batch needs: CLM reads ``doc_lengths`` only for ``position_ids``."""
+    columns = _COLUMNS[objective]
+    return (*columns, "doc_lengths") if objective == "clm" and spec.position_ids else columns
+
+
+def example_lengths(objective: str, columns: dict[str, Ragged]) -> np.ndarray:
+    """Padded cost of each row for token budgets: ``max(input, labels)`` tokens, as fairseq counts."""
+    lengths = columns["input_ids"].lengths
+    if objective in ("t5", "bart"):
+        lengths = np.maximum(lengths, columns["labels"].lengths)
+    return lengths
