@@ -1,0 +1,10 @@
+"""The torch side of lmpairs: stream shards as collated batches to DDP trainers, and the matching losses."""
+from lmpairs.loader import losses
+from lmpairs.loader.dataset import PairStream
+from lmpairs.loader.losses import clm_loss, loss_for, mlm_loss, num_targets, seq2seq_loss
+from lmpairs.loader.read import ShardError
+from lmpairs.loader.state import StateError
+from lmpairs.loader.stateful import PairLoader
+
+__all__ = ["PairLoader", "PairStream", "ShardError", "StateError", "clm_loss", "loss_for", "losses", "mlm_loss",
+           "num_targets", "seq2seq_loss"]

@@ -1,0 +1,116 @@
+"""Read the rows of a shuffle window: whole row groups, only the needed columns, straight to numpy.
+
+Local paths and URLs (``s3://``, ``gs://``, ``file://``) go through pyarrow filesystems
+(:func:`lmpairs.schemas.resolve`), opened lazily in each process: DataLoader workers never share a
+file handle. A shard is checked against the manifest (schema, row groups) the first time a process
+opens it, and a damaged file fails with its name and the fix instead of a bare Arrow error.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lmpairs.loader.ragged import Ragged
+from lmpairs.loader.units import Units
+from lmpairs.schemas import ShardInfo, check_schema, list_to_numpy, resolve
+
+
+class ShardError(ValueError):
+    """A shard is missing, truncated or not what the manifest says; the message names the file."""
+
+
+REBUILD = "copy the shard again from the original output, or rebuild with `lmpairs build --overwrite`"
+
+
+@dataclass(frozen=True, eq=False)
+class WindowRows:
+    """A window's rows in stream order: uint64 keys and one :class:`Ragged` per list column."""
+
+    keys: np.ndarray
+    columns: dict[str, Ragged]
+
+    def __len__(self) -> int:
+        return int(self.keys.shape[0])
+
+
+class ShardReader:
+    """Reads units of one split; keeps a few files open and the last unit read (windows that share
+    a row group, e.g. on a single worker, then read it once)."""
+
+    def __init__(self, root: str, shards: Sequence[ShardInfo], units: Units, *, objective: str,
+                 columns: Sequence[str], max_open: int = 8) -> None:
+        self.root = root
+        self.shards = list(shards)
+        self.units = units
+        self.objective = objective
+        self.columns = ["example_key", *columns]
+        self.max_open = max_open
+        self._fs = None
+        self._files: OrderedDict[int, pq.ParquetFile] = OrderedDict()
+        self._last: tuple[int, pa.Table] | None = None
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.update(_fs=None, _files=OrderedDict(), _last=None)  # handles stay in their process
+        return state
+
+    def _open(self, shard: int) -> pq.ParquetFile:
+        if shard in self._files:
+            self._files.move_to_end(shard)
+            return self._files[shard]
+        if self._fs is None:
+            self._fs = resolve(self.root)[0]
+        path = self.units.shard_paths[shard]
+        try:
+            parquet = pq.ParquetFile(self._fs.open_input_file(path))
+        except FileNotFoundError as err:
+            raise ShardError(f"{path}: shard listed in the manifest is missing; {REBUILD}.") from err
+        except (pa.ArrowInvalid, OSError) as err:
+            raise ShardError(f"{path}: not a readable Parquet file ({err}); it is truncated or damaged: "
+                             f"{REBUILD}.") from err
+        check_schema(parquet.schema_arrow, self.objective, path)
+        check_row_groups(parquet, self.shards[shard], path)
+        self._files[shard] = parquet
+        if len(self._files) > self.max_open:
+            self._files.popitem(last=False)
+        return parquet
+
+    def read_unit(self, unit: int) -> pa.Table:
+        """All rows of one unit, needed columns only."""
+        if self._last is not None and self._last[0] == unit:
+            return self._last[1]
+        shard, group = int(self.units.shard[unit]), int(self.units.row_group[unit])
+        path = self.units.shard_paths[shard]
+        try:
+            table = self._open(shard).read_row_group(group, columns=self.columns)
+        except (pa.ArrowInvalid, OSError) as err:
+            raise ShardError(f"{path}: row group {group} cannot be read ({err}); the file is damaged: "
+                             f"{REBUILD}.") from err
+        self._last = (unit, table)
+        return table
+
+    def read(self, segments: Sequence[tuple[int, int, int]]) -> WindowRows:
+        """The rows ``segments`` name (``(unit, first, stop)`` pieces), concatenated in order."""
+        pieces = [self.read_unit(u).slice(lo, hi - lo) for u, lo, hi in segments]
+        table = pa.concat_tables(pieces) if len(pieces) != 1 else pieces[0]
+        keys = table.column("example_key").to_numpy()
+        columns = {}
+        for name in self.columns[1:]:
+            values, offsets = list_to_numpy(table.column(name))
+            columns[name] = Ragged(values, offsets)
+        return WindowRows(keys, columns)
+
+
+def check_row_groups(parquet: pq.ParquetFile, shard: ShardInfo, path: str) -> None:
+    """Refuse a shard whose row groups differ from the manifest's (the plan was built from those)."""
+    meta = parquet.metadata
+    got = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    if got != list(shard.row_group_rows):
+        raise ShardError(f"{path}: has row groups of {got[:8]}{'…' if len(got) > 8 else ''} rows "
+                         f"({meta.num_rows} rows), the manifest says {list(shard.row_group_rows)[:8]} "
+                         f"({shard.num_rows} rows); the shard was replaced after the build: {REBUILD}.")

@@ -1,0 +1,116 @@
+"""Checks before the first read: manifest, objective, tokenizer fingerprint, shard files and footers.
+
+Every failure names the file and the fix. File sizes come from one ``get_file_info`` call over all
+shards; footers (schema, row groups) are read in a small thread pool since on object stores each is
+a round trip; pass ``verify_footers=False`` to leave those checks to the first read of each shard.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from lmpairs.loader.read import REBUILD, ShardError, check_row_groups
+from lmpairs.schemas import (Manifest, ManifestError, SchemaError, ShardInfo, check_schema, manifest_path,
+                             read_manifest, resolve)
+
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """A validated split: its manifest, the objective directory as pyarrow sees it, its shards."""
+
+    manifest: Manifest
+    root: str
+    shards: list[ShardInfo]
+    where: str
+
+
+def tokenizer_sha256(expected: str) -> str:
+    """``expected`` itself when it is a sha256 hex digest, else the sha256 of the file it names."""
+    if _SHA256.fullmatch(expected):
+        return expected.lower()
+    fs, path = resolve(expected)
+    try:
+        with fs.open_input_stream(path) as src:
+            return hashlib.sha256(src.read()).hexdigest()
+    except (FileNotFoundError, OSError) as err:
+        raise ManifestError(f"expected_tokenizer={expected!r}: neither a sha256 digest (64 hex digits) nor a "
+                            f"readable tokenizer file ({err}); pass the .model path or its sha256.") from err
+
+
+def check_tokenizer(manifest: Manifest, expected: str | None, where: str) -> None:
+    """Refuse shards written with another tokenizer than the caller's."""
+    if expected is None:
+        return
+    got = str(manifest.tokenizer.get("sha256", ""))
+    want = tokenizer_sha256(expected)
+    if got.lower() != want:
+        raise ManifestError(f"{where}: written with tokenizer {got[:12] or '(none recorded)'}, but this run uses "
+                            f"{want[:12]} ({expected}); pass the tokenizer the shards were built with, or "
+                            "rebuild the shards with this one.")
+
+
+def special_id(manifest: Manifest, name: str, where: str) -> int:
+    """A special id (``pad``, ``eos``) from the manifest's tokenizer entry."""
+    value = (manifest.tokenizer.get("special_ids") or {}).get(name)
+    if not isinstance(value, int):
+        raise ManifestError(f"{where}: tokenizer.special_ids.{name} is {value!r}, expected an id; the manifest "
+                            "was not written by `lmpairs build`: rebuild the shards.")
+    return value
+
+
+def check_files(fs: pafs.FileSystem, root: str, shards: list[ShardInfo]) -> None:
+    """Every shard exists with the byte size the manifest recorded (a short file is a cut copy)."""
+    paths = [f"{root.rstrip('/')}/{s.path}" for s in shards]
+    for shard, path, info in zip(shards, paths, fs.get_file_info(paths)):
+        if info.type != pafs.FileType.File:
+            raise ShardError(f"{path}: shard listed in the manifest is missing; {REBUILD}.")
+        if info.size != shard.num_bytes:
+            kind = "truncated" if info.size < shard.num_bytes else "larger than recorded"
+            raise ShardError(f"{path}: {info.size} bytes, the manifest records {shard.num_bytes}: the file is "
+                             f"{kind} (an interrupted copy?); {REBUILD}.")
+
+
+def check_footer(fs: pafs.FileSystem, path: str, shard: ShardInfo, objective: str) -> None:
+    try:
+        with fs.open_input_file(path) as src:
+            parquet = pq.ParquetFile(src)
+            check_schema(parquet.schema_arrow, objective, path)
+            check_row_groups(parquet, shard, path)
+    except (ShardError, SchemaError):
+        raise
+    except (OSError, ValueError) as err:
+        raise ShardError(f"{path}: not a readable Parquet file ({err}); it is truncated or damaged: "
+                         f"{REBUILD}.") from err
+
+
+def open_split(path: str, split: str, *, objective: str | None, expected_tokenizer: str | None,
+               verify_footers: bool = True) -> Split:
+    """Validate ``path`` (an ``OUT/<objective>`` directory or URL) and return its ``split``."""
+    manifest = read_manifest(path, objective=objective)
+    fs, root = resolve(path)
+    where = manifest_path(root)
+    check_tokenizer(manifest, expected_tokenizer, where)
+    shards = manifest.splits.get(split, [])
+    if manifest.num_rows(split) == 0:
+        have = {name: manifest.num_rows(name) for name in manifest.splits}
+        raise ManifestError(f"{where}: split {split!r} has no rows (rows per split: {have}); pick another "
+                            "split or rebuild with more input.")
+    check_files(fs, root, shards)
+    if verify_footers:
+        paths = [f"{root.rstrip('/')}/{s.path}" for s in shards]
+        with ThreadPoolExecutor(max_workers=min(8, len(shards))) as pool:
+            list(pool.map(lambda a: check_footer(fs, a[0], a[1], manifest.objective), zip(paths, shards)))
+    return Split(manifest, root, shards, where)
+
+
+def describe(manifest: Manifest) -> dict[str, Any]:
+    """The manifest facts a plan fingerprint carries."""
+    return {"objective": manifest.objective, "tokenizer": str(manifest.tokenizer.get("sha256", ""))[:16]}

@@ -1,0 +1,101 @@
+"""Write lmpairs shard sets directly with the schemas (no Beam) for loader tests and benchmarks.
+
+Shards look exactly like the pipeline's: ``OUT/<objective>/<split>/part-0000i-of-0000n.parquet``,
+zstd, several row groups, and ``manifest.json`` written last with each shard's rows per row group.
+Keys are ``first_key + i`` so a test can tell which examples a batch holds.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from lmpairs.config import OBJECTIVE_CONFIGS
+from lmpairs.schemas import Manifest, ShardInfo, rows_to_table, write_manifest
+from lmpairs.vocab import toy_vocab
+
+TOY_SHA = "ab" * 32
+"""The fingerprint synthetic sets record for their (toy) tokenizer."""
+
+
+def toy_tokenizer_entry(sha256: str = TOY_SHA) -> dict:
+    vocab = toy_vocab()
+    return {"file": "toy.model", "sha256": sha256, "vocab_size": vocab.size, "special_ids": vocab.special_ids()}
+
+
+def write_split(objective_dir: Path, objective: str, split: str, keys: np.ndarray, columns: dict[str, list],
+                *, num_shards: int, row_group_rows: int) -> list[ShardInfo]:
+    """Write rows as ``num_shards`` contiguous shards of ``row_group_rows``-row groups."""
+    (objective_dir / split).mkdir(parents=True, exist_ok=True)
+    shards = []
+    bounds = np.linspace(0, len(keys), num_shards + 1).astype(int)
+    for i in range(num_shards):
+        a, b = bounds[i], bounds[i + 1]
+        rel = f"{split}/part-{i:05d}-of-{num_shards:05d}.parquet"
+        table = rows_to_table(objective, keys[a:b], {name: rows[a:b] for name, rows in columns.items()})
+        pq.write_table(table, objective_dir / rel, compression="zstd", row_group_size=row_group_rows)
+        meta = pq.ParquetFile(objective_dir / rel).metadata
+        data = (objective_dir / rel).read_bytes()
+        shards.append(ShardInfo(path=rel, num_rows=int(b - a), num_bytes=len(data),
+                                num_row_groups=meta.num_row_groups,
+                                row_group_rows=[meta.row_group(g).num_rows for g in range(meta.num_row_groups)],
+                                sha256=hashlib.sha256(data).hexdigest()))
+    return shards
+
+
+def write_dataset(objective_dir: Path, objective: str, splits: dict[str, tuple[np.ndarray, dict[str, list]]], *,
+                  num_shards: int = 3, row_group_rows: int = 7, config: dict | None = None, seed: int = 0,
+                  tokenizer: dict | None = None) -> str:
+    """A complete ``OUT/<objective>`` directory; returns its path as a string."""
+    objective_dir = Path(objective_dir)
+    written = {name: write_split(objective_dir, objective, name, keys, columns, num_shards=num_shards,
+                                 row_group_rows=row_group_rows) for name, (keys, columns) in splits.items()}
+    manifest = Manifest(objective=objective, config=config or OBJECTIVE_CONFIGS[objective]().to_dict(), seed=seed,
+                        tokenizer=tokenizer or toy_tokenizer_entry(), inputs=[], counters={}, splits=written,
+                        lmpairs_version="test")
+    write_manifest(manifest, str(objective_dir))
+    return str(objective_dir)
+
+
+def clm_rows(num_rows: int, *, seq_len: int, first_key: int = 1000, short_every: int = 0,
+             seed: int = 0) -> tuple[np.ndarray, dict[str, list]]:
+    """Rows of ``seq_len + 1`` ids (every ``short_every``-th shorter) with 1-3 documents each."""
+    rng = np.random.default_rng(seed)
+    ids, docs = [], []
+    for i in range(num_rows):
+        n = seq_len + 1 if not short_every or (i + 1) % short_every else int(rng.integers(2, seq_len + 1))
+        ids.append(rng.integers(105, 1105, size=n, dtype=np.int32))
+        cuts = np.sort(rng.choice(np.arange(1, n), size=min(n - 1, int(rng.integers(0, 3))), replace=False))
+        docs.append(np.diff(np.concatenate([[0], cuts, [n]])).astype(np.int32))
+    return np.arange(num_rows, dtype=np.uint64) + first_key, {"input_ids": ids, "doc_lengths": docs}
+
+
+def seq2seq_rows(num_rows: int, *, max_len: int = 40, first_key: int = 1000,
+                 seed: int = 0) -> tuple[np.ndarray, dict[str, list]]:
+    """Variable-length inputs and labels (each ending in eos=3), like BART or T5 rows."""
+    rng = np.random.default_rng(seed)
+    def row(n):
+        return np.append(rng.integers(105, 1105, size=n - 1, dtype=np.int32), np.int32(3))
+    inputs = [row(int(rng.integers(2, max_len + 1))) for _ in range(num_rows)]
+    labels = [row(int(rng.integers(2, max_len + 1))) for _ in range(num_rows)]
+    return np.arange(num_rows, dtype=np.uint64) + first_key, {"input_ids": inputs, "labels": labels}
+
+
+def mlm_rows(num_rows: int, *, seq_len: int = 16, first_key: int = 1000,
+             seed: int = 0) -> tuple[np.ndarray, dict[str, list]]:
+    rng = np.random.default_rng(seed)
+    inputs, labels = [], []
+    for _ in range(num_rows):
+        ids = rng.integers(105, 1105, size=seq_len, dtype=np.int32)
+        chosen = rng.random(seq_len) < 0.15
+        labels.append(np.where(chosen, ids, -100).astype(np.int32))
+        inputs.append(np.where(chosen, 4, ids).astype(np.int32))
+    return np.arange(num_rows, dtype=np.uint64) + first_key, {"input_ids": inputs, "labels": labels}
+
+
+def truncate(path: str | os.PathLike, keep_fraction: float = 0.5) -> None:
+    data = Path(path).read_bytes()
+    Path(path).write_bytes(data[:int(len(data) * keep_fraction)])
