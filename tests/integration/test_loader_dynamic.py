@@ -1,0 +1,90 @@
+"""Dynamic corruption on real text: epoch 0 gives back the stored examples, later epochs redraw the noise
+of the same clean rows, and rows too long for the objective pass through unchanged and are counted."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+from loader_fixtures import write_dataset
+
+from lmpairs.config import MlmConfig, T5Config
+from lmpairs.loader import PairStream
+from lmpairs.tokenizer import Tokenizer
+from lmpairs.transforms import Row, make_objective
+
+MODEL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "tokenizers" / "spm_test_unigram_1k.model"
+TEXT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "corpora" / "tinyshakespeare.txt"
+SEED = 7
+
+
+def build(tmp_path, name, config, *, extra_long=False):
+    """Encode real text, cut it into the objective's clean rows and store copy 0 of each."""
+    tokenizer = Tokenizer.load(MODEL)
+    objective = make_objective(name, config, tokenizer.vocab)
+    paragraphs = [p for p in TEXT.read_text().split("\n\n") if p.strip()][:120]
+    rows = []
+    for i, (ids, ends) in enumerate(tokenizer.encode_documents(paragraphs)):
+        rows += objective.document_rows(f"doc{i}", ids, ends)[0]
+    if extra_long:  # a clean row longer than the objective builds: dynamic mode must pass it through
+        rows.append(Row(12345, np.concatenate([rows[0].ids, rows[1].ids]), np.array([0], dtype=np.int32)))
+    examples = [e for row in rows for e in objective.examples(row, seed=SEED)]
+    keys = np.array([k for k, _ in examples], dtype=np.uint64)
+    columns = {c: [cols[c] for _, cols in examples] for c in ("input_ids", "labels")}
+    return write_dataset(tmp_path / name, name, {"train": (keys, columns)}, num_shards=2, row_group_rows=16,
+                         config=config.to_dict(), seed=SEED, tokenizer=tokenizer.describe()), objective
+
+
+def batches(path, *, dynamic, epoch=0, num_workers=0):
+    ds = PairStream(path, batch_size=8, shuffle_buffer=32, return_keys=True, dynamic=dynamic,
+                    tokenizer=str(MODEL) if dynamic else None)
+    loader = ds.make_loader(num_workers=num_workers)
+    loader.set_epoch(epoch)
+    return [{k: v.numpy() for k, v in b.items()} for b in loader], ds
+
+
+def clean_rows(objective, batch_list):
+    """Clean row per key, rebuilt from each batch row with padding stripped."""
+    out = {}
+    for b in batch_list:
+        for i, key in enumerate(b["example_key"].tolist()):
+            inputs = b["input_ids"][i][b["attention_mask"][i] == 1]
+            labels = b["labels"][i][:inputs.shape[0]] if "decoder_input_ids" not in b else \
+                b["labels"][i][b["decoder_attention_mask"][i] == 1]
+            out[key] = objective.clean_ids({"input_ids": inputs, "labels": labels}).tolist()
+    return out
+
+
+@pytest.mark.parametrize("name, config", [("mlm", MlmConfig(seq_len=48)), ("t5", T5Config(seq_len=40))])
+def test_epoch_zero_is_the_stored_data_and_later_epochs_redraw_the_noise(tmp_path, name, config):
+    path, objective = build(tmp_path, name, config)
+    stored, _ = batches(path, dynamic=False)
+    again, _ = batches(path, dynamic=True, epoch=0)
+    assert len(stored) > 10
+    assert all(set(a) == set(b) and all(np.array_equal(a[k], b[k]) for k in a) for a, b in zip(stored, again))
+    static_next, _ = batches(path, dynamic=False, epoch=1)
+    redrawn, _ = batches(path, dynamic=True, epoch=1, num_workers=2)
+    assert clean_rows(objective, redrawn) == clean_rows(objective, static_next)  # same clean rows ...
+    by_key = {k: r for b in static_next for k, r in zip(b["example_key"].tolist(), b["input_ids"].tolist())}
+    differ = [k for b in redrawn for k, r in zip(b["example_key"].tolist(), b["input_ids"].tolist())
+              if r != by_key[k]]
+    assert len(differ) > 0.8 * len(by_key)  # ... with new noise on nearly every row
+
+
+def test_rows_too_long_for_the_objective_pass_through_and_are_counted(tmp_path):
+    path, _ = build(tmp_path, "t5", T5Config(seq_len=40), extra_long=True)
+    stored, _ = batches(path, dynamic=False, epoch=1)
+    redrawn, ds = batches(path, dynamic=True, epoch=1, num_workers=2)
+    assert ds.dynamic_passed_through == 1  # counted in a worker, seen by the main process
+    def row(batch_list, key):
+        for b in batch_list:
+            hit = np.flatnonzero(b["example_key"] == key)
+            if hit.size:
+                return b["input_ids"][hit[0]][b["attention_mask"][hit[0]] == 1].tolist()
+    assert row(redrawn, 12345) == row(stored, 12345)
+
+
+def test_dynamic_needs_the_tokenizer_the_shards_were_built_with(tmp_path):
+    path, _ = build(tmp_path, "mlm", MlmConfig(seq_len=48))
+    other = MODEL.parent / "spm_test_ja_8k.model"
+    with pytest.raises(ValueError, match=rf"manifest\.json: written with tokenizer 4884d27bf504, but "
+                                         rf"tokenizer={other} is"):
+        PairStream(path, batch_size=4, dynamic=True, tokenizer=str(other))
