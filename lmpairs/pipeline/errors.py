@@ -1,0 +1,5 @@
+"""Errors a build reports before any work starts; the CLI prints their message and exits 2."""
+
+
+class BuildError(ValueError):
+    """Bad input globs, output directory or runner options; the message names the path and the fix."""
