@@ -1,0 +1,58 @@
+"""``lmpairs inspect OUT[/objective]``: arguments and entry point (wired into ``lmpairs.cli``)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lmpairs.inspection.report import InspectError, InspectOptions, default_width, inspect_build
+from lmpairs.schemas import ManifestError, SchemaError
+from lmpairs.tokenizer import TokenizerError
+
+
+def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``inspect``'s arguments to ``parser`` (a subcommand parser or a standalone one)."""
+    defaults = InspectOptions()
+    parser.add_argument("path", metavar="OUT[/OBJECTIVE]",
+                        help="a build's --output directory (shows every objective found in it) or one "
+                             "OUT/<objective> directory; local path or URL (gs://, s3://)")
+    parser.add_argument("--split", default=defaults.split, choices=("train", "validation"),
+                        help="split to draw the examples from (default: %(default)s)")
+    parser.add_argument("--num-examples", "-n", type=int, default=defaults.num_examples, metavar="N",
+                        help="decoded examples to show per objective; 0 shows only the manifest summary "
+                             "(default: %(default)s)")
+    parser.add_argument("--tokenizer", metavar="MODEL", default=None,
+                        help="SentencePiece .model to decode with; by default the manifest's tokenizer file "
+                             "name is looked up next to OUT. Its sha256 must match the manifest.")
+    parser.add_argument("--width", type=int, default=None, metavar="COLUMNS",
+                        help="output width for the side-by-side columns (default: the terminal's, 60..160)")
+    parser.add_argument("--max-tokens", type=int, default=defaults.max_tokens, metavar="N",
+                        help="show at most N tokens of each input and target; 0 shows whole rows "
+                             "(default: %(default)s)")
+    return parser
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    """Print the summary and examples; errors go to stderr as one line that names the fix (exit 2)."""
+    if args.num_examples < 0 or args.max_tokens < 0:
+        print("lmpairs inspect: --num-examples and --max-tokens must be >= 0.", file=sys.stderr)
+        return 2
+    options = InspectOptions(split=args.split, num_examples=args.num_examples, tokenizer=args.tokenizer,
+                             width=args.width or default_width(), max_tokens=args.max_tokens)
+    try:
+        text = inspect_build(args.path, options)
+    except (InspectError, ManifestError, SchemaError, TokenizerError, FileNotFoundError) as err:
+        print(f"lmpairs inspect: {err}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = add_inspect_arguments(argparse.ArgumentParser(
+        prog="lmpairs inspect", description="Summarize a build's manifests and show decoded examples: input "
+        "beside target, masks, sentinels, noise and document boundaries visible."))
+    return run_inspect(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""``lmpairs inspect``'s work: find the objective directories, their tokenizer and a few rows, render all.
+
+Reads only the manifest and the first rows of the first shards (pyarrow), so it is instant on any
+build size and never needs Beam or torch.
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from lmpairs.config import OBJECTIVES
+from lmpairs.inspection.examples import RENDERERS
+from lmpairs.inspection.render import PieceRenderer
+from lmpairs.inspection.summary import summarize
+from lmpairs.schemas import MANIFEST_NAME, Manifest, list_columns, list_to_numpy, read_manifest, resolve
+from lmpairs.tokenizer import Tokenizer
+
+
+class InspectError(ValueError):
+    """The path holds no finished build, or its tokenizer cannot be found or does not match."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InspectOptions:
+    """What to show: ``num_examples`` rows of ``split``, rendered ``width`` columns wide, each
+    cut to ``max_tokens`` tokens (0 shows whole rows); ``tokenizer`` overrides the lookup."""
+
+    split: str = "train"
+    num_examples: int = 2
+    tokenizer: str | None = None
+    width: int = 100
+    max_tokens: int = 96
+
+
+def objective_dirs(path: str) -> list[str]:
+    """``path`` itself when it holds a manifest, else each ``path/<objective>`` that does."""
+    fs, root = resolve(path)
+    if fs.get_file_info(posixpath.join(root, MANIFEST_NAME)).type == pafs.FileType.File:
+        return [path]
+    found = [posixpath.join(path.rstrip("/"), name) for name in OBJECTIVES
+             if fs.get_file_info(posixpath.join(root, name, MANIFEST_NAME)).type == pafs.FileType.File]
+    if not found:
+        raise InspectError(f"{path}: no manifest.json there nor in any of {', '.join(OBJECTIVES)}/ below it; "
+                           "point at the --output of a finished `lmpairs build` (or OUT/<objective>).")
+    return found
+
+
+def find_tokenizer(manifest: Manifest, objective_dir: str, given: str | None) -> Path:
+    """The tokenizer model the build used: ``given``, or the manifest's file name next to the build
+    (in the objective directory, the output directory or the one above it)."""
+    name = manifest.tokenizer.get("file", "")
+    if given is not None:
+        return Path(given)
+    if "://" not in objective_dir:
+        here = Path(objective_dir).resolve()
+        candidates = [here / name, here.parent / name, here.parent.parent / name]
+        found = next((c for c in candidates if name and c.is_file()), None)
+        if found is not None:
+            return found
+        looked = ", ".join(str(c.parent) for c in candidates)
+    else:
+        looked = "(remote output: no lookup)"
+    raise InspectError(f"{objective_dir}: built with tokenizer {name or '?'} (sha256 "
+                       f"{str(manifest.tokenizer.get('sha256', '?'))[:12]}), not found in {looked}; "
+                       "pass --tokenizer PATH to the .model file the build used.")
+
+
+def check_tokenizer(tokenizer: Tokenizer, manifest: Manifest, objective_dir: str, path: Path) -> None:
+    """Refuse a tokenizer whose fingerprint differs from the one the shards were built with."""
+    want = manifest.tokenizer.get("sha256")
+    if tokenizer.sha256 != want:
+        raise InspectError(f"{path}: sha256 {tokenizer.sha256[:12]}, but {objective_dir} was built with "
+                           f"{manifest.tokenizer.get('file', '?')} sha256 {str(want)[:12]}; pass --tokenizer "
+                           "with the model the build used, or rebuild with this one.")
+
+
+def read_rows(manifest: Manifest, objective_dir: str, split: str, count: int) -> list[dict[str, np.ndarray]]:
+    """The first ``count`` rows of ``split`` in shard order, as ``{column: ids}`` dicts."""
+    if split not in manifest.splits:
+        raise InspectError(f"{objective_dir}: no split {split!r}; it has {', '.join(manifest.splits) or 'none'}; "
+                           "pass --split with one of them.")
+    fs, root = resolve(objective_dir)
+    rows: list[dict[str, np.ndarray]] = []
+    names = list_columns(manifest.objective)
+    for shard in manifest.splits[split]:
+        if len(rows) >= count:
+            break
+        with fs.open_input_file(posixpath.join(root, shard.path)) as source:
+            batches = pq.ParquetFile(source).iter_batches(batch_size=count - len(rows), columns=names)
+            batch = next(batches, None)
+        if batch is None:
+            continue
+        columns = {name: list_to_numpy(batch.column(name)) for name in names}
+        for r in range(batch.num_rows):
+            rows.append({name: values[offsets[r]:offsets[r + 1]] for name, (values, offsets) in columns.items()})
+    return rows
+
+
+def inspect_build(path: str, options: InspectOptions) -> str:
+    """The summary and decoded examples of every objective under ``path``, as printable text."""
+    blocks, tokenizers = [], {}
+    for objective_dir in objective_dirs(path):
+        manifest = read_manifest(objective_dir)
+        lines = summarize(manifest, objective_dir)
+        if options.num_examples > 0:
+            model = find_tokenizer(manifest, objective_dir, options.tokenizer)
+            if model not in tokenizers:
+                tokenizers[model] = PieceRenderer(Tokenizer.load(model))
+            pieces = tokenizers[model]
+            check_tokenizer(pieces.tokenizer, manifest, objective_dir, model)
+            rows = read_rows(manifest, objective_dir, options.split, options.num_examples)
+            render = RENDERERS[manifest.objective]
+            for n, row in enumerate(rows, 1):
+                lines.append(f"  -- {options.split} example {n} of {len(rows)} "
+                             f"({len(row['input_ids'])} input tokens)")
+                lines += render(row, pieces, options.width, options.max_tokens)
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+def default_width() -> int:
+    """The terminal's width clamped to 60..160 (100 when not a terminal and $COLUMNS is unset)."""
+    columns = os.get_terminal_size().columns if os.isatty(1) else int(os.environ.get("COLUMNS", 100) or 100)
+    return max(60, min(160, columns))

@@ -1,0 +1,105 @@
+"""A manifest as a short human summary: what was read and rejected, what was written, rates applied.
+
+The applied rates are recomputed from the manifest's ``measured`` counts as the ratios the
+objectives are defined by (MLM: selected per maskable token, then 80/10/10 of the selected),
+printed beside the config value they should match.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from lmpairs.schemas import Manifest
+
+RatioSpec = tuple[str, str, str, str | None]
+"""``(label, numerator, denominator, config field it should match)`` over ``counters.measured``."""
+
+RATIOS: dict[str, list[RatioSpec]] = {
+    "clm": [],
+    "mlm": [("selected / maskable", "selected", "maskable", "mask_prob"),
+            ("[MASK] / selected", "masked", "selected", "mask_fraction"),
+            ("random / selected", "random", "selected", "random_fraction"),
+            ("kept / selected", "kept", "selected", None)],
+    "t5": [("noise tokens / tokens", "noise_tokens", "tokens", "noise_density"),
+           ("noise tokens / span", "noise_tokens", "noise_spans", "mean_noise_span_length")],
+    "bart": [("removed / body tokens", "removed", "body_tokens", "mask_ratio"),
+             ("added / masks", "added", "masks", "random_ratio")],
+}
+
+
+def _number(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def _size(num_bytes: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if num_bytes < 1024 or unit == "GB":
+            return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.1f} {unit}"
+        num_bytes /= 1024
+    return ""
+
+
+def applied_ratios(manifest: Manifest) -> list[str]:
+    """``label  value  (config field value)`` lines for the objective's defining ratios."""
+    measured = manifest.counters.get("measured", {})
+    lines = []
+    for label, numerator, denominator, field in RATIOS.get(manifest.objective, []):
+        if not measured.get(denominator):
+            continue
+        value = measured.get(numerator, 0) / measured[denominator]
+        target = f"  (config {field} = {manifest.config[field]})" if field and field in manifest.config else ""
+        lines.append(f"    {label:<24} {value:.4f}{target}")
+    return lines
+
+
+def document_lines(counters: dict[str, Any]) -> list[str]:
+    """Files and documents read, used and rejected (by reason, zero reasons left out)."""
+    rejected = {k: v for k, v in counters.get("documents_rejected", {}).items() if v}
+    reasons = ", ".join(f"{k} {_number(v)}" for k, v in sorted(rejected.items())) or "none"
+    lines = [f"  documents    read {_number(counters.get('documents_read', 0))}, used "
+             f"{_number(counters.get('documents_used', 0))}, rejected {_number(sum(rejected.values()))} "
+             f"({reasons}); files read {_number(counters.get('files_read', 0))}"]
+    for item in counters.get("files_rejected", []):
+        lines.append(f"    file rejected: {item.get('path', '?')}: {item.get('reason', '?')}")
+    return lines
+
+
+def example_lines(manifest: Manifest) -> list[str]:
+    """Tokens, rows, examples per split, padding and dropped tokens."""
+    c = manifest.counters
+    examples = ", ".join(f"{split} {_number(n)}" for split, n in c.get("examples", {}).items())
+    return [f"  tokens       {_number(c.get('tokens', 0))} read; {_number(c.get('rows', 0))} rows; examples "
+            f"{examples or 'none'}",
+            f"  padding      {_number(c.get('padding_tokens', 0))} tokens; dropped "
+            f"{_number(c.get('dropped_tokens', 0))} tokens"]
+
+
+def shard_lines(manifest: Manifest) -> list[str]:
+    """One line per shard: path, rows, size and row groups."""
+    lines = []
+    for split, shards in manifest.splits.items():
+        total = sum(s.num_bytes for s in shards)
+        lines.append(f"  {split:<12} {_number(manifest.num_rows(split))} rows in {len(shards)} shard(s), {_size(total)}")
+        lines += [f"    {s.path}  {_number(s.num_rows)} rows  {_size(s.num_bytes)}  "
+                  f"{s.num_row_groups} row group(s)" for s in shards]
+    return lines
+
+
+def summarize(manifest: Manifest, where: str) -> list[str]:
+    """The summary block of one objective directory ``where``."""
+    tok = manifest.tokenizer
+    config = " ".join(f"{k}={v}" for k, v in sorted(manifest.config.items()))
+    lines = [f"== {manifest.objective}  ({where})",
+             f"  format {manifest.format_version}, lmpairs {manifest.lmpairs_version}, seed {manifest.seed}"
+             + (f", created {manifest.created_at}" if manifest.created_at else ""),
+             f"  config       {config}",
+             f"  tokenizer    {tok.get('file', '?')}  sha256 {str(tok.get('sha256', '?'))[:12]}  "
+             f"vocab {_number(tok.get('vocab_size', '?'))}",
+             f"  inputs       {len(manifest.inputs)} file(s)"]
+    lines += document_lines(manifest.counters)
+    lines += example_lines(manifest)
+    ratios = applied_ratios(manifest)
+    if ratios:
+        lines.append("  applied rates")
+        lines += ratios
+    lines += shard_lines(manifest)
+    return lines
