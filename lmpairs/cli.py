@@ -99,6 +99,7 @@ def build_config(args: argparse.Namespace) -> BuildConfig:
              "shard_size_mb", "input_format", "text_field", "documents", "max_document_bytes", "pack_buckets",
              "row_group_mb")
     given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    given["inputs"] = tuple(given["inputs"])
     config = BuildConfig(overwrite=args.overwrite, **given)
     if args.seq_len is not None:
         config = config.with_seq_len(args.seq_len)

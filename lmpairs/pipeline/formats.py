@@ -20,8 +20,9 @@ from lmpairs.text import normalize_text
 ParsedRecord = tuple[int, "str | None", "str | None"]
 """``(record_index, text, reason)``: exactly one of ``text`` and ``reason`` is None."""
 UTF8_BOM = b"\xef\xbb\xbf"
-_LINE_BREAK = re.compile(rb"\r\n|\n|\r")
-_PARAGRAPH_BREAK = re.compile(rb"(?:\r\n|\n|\r)(?:[ \t\f\v]*(?:\r\n|\n|\r))+")
+_BREAK = rb"(?:\r\n|\n|\r(?!\n))"  # a CRLF is one break, never a CR break plus an LF break
+_LINE_BREAK = re.compile(_BREAK)
+_PARAGRAPH_BREAK = re.compile(_BREAK + rb"(?:[ \t\f\v]*" + _BREAK + rb")+")
 
 
 class FileFormatError(ValueError):

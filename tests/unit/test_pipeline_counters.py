@@ -1,0 +1,27 @@
+"""Counter sums and the manifest's counters section."""
+from lmpairs.pipeline.counters import SumCountsFn, applied_rates, manifest_counters
+from lmpairs.pipeline.records import REJECTION_REASONS
+
+
+def test_sum_counts_merges_partial_sums_in_any_order():
+    fn = SumCountsFn()
+    a = fn.add_input(fn.add_input(fn.create_accumulator(), {"x": 1}), {"x": 2, "y": 5})
+    b = fn.add_input(fn.create_accumulator(), {"y": 1, "z": 0})
+    assert fn.extract_output(fn.merge_accumulators([a, b])) == fn.extract_output(fn.merge_accumulators([b, a]))
+    assert fn.extract_output(fn.merge_accumulators([a, b])) == {"x": 3, "y": 6, "z": 0}
+
+
+def test_manifest_counters_lists_every_reason_and_balances():
+    documents = {"documents_read": 10, "documents_used": 6, "documents_rejected.empty": 3,
+                 "documents_rejected.no_tokens": 1, "tokens": 50, "files_read": 2}
+    objective = {"rows": 4, "examples.train": 3, "examples.validation": 1, "padding_tokens": 7,
+                 "measured.tokens": 40, "measured.selected": 6}
+    c = manifest_counters(documents, objective, ("train", "validation"), [{"path": "p", "reason": "r", "detail": "d"}])
+    assert list(c["documents_rejected"]) == list(REJECTION_REASONS)
+    assert c["documents_read"] == c["documents_used"] + sum(c["documents_rejected"].values())
+    assert c["examples"] == {"train": 3, "validation": 1} and c["dropped_tokens"] == 0
+    assert c["rates"] == {"selected_per_token": 0.15} and c["files_rejected"][0]["path"] == "p"
+
+
+def test_rates_without_tokens_are_zero():
+    assert applied_rates({"noise_tokens": 3}) == {"noise_tokens_per_token": 0.0}
