@@ -31,7 +31,7 @@ from lmpairs.loader.budget import token_batches
 from lmpairs.loader.collate import COLLATORS, CollateSpec, example_lengths, needed_columns
 from lmpairs.loader.dynamic import DynamicCorruption
 from lmpairs.loader.plan import EpochPlan, PlanOptions, Window, plan_epoch, rank_num_batches, rank_size
-from lmpairs.loader.read import ShardReader, WindowRows
+from lmpairs.loader.read import ShardReader, WindowRows, warm_arrow_to_numpy
 from lmpairs.loader.state import SharedState, StateError, check_fingerprint
 from lmpairs.loader.units import list_units
 from lmpairs.loader.validate import open_split, special_id
@@ -100,6 +100,7 @@ class PairStream(IterableDataset):
         self._state = SharedState()
         self._progress = {"epoch": 0, "worker_batches": [0], "next_worker": 0}
         self._tag = False
+        warm_arrow_to_numpy()
         self._log_plan()
 
     def _dynamic(self, tokenizer: str | None, where: str) -> DynamicCorruption:

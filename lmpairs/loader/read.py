@@ -106,6 +106,16 @@ class ShardReader:
         return WindowRows(keys, columns)
 
 
+def warm_arrow_to_numpy() -> None:
+    """Run one Arrow -> numpy conversion now, in the main process.
+
+    pyarrow imports pandas lazily on its first such conversion (about a second); done here once,
+    forked DataLoader workers inherit it instead of each paying it on their first batch.
+    """
+    list_to_numpy(pa.array([[0]], type=pa.list_(pa.int32())))
+    pa.chunked_array([pa.array([0], type=pa.uint64())]).to_numpy()
+
+
 def check_row_groups(parquet: pq.ParquetFile, shard: ShardInfo, path: str) -> None:
     """Refuse a shard whose row groups differ from the manifest's (the plan was built from those)."""
     meta = parquet.metadata

@@ -99,3 +99,32 @@ def mlm_rows(num_rows: int, *, seq_len: int = 16, first_key: int = 1000,
 def truncate(path: str | os.PathLike, keep_fraction: float = 0.5) -> None:
     data = Path(path).read_bytes()
     Path(path).write_bytes(data[:int(len(data) * keep_fraction)])
+
+
+def ddp_rank(rank: int, world_size: int, init_file: str, out_dir: str, clm_path: str, bart_path: str) -> None:
+    """One DDP rank (spawned by tests/integration/test_loader_ddp.py): iterate and save what it saw."""
+    import datetime
+
+    import torch
+    import torch.distributed as dist
+
+    from lmpairs.loader import PairStream
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size,
+                            timeout=datetime.timedelta(seconds=60))
+    # A spawned rank inherits the "spawn" start method; workers forked as under torchrun start in
+    # milliseconds instead of re-importing torch (seconds each on a 2-core machine).
+    workers = {"num_workers": 2, "multiprocessing_context": "fork"}
+    try:
+        seen: dict = {}
+        loader = PairStream(clm_path, batch_size=4, shuffle_buffer=12, return_keys=True).make_loader(**workers)
+        seen["len"] = len(loader)
+        for epoch in (0, 1):
+            loader.set_epoch(epoch)
+            seen[f"clm{epoch}"] = [b["example_key"].tolist() for b in loader]
+        budget = PairStream(bart_path, max_tokens=160, shuffle=False, shuffle_buffer=20, return_keys=True)
+        seen["natural"] = sum(1 for _ in budget)  # the dataset alone: this rank's own count
+        seen["lockstep"] = [b["example_key"].tolist() for b in budget.make_loader(**workers)]
+        torch.save(seen, f"{out_dir}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
