@@ -1,5 +1,7 @@
 """One collate function per objective (found through ``COLLATORS``): rows of a window -> a batch.
 
+Collate functions return int64 numpy arrays; :func:`batch_tensors` turns a batch into tensors.
+
 Batches follow DESIGN.md "Batches": int64 tensors, padded to the longest row of the batch (or a
 multiple of ``pad_to_multiple_of``), −100 wherever a position carries no loss.
 
@@ -36,8 +38,21 @@ class CollateSpec:
     position_ids: bool = False
 
 
-def _tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    return {name: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)) for name, a in arrays.items()}
+def batch_tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    """int64 tensors that are views of one storage.
+
+    A DataLoader worker hands each storage to the main process through its own shared-memory
+    segment; one segment per batch instead of one per key makes worker batches markedly cheaper
+    to ship (one small copy here buys that).
+    """
+    sizes = [a.size for a in arrays.values()]
+    flat = torch.empty(sum(sizes), dtype=torch.int64)
+    flat_np, out, start = flat.numpy(), {}, 0
+    for (name, a), n in zip(arrays.items(), sizes):
+        flat_np[start:start + n] = a.reshape(-1)
+        out[name] = flat[start:start + n].view(a.shape)
+        start += n
+    return out
 
 
 def document_positions(doc_lengths: Ragged, rows: np.ndarray, width: int) -> np.ndarray:
@@ -52,7 +67,7 @@ def document_positions(doc_lengths: Ragged, rows: np.ndarray, width: int) -> np.
     return np.arange(width, dtype=np.int64)[None, :] - last_start
 
 
-def collate_clm(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateSpec) -> dict[str, torch.Tensor]:
+def collate_clm(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateSpec) -> dict[str, np.ndarray]:
     ids = columns["input_ids"]
     input_ids, lengths = pad_rows(ids, rows, fill=spec.pad_id, tail=1, multiple=spec.pad_to_multiple_of)
     target_ids, _ = pad_rows(ids, rows, fill=IGNORE_INDEX, head=1, multiple=spec.pad_to_multiple_of)
@@ -60,14 +75,13 @@ def collate_clm(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateSpec)
              "target_ids": target_ids}
     if spec.position_ids:
         batch["position_ids"] = document_positions(columns["doc_lengths"], rows, input_ids.shape[1])
-    return _tensors(batch)
+    return batch
 
 
-def collate_mlm(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateSpec) -> dict[str, torch.Tensor]:
+def collate_mlm(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateSpec) -> dict[str, np.ndarray]:
     input_ids, lengths = pad_rows(columns["input_ids"], rows, fill=spec.pad_id, multiple=spec.pad_to_multiple_of)
     labels, _ = pad_rows(columns["labels"], rows, fill=IGNORE_INDEX, multiple=spec.pad_to_multiple_of)
-    return _tensors({"input_ids": input_ids, "attention_mask": length_mask(lengths, input_ids.shape[1]),
-                     "labels": labels})
+    return {"input_ids": input_ids, "attention_mask": length_mask(lengths, input_ids.shape[1]), "labels": labels}
 
 
 def shift_right(labels: np.ndarray, lengths: np.ndarray, *, start_id: int, pad_id: int) -> np.ndarray:
@@ -81,21 +95,21 @@ def shift_right(labels: np.ndarray, lengths: np.ndarray, *, start_id: int, pad_i
 
 
 def collate_seq2seq(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateSpec, *,
-                    start: str) -> dict[str, torch.Tensor]:
+                    start: str) -> dict[str, np.ndarray]:
     multiple = spec.pad_to_multiple_of
     input_ids, in_lengths = pad_rows(columns["input_ids"], rows, fill=spec.pad_id, multiple=multiple)
     labels, lengths = pad_rows(columns["labels"], rows, fill=IGNORE_INDEX, multiple=multiple)
     start_id = spec.pad_id if start == "pad" else spec.eos_id
-    return _tensors({
+    return {
         "input_ids": input_ids,
         "attention_mask": length_mask(in_lengths, input_ids.shape[1]),
         "decoder_input_ids": shift_right(labels, lengths, start_id=start_id, pad_id=spec.pad_id),
         "decoder_attention_mask": length_mask(lengths, labels.shape[1]),
         "labels": labels,
-    })
+    }
 
 
-Collate = Callable[[dict[str, Ragged], np.ndarray, CollateSpec], dict[str, torch.Tensor]]
+Collate = Callable[[dict[str, Ragged], np.ndarray, CollateSpec], dict[str, np.ndarray]]
 
 COLLATORS: dict[str, Collate] = {
     "clm": collate_clm,

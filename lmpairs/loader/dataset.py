@@ -28,7 +28,7 @@ import torch.distributed as dist
 from torch.utils.data import IterableDataset, get_worker_info
 
 from lmpairs.loader.budget import token_batches
-from lmpairs.loader.collate import COLLATORS, CollateSpec, example_lengths, needed_columns
+from lmpairs.loader.collate import COLLATORS, CollateSpec, batch_tensors, example_lengths, needed_columns
 from lmpairs.loader.dynamic import DynamicCorruption
 from lmpairs.loader.plan import EpochPlan, PlanOptions, Window, plan_epoch, rank_num_batches, rank_size
 from lmpairs.loader.read import ShardReader, WindowRows, warm_arrow_to_numpy
@@ -240,11 +240,12 @@ class PairStream(IterableDataset):
                 offset -= len(batches)
                 continue
             for rows_index in batches[offset:]:
-                batch = collate(rows.columns, rows_index, self.spec)
+                arrays = collate(rows.columns, rows_index, self.spec)
                 if self.return_keys:
-                    batch["example_key"] = torch.from_numpy(rows.keys[rows_index].view(np.int64))
+                    arrays["example_key"] = rows.keys[rows_index].view(np.int64)
+                batch: dict = batch_tensors(arrays)
                 if self._tag:
-                    batch[WORKER_KEY] = torch.tensor(worker)
+                    batch[WORKER_KEY] = worker  # a plain int: no shared-memory segment of its own
                 if counting:
                     self._progress["worker_batches"][0] += 1
                 yield batch

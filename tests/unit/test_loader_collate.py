@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from lmpairs.loader.budget import token_batches
-from lmpairs.loader.collate import COLLATORS, CollateSpec, document_positions, shift_right
+from lmpairs.loader.collate import COLLATORS, CollateSpec, batch_tensors, document_positions, shift_right
 from lmpairs.loader.ragged import Ragged, pad_rows
 
 PAD, EOS = 0, 3
@@ -25,12 +25,20 @@ def test_pad_rows_gathers_selected_rows_with_head_and_tail_trimmed():
 
 def test_clm_batch_shifts_targets_and_masks_padding():
     columns = {"input_ids": ragged([10, 11, 12, 13], [20, 21]), "doc_lengths": ragged([2, 2], [2])}
-    batch = COLLATORS["clm"](columns, np.array([0, 1]), CollateSpec(pad_id=PAD, eos_id=EOS, position_ids=True))
+    batch = batch_tensors(COLLATORS["clm"](columns, np.array([0, 1]),
+                                           CollateSpec(pad_id=PAD, eos_id=EOS, position_ids=True)))
     assert batch["input_ids"].tolist() == [[10, 11, 12], [20, PAD, PAD]]
     assert batch["target_ids"].tolist() == [[11, 12, 13], [21, -100, -100]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert batch["position_ids"].tolist() == [[0, 1, 0], [0, 1, 2]]
     assert all(t.dtype == torch.int64 for t in batch.values())
+
+
+def test_batch_tensors_are_int64_views_of_one_storage():
+    batch = batch_tensors({"a": np.arange(6).reshape(2, 3), "b": np.array([[7], [8]], dtype=np.int32)})
+    assert batch["a"].tolist() == [[0, 1, 2], [3, 4, 5]] and batch["b"].tolist() == [[7], [8]]
+    assert batch["b"].dtype == torch.int64
+    assert batch["a"].untyped_storage().data_ptr() == batch["b"].untyped_storage().data_ptr()
 
 
 def test_document_positions_restart_at_every_document():
