@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from lmpairs.loader.ragged import Ragged, length_mask, pad_rows
+from lmpairs.loader.ragged import Ragged, length_mask, pad_rows, round_up
 
 IGNORE_INDEX = -100
 """Label of positions without loss; the losses' ``ignore_index``."""
@@ -38,13 +38,16 @@ class CollateSpec:
     position_ids: bool = False
 
 
-def batch_tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    """int64 tensors that are views of one storage.
+def batch_tensors(arrays: dict[str, np.ndarray], *, pack: bool = True) -> dict[str, torch.Tensor]:
+    """Contiguous int64 tensors; with ``pack``, views of one storage.
 
     A DataLoader worker hands each storage to the main process through its own shared-memory
     segment; one segment per batch instead of one per key makes worker batches markedly cheaper
-    to ship (one small copy here buys that).
+    to ship (one small copy here buys that). Without workers nothing is shipped: pass
+    ``pack=False`` to wrap the arrays as they are.
     """
+    if not pack:
+        return {name: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)) for name, a in arrays.items()}
     sizes = [a.size for a in arrays.values()]
     flat = torch.empty(sum(sizes), dtype=torch.int64)
     flat_np, out, start = flat.numpy(), {}, 0
@@ -68,11 +71,18 @@ def document_positions(doc_lengths: Ragged, rows: np.ndarray, width: int) -> np.
 
 
 def collate_clm(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateSpec) -> dict[str, np.ndarray]:
-    ids = columns["input_ids"]
-    input_ids, lengths = pad_rows(ids, rows, fill=spec.pad_id, tail=1, multiple=spec.pad_to_multiple_of)
-    target_ids, _ = pad_rows(ids, rows, fill=IGNORE_INDEX, head=1, multiple=spec.pad_to_multiple_of)
-    batch = {"input_ids": input_ids, "attention_mask": length_mask(lengths, input_ids.shape[1]),
-             "target_ids": target_ids}
+    """One gather of the stored rows; inputs and targets are its two overlapping slices."""
+    grid, lengths = pad_rows(columns["input_ids"], rows, fill=spec.pad_id)
+    width = round_up(max(grid.shape[1] - 1, 0), spec.pad_to_multiple_of)
+    if grid.shape[1] < width + 1:
+        grid = np.pad(grid, ((0, 0), (0, width + 1 - grid.shape[1])), constant_values=spec.pad_id)
+    positions = np.maximum(lengths - 1, 0)
+    input_ids, target_ids = grid[:, :-1], grid[:, 1:].copy()
+    if (positions < width).any():  # short rows: their last token is a target only
+        outside = np.arange(width)[None, :] >= positions[:, None]
+        input_ids[outside] = spec.pad_id
+        target_ids[outside] = IGNORE_INDEX
+    batch = {"input_ids": input_ids, "attention_mask": length_mask(positions, width), "target_ids": target_ids}
     if spec.position_ids:
         batch["position_ids"] = document_positions(columns["doc_lengths"], rows, input_ids.shape[1])
     return batch

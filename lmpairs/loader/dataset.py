@@ -215,7 +215,7 @@ class PairStream(IterableDataset):
         worker = (physical + rotation) % num_workers
         plan = plan_epoch(self.units.num_rows, seed=self.seed, epoch=epoch, rank=self.rank,
                           world_size=self.world_size, worker=worker, num_workers=num_workers, options=self.options)
-        return self._generate(plan, worker, skips[worker], counting=info is None)
+        return self._generate(plan, worker, skips[worker], in_worker=info is not None)
 
     def _window_batches(self, plan: EpochPlan, window: Window, worker: int) -> tuple[WindowRows, list[np.ndarray]]:
         rows = self.reader.read(plan.segments(window))
@@ -230,7 +230,7 @@ class PairStream(IterableDataset):
         return rows, token_batches(lengths, order, max_tokens=self.max_tokens, max_rows=self.max_rows,
                                    multiple=self.spec.pad_to_multiple_of, rng=plan.batch_rng(window))
 
-    def _generate(self, plan: EpochPlan, worker: int, skip: int, *, counting: bool) -> Iterator[dict]:
+    def _generate(self, plan: EpochPlan, worker: int, skip: int, *, in_worker: bool) -> Iterator[dict]:
         """Batches of one worker, after skipping ``skip`` it already yielded (whole windows unread)."""
         first, offset = plan.skip(skip) if self.options.batch_size is not None else (0, skip)
         collate = COLLATORS[self.objective]
@@ -243,10 +243,10 @@ class PairStream(IterableDataset):
                 arrays = collate(rows.columns, rows_index, self.spec)
                 if self.return_keys:
                     arrays["example_key"] = rows.keys[rows_index].view(np.int64)
-                batch: dict = batch_tensors(arrays)
+                batch: dict = batch_tensors(arrays, pack=in_worker)
                 if self._tag:
                     batch[WORKER_KEY] = worker  # a plain int: no shared-memory segment of its own
-                if counting:
+                if not in_worker:
                     self._progress["worker_batches"][0] += 1
                 yield batch
             offset = 0

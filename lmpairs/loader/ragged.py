@@ -1,14 +1,15 @@
 """Variable-length rows as flat ``(values, offsets)`` numpy arrays, and their vectorized padding.
 
 Arrow list columns arrive in this form (:func:`lmpairs.schemas.list_to_numpy`), so a window of
-thousands of rows is two arrays, never thousands of Python objects. Padding a batch is one fancy
-index over a ``(rows, width)`` grid of positions: no loop over rows or tokens.
+thousands of rows is two arrays, never thousands of Python objects. Padding a batch is one
+vectorized copy of ``(rows, width)`` windows and one masked fill: no loop over rows or tokens.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,23 +49,33 @@ def pad_rows(ragged: Ragged, rows: np.ndarray, *, fill: int, head: int = 0, tail
              multiple: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``rows`` of ``ragged`` as an int64 ``(B, width)`` grid padded with ``fill``, and its lengths.
 
-    ``head``/``tail`` drop that many tokens from each row's start/end first (CLM inputs are
-    ``row[:-1]``: ``tail=1``; targets ``row[1:]``: ``head=1``). The width is the longest kept row,
-    rounded up to ``multiple``.
+    ``head``/``tail`` drop that many tokens from each row's start/end first. The width is the
+    longest kept row, rounded up to ``multiple``. Rows are copied as whole windows of a strided
+    view over ``values`` (row-sized memcpys, several times faster than a per-token fancy index);
+    only positions past a row's end are then overwritten with ``fill``.
     """
     rows = np.asarray(rows, dtype=np.int64)
     starts = ragged.offsets[rows] + head
     lengths = np.maximum(ragged.offsets[rows + 1] - tail - starts, 0)
     width = round_up(int(lengths.max()) if lengths.size else 0, multiple)
-    grid = starts[:, None] + np.arange(width, dtype=np.int64)[None, :]
-    if lengths.size and (lengths == width).all():
-        return ragged.values[grid].astype(np.int64), lengths
-    inside = grid < (starts + lengths)[:, None]
     out = np.full((rows.shape[0], width), fill, dtype=np.int64)
-    out[inside] = ragged.values[grid[inside]]
+    if width == 0 or rows.shape[0] == 0:
+        return out, lengths
+    values = ragged.values
+    fits = starts + width <= values.shape[0]  # rows whose whole window lies inside ``values``
+    if fits.any():
+        out[fits] = sliding_window_view(values, width)[starts[fits]]
+    late = np.flatnonzero(~fits)
+    if late.size:  # the last rows of ``values``: gather position by position, clipped
+        grid = np.minimum(starts[late, None] + np.arange(width)[None, :], values.shape[0] - 1)
+        out[late] = values[grid]
+    if (lengths < width).any():
+        out[np.arange(width)[None, :] >= lengths[:, None]] = fill
     return out, lengths
 
 
 def length_mask(lengths: np.ndarray, width: int) -> np.ndarray:
     """int64 ``(B, width)``: 1 on each row's first ``lengths[b]`` positions (an attention mask)."""
+    if lengths.size and int(lengths.min()) >= width:
+        return np.ones((lengths.shape[0], width), dtype=np.int64)
     return (np.arange(width, dtype=np.int64)[None, :] < lengths[:, None]).astype(np.int64)

@@ -53,10 +53,11 @@ class ShardReader:
         self._fs = None
         self._files: OrderedDict[int, pq.ParquetFile] = OrderedDict()
         self._last: tuple[int, pa.Table] | None = None
+        self._buffers: dict[str, np.ndarray] = {}
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state.update(_fs=None, _files=OrderedDict(), _last=None)  # handles stay in their process
+        state.update(_fs=None, _files=OrderedDict(), _last=None, _buffers={})  # handles stay in their process
         return state
 
     def _open(self, shard: int) -> pq.ParquetFile:
@@ -95,15 +96,32 @@ class ShardReader:
         return table
 
     def read(self, segments: Sequence[tuple[int, int, int]]) -> WindowRows:
-        """The rows ``segments`` name (``(unit, first, stop)`` pieces), concatenated in order."""
+        """The rows ``segments`` name (``(unit, first, stop)`` pieces), concatenated in order.
+
+        Token values are copied into a buffer this reader reuses, so the result is valid until the
+        next ``read``: batches are copies, and a fresh window-sized allocation per window costs
+        more in page faults than the copy itself.
+        """
         pieces = [self.read_unit(u).slice(lo, hi - lo) for u, lo, hi in segments]
-        table = pa.concat_tables(pieces) if len(pieces) != 1 else pieces[0]
-        keys = table.column("example_key").to_numpy()
-        columns = {}
-        for name in self.columns[1:]:
-            values, offsets = list_to_numpy(table.column(name))
-            columns[name] = Ragged(values, offsets)
-        return WindowRows(keys, columns)
+        keys = np.concatenate([p.column("example_key").to_numpy() for p in pieces])
+        return WindowRows(keys, {name: self._concat(name, [p.column(name) for p in pieces])
+                                 for name in self.columns[1:]})
+
+    def _concat(self, name: str, chunks: list[pa.ChunkedArray]) -> Ragged:
+        parts = [list_to_numpy(chunk) for chunk in chunks]
+        sizes = [values.shape[0] for values, _ in parts]
+        total = sum(sizes)
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.shape[0] < total:
+            buffer = self._buffers[name] = np.empty(total, dtype=np.int32)
+        offsets = np.zeros(sum(o.shape[0] - 1 for _, o in parts) + 1, dtype=np.int64)
+        row, base = 0, 0
+        for (values, part_offsets), size in zip(parts, sizes):
+            buffer[base:base + size] = values
+            count = part_offsets.shape[0] - 1
+            offsets[row + 1:row + count + 1] = part_offsets[1:] + base
+            row, base = row + count, base + size
+        return Ragged(buffer[:total], offsets)
 
 
 def warm_arrow_to_numpy() -> None:

@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lmpairs.loader.budget import token_batches
 from lmpairs.loader.collate import COLLATORS, CollateSpec, batch_tensors, document_positions, shift_right
@@ -21,6 +23,20 @@ def test_pad_rows_gathers_selected_rows_with_head_and_tail_trimmed():
     assert out.tolist() == [[5, 6, 7], [1, 2, -1], [-1, -1, -1]] and lengths.tolist() == [3, 2, 0]
     out, _ = pad_rows(r, np.array([0]), fill=9, head=1, multiple=8)
     assert out.tolist() == [[2, 3] + [9] * 6] and out.dtype == np.int64
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(st.lists(st.integers(-5, 99), max_size=12), min_size=1, max_size=8), data=st.data(),
+       head=st.integers(0, 2), tail=st.integers(0, 2), multiple=st.sampled_from([None, 1, 4]))
+def test_pad_rows_equals_a_row_by_row_reference(rows, data, head, tail, multiple):
+    r = ragged(*rows)
+    picked = np.array(data.draw(st.lists(st.integers(0, len(rows) - 1), min_size=1, max_size=6)))
+    kept = [rows[i][head:len(rows[i]) - tail] if len(rows[i]) > tail else [] for i in picked]
+    width = max(map(len, kept))
+    width = -(-width // multiple) * multiple if multiple else width
+    out, lengths = pad_rows(r, picked, fill=-7, head=head, tail=tail, multiple=multiple)
+    assert out.tolist() == [k + [-7] * (width - len(k)) for k in kept]
+    assert lengths.tolist() == list(map(len, kept)) and out.dtype == np.int64
 
 
 def test_clm_batch_shifts_targets_and_masks_padding():
