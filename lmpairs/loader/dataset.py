@@ -20,6 +20,7 @@ batches (``state_dict``); with workers use ``make_loader``, whose iterator sees 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Iterator
 
 import numpy as np
@@ -45,6 +46,10 @@ WORKER_KEY = "_lmpairs_worker"
 def _world(rank: int | None, world_size: int | None) -> tuple[int, int]:
     if rank is None and world_size is None and dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
+    if rank is None and world_size is None and os.environ.get("WORLD_SIZE", "1") != "1":
+        logger.warning("WORLD_SIZE=%s but torch.distributed is not initialized: this PairStream reads the whole "
+                       "split on every rank; call init_process_group() before creating it, or pass rank= and "
+                       "world_size=.", os.environ["WORLD_SIZE"])
     rank, world_size = rank or 0, world_size or 1
     if not 0 <= rank < world_size:
         raise ValueError(f"rank={rank}, world_size={world_size}: need 0 <= rank < world_size.")
@@ -65,6 +70,8 @@ class PairStream(IterableDataset):
     ``remainder``: ``"drop"`` or ``"pad"`` when the rows do not divide evenly among ranks.
     ``dynamic=True`` re-corrupts rows per epoch and needs ``tokenizer`` (the ``.model`` file).
     ``objective`` / ``expected_tokenizer`` (path or sha256) make the manifest check what you expect.
+    ``return_keys`` adds ``example_key`` (the uint64 keys' bits as int64; pop it before
+    ``model(**batch)``).
     """
 
     def __init__(self, path: str, split: str = "train", *, batch_size: int | None = None,

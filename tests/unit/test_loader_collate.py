@@ -50,6 +50,16 @@ def test_clm_batch_shifts_targets_and_masks_padding():
     assert all(t.dtype == torch.int64 for t in batch.values())
 
 
+def test_clm_rounds_to_a_multiple_with_positions_and_masks():
+    columns = {"input_ids": ragged([10, 11, 12, 13, 14, 15], [20, 21]), "doc_lengths": ragged([2, 4], [2])}
+    spec = CollateSpec(pad_id=PAD, eos_id=EOS, position_ids=True, pad_to_multiple_of=4)
+    batch = COLLATORS["clm"](columns, np.array([0, 1]), spec)
+    assert batch["input_ids"].tolist() == [[10, 11, 12, 13, 14, PAD, PAD, PAD], [20] + [PAD] * 7]
+    assert batch["target_ids"].tolist() == [[11, 12, 13, 14, 15, -100, -100, -100], [21] + [-100] * 7]
+    assert batch["attention_mask"].sum(axis=1).tolist() == [5, 1]
+    assert batch["position_ids"][0, :5].tolist() == [0, 1, 0, 1, 2]
+
+
 def test_batch_tensors_are_int64_views_of_one_storage():
     batch = batch_tensors({"a": np.arange(6).reshape(2, 3), "b": np.array([[7], [8]], dtype=np.int32)})
     assert batch["a"].tolist() == [[0, 1, 2], [3, 4, 5]] and batch["b"].tolist() == [[7], [8]]
