@@ -1,9 +1,9 @@
-"""Checkpoints as one small plain dict: model, optimizer, step, RNG states and each rank's loader state.
+"""Checkpoints as one small plain dict: model, optimizer, step, and each rank's loader and RNG state.
 
 Everything needed to continue exactly: the learning rate is a pure function of the step, the data
 position is the loader's ``state_dict`` (one per rank, since token-budget batches make ranks
-differ), and torch's RNG state (dropout) is restored after the model is built, because building it
-draws from the same generator. Files are written to a temporary name and renamed, so a run killed
+differ), and torch's RNG state (dropout; one per rank) is restored after the model is built,
+because building it draws from the same generator. Files are written to a temporary name and renamed, so a run killed
 while saving leaves the previous checkpoint intact. They load with ``weights_only=True``.
 """
 from __future__ import annotations

@@ -130,6 +130,8 @@ class Trainer:
         self.objective = self.stream.objective
         self.model_config = model_config_for(self.stream, config)
         self.model = build_model(self.objective, self.model_config).to(self.device)
+        if distributed():  # same initial weights everywhere, but each rank its own dropout masks
+            torch.manual_seed(config.seed + dist.get_rank())
         self.optimizer = make_optimizer(self.model, config)
         cuda = self.device.type == "cuda"
         self.loader = self.stream.make_loader(
@@ -148,23 +150,26 @@ class Trainer:
                 "tokenizer_sha256": self.stream.manifest.tokenizer.get("sha256"), "world_size": world_size()}
 
     def save(self) -> None:
-        states = [self.loader.state_dict()]
+        """Rank 0 writes the model and optimizer, and every rank's data position and RNG state."""
+        ranks = [{"loader": self.loader.state_dict(), "rng": ckpt.rng_state()}]
         if distributed():
-            states = [None] * world_size()
-            dist.all_gather_object(states, self.loader.state_dict())
+            mine, ranks = ranks[0], [None] * world_size()
+            dist.all_gather_object(ranks, mine)
         if not distributed() or dist.get_rank() == 0:
             ckpt.save_checkpoint(self.config.checkpoint, {
                 **self.identity(), "step": self.step, "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "rng": ckpt.rng_state(), "loader": states,
-                "train_config": self.config.to_dict()})
+                "optimizer": self.optimizer.state_dict(), "ranks": ranks, "train_config": self.config.to_dict()})
+        if distributed():
+            dist.barrier()  # no rank runs on (and may resume) before the file is complete
 
     def restore(self) -> int:
         state = ckpt.load_checkpoint(self.config.checkpoint)
         ckpt.check_compatible(state, self.identity(), self.config.checkpoint)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.loader.load_state_dict(state["loader"][dist.get_rank() if distributed() else 0])
-        ckpt.set_rng_state(state["rng"])
+        mine = state["ranks"][dist.get_rank() if distributed() else 0]
+        self.loader.load_state_dict(mine["loader"])
+        ckpt.set_rng_state(mine["rng"])
         logger.info("resumed %s from %s at step %d", self.objective, self.config.checkpoint, state["step"])
         return int(state["step"])
 

@@ -74,8 +74,9 @@ def test_train_seeds_itself_and_checkpoints_the_whole_state(data, tmp_path):
     b = train(data["mlm"], steps=3, checkpoint=str(tmp_path / "b.pt"), **TINY, **settings)
     assert a.example_keys == b.example_keys and a.losses == b.losses  # train() seeds everything itself
     state = torch.load(tmp_path / "a.pt", weights_only=True)
-    assert set(state) >= {"model", "optimizer", "step", "rng", "loader", "objective", "model_config"}
-    assert state["step"] == 3 and state["loader"][0]["batches"] == 3
+    assert set(state) >= {"model", "optimizer", "step", "ranks", "objective", "model_config"}
+    assert state["step"] == 3 and state["ranks"][0]["loader"]["batches"] == 3
+    assert set(state["ranks"][0]["rng"]) >= {"torch"}
 
 
 def test_resume_at_the_last_step_does_nothing(data, tmp_path):

@@ -1,0 +1,69 @@
+"""``lmpairs train`` as the CLI wires it: flags from TrainConfig, a run with progress, resume, errors."""
+import argparse
+import dataclasses
+
+import pytest
+import torch
+from loader_fixtures import clm_rows, write_dataset
+
+from lmpairs.trainer import TrainConfig
+from lmpairs.trainer.cli import add_train_arguments, run_train
+
+TINY = ["--d-model", "32", "--num-heads", "2", "--num-layers", "1", "--d-ff", "64", "--batch-size", "4"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def parser() -> argparse.ArgumentParser:
+    made = argparse.ArgumentParser(prog="lmpairs train")
+    add_train_arguments(made)
+    return made
+
+
+@pytest.fixture(scope="module")
+def clm_dir(tmp_path_factory) -> str:
+    return write_dataset(tmp_path_factory.mktemp("cli") / "clm", "clm", {"train": clm_rows(24, seq_len=10)})
+
+
+def test_every_setting_has_a_flag_with_help():
+    text = " ".join(parser().format_help().split())
+    for field in dataclasses.fields(TrainConfig):
+        flag = "--" + field.name.replace("_", "-")
+        assert flag in text
+        assert " ".join(field.metadata["help"].split()) in text
+
+
+def test_defaults_map_one_to_one_to_the_config():
+    args = parser().parse_args(["out/clm"])
+    assert {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)} == TrainConfig().to_dict()
+    args = parser().parse_args(["out/clm", "--lr", "0.01", "--max-tokens", "64", "--resume", "--checkpoint", "c.pt"])
+    assert (args.lr, args.max_tokens, args.resume, args.checkpoint) == (0.01, 64, True, "c.pt")
+
+
+def test_train_shows_progress_and_resumes(clm_dir, tmp_path, capsys):
+    ckpt = str(tmp_path / "ckpt.pt")
+    common = [clm_dir, "--steps", "6", "--checkpoint", ckpt, "--log-every", "2", *TINY]
+    assert run_train(parser().parse_args([*common, "--stop-after", "3", "--progress"])) == 0
+    out, err = capsys.readouterr()
+    assert "clm: steps 0 -> 3 on cpu" in out and "tokens/s" in out and "data wait" in out and ckpt in out
+    assert "3/6" in err  # the tqdm bar counted the steps of the whole run
+    assert run_train(parser().parse_args([*common, "--resume", "--no-progress"])) == 0
+    out, err = capsys.readouterr()
+    assert "clm: steps 3 -> 6 on cpu" in out and "6/6" not in err
+
+
+def test_unusable_input_is_one_message_and_status_2(tmp_path, capsys):
+    assert run_train(parser().parse_args([str(tmp_path), *TINY])) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lmpairs train: error:") and "no manifest" in err and "Traceback" not in err
+
+
+def test_bad_settings_are_one_message_and_status_2(clm_dir, capsys):
+    assert run_train(parser().parse_args([clm_dir, "--d-model", "30", "--num-heads", "4"])) == 2
+    assert "head size" in capsys.readouterr().err
