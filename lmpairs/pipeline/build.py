@@ -19,7 +19,7 @@ from lmpairs.pipeline.commit import TMP_NAME, CommitBuild
 from lmpairs.pipeline.counters import COUNTS, SumCountsFn, summarize
 from lmpairs.pipeline.errors import BuildError
 from lmpairs.pipeline.examples import TRAIN, VALIDATION, BuildExamples
-from lmpairs.pipeline.options import is_dry_run, pipeline_options, runner_name
+from lmpairs.pipeline.options import check_staging_files, is_dry_run, pipeline_options, runner_name
 from lmpairs.pipeline.paths import absolute, join
 from lmpairs.pipeline.preflight import preflight
 from lmpairs.pipeline.read import FILES_REJECTED, ReadFiles
@@ -110,6 +110,7 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
     ``--runner`` the DirectRunner runs in this process.
     """
     options = pipeline_options(beam_args)
+    check_staging_files(options)
     dry_run = is_dry_run(options)
     config = dataclasses.replace(config, output=absolute(config.output),
                                  inputs=tuple(absolute(g) for g in config.inputs))
@@ -119,7 +120,7 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
     _ = pipeline | "Build" >> BuildObjectives(config, tokenizer=plan.tokenizer, model_bytes=plan.model_bytes)
     state = pipeline.run().wait_until_finish()
     if dry_run:
-        logger.info("dry run: the job was built, not run (state %s)", state)
+        logger.info("dry run: the %s job was built, not run", runner_name(options))
         return {}
     if state != PipelineState.DONE:
         raise BuildError(f"the {runner_name(options)} job ended in state {state}; see the runner's log. "

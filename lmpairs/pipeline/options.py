@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions, TestOptions
+import os
+
+from apache_beam.options.pipeline_options import (PipelineOptions, PortableOptions, SetupOptions, StandardOptions,
+                                                  TestOptions)
+
+from lmpairs.pipeline.errors import BuildError
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +39,12 @@ def is_dry_run(options: PipelineOptions) -> bool:
 def runner_name(options: PipelineOptions) -> str:
     runner = options.view_as(StandardOptions).runner
     return runner if isinstance(runner, str) else type(runner).__name__
+
+
+def check_staging_files(options: PipelineOptions) -> None:
+    """Files Beam stages for remote workers (``--setup_file``, ``--requirements_file``) must exist here."""
+    setup = options.view_as(SetupOptions)
+    for flag, path in (("--setup_file", setup.setup_file), ("--requirements_file", setup.requirements_file)):
+        if path and not os.path.isfile(path):
+            raise BuildError(f"{flag} {path}: no such file (relative to {os.getcwd()}); run from the repository "
+                             "root, where setup.py is, or pass an absolute path.")

@@ -1,7 +1,10 @@
 """Beam options defaults of lmpairs build."""
 from apache_beam.options.pipeline_options import PortableOptions, StandardOptions
 
-from lmpairs.pipeline.options import is_dry_run, pipeline_options
+import pytest
+
+from lmpairs.pipeline.errors import BuildError
+from lmpairs.pipeline.options import check_staging_files, is_dry_run, pipeline_options
 
 
 def test_default_runner_is_the_direct_runner_not_prism():
@@ -18,3 +21,11 @@ def test_embedded_job_server_defaults_to_loopback_workers():
 
 def test_dry_run_flag():
     assert is_dry_run(pipeline_options(["--dry_run=True"])) and not is_dry_run(pipeline_options([]))
+
+
+def test_a_missing_setup_file_is_named_before_beam_tries_to_stage_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(BuildError, match=r"--setup_file ./setup.py: no such file .*run from the repository root"):
+        check_staging_files(pipeline_options(["--setup_file", "./setup.py"]))
+    (tmp_path / "setup.py").write_text("")
+    check_staging_files(pipeline_options(["--setup_file", "./setup.py"]))
