@@ -1,0 +1,208 @@
+"""``lmpairs demo``: the whole job on the embedded corpus, in a few minutes on a laptop CPU.
+
+Stages: write CPython's reference documentation as JSONL (:mod:`lmpairs.corpus`), train a
+SentencePiece tokenizer on it, build all four objectives with the Beam pipeline (DirectRunner in
+this process), print each manifest's summary and a decoded example (:mod:`lmpairs.inspection`),
+then stream each objective through ``PairStream`` into the reference trainer for a short run and
+report its first and last loss. Every stage logs its start and its time; training shows a
+progress bar on a terminal. Outputs stay in ``--output`` for ``lmpairs inspect`` and ``lmpairs train``.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from lmpairs.config import OBJECTIVES, BuildConfig, ConfigError
+from lmpairs.corpus import describe_corpus, write_corpus
+from lmpairs.inspection import InspectOptions, inspect_build
+from lmpairs.tokenizer import Tokenizer, TokenizerError, train_tokenizer
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "lmpairs-demo.model"
+_VOCAB_LIMIT = re.compile(r"value <= (\d+)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoConfig:
+    """Settings of one demo run; the defaults finish in a few minutes on 2 CPU cores."""
+
+    output: str = "demo-out"
+    steps: int = 40
+    seq_len: int = 128
+    max_documents: int | None = None
+    vocab_size: int = 4000
+    batch_size: int = 16
+    num_examples: int = 1
+    device: str = "auto"
+    seed: int = 0
+    num_shards: int = 4
+    model: dict[str, Any] = field(default_factory=lambda: {"d_model": 128, "num_layers": 2, "num_heads": 4,
+                                                           "d_ff": 512})
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "seq_len", "vocab_size", "batch_size", "num_shards"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"demo.{name}={value!r}: must be an integer >= 1; pass e.g. "
+                                  f"--{name.replace('_', '-')} {getattr(DemoConfig, name, 1)}.")
+        if self.max_documents is not None and self.max_documents < 1:
+            raise ConfigError(f"demo.max_documents={self.max_documents}: must be >= 1 (or leave it out for all).")
+
+
+@dataclass(kw_only=True)
+class DemoResult:
+    """Where the outputs are, how long each stage took, and each objective's first and last loss."""
+
+    output: Path
+    corpus: list[Path]
+    tokenizer: Path
+    timings: dict[str, float] = field(default_factory=dict)
+    losses: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def timed(result: DemoResult, stage: str, out: TextIO, run: Callable[[], Any]) -> Any:
+    """Run one stage, announcing it and recording its wall time in ``result.timings``."""
+    print(f"\n[{len(result.timings) + 1}] {stage} ...", file=out, flush=True)
+    start = time.perf_counter()
+    value = run()
+    result.timings[stage] = time.perf_counter() - start
+    print(f"    {stage}: done in {result.timings[stage]:.1f}s", file=out, flush=True)
+    return value
+
+
+def fit_tokenizer(corpus: list[Path], model: Path, vocab_size: int, *, seed: int) -> Tokenizer:
+    """Train with ``vocab_size`` pieces, or with the most a small corpus slice allows."""
+    try:
+        return train_tokenizer(corpus, model, vocab_size, seed=seed, num_threads=2)
+    except TokenizerError as err:
+        limit = _VOCAB_LIMIT.search(str(err))
+        if limit is None or int(limit.group(1)) >= vocab_size:
+            raise
+        logger.warning("the corpus slice fits only %s pieces, not %d; training with %s", limit.group(1),
+                       vocab_size, limit.group(1))
+        return train_tokenizer(corpus, model, int(limit.group(1)), seed=seed, num_threads=2)
+
+
+def build_all(config: DemoConfig, corpus: list[Path], model: Path) -> dict:
+    """All four objectives with the Beam pipeline on the in-process DirectRunner."""
+    from lmpairs.pipeline import run_build  # Beam is heavy: import it when the stage starts
+
+    build = BuildConfig(inputs=tuple(str(p) for p in corpus), output=str(config.output), tokenizer=str(model),
+                        objectives=OBJECTIVES, seed=config.seed, num_shards=config.num_shards, overwrite=True)
+    return run_build(build.with_seq_len(config.seq_len), [])
+
+
+def train_objective(config: DemoConfig, objective: str) -> Any:
+    """A short reference-trainer run on ``OUT/<objective>``, streamed through ``PairStream``."""
+    from lmpairs.trainer import train  # torch: imported when the stage starts
+
+    return train(Path(config.output) / objective, steps=config.steps, batch_size=config.batch_size,
+                 warmup_steps=max(1, min(10, config.steps // 4)), lr=2e-3, device=config.device,
+                 seed=config.seed, log_every=max(1, config.steps // 4), **config.model)
+
+
+def report_training(result: DemoResult, objective: str, run: Any, out: TextIO) -> None:
+    first, last = run.losses[0], run.losses[-1]
+    result.losses[objective] = (first, last)
+    trend = "falls" if last < first else "does NOT fall"
+    print(f"    {objective}: loss {first:.3f} -> {last:.3f} over {len(run.losses)} steps ({trend}); "
+          f"{run.num_parameters:,} parameters on {run.device}, {run.tokens_per_s:,.0f} tokens/s, "
+          f"data wait {100 * run.data_wait_fraction:.1f}%", file=out, flush=True)
+
+
+def demo(config: DemoConfig, *, out: TextIO = sys.stdout) -> DemoResult:
+    """Run every stage; print progress and results to ``out``; return paths, timings and losses."""
+    output = Path(config.output)
+    print(f"lmpairs demo: {describe_corpus()} -> {output}/", file=out)
+    result = DemoResult(output=output, corpus=[], tokenizer=output / MODEL_NAME)
+    started = time.perf_counter()
+    result.corpus = timed(result, "corpus", out, lambda: write_corpus(
+        output / "corpus", max_documents=config.max_documents))
+    tokenizer = timed(result, "tokenizer", out, lambda: fit_tokenizer(
+        result.corpus, result.tokenizer, config.vocab_size, seed=config.seed))
+    print(f"    {result.tokenizer}: {tokenizer.vocab.size:,} pieces", file=out)
+    timed(result, "build", out, lambda: build_all(config, result.corpus, result.tokenizer))
+    options = InspectOptions(num_examples=config.num_examples, width=100, max_tokens=64)
+    out.write(timed(result, "inspect", out, lambda: inspect_build(str(output), options)))
+    for objective in OBJECTIVES:
+        run = timed(result, f"train {objective}", out, lambda: train_objective(config, objective))
+        report_training(result, objective, run, out)
+    result.timings["total"] = time.perf_counter() - started
+    print_outputs(result, out)
+    return result
+
+
+def print_outputs(result: DemoResult, out: TextIO) -> None:
+    timings = ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in result.timings.items())
+    losses = "; ".join(f"{name} {a:.2f} -> {b:.2f}" for name, (a, b) in result.losses.items())
+    o = result.output
+    print(f"\nlosses: {losses}\ntimings: {timings}\n\noutputs in {o}/:\n"
+          f"  {o}/corpus/                    the embedded corpus as JSONL\n"
+          f"  {o}/{MODEL_NAME}         the SentencePiece tokenizer\n"
+          f"  {o}/{{clm,mlm,t5,bart}}/         manifest.json + train/ and validation/ Parquet shards\n"
+          f"next: lmpairs inspect {o}/mlm -n 3    |    lmpairs train {o}/t5 --steps 200", file=out, flush=True)
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``demo``'s arguments to ``parser`` (a subcommand parser or a standalone one)."""
+    d = DemoConfig()
+    parser.add_argument("--output", default=d.output, metavar="DIR",
+                        help="where the corpus, tokenizer, shards and logs go; a rerun replaces the previous "
+                             "demo's objectives there (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=d.steps, metavar="N",
+                        help="training steps per objective (default: %(default)s)")
+    parser.add_argument("--seq-len", type=int, default=d.seq_len, metavar="N",
+                        help="sequence length of every objective (T5: encoder input length) (default: %(default)s)")
+    parser.add_argument("--max-documents", type=int, default=None, metavar="N",
+                        help="use only the first N documents of the embedded corpus (default: all, about 320)")
+    parser.add_argument("--vocab-size", type=int, default=d.vocab_size, metavar="N",
+                        help="tokenizer pieces; lowered automatically to what a small --max-documents slice "
+                             "allows (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size, metavar="N",
+                        help="rows per training step (default: %(default)s)")
+    parser.add_argument("--num-examples", type=int, default=d.num_examples, metavar="N",
+                        help="decoded examples shown per objective (default: %(default)s)")
+    parser.add_argument("--device", default=d.device, metavar="DEVICE",
+                        help="training device: auto (CUDA when present), cpu or cuda (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=d.seed,
+                        help="seed of tokenizer sampling, corruption and training (default: %(default)s)")
+    return parser
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Run the demo from parsed arguments (errors propagate to the CLI, which prints them)."""
+    # One line per written shard drowns the demo's own report; the shard list is in the summaries.
+    logging.getLogger("lmpairs.pipeline.write").setLevel(logging.WARNING)
+    config = DemoConfig(output=args.output, steps=args.steps, seq_len=args.seq_len,
+                        max_documents=args.max_documents, vocab_size=args.vocab_size, batch_size=args.batch_size,
+                        num_examples=args.num_examples, device=args.device, seed=args.seed)
+    demo(config)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lmpairs.demo``: the same as ``lmpairs demo``."""
+    from lmpairs.cli import EXIT_USAGE, expected_errors
+
+    parser = add_demo_arguments(argparse.ArgumentParser(
+        prog="lmpairs demo", description="Train a tokenizer on CPython's bundled reference documentation, build "
+        "CLM/MLM/T5/BART examples with Beam, show them, and train a tiny model on each for a few steps."))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    try:
+        return run_demo(args)
+    except expected_errors() as err:
+        print(f"lmpairs demo: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
