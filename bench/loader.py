@@ -1,0 +1,163 @@
+"""Loader: ``PairStream`` tokens/s delivered as torch batches, against a plain pyarrow read and HF datasets.
+
+Question: what does the loader's planning, shuffling and collation cost over reading the shards?
+CLM shards (rows of 1,024 + 1 tokens, zstd, the pipeline's defaults) are built once from the tiled
+corpus with ``lmpairs build`` and cached. Each round reads the whole train split once per case,
+round-robin, batches of ``BATCH`` rows:
+
+- ``pyarrow``: each shard's row groups read (``input_ids`` only) into a numpy ``(rows, 1025)``
+  array (short rows padded), sliced into batches (the ceiling: no shuffle, no tensors);
+- ``pairstream 0w``: iterating ``PairStream(path, batch_size=BATCH, shuffle=False)`` in-process,
+  and again with its default shuffle; batches are torch ``input_ids``/``target_ids``/``attention_mask``;
+- ``pairstream 2w``: ``stream.make_loader(num_workers=2, persistent_workers=True)``, one epoch per
+  round (workers started in a warm-up epoch, as in training);
+- ``hf datasets``: ``load_dataset("parquet", data_files=shards, streaming=True)`` with
+  ``with_format("torch")`` and a ``DataLoader(batch_size=BATCH)`` whose collate pads the few short
+  rows (the peer a user would reach for).
+
+Tokens/s count ``seq_len`` tokens per delivered row, the same for every case. Targets: PairStream
+0 workers >= 0.8x pyarrow and >= 5x HF datasets streaming::
+
+    python -m bench.loader [--quick] [--repeats N] [--json out.json]
+"""
+from __future__ import annotations
+
+import os
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from bench.common import (Metric, at_least, finish, interleaved, median, paired_ratio, python_cmd, ratio_metric,
+                          run_process, script_args)
+from bench.corpus import cache_dir, tiled_corpus, tokenizer_model
+
+FULL_MB, QUICK_MB = 16.0, 0.2
+SEQ_LEN = 1024
+BATCH = 8
+
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # never reach for the network
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def clm_shards(mb: float) -> Path:
+    """``OUT/clm`` of a CLM build of the ``mb`` corpus (defaults: seq_len 1024, zstd), built once."""
+    out = cache_dir() / f"shards-clm-{mb:g}MB"
+    if not (out / "clm" / "manifest.json").exists():
+        corpus, model = tiled_corpus(mb), tokenizer_model()
+        run_process(python_cmd("lmpairs.cli", "build", "--input", str(corpus / "*.jsonl"), "--output", str(out),
+                               "--tokenizer", str(model), "--objectives", "clm", "--seq-len", str(SEQ_LEN),
+                               "--overwrite"))
+    return out / "clm"
+
+
+def train_files(path: Path) -> list[str]:
+    """The train split's non-empty shards (HF's Parquet reader fails on a file without rows)."""
+    files = sorted((path / "train").glob("*.parquet"))
+    return [str(p) for p in files if pq.ParquetFile(p).metadata.num_rows > 0]
+
+
+def read_pyarrow(files: list[str]) -> int:
+    """Every row group into a padded numpy ``(rows, seq_len + 1)`` array, sliced in batches; returns rows."""
+    rows = 0
+    for name in files:
+        parquet = pq.ParquetFile(name)
+        for group in range(parquet.num_row_groups):
+            column = parquet.read_row_group(group, columns=["input_ids"]).column(0).combine_chunks()
+            values, offsets = column.values.to_numpy(), column.offsets.to_numpy()
+            lengths = np.diff(offsets)
+            if (lengths == SEQ_LEN + 1).all():
+                block = values.reshape(-1, SEQ_LEN + 1)
+            else:  # the few short final rows: pad like any loader must
+                block = np.zeros((lengths.shape[0], SEQ_LEN + 1), dtype=values.dtype)
+                block[np.arange(SEQ_LEN + 1) < lengths[:, None]] = values
+            for start in range(0, block.shape[0], BATCH):
+                rows += block[start:start + BATCH].shape[0]
+    return rows
+
+
+def iterate(batches) -> int:
+    rows = 0
+    for batch in batches:
+        rows += batch["input_ids"].shape[0]
+    return rows
+
+
+def hf_loader(files: list[str]):
+    import torch
+    from datasets import load_dataset
+    from torch.nn.utils.rnn import pad_sequence
+    from torch.utils.data import DataLoader
+
+    dataset = load_dataset("parquet", data_files=files, split="train", streaming=True)
+    dataset = dataset.select_columns(["input_ids"]).with_format("torch")
+
+    def collate(examples):
+        ids = pad_sequence([e["input_ids"] for e in examples], batch_first=True, padding_value=0)
+        return {"input_ids": ids, "attention_mask": (ids != 0).to(torch.int64)}
+
+    return DataLoader(dataset, batch_size=BATCH, num_workers=0, collate_fn=collate)
+
+
+class EpochRunner:
+    """One epoch of a persistent-worker loader per call."""
+
+    def __init__(self, loader) -> None:
+        self.loader, self.epoch = loader, 0
+
+    def __call__(self) -> int:
+        self.loader.set_epoch(self.epoch)
+        self.epoch += 1
+        return iterate(self.loader)
+
+
+def run(*, quick: bool = False, repeats: int | None = None) -> list[Metric]:
+    from lmpairs.loader import PairStream
+
+    repeats = repeats or (1 if quick else 5)
+    path = clm_shards(QUICK_MB if quick else FULL_MB)
+    files = train_files(path)
+    plain = PairStream(str(path), batch_size=BATCH, shuffle=False, seed=0)
+    shuffled = PairStream(str(path), batch_size=BATCH, shuffle=True, seed=0)
+    workers = PairStream(str(path), batch_size=BATCH, shuffle=True, seed=0)
+    loader = workers.make_loader(num_workers=2, persistent_workers=True)
+    num_tokens = plain.num_rows * SEQ_LEN
+    cases = {"pyarrow": partial(read_pyarrow, files),
+             "pairstream 0w": partial(iterate, plain),
+             "pairstream 0w shuffle": lambda: iterate(shuffled),
+             "pairstream 2w shuffle": EpochRunner(loader)}
+    try:
+        hf = hf_loader(files)
+        cases["hf datasets"] = partial(iterate, hf)
+    except ImportError as err:
+        hf_missing = f"datasets not installed ({err}); pip install -e '.[bench]'"
+    else:
+        hf_missing = None
+    times = interleaved(cases, repeats, warmup=True)
+    rates = {name: num_tokens / median(t) for name, t in times.items()}
+
+    def versus(name: str, ref: str, target=None) -> Metric:
+        return ratio_metric(f"{name} (CLM {SEQ_LEN}, batch {BATCH})", rates[name], "tok/s",
+                            paired_ratio(times[ref], times[name]), ref, target, seconds=times[name],
+                            ref_seconds=times[ref], tokens=num_tokens)
+
+    metrics = [versus("pairstream 0w", "pyarrow", at_least(0.8)),
+               versus("pairstream 0w shuffle", "pyarrow", at_least(0.8)),
+               versus("pairstream 2w shuffle", "pyarrow")]
+    if hf_missing is None:
+        metrics += [versus("pairstream 0w", "hf datasets", at_least(5)),
+                    versus("pairstream 0w shuffle", "hf datasets", at_least(5))]
+    else:
+        metrics.append(Metric(name="pairstream vs hf datasets", value=float("nan"), unit="tok/s",
+                              detail={"skipped": hf_missing}))
+    return metrics
+
+
+def main() -> None:
+    args = script_args(__doc__.splitlines()[0])
+    finish(run(quick=args.quick, repeats=args.repeats), args.json)
+
+
+if __name__ == "__main__":
+    main()
