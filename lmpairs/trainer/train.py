@@ -25,7 +25,7 @@ from torch import nn
 from lmpairs.config import ConfigError
 from lmpairs.loader import PairStream, loss_for
 from lmpairs.loader.losses import TARGET_KEYS
-from lmpairs.schemas import ManifestError
+from lmpairs.schemas import ManifestError, read_manifest
 from lmpairs.trainer import checkpoint as ckpt
 from lmpairs.trainer.config import TrainConfig
 from lmpairs.trainer.meter import Meter, Stopwatch, progress_bar
@@ -83,6 +83,11 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 
 
 def open_stream(objective_dir: str, config: TrainConfig) -> PairStream:
+    if config.documents == "separate":
+        objective = read_manifest(objective_dir).objective
+        if objective != "clm":
+            raise ConfigError(f"{objective_dir}: documents='separate' applies to CLM rows (they record document "
+                              f"boundaries), but this directory holds {objective}; leave --documents at 'packed'.")
     return PairStream(objective_dir, config.split, batch_size=config.batch_size, max_tokens=config.max_tokens,
                       shuffle=True, seed=config.seed, shuffle_buffer=config.shuffle_buffer,
                       position_ids=config.documents == "separate", return_keys=config.record_keys,

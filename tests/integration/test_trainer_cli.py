@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 import torch
-from loader_fixtures import clm_rows, write_dataset
+from loader_fixtures import clm_rows, mlm_rows, write_dataset
 
 from lmpairs.trainer import TrainConfig
 from lmpairs.trainer.cli import add_train_arguments, run_train
@@ -67,3 +67,9 @@ def test_unusable_input_is_one_message_and_status_2(tmp_path, capsys):
 def test_bad_settings_are_one_message_and_status_2(clm_dir, capsys):
     assert run_train(parser().parse_args([clm_dir, "--d-model", "30", "--num-heads", "4"])) == 2
     assert "head size" in capsys.readouterr().err
+
+
+def test_document_separation_is_refused_outside_clm(tmp_path, capsys):
+    mlm = write_dataset(tmp_path / "mlm", "mlm", {"train": mlm_rows(8)})
+    assert run_train(parser().parse_args([mlm, "--documents", "separate", *TINY])) == 2
+    assert "applies to CLM rows" in capsys.readouterr().err
