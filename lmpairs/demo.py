@@ -21,6 +21,7 @@ from typing import Any, Callable, TextIO
 from lmpairs.config import OBJECTIVES, BuildConfig, ConfigError
 from lmpairs.corpus import describe_corpus, write_corpus
 from lmpairs.inspection import InspectOptions, inspect_build
+from lmpairs.inspection.report import default_width
 from lmpairs.tokenizer import Tokenizer, TokenizerError, train_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class DemoConfig:
     seq_len: int = 128
     max_documents: int | None = None
     vocab_size: int = 4000
-    batch_size: int = 16
+    batch_size: int = 8
     num_examples: int = 1
     device: str = "auto"
     seed: int = 0
@@ -64,17 +65,24 @@ class DemoResult:
     corpus: list[Path]
     tokenizer: Path
     timings: dict[str, float] = field(default_factory=dict)
+    cpu_timings: dict[str, float] = field(default_factory=dict)
     losses: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def timed(result: DemoResult, stage: str, out: TextIO, run: Callable[[], Any]) -> Any:
-    """Run one stage, announcing it and recording its wall time in ``result.timings``."""
+    """Run one stage, announcing it and recording its wall and CPU time (all threads of this process)."""
     print(f"\n[{len(result.timings) + 1}] {stage} ...", file=out, flush=True)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     value = run()
     result.timings[stage] = time.perf_counter() - start
-    print(f"    {stage}: done in {result.timings[stage]:.1f}s", file=out, flush=True)
+    result.cpu_timings[stage] = time.process_time() - start_cpu
+    print(f"    {stage}: done in {result.timings[stage]:.1f}s (cpu {result.cpu_timings[stage]:.1f}s)",
+          file=out, flush=True)
     return value
+
+
+def count_lines(paths: list[Path]) -> int:
+    return sum(p.read_bytes().count(b"\n") for p in paths)
 
 
 def fit_tokenizer(corpus: list[Path], model: Path, vocab_size: int, *, seed: int) -> Tokenizer:
@@ -122,25 +130,29 @@ def demo(config: DemoConfig, *, out: TextIO = sys.stdout) -> DemoResult:
     output = Path(config.output)
     print(f"lmpairs demo: {describe_corpus()} -> {output}/", file=out)
     result = DemoResult(output=output, corpus=[], tokenizer=output / MODEL_NAME)
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     result.corpus = timed(result, "corpus", out, lambda: write_corpus(
         output / "corpus", max_documents=config.max_documents))
+    print(f"    {', '.join(map(str, result.corpus))}: {count_lines(result.corpus):,} documents, "
+          f"{sum(p.stat().st_size for p in result.corpus) / 1024:,.0f} KB", file=out)
     tokenizer = timed(result, "tokenizer", out, lambda: fit_tokenizer(
         result.corpus, result.tokenizer, config.vocab_size, seed=config.seed))
     print(f"    {result.tokenizer}: {tokenizer.vocab.size:,} pieces", file=out)
     timed(result, "build", out, lambda: build_all(config, result.corpus, result.tokenizer))
-    options = InspectOptions(num_examples=config.num_examples, width=100, max_tokens=64)
+    options = InspectOptions(num_examples=config.num_examples, width=default_width(), max_tokens=160)
     out.write(timed(result, "inspect", out, lambda: inspect_build(str(output), options)))
     for objective in OBJECTIVES:
         run = timed(result, f"train {objective}", out, lambda: train_objective(config, objective))
         report_training(result, objective, run, out)
     result.timings["total"] = time.perf_counter() - started
+    result.cpu_timings["total"] = time.process_time() - started_cpu
     print_outputs(result, out)
     return result
 
 
 def print_outputs(result: DemoResult, out: TextIO) -> None:
-    timings = ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in result.timings.items())
+    timings = ", ".join(f"{stage} {seconds:.1f}s (cpu {result.cpu_timings[stage]:.1f}s)"
+                        for stage, seconds in result.timings.items())
     losses = "; ".join(f"{name} {a:.2f} -> {b:.2f}" for name, (a, b) in result.losses.items())
     o = result.output
     print(f"\nlosses: {losses}\ntimings: {timings}\n\noutputs in {o}/:\n"

@@ -151,7 +151,7 @@ def _bracketed(ids: np.ndarray, marked: np.ndarray, pieces: PieceRenderer, openi
     for p, i in enumerate(shown.tolist()):
         text = pieces.display(i, p)
         if marked[p] and (p == 0 or not marked[p - 1]):
-            text = (" " if text.startswith(" ") else "") + opening + text.lstrip(" ")
+            text = (" " if text.startswith(" ") else "") + opening + (text.lstrip(" ") or "\u2581")
         if marked[p] and (p + 1 == shown.shape[0] or not marked[p + 1]):
             text += closing
         parts.append(text)

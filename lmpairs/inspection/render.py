@@ -40,8 +40,9 @@ class PieceRenderer:
         return bool(self.tokenizer.vocab.word_start[int(i)])
 
     def bare(self, i: int) -> str:
-        """The piece of ``i`` without its word-start space (``▁fox`` -> ``fox``), for use inside marks."""
-        return self.piece(i).lstrip(" ")
+        """The piece of ``i`` without its word-start space (``▁fox`` -> ``fox``), for use inside marks;
+        a lone ``▁`` piece stays ``▁`` so a mark is never empty."""
+        return self.piece(i).lstrip(" ") or WORD_START
 
     def piece(self, i: int) -> str:
         """The display string of one id: text with its leading space, or a special id's name."""

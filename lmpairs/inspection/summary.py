@@ -51,6 +51,16 @@ def applied_ratios(manifest: Manifest) -> list[str]:
     return lines
 
 
+def input_lines(inputs: list[dict[str, Any]], *, shown: int = 3) -> list[str]:
+    """The number and size of input files, and the first few paths."""
+    total = sum(int(item.get("bytes", 0) or 0) for item in inputs)
+    lines = [f"  inputs       {len(inputs)} file(s), {_size(total)}"]
+    lines += [f"    {item.get('path', '?')}" for item in inputs[:shown]]
+    if len(inputs) > shown:
+        lines.append(f"    \u2026 {len(inputs) - shown} more")
+    return lines
+
+
 def document_lines(counters: dict[str, Any]) -> list[str]:
     """Files and documents read, used and rejected (by reason, zero reasons left out)."""
     rejected = {k: v for k, v in counters.get("documents_rejected", {}).items() if v}
@@ -94,7 +104,7 @@ def summarize(manifest: Manifest, where: str) -> list[str]:
              f"  config       {config}",
              f"  tokenizer    {tok.get('file', '?')}  sha256 {str(tok.get('sha256', '?'))[:12]}  "
              f"vocab {_number(tok.get('vocab_size', '?'))}",
-             f"  inputs       {len(manifest.inputs)} file(s)"]
+             *input_lines(manifest.inputs)]
     lines += document_lines(manifest.counters)
     lines += example_lines(manifest)
     ratios = applied_ratios(manifest)

@@ -15,8 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from lmpairs.config import OBJECTIVES
+from lmpairs.corpus import write_corpus
+from lmpairs.demo import fit_tokenizer
 from lmpairs.inspection import InspectOptions, inspect_build
 from lmpairs.schemas import read_manifest
+from lmpairs.tokenizer import TokenizerError, train_tokenizer
 
 pytestmark = pytest.mark.slow
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -88,6 +91,15 @@ def test_inspect_on_the_demo_build_shows_every_marker(demo_run: tuple[Path, str]
     assert "\u2551" in text  # a CLM row holding two documents
     assert re.search(r"\{[^{}\s]+\u2192[^{}\s]+\}", text) and re.search(r"\([^()\s]+\)", text)  # MLM
     assert "<extra_id_0>" in text and "[MASK]" in text
+    assert "\u00ab\u00bb" not in text and "{}" not in text
+
+
+def test_a_small_corpus_slice_gets_the_largest_vocabulary_it_allows(tmp_path: Path):
+    corpus = write_corpus(tmp_path / "corpus", max_documents=40)
+    tokenizer = fit_tokenizer(corpus, tmp_path / "small.model", 4000, seed=0)
+    assert 500 < tokenizer.vocab.size < 4000
+    with pytest.raises(TokenizerError, match="too small"):
+        train_tokenizer(corpus, tmp_path / "bigger.model", tokenizer.vocab.size + 1)
 
 
 def fenced_commands(markdown: str) -> list[str]:

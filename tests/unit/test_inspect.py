@@ -163,6 +163,7 @@ def test_bart_shows_masks_in_the_input_and_removed_text_in_the_original(build: P
     left = " ".join(line.split("\u2502")[0] for line in text.splitlines() if "\u2502" in line)
     right = " ".join(line.split("\u2502")[1] for line in text.splitlines() if "\u2502" in line)
     assert "[MASK]" in left and "\u00ab" in right and "[MASK]" not in right
+    assert "\u00ab\u00bb" not in text and "{}" not in text  # a mark always shows what it marks
 
 
 def test_bart_matching_follows_permuted_sentences():
