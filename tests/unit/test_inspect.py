@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +217,10 @@ def test_cli_prints_examples_and_reports_errors_as_one_line(build: Path, tmp_pat
 def test_every_option_has_help():
     parser = add_inspect_arguments(argparse.ArgumentParser())
     assert all(action.help for action in parser._actions)
+
+
+def test_inspect_loads_neither_torch_nor_beam():
+    code = ("import sys, lmpairs.inspection.cli; "
+            "print(sorted(m for m in ('torch', 'apache_beam') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
