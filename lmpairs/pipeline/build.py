@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from typing import Any
 
 import apache_beam as beam
@@ -16,7 +17,7 @@ from apache_beam.runners.runner import PipelineState
 
 from lmpairs.config import BuildConfig
 from lmpairs.pipeline.commit import TMP_NAME, CommitBuild
-from lmpairs.pipeline.counters import COUNTS, SumCountsFn, summarize
+from lmpairs.pipeline.counters import COUNTS, SumCountsFn
 from lmpairs.pipeline.errors import BuildError
 from lmpairs.pipeline.examples import TRAIN, VALIDATION, BuildExamples
 from lmpairs.pipeline.options import check_staging_files, is_dry_run, pipeline_options, runner_name
@@ -118,7 +119,9 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
     logger.info("building %s on %s", ",".join(config.objectives), runner_name(options))
     pipeline = beam.Pipeline(options=options)
     _ = pipeline | "Build" >> BuildObjectives(config, tokenizer=plan.tokenizer, model_bytes=plan.model_bytes)
+    start = time.perf_counter()
     state = pipeline.run().wait_until_finish()
+    seconds = time.perf_counter() - start
     if dry_run:
         logger.info("dry run: the %s job was built, not run", runner_name(options))
         return {}
@@ -126,5 +129,7 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
         raise BuildError(f"the {runner_name(options)} job ended in state {state}; see the runner's log. "
                          f"Rerunning with the same --output resumes from a clean start.")
     manifests = {name: read_manifest(join(config.output, name), objective=name) for name in config.objectives}
-    logger.info("%s", summarize(manifests))
+    tokens = manifests[config.objectives[0]].counters["tokens"]
+    logger.info("finished %s in %.1f s: %d tokens, %.0f tokens/s",
+                ",".join(config.objectives), seconds, tokens, tokens / max(seconds, 1e-9))
     return manifests

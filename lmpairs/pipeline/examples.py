@@ -19,7 +19,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam import pvalue
 
-from lmpairs.pipeline.counters import COUNTS, EXAMPLES_PREFIX, MEASURED_PREFIX, report
+from lmpairs.pipeline.counters import COUNTS, EXAMPLES_PREFIX, MEASURED_PREFIX, CountingFn
 from lmpairs.pipeline.records import Example, TokenizedDocument
 from lmpairs.transforms import Objective, Row, make_objective, stable_hash64
 from lmpairs.vocab import Vocab
@@ -44,10 +44,11 @@ def full_row_length(objective: Objective) -> int:
     return int(objective.finish_row(full, np.array([objective.row_length], dtype=np.int32))[0].shape[0])
 
 
-class _ObjectiveFn(beam.DoFn):
+class _ObjectiveFn(CountingFn):
     """A DoFn that builds its objective in ``setup()`` from small picklable parts."""
 
     def __init__(self, name: str, config: Any, vocab: Vocab, **options: Any) -> None:
+        self.metrics_prefix = name + "."
         self._spec = (name, config, vocab)
         self._options = options
         self._objective: Objective | None = None
@@ -58,7 +59,11 @@ class _ObjectiveFn(beam.DoFn):
 
 
 class CutDocumentsFn(_ObjectiveFn):
-    """TokenizedDocument -> (split, Row) for whole rows; ((split, bucket), (key, remainder)) on ``leftovers``."""
+    """TokenizedDocument -> (split, Row) for whole rows; ((split, bucket), (key, remainder)) on ``leftovers``.
+
+    The remainder travels as int32 bytes: Beam's coder writes bytes natively but pickles arrays,
+    which cost more than the tokenization itself for corpora of short documents.
+    """
 
     def process(self, doc: TokenizedDocument) -> Iterator:
         split = assign_split(doc.key, self._options["validation_fraction"])
@@ -67,19 +72,20 @@ class CutDocumentsFn(_ObjectiveFn):
             yield split, row
         if remainder.shape[0]:
             bucket = pack_bucket(doc.key, self._options["pack_buckets"])
-            yield pvalue.TaggedOutput(LEFTOVERS, ((split, bucket), (doc.key, remainder)))
+            yield pvalue.TaggedOutput(LEFTOVERS, ((split, bucket), (doc.key, remainder.astype(np.int32).tobytes())))
 
 
 class PackLeftoversFn(_ObjectiveFn):
-    """((split, bucket), [(doc_key, remainder)]) -> (split, Row), remainders packed in key order."""
+    """((split, bucket), [(doc_key, remainder bytes)]) -> (split, Row), remainders packed in key order."""
 
     def process(self, element) -> Iterator:
         (split, bucket), items = element
         ordered = sorted(items, key=lambda item: item[0])
-        rows, dropped = self._objective.pack_leftovers(f"{split}/{bucket}", [r for _, r in ordered])
+        leftovers = [np.frombuffer(data, dtype=np.int32) for _, data in ordered]
+        rows, dropped = self._objective.pack_leftovers(f"{split}/{bucket}", leftovers)
         for row in rows:
             yield split, row
-        yield pvalue.TaggedOutput(COUNTS, report({"dropped_tokens": dropped}, prefix=self._spec[0] + "."))
+        yield pvalue.TaggedOutput(COUNTS, self.report({"dropped_tokens": dropped}))
 
 
 class MakeExamplesFn(_ObjectiveFn):
@@ -98,7 +104,7 @@ class MakeExamplesFn(_ObjectiveFn):
             for name, value in self._objective.measure(columns).items():
                 counts[MEASURED_PREFIX + name] = counts.get(MEASURED_PREFIX + name, 0) + value
             yield Example(split, key, columns)
-        yield pvalue.TaggedOutput(COUNTS, report(counts, prefix=self._spec[0] + "."))
+        yield pvalue.TaggedOutput(COUNTS, self.report(counts))
 
 
 class BuildExamples(beam.PTransform):

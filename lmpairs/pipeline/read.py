@@ -14,7 +14,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from lmpairs.pipeline.compression import UnreadableFileError, read_file_bytes
-from lmpairs.pipeline.counters import COUNTS, REJECTED_PREFIX, report
+from lmpairs.pipeline.counters import COUNTS, REJECTED_PREFIX, CountingFn
 from lmpairs.pipeline.formats import FileFormatError, parse_records
 from lmpairs.pipeline.records import UNREADABLE_FILE, Document, FileRejection, InputFile, Rejection
 
@@ -24,7 +24,7 @@ REJECTED = "rejected"
 FILES_REJECTED = "files_rejected"
 
 
-class ReadFileFn(beam.DoFn):
+class ReadFileFn(CountingFn):
     """InputFile -> Document(key, text) on the main output; Rejection(key, reason) on ``rejected``;
     FileRejection on ``files_rejected``; one ``{name: count}`` dict per file on ``counts``."""
 
@@ -38,7 +38,7 @@ class ReadFileFn(beam.DoFn):
         except (UnreadableFileError, FileFormatError, OSError, ValueError) as err:
             logger.warning("%s: left out as a whole (%s)", file.path, err)
             yield pvalue.TaggedOutput(FILES_REJECTED, FileRejection(file.path, UNREADABLE_FILE, str(err)))
-            yield pvalue.TaggedOutput(COUNTS, report({"files_rejected": 1}))
+            yield pvalue.TaggedOutput(COUNTS, self.report({"files_rejected": 1}))
             return
         counts = {"files_read": 1, "documents_read": len(records)}
         for index, text, reason in records:
@@ -49,7 +49,7 @@ class ReadFileFn(beam.DoFn):
                 counts[REJECTED_PREFIX + reason] = counts.get(REJECTED_PREFIX + reason, 0) + 1
                 yield pvalue.TaggedOutput(REJECTED, Rejection(key, reason))
         logger.info("%s: %d documents read", file.path, len(records))
-        yield pvalue.TaggedOutput(COUNTS, report(counts))
+        yield pvalue.TaggedOutput(COUNTS, self.report(counts))
 
 
 class ReadFiles(beam.PTransform):

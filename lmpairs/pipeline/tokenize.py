@@ -12,7 +12,7 @@ from typing import Iterator
 import apache_beam as beam
 from apache_beam import pvalue
 
-from lmpairs.pipeline.counters import COUNTS, REJECTED_PREFIX, report
+from lmpairs.pipeline.counters import COUNTS, REJECTED_PREFIX, CountingFn
 from lmpairs.pipeline.records import NO_TOKENS, Document, Rejection, TokenizedDocument
 from lmpairs.tokenizer import Tokenizer
 
@@ -21,7 +21,7 @@ BATCH_CHARACTERS = 1 << 20
 """Upper bound on the characters of one encode batch (about 1 MB of text)."""
 
 
-class TokenizeDocumentsFn(beam.DoFn):
+class TokenizeDocumentsFn(CountingFn):
     """list[Document] -> TokenizedDocument; ``no_tokens`` rejections; a counts dict per batch."""
 
     def __init__(self, model_bytes: bytes, *, name: str) -> None:
@@ -44,7 +44,7 @@ class TokenizeDocumentsFn(beam.DoFn):
             tokens += int(ids.shape[0])
             yield TokenizedDocument(doc.key, ids, sentence_ends)
         counts = {"documents_used": used, "tokens": tokens, REJECTED_PREFIX + NO_TOKENS: len(batch) - used}
-        yield pvalue.TaggedOutput(COUNTS, report(counts))
+        yield pvalue.TaggedOutput(COUNTS, self.report(counts))
 
 
 class TokenizeDocuments(beam.PTransform):

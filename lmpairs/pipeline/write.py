@@ -84,7 +84,7 @@ class WriteShardFn(beam.DoFn):
         name = shard_name(split, shard, num_shards[split])
         with FileSystems.create(posixpath.join(self._tmp_dir, name)) as out:
             out.write(data)
-        logger.info("%s: wrote %s (%d rows, %d bytes)", self._objective, name, len(examples), len(data))
+        logger.debug("%s: wrote %s (%d rows, %d bytes)", self._objective, name, len(examples), len(data))
         yield ShardInfo(path=name, num_rows=len(examples), num_bytes=len(data), num_row_groups=len(group_rows),
                         row_group_rows=group_rows, sha256=hashlib.sha256(data).hexdigest())
 

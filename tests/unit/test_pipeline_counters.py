@@ -1,5 +1,7 @@
 """Counter sums and the manifest's counters section."""
-from lmpairs.pipeline.counters import SumCountsFn, applied_rates, manifest_counters
+import apache_beam as beam
+
+from lmpairs.pipeline.counters import CountingFn, SumCountsFn, applied_rates, manifest_counters
 from lmpairs.pipeline.records import REJECTION_REASONS
 
 
@@ -25,3 +27,20 @@ def test_manifest_counters_lists_every_reason_and_balances():
 
 def test_rates_without_tokens_are_zero():
     assert applied_rates({"noise_tokens": 3}) == {"noise_tokens_per_token": 0.0}
+
+
+class _CountWords(CountingFn):
+    metrics_prefix = "test."
+
+    def process(self, line):
+        yield self.report({"words": len(line.split()), "lines": 1})
+
+
+def test_counting_fn_feeds_beam_metrics_once_per_bundle_with_the_same_totals():
+    pipeline = beam.Pipeline(runner="DirectRunner")
+    _ = pipeline | beam.Create(["a b", "c", "d e f"]) | beam.ParDo(_CountWords())
+    result = pipeline.run()
+    result.wait_until_finish()
+    counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]
+                if c.key.metric.namespace == "lmpairs"}
+    assert counters == {"test.words": 6, "test.lines": 3}
