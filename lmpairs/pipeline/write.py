@@ -42,23 +42,21 @@ def shards_for_bytes(total_bytes: int, shard_size_mb: float) -> int:
     return max(1, math.ceil(total_bytes / (shard_size_mb * MB)))
 
 
-def sort_examples(examples: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
-    """By key; equal keys (a 64-bit hash collision) by their column bytes, so the order stays fixed."""
-    def tiebreak(item):
-        return (item[0], tuple(np.asarray(item[1][c]).tobytes() for c in sorted(item[1])))
-
-    ordered = sorted(examples, key=lambda item: item[0])
-    keys = [k for k, _ in ordered]
-    if len(set(keys)) != len(keys):
-        ordered.sort(key=tiebreak)
-    return ordered
+def column_bytes(columns: dict[str, np.ndarray], names: tuple[str, ...]) -> tuple[bytes, ...]:
+    """An example's columns as int32 bytes in schema order (Beam's coder writes bytes natively, pickles arrays)."""
+    return tuple(np.asarray(columns[name], dtype=np.int32).tobytes() for name in names)
 
 
-def shard_table(objective: str, examples: list[tuple[int, dict]]) -> pa.Table:
-    """The shard's rows as an Arrow table in key order."""
-    ordered = sort_examples(examples)
-    keys = np.array([k for k, _ in ordered], dtype=np.uint64)
-    return rows_to_table(objective, keys, {c: [cols[c] for _, cols in ordered] for c in list_columns(objective)})
+def shard_table(objective: str, examples: list[tuple[int, tuple[bytes, ...]]]) -> pa.Table:
+    """The shard's rows as an Arrow table, sorted by key, then (after a 64-bit collision) by content.
+
+    Sorting the ``(key, column bytes)`` tuples gives one total order whatever order they arrived in.
+    """
+    ordered = sorted(examples)
+    keys = np.array([key for key, _ in ordered], dtype=np.uint64)
+    columns = {name: [np.frombuffer(cols[i], dtype=np.int32) for _, cols in ordered]
+               for i, name in enumerate(list_columns(objective))}
+    return rows_to_table(objective, keys, columns)
 
 
 def parquet_bytes(table: pa.Table, row_group_mb: float) -> tuple[bytes, list[int]]:
@@ -72,7 +70,7 @@ def parquet_bytes(table: pa.Table, row_group_mb: float) -> tuple[bytes, list[int
 
 
 class WriteShardFn(beam.DoFn):
-    """((split, shard), [None | (key, columns)]) -> ShardInfo, the file written under ``tmp_dir``."""
+    """((split, shard), [None | (key, column bytes)]) -> ShardInfo, the file written under ``tmp_dir``."""
 
     def __init__(self, objective: str, tmp_dir: str, row_group_mb: float) -> None:
         self._objective, self._tmp_dir, self._row_group_mb = objective, tmp_dir, row_group_mb
@@ -121,8 +119,9 @@ class WriteShards(beam.PTransform):
 
     def expand(self, examples):
         counts = beam.pvalue.AsSingleton(examples | "CountShards" >> self._count)
+        names = list_columns(self._objective)
         keyed = examples | "AssignShards" >> beam.Map(
-            lambda e, n: ((e.split, e.key % n[e.split]), (e.key, e.columns)), counts)
+            lambda e, n: ((e.split, e.key % n[e.split]), (e.key, column_bytes(e.columns, names))), counts)
         every = (examples.pipeline
                  | "Splits" >> beam.Create(self._splits)
                  | "EveryShard" >> beam.FlatMap(lambda split, n: [((split, i), None) for i in range(n[split])], counts))
