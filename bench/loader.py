@@ -7,6 +7,8 @@ round-robin, batches of ``BATCH`` rows:
 
 - ``pyarrow``: each shard's row groups read (``input_ids`` only) into a numpy ``(rows, 1025)``
   array (short rows padded), sliced into batches (the ceiling: no shuffle, no tensors);
+- ``pyarrow + int64 tensors``: the same plus the int64 torch inputs/targets a trainer needs, made
+  as nanoGPT makes them (what any loader must at least add to the ceiling);
 - ``pairstream 0w``: iterating ``PairStream(path, batch_size=BATCH, shuffle=False)`` in-process,
   and again with its default shuffle; batches are torch ``input_ids``/``target_ids``/``attention_mask``;
 - ``pairstream 2w``: ``stream.make_loader(num_workers=2, persistent_workers=True)``, one epoch per
@@ -58,8 +60,14 @@ def train_files(path: Path) -> list[str]:
     return [str(p) for p in files if pq.ParquetFile(p).metadata.num_rows > 0]
 
 
-def read_pyarrow(files: list[str]) -> int:
-    """Every row group into a padded numpy ``(rows, seq_len + 1)`` array, sliced in batches; returns rows."""
+def read_pyarrow(files: list[str], *, tensors: bool = False) -> int:
+    """Every row group into a padded numpy ``(rows, seq_len + 1)`` array, sliced in batches; returns rows.
+
+    With ``tensors``, each batch also becomes int64 torch inputs and targets, as nanoGPT's
+    ``get_batch`` makes them (``torch.from_numpy(x.astype(np.int64))``).
+    """
+    import torch
+
     rows = 0
     for name in files:
         parquet = pq.ParquetFile(name)
@@ -73,7 +81,11 @@ def read_pyarrow(files: list[str]) -> int:
                 block = np.zeros((lengths.shape[0], SEQ_LEN + 1), dtype=values.dtype)
                 block[np.arange(SEQ_LEN + 1) < lengths[:, None]] = values
             for start in range(0, block.shape[0], BATCH):
-                rows += block[start:start + BATCH].shape[0]
+                batch = block[start:start + BATCH]
+                if tensors:
+                    torch.from_numpy(batch[:, :-1].astype(np.int64))
+                    torch.from_numpy(batch[:, 1:].astype(np.int64))
+                rows += batch.shape[0]
     return rows
 
 
@@ -124,6 +136,7 @@ def run(*, quick: bool = False, repeats: int | None = None) -> list[Metric]:
     loader = workers.make_loader(num_workers=2, persistent_workers=True)
     num_tokens = plain.num_rows * SEQ_LEN
     cases = {"pyarrow": partial(read_pyarrow, files),
+             "pyarrow + int64 tensors": partial(read_pyarrow, files, tensors=True),
              "pairstream 0w": partial(iterate, plain),
              "pairstream 0w shuffle": lambda: iterate(shuffled),
              "pairstream 2w shuffle": EpochRunner(loader)}
@@ -142,7 +155,8 @@ def run(*, quick: bool = False, repeats: int | None = None) -> list[Metric]:
                             paired_ratio(times[ref], times[name]), ref, target, seconds=times[name],
                             ref_seconds=times[ref], tokens=num_tokens)
 
-    metrics = [versus("pairstream 0w", "pyarrow", at_least(0.8)),
+    metrics = [versus("pyarrow + int64 tensors", "pyarrow"),
+               versus("pairstream 0w", "pyarrow", at_least(0.8)),
                versus("pairstream 0w shuffle", "pyarrow", at_least(0.8)),
                versus("pairstream 2w shuffle", "pyarrow")]
     if hf_missing is None:

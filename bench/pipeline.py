@@ -16,7 +16,8 @@ Subprocess times are wall seconds from start to exit (imports and Beam start-up 
 what a user waits for); tokens/s divide the corpus' SentencePiece token count by them. Peak RSS is
 the largest sum of resident memory over the build's process tree (psutil, polled every 100 ms);
 the ``build clm 2w`` runs give it at 1x, one more run on a 4x corpus at 4x. A build of a tiny
-corpus measures the fixed start-up cost. Targets: CLM 2 workers >= 0.8x plain x2; all four <= 2x
+corpus measures the fixed start-up cost, and 4x runs of ``build clm 2w`` and ``plain x2`` give
+the marginal rate on the extra corpus, where start-up cancels out. Targets: CLM 2 workers >= 0.8x plain x2; all four <= 2x
 CLM alone; peak RSS at 4x <= 1.3x that at 1x::
 
     python -m bench.pipeline [--quick] [--repeats N] [--json out.json]
@@ -95,8 +96,34 @@ def run(*, quick: bool = False, repeats: int | None = None) -> list[Metric]:
     # Quick mode's corpus is tiny already: its in-process CLM build is the start-up cost.
     startup = runs["build clm"][0] if quick else process(lambda out: build_cmd(tiny, model, out, "clm"))
     at_4x = process(lambda out: build_cmd(big, model, out, "clm", TWO_WORKERS))
+    plain_4x = process(lambda out: plain_cmd(big, model, out, 2))
     shutil.rmtree(work, ignore_errors=True)
-    return pipeline_metrics(runs, startup, at_4x, num_tokens=num_tokens, corpus_mb=mb)
+    metrics = pipeline_metrics(runs, startup, at_4x, num_tokens=num_tokens, corpus_mb=mb)
+    extra_tokens = num_tokens * (corpus_bytes(big) / corpus_bytes(corpus) - 1)  # the tiles repeat one text
+    metrics.append(marginal_metric(runs, at_4x, plain_4x, extra_tokens=extra_tokens, corpus_mb=mb))
+    return metrics
+
+
+def corpus_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in corpus_files(folder))
+
+
+def marginal_metric(runs: dict[str, list[ProcessRun]], build_4x: ProcessRun, plain_4x: ProcessRun, *,
+                    extra_tokens: float, corpus_mb: float) -> Metric:
+    """Rate on the extra 3x of corpus between the 1x and 4x runs: start-up costs cancel out.
+
+    Both corpora tile the same documents, so tokens scale with bytes. Not a same-round pair
+    (one 4x run each), so it is informational: it says what the ratio tends to on large corpora.
+    """
+    build_extra = build_4x.seconds - median([r.seconds for r in runs["build clm 2w"]])
+    plain_extra = plain_4x.seconds - median([r.seconds for r in runs["plain x2"]])
+    name = f"build clm 2w marginal ({corpus_mb:g}->{4 * corpus_mb:g} MB)"
+    if build_extra <= 0 or plain_extra <= 0:
+        return Metric(name=name, value=float("nan"), unit="tok/s",
+                      detail={"skipped": "the 4x runs were not slower than 1x: the corpus is too small to tell"})
+    return ratio_metric(name, extra_tokens / build_extra,
+                        "tok/s", plain_extra / build_extra, "plain x2 marginal", build_4x_seconds=build_4x.seconds,
+                        plain_4x_seconds=plain_4x.seconds)
 
 
 def pipeline_metrics(runs: dict[str, list[ProcessRun]], startup: ProcessRun, at_4x: ProcessRun, *,
