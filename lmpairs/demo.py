@@ -166,7 +166,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     """Add ``demo``'s arguments to ``parser`` (a subcommand parser or a standalone one)."""
     d = DemoConfig()
     parser.add_argument("--output", default=d.output, metavar="DIR",
-                        help="where the corpus, tokenizer, shards and logs go; a rerun replaces the previous "
+                        help="where the corpus, tokenizer and shards go; a rerun replaces the previous "
                              "demo's objectives there (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=d.steps, metavar="N",
                         help="training steps per objective (default: %(default)s)")
@@ -183,7 +183,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                         help="decoded examples shown per objective (default: %(default)s)")
     parser.add_argument("--device", default=d.device, metavar="DEVICE",
                         help="training device: auto (CUDA when present), cpu or cuda (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=d.seed,
+    parser.add_argument("--seed", type=int, default=d.seed, metavar="N",
                         help="seed of tokenizer sampling, corruption and training (default: %(default)s)")
     return parser
 
