@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from lmpairs.inspection.render import DOC_BOUNDARY, MASK_MARK, PieceRenderer, side_by_side, truncated
+from lmpairs.inspection.render import DOC_BOUNDARY, MASK_MARK, WORD_START, PieceRenderer, side_by_side, truncated
 
 IGNORE_INDEX = -100
 SHIFT_ROWS = 6
@@ -147,14 +147,19 @@ def _bracketed(ids: np.ndarray, marked: np.ndarray, pieces: PieceRenderer, openi
                max_tokens: int) -> str:
     """Text of ``ids`` with each run of ``marked`` positions wrapped in ``opening … closing``."""
     shown, note = truncated(ids, max_tokens)
-    parts = []
+    flags = marked[:shown.shape[0]].tolist()
+    parts, run = [], []
     for p, i in enumerate(shown.tolist()):
         text = pieces.display(i, p)
-        if marked[p] and (p == 0 or not marked[p - 1]):
-            text = (" " if text.startswith(" ") else "") + opening + (text.lstrip(" ") or "\u2581")
-        if marked[p] and (p + 1 == shown.shape[0] or not marked[p + 1]):
-            text += closing
-        parts.append(text)
+        if not flags[p]:
+            parts.append(text)
+            continue
+        run.append(text)
+        if p + 1 == len(flags) or not flags[p + 1]:
+            joined = "".join(run)
+            lead = " " if joined.startswith(" ") else ""
+            parts.append(f"{lead}{opening}{joined.strip() or WORD_START}{closing}")
+            run = []
     return "".join(parts).strip() + note
 
 

@@ -88,7 +88,8 @@ def shard_lines(manifest: Manifest) -> list[str]:
     lines = []
     for split, shards in manifest.splits.items():
         total = sum(s.num_bytes for s in shards)
-        lines.append(f"  {split:<12} {_number(manifest.num_rows(split))} rows in {len(shards)} shard(s), {_size(total)}")
+        rows = _number(manifest.num_rows(split))
+        lines.append(f"  {split:<12} {rows} rows in {len(shards)} shard(s), {_size(total)}")
         lines += [f"    {s.path}  {_number(s.num_rows)} rows  {_size(s.num_bytes)}  "
                   f"{s.num_row_groups} row group(s)" for s in shards]
     return lines
