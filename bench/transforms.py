@@ -111,12 +111,14 @@ def run(*, quick: bool = False, repeats: int | None = None) -> list[Metric]:
 
 
 def measure(cpu: int, *, quick: bool, repeats: int) -> list[Metric]:
+    import sentencepiece as spm
+
     tokenizer = Tokenizer.load(tokenizer_model())
     texts = read_documents(tiled_corpus(QUICK_MB if quick else FULL_MB))
     encoded = tokenizer.encode_documents(texts)
     documents = [(f"doc-{i:08d}", ids, ends) for i, (ids, ends) in enumerate(encoded)]
     num_tokens = sum(int(ids.shape[0]) for _, ids, _ in documents)
-    sp = tokenizer._sp  # the SentencePiece processor itself: the reference is its raw encode
+    sp = spm.SentencePieceProcessor(model_file=str(tokenizer_model()))  # the reference: raw encode
     objectives = {name: make_objective(name, OBJECTIVE_CONFIGS[name](), tokenizer.vocab) for name in OBJECTIVES}
     cases = {"spm": partial(sp.encode, texts, num_threads=1)}
     cases.update({name: partial(build_examples, obj, documents) for name, obj in objectives.items()})
