@@ -34,14 +34,14 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
 def run_inspect(args: argparse.Namespace) -> int:
     """Print the summary and examples; errors go to stderr as one line that names the fix (exit 2)."""
     if args.num_examples < 0 or args.max_tokens < 0:
-        print("lmpairs inspect: --num-examples and --max-tokens must be >= 0.", file=sys.stderr)
+        print("lmpairs inspect: error: --num-examples and --max-tokens must be >= 0.", file=sys.stderr)
         return 2
     options = InspectOptions(split=args.split, num_examples=args.num_examples, tokenizer=args.tokenizer,
                              width=args.width or default_width(), max_tokens=args.max_tokens)
     try:
         text = inspect_build(args.path, options)
     except (InspectError, ManifestError, SchemaError, TokenizerError, FileNotFoundError) as err:
-        print(f"lmpairs inspect: {err}", file=sys.stderr)
+        print(f"lmpairs inspect: error: {err}", file=sys.stderr)
         return 2
     sys.stdout.write(text)
     return 0
