@@ -17,6 +17,8 @@ from lmpairs.inspection.render import DOC_BOUNDARY, MASK_MARK, WORD_START, Piece
 IGNORE_INDEX = -100
 SHIFT_ROWS = 6
 """Positions of the CLM next-token table."""
+MAX_SPAN_LINES = 8
+"""Sentinel-to-span lines shown per T5 example."""
 
 Columns = dict[str, np.ndarray]
 Renderer = Callable[[Columns, PieceRenderer, int, int], list[str]]
@@ -83,26 +85,31 @@ def sentinel_spans(targets: np.ndarray, sentinel_index: dict[int, int]) -> list[
 
 
 def render_t5(columns: Columns, pieces: PieceRenderer, width: int, max_tokens: int) -> list[str]:
-    """Inputs with sentinels beside targets, then each ``<extra_id_N>`` with the span it replaced."""
+    """Inputs with sentinels beside targets, then each ``<extra_id_N>`` with the span it replaced.
+
+    When the input is cut to ``max_tokens``, the targets stop at the first span whose sentinel
+    is not shown, so both columns cover the same stretch of text.
+    """
     inputs = np.asarray(columns["input_ids"])
     targets = np.asarray(columns["labels"])
-    sentinel_index = {sid: n for n, sid in enumerate(pieces.tokenizer.vocab.sentinel_ids)}
+    sentinel_ids = pieces.tokenizer.vocab.sentinel_ids
+    sentinel_index = {sid: n for n, sid in enumerate(sentinel_ids)}
     shown_inputs, note = truncated(inputs, max_tokens)
     shown_spans = {sentinel_index[i] for i in shown_inputs.tolist() if i in sentinel_index}
     spans = sentinel_spans(targets, sentinel_index)
     cut = next((k for k, (n, _) in enumerate(spans) if n not in shown_spans), len(spans))
-    target_ids = targets if cut == len(spans) else np.concatenate(
-        [np.concatenate([[pieces.tokenizer.vocab.sentinel_ids[n]], span]) for n, span in spans[:cut]])
+    target_ids = targets if cut == len(spans) else np.asarray(
+        [i for n, span in spans[:cut] for i in (sentinel_ids[n], *span.tolist())], dtype=np.int64)
     target_note = "" if cut == len(spans) else f" \u2026 (+{len(spans) - cut} spans)"
     noise = sum(span.shape[0] for _, span in spans)
     lines = [f"  {len(spans)} noise spans, {noise} noise tokens; inputs {inputs.shape[0]} tokens, "
              f"targets {targets.shape[0]} (both end with </s>)"]
     lines += side_by_side("input_ids (spans \u2192 sentinels)", pieces.text(shown_inputs) + note,
-                          "labels (sentinel + span)", pieces.text(target_ids) + target_note, width=width)
+                          "labels (sentinel + span)", (pieces.text(target_ids) + target_note).strip(), width=width)
     lines.append("  sentinel \u2194 span:")
-    lines += [f"    <extra_id_{n}> \u2194 {pieces.text(span)!r}" for n, span in spans[:cut][:max(8, 0)]]
-    if cut > 8:
-        lines.append(f"    \u2026 {cut - 8} more")
+    lines += [f"    <extra_id_{n}> \u2194 {pieces.text(span)!r}" for n, span in spans[:min(cut, MAX_SPAN_LINES)]]
+    if cut > MAX_SPAN_LINES:
+        lines.append(f"    \u2026 {cut - MAX_SPAN_LINES} more")
     return lines
 
 

@@ -224,3 +224,10 @@ def test_inspect_loads_neither_torch_nor_beam():
             "print(sorted(m for m in ('torch', 'apache_beam') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("max_tokens", [1, 3, 8])
+def test_every_objective_renders_rows_cut_before_their_first_mark(build: Path, max_tokens: int):
+    text = inspect(build, num_examples=3, max_tokens=max_tokens)
+    assert text.count("-- train example") == 12
+    assert "t5" in blocks(text) and "(+" in blocks(text)["t5"]
