@@ -106,7 +106,7 @@ def render_t5(columns: Columns, pieces: PieceRenderer, width: int, max_tokens: i
              f"targets {targets.shape[0]} (both end with </s>)"]
     lines += side_by_side("input_ids (spans \u2192 sentinels)", pieces.text(shown_inputs) + note,
                           "labels (sentinel + span)", (pieces.text(target_ids) + target_note).strip(), width=width)
-    lines.append("  sentinel \u2194 span:")
+    lines += ["  sentinel \u2194 span:"] if cut else []
     lines += [f"    <extra_id_{n}> \u2194 {pieces.text(span)!r}" for n, span in spans[:min(cut, MAX_SPAN_LINES)]]
     if cut > MAX_SPAN_LINES:
         lines.append(f"    \u2026 {cut - MAX_SPAN_LINES} more")

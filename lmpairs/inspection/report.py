@@ -41,6 +41,9 @@ class InspectOptions:
 def objective_dirs(path: str) -> list[str]:
     """``path`` itself when it holds a manifest, else each ``path/<objective>`` that does."""
     fs, root = resolve(path)
+    if fs.get_file_info(root).type == pafs.FileType.NotFound:
+        raise InspectError(f"{path}: no such directory; pass the --output of a finished `lmpairs build` "
+                           "(or OUT/<objective>).")
     if fs.get_file_info(posixpath.join(root, MANIFEST_NAME)).type == pafs.FileType.File:
         return [path]
     found = [posixpath.join(path.rstrip("/"), name) for name in OBJECTIVES
