@@ -62,7 +62,7 @@ class CommitBuildFn(beam.DoFn):
             shards, counts = objectives[objective]
             final_dir = posixpath.join(self._output, objective)
             move_shards(shards, posixpath.join(tmp_root, objective), final_dir)
-            counters = manifest_counters(documents, counts, self._splits, rejected)
+            counters = manifest_counters(objective, documents, counts, self._splits, rejected)
             path = write_manifest(build_manifest(objective, shards, counters, base), final_dir)
             logger.info("%s: committed %d shards, manifest %s", objective, len(shards), path)
             yield path

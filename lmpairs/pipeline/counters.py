@@ -13,6 +13,7 @@ from typing import Any, Iterable
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from lmpairs.inspection.summary import RATIOS
 from lmpairs.pipeline.records import REJECTION_REASONS
 
 NAMESPACE = "lmpairs"
@@ -68,14 +69,20 @@ def _strip(counts: dict[str, int], prefix: str) -> dict[str, int]:
     return {name[len(prefix):]: value for name, value in counts.items() if name.startswith(prefix)}
 
 
-def applied_rates(measured: dict[str, int]) -> dict[str, float]:
-    """Each measured count per measured token (e.g. ``selected_per_token`` for MLM)."""
-    tokens = measured.get("tokens", 0)
-    return {f"{name}_per_token": round(value / tokens, 6) if tokens else 0.0
-            for name, value in sorted(measured.items()) if name != "tokens"}
+def applied_rates(objective: str, measured: dict[str, int]) -> dict[str, float]:
+    """The ratios that define the objective (MLM ``selected_per_maskable``…), from the measured sums.
+
+    The ratio table is the one ``lmpairs inspect`` prints beside the config, so the manifest and
+    the inspector never disagree on what a rate means. A ratio with a zero denominator is 0.
+    """
+    rates = {}
+    for _, numerator, denominator, _ in RATIOS.get(objective, []):
+        total = measured.get(denominator, 0)
+        rates[f"{numerator}_per_{denominator}"] = round(measured.get(numerator, 0) / total, 6) if total else 0.0
+    return rates
 
 
-def manifest_counters(documents: dict[str, int], objective: dict[str, int], splits: tuple[str, ...],
+def manifest_counters(name: str, documents: dict[str, int], objective: dict[str, int], splits: tuple[str, ...],
                       files_rejected: list[dict[str, str]]) -> dict[str, Any]:
     """The ``counters`` of one objective's manifest, from the document and the objective sums.
 
@@ -95,7 +102,7 @@ def manifest_counters(documents: dict[str, int], objective: dict[str, int], spli
         "padding_tokens": objective.get("padding_tokens", 0),
         "dropped_tokens": objective.get("dropped_tokens", 0),
         "measured": measured,
-        "rates": applied_rates(measured),
+        "rates": applied_rates(name, measured),
     }
 
 
