@@ -30,6 +30,7 @@ from lmpairs.pipeline.write import WriteShards
 from lmpairs.schemas import Manifest, read_manifest
 from lmpairs.tokenizer import Tokenizer
 from lmpairs.version import __version__
+from lmpairs.vocab import Vocab
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ def manifest_base(config: BuildConfig, tokenizer: Tokenizer) -> dict[str, Any]:
 class BuildObjectives(beam.PTransform):
     """PBegin -> manifest paths: read, tokenize once, build and write every objective, commit.
 
-    ``config.output`` must be prepared (see :func:`lmpairs.pipeline.output.prepare_output`).
+    For use inside a larger pipeline: run :func:`lmpairs.pipeline.preflight.preflight` first (it
+    loads the tokenizer and prepares ``config.output``), with absolute local paths in ``config``.
     """
 
     def __init__(self, config: BuildConfig, *, tokenizer: Tokenizer, model_bytes: bytes) -> None:
@@ -84,9 +86,10 @@ class BuildObjectives(beam.PTransform):
 
 
 class ObjectiveShards(beam.PTransform):
-    """TokenizedDocuments -> one ``(objective, (shards, counts))`` element once its shards are written."""
+    """Batches of TokenizedDocument -> one ``(objective, (shards, counts))`` once its shards are written."""
 
-    def __init__(self, name: str, objective_config: Any, vocab, config: BuildConfig, splits: tuple[str, ...]) -> None:
+    def __init__(self, name: str, objective_config: Any, vocab: Vocab, config: BuildConfig,
+                 splits: tuple[str, ...]) -> None:
         super().__init__()
         self._name, self._splits, self._config = name, splits, config
         self._examples = BuildExamples(name, objective_config, vocab, seed=config.seed,

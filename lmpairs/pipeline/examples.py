@@ -59,56 +59,62 @@ class _ObjectiveFn(CountingFn):
 
 
 class CutDocumentsFn(_ObjectiveFn):
-    """TokenizedDocument -> (split, Row) for whole rows; ((split, bucket), (key, remainder)) on ``leftovers``.
+    """list[TokenizedDocument] -> one list of (split, Row) for the whole rows of the batch, and on
+    ``leftovers`` one ((split, bucket), [(doc_key, remainder bytes)]) per bucket the batch touches.
 
-    The remainder travels as int32 bytes: Beam's coder writes bytes natively but pickles arrays,
-    which cost more than the tokenization itself for corpora of short documents.
+    Remainders travel as int32 bytes: Beam's coder writes bytes natively but pickles arrays.
     """
 
-    def process(self, doc: TokenizedDocument) -> Iterator:
-        split = assign_split(doc.key, self._options["validation_fraction"])
-        rows, remainder = self._objective.document_rows(doc.key, doc.ids, doc.sentence_ends)
-        for row in rows:
-            yield split, row
-        if remainder.shape[0]:
-            bucket = pack_bucket(doc.key, self._options["pack_buckets"])
-            yield pvalue.TaggedOutput(LEFTOVERS, ((split, bucket), (doc.key, remainder.astype(np.int32).tobytes())))
+    def process(self, docs: list[TokenizedDocument]) -> Iterator:
+        rows, leftovers = [], {}
+        for doc in docs:
+            split = assign_split(doc.key, self._options["validation_fraction"])
+            doc_rows, remainder = self._objective.document_rows(doc.key, doc.ids, doc.sentence_ends)
+            rows.extend((split, row) for row in doc_rows)
+            if remainder.shape[0]:
+                group = (split, pack_bucket(doc.key, self._options["pack_buckets"]))
+                leftovers.setdefault(group, []).append((doc.key, remainder.astype(np.int32).tobytes()))
+        if rows:
+            yield rows
+        for group in sorted(leftovers):
+            yield pvalue.TaggedOutput(LEFTOVERS, (group, leftovers[group]))
 
 
 class PackLeftoversFn(_ObjectiveFn):
-    """((split, bucket), [(doc_key, remainder bytes)]) -> (split, Row), remainders packed in key order."""
+    """((split, bucket), [[(doc_key, remainder bytes)]]) -> one list of (split, Row), packed in key order."""
 
     def process(self, element) -> Iterator:
-        (split, bucket), items = element
-        ordered = sorted(items, key=lambda item: item[0])
+        (split, bucket), chunks = element
+        ordered = sorted((item for chunk in chunks for item in chunk), key=lambda item: item[0])
         leftovers = [np.frombuffer(data, dtype=np.int32) for _, data in ordered]
         rows, dropped = self._objective.pack_leftovers(f"{split}/{bucket}", leftovers)
-        for row in rows:
-            yield split, row
+        if rows:
+            yield [(split, row) for row in rows]
         yield pvalue.TaggedOutput(COUNTS, self.report({"dropped_tokens": dropped}))
 
 
 class MakeExamplesFn(_ObjectiveFn):
-    """(split, Row) -> Example per copy, and the row's counts (examples, padding, measured)."""
+    """list of (split, Row) -> an Example per row and copy; one counts dict (examples, padding, measured)."""
 
     def setup(self) -> None:
         super().setup()
         self._full_length = full_row_length(self._objective)
 
-    def process(self, element: tuple[str, Row]) -> Iterator:
-        split, row = element
-        examples = self._objective.examples(row, seed=self._options["seed"])
-        counts = {"rows": 1, EXAMPLES_PREFIX + split: len(examples),
-                  "padding_tokens": (self._full_length - int(row.ids.shape[0])) * len(examples)}
-        for key, columns in examples:
-            for name, value in self._objective.measure(columns).items():
-                counts[MEASURED_PREFIX + name] = counts.get(MEASURED_PREFIX + name, 0) + value
-            yield Example(split, key, columns)
+    def process(self, rows: list[tuple[str, Row]]) -> Iterator:
+        counts: dict[str, int] = {"rows": len(rows), "padding_tokens": 0}
+        for split, row in rows:
+            examples = self._objective.examples(row, seed=self._options["seed"])
+            counts[EXAMPLES_PREFIX + split] = counts.get(EXAMPLES_PREFIX + split, 0) + len(examples)
+            counts["padding_tokens"] += (self._full_length - int(row.ids.shape[0])) * len(examples)
+            for key, columns in examples:
+                for name, value in self._objective.measure(columns).items():
+                    counts[MEASURED_PREFIX + name] = counts.get(MEASURED_PREFIX + name, 0) + value
+                yield Example(split, key, columns)
         yield pvalue.TaggedOutput(COUNTS, self.report(counts))
 
 
 class BuildExamples(beam.PTransform):
-    """TokenizedDocuments -> ``{"examples": Example, "counts": {name: int}}`` for one objective."""
+    """Batches of TokenizedDocument -> ``{"examples": Example, "counts": {name: int}}`` for one objective."""
 
     def __init__(self, name: str, config: Any, vocab: Vocab, *, seed: int, validation_fraction: float,
                  pack_buckets: int) -> None:

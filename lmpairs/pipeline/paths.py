@@ -15,7 +15,7 @@ def is_remote(path: str) -> bool:
 
 def absolute(path: str) -> str:
     """Local paths (globs too) made absolute on the driver, so workers in another directory agree."""
-    return path if is_remote(path) else os.path.abspath(os.path.expanduser(path))
+    return path if "://" in path else os.path.abspath(os.path.expanduser(path))
 
 
 def join(*parts: str) -> str:

@@ -22,7 +22,8 @@ BATCH_CHARACTERS = 1 << 20
 
 
 class TokenizeDocumentsFn(CountingFn):
-    """list[Document] -> TokenizedDocument; ``no_tokens`` rejections; a counts dict per batch."""
+    """list[Document] -> list[TokenizedDocument] (the batch stays one element, so the objective
+    steps after it pay Beam's per-element cost once per batch); ``no_tokens`` rejections; counts."""
 
     def __init__(self, model_bytes: bytes, *, name: str) -> None:
         self._model_bytes = model_bytes
@@ -35,20 +36,21 @@ class TokenizeDocumentsFn(CountingFn):
 
     def process(self, batch: list[Document]) -> Iterator:
         encoded = self._tokenizer.encode_documents([doc.text for doc in batch])
-        used = tokens = 0
+        tokenized = []
         for doc, (ids, sentence_ends) in zip(batch, encoded):
             if ids.shape[0] == 0:
                 yield pvalue.TaggedOutput(REJECTED, Rejection(doc.key, NO_TOKENS))
-                continue
-            used += 1
-            tokens += int(ids.shape[0])
-            yield TokenizedDocument(doc.key, ids, sentence_ends)
-        counts = {"documents_used": used, "tokens": tokens, REJECTED_PREFIX + NO_TOKENS: len(batch) - used}
+            else:
+                tokenized.append(TokenizedDocument(doc.key, ids, sentence_ends))
+        if tokenized:
+            yield tokenized
+        counts = {"documents_used": len(tokenized), "tokens": sum(int(d.ids.shape[0]) for d in tokenized),
+                  REJECTED_PREFIX + NO_TOKENS: len(batch) - len(tokenized)}
         yield pvalue.TaggedOutput(COUNTS, self.report(counts))
 
 
 class TokenizeDocuments(beam.PTransform):
-    """Documents -> outputs ``documents`` (TokenizedDocument), ``rejected`` and ``counts``."""
+    """Documents -> outputs ``documents`` (lists of TokenizedDocument), ``rejected`` and ``counts``."""
 
     def __init__(self, model_bytes: bytes, *, name: str, batch_characters: int = BATCH_CHARACTERS) -> None:
         super().__init__()

@@ -43,23 +43,27 @@ def test_full_row_length_includes_framing(name, length):
     assert full_row_length(objective) == length
 
 
-def test_cut_documents_emits_whole_rows_and_the_remainder_keyed_by_split_and_bucket():
+def test_cut_documents_emits_whole_rows_and_the_remainders_grouped_by_split_and_bucket():
     fn = CutDocumentsFn("clm", ClmConfig(seq_len=7), VOCAB, validation_fraction=0.0, pack_buckets=4)
     fn.setup()
-    rows, tagged = split_outputs(list(fn.process(doc("a.txt:3", 18))))  # framed: 20 tokens = 2 rows of 8 + 4
+    # framed: 20 tokens = 2 rows of 8 + 4 left; and a 3-token document, all left
+    [rows], tagged = split_outputs(list(fn.process([doc("a.txt:3", 18), doc("a.txt:4", 1)])))
     assert [split for split, _ in rows] == ["train", "train"]
     assert rows[0][1].ids.tolist() == [VOCAB.bos_id, *range(200, 207)]
-    [(tag, ((split, bucket), (key, remainder)))] = tagged
-    assert (tag, split, bucket, key) == (LEFTOVERS, "train", pack_bucket("a.txt:3", 4), "a.txt:3")
-    assert np.frombuffer(remainder, np.int32).tolist() == [215, 216, 217, VOCAB.eos_id]
+    groups = {group: items for tag, (group, items) in tagged if tag == LEFTOVERS}
+    assert len(tagged) == len(groups) == len({pack_bucket("a.txt:3", 4), pack_bucket("a.txt:4", 4)})
+    items = dict(item for chunk in groups.values() for item in chunk)
+    assert np.frombuffer(items["a.txt:3"], np.int32).tolist() == [215, 216, 217, VOCAB.eos_id]
+    assert np.frombuffer(items["a.txt:4"], np.int32).tolist() == [VOCAB.bos_id, 200, VOCAB.eos_id]
+    assert ("train", pack_bucket("a.txt:3", 4)) in groups
 
 
 def test_pack_leftovers_sorts_by_document_key_whatever_the_arrival_order():
     fn = PackLeftoversFn("clm", ClmConfig(seq_len=3), VOCAB)
     fn.setup()
     items = [(key, np.array(ids, np.int32).tobytes()) for key, ids in (("k:2", [7, 8]), ("k:1", [5, 6]), ("k:3", [9]))]
-    first, counts = split_outputs(list(fn.process((("train", 0), items))))
-    second, _ = split_outputs(list(fn.process((("train", 0), items[::-1]))))
+    [first], counts = split_outputs(list(fn.process((("train", 0), [items[:1], items[1:]]))))
+    [second], _ = split_outputs(list(fn.process((("train", 0), [items[::-1]]))))
     assert [r.ids.tolist() for _, r in first] == [[5, 6, 7, 8]]
     assert [r.key for _, r in first] == [r.key for _, r in second]
     assert counts == [("counts", {"dropped_tokens": 1})]  # the final 1-token row carries no target
@@ -69,7 +73,7 @@ def test_make_examples_counts_examples_padding_and_measures():
     fn = MakeExamplesFn("mlm", OBJECTIVE_CONFIGS["mlm"](seq_len=8, copies=2), VOCAB, seed=0)
     fn.setup()
     row = Row(11, np.array([VOCAB.bos_id, 300, 301, 302, VOCAB.eos_id], np.int32), np.array([5], np.int32))
-    examples, [(_, counts)] = split_outputs(list(fn.process(("validation", row))))
+    examples, [(_, counts)] = split_outputs(list(fn.process([("validation", row)])))
     assert all(isinstance(e, Example) and e.split == "validation" for e in examples) and len(examples) == 2
     assert counts["examples.validation"] == 2 and counts["rows"] == 1
     assert counts["padding_tokens"] == 2 * (8 - 5)

@@ -52,7 +52,7 @@ def test_tokenize_loads_the_model_from_bytes_once_and_rejects_documents_without_
     fn.setup()
     assert fn._tokenizer is tokenizer
     main, tagged = run(fn, [Document("a:0", "Hello world. Second sentence."), Document("a:1", "")])
-    [doc] = main
+    [[doc]] = main  # the batch stays one element
     assert isinstance(doc, TokenizedDocument) and doc.key == "a:0" and doc.ids.dtype.name == "int32"
     assert doc.sentence_ends.tolist()[-1] == len(doc.ids) and len(doc.sentence_ends) == 2
     assert tagged[REJECTED] == [Rejection("a:1", "no_tokens")]
