@@ -82,20 +82,25 @@ def choose_words_exact(sizes: np.ndarray, budget: int, *, rng: np.random.Generat
 def select_positions(ids: np.ndarray, *, mask_prob: float, selection: Literal["exact", "bernoulli"],
                      whole_word: bool, vocab: Vocab, rng: np.random.Generator) -> np.ndarray:
     """Boolean mask of the positions to predict; specials are never selected (see module doc)."""
+    if selection not in ("exact", "bernoulli"):
+        raise ValueError(f"mlm selection={selection!r}: must be 'exact' (BERT) or 'bernoulli' (HF collator).")
+    selected = np.zeros(ids.shape[0], dtype=bool)
+    if not whole_word:  # word k is the k-th maskable token: the same draws, made on positions directly
+        maskable = np.flatnonzero(~vocab.special[ids])
+        if selection == "exact":
+            budget = exact_budget(maskable.shape[0], mask_prob)
+            selected[maskable[rng.permutation(maskable.shape[0])[:budget]]] = True
+        else:
+            selected[maskable[rng.random(maskable.shape[0]) < mask_prob]] = True
+        return selected
     words, num_words = word_index(ids, whole_word=whole_word, vocab=vocab)
     in_word = words >= 0
     if selection == "exact":
         budget = exact_budget(int(in_word.sum()), mask_prob)
         word_chosen = np.zeros(num_words, dtype=bool)
-        if whole_word:
-            word_chosen[choose_words_exact(np.bincount(words[in_word], minlength=num_words), budget, rng=rng)] = True
-        else:  # one-token words: what choose_words_exact returns, with the same draw, minus its bookkeeping
-            word_chosen[rng.permutation(num_words)[:budget]] = True
-    elif selection == "bernoulli":
-        word_chosen = rng.random(num_words) < mask_prob
+        word_chosen[choose_words_exact(np.bincount(words[in_word], minlength=num_words), budget, rng=rng)] = True
     else:
-        raise ValueError(f"mlm selection={selection!r}: must be 'exact' (BERT) or 'bernoulli' (HF collator).")
-    selected = np.zeros(ids.shape[0], dtype=bool)
+        word_chosen = rng.random(num_words) < mask_prob
     selected[in_word] = word_chosen[words[in_word]]
     return selected
 
@@ -120,7 +125,7 @@ def mask_tokens(ids: np.ndarray, *, mask_prob: float, selection: Literal["exact"
     Draw order is fixed (word permutation or per-word uniforms, then one uniform per selected
     token, then the random ids), so the same ``rng`` state gives the same example everywhere.
     """
-    ids = np.array(ids, dtype=np.int32)  # a copy: the caller's array is never written
+    ids = np.asarray(ids, dtype=np.int32)  # only read: replace_selected writes a copy
     if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= vocab.size):
         raise ValueError(f"mlm: row has ids in [{int(ids.min())}, {int(ids.max())}], expected [0, {vocab.size}); "
                          "the row was tokenized with a different tokenizer than the vocab passed here.")
@@ -128,7 +133,7 @@ def mask_tokens(ids: np.ndarray, *, mask_prob: float, selection: Literal["exact"
                                 vocab=vocab, rng=rng)
     input_ids = replace_selected(ids, selected, mask_fraction=mask_fraction, random_fraction=random_fraction,
                                  vocab=vocab, rng=rng)
-    labels = np.where(selected, ids, np.int32(IGNORE_INDEX)).astype(np.int32)
+    labels = np.where(selected, ids, np.int32(IGNORE_INDEX))  # int32 already: no astype copy
     return input_ids, labels
 
 
