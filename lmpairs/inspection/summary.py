@@ -9,22 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from lmpairs.schemas import Manifest
-
-RatioSpec = tuple[str, str, str, str | None]
-"""``(label, numerator, denominator, config field it should match)`` over ``counters.measured``."""
-
-RATIOS: dict[str, list[RatioSpec]] = {
-    "clm": [],
-    "mlm": [("selected / maskable", "selected", "maskable", "mask_prob"),
-            ("[MASK] / selected", "masked", "selected", "mask_fraction"),
-            ("random / selected", "random", "selected", "random_fraction"),
-            ("kept / selected", "kept", "selected", None)],
-    "t5": [("noise tokens / tokens", "noise_tokens", "tokens", "noise_density"),
-           ("noise tokens / span", "noise_tokens", "noise_spans", "mean_noise_span_length")],
-    "bart": [("removed / body tokens", "removed", "body_tokens", "mask_ratio"),
-             ("added / masks", "added", "masks", "random_ratio")],
-}
-
+from lmpairs.schemas.rates import RATIOS
 
 def _number(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)

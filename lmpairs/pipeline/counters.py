@@ -13,7 +13,7 @@ from typing import Any, Iterable
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from lmpairs.inspection.summary import RATIOS
+from lmpairs.schemas.rates import applied_rates
 from lmpairs.pipeline.records import REJECTION_REASONS
 
 NAMESPACE = "lmpairs"
@@ -67,19 +67,6 @@ class SumCountsFn(beam.CombineFn):
 
 def _strip(counts: dict[str, int], prefix: str) -> dict[str, int]:
     return {name[len(prefix):]: value for name, value in counts.items() if name.startswith(prefix)}
-
-
-def applied_rates(objective: str, measured: dict[str, int]) -> dict[str, float]:
-    """The ratios that define the objective (MLM ``selected_per_maskable``…), from the measured sums.
-
-    The ratio table is the one ``lmpairs inspect`` prints beside the config, so the manifest and
-    the inspector never disagree on what a rate means. A ratio with a zero denominator is 0.
-    """
-    rates = {}
-    for _, numerator, denominator, _ in RATIOS.get(objective, []):
-        total = measured.get(denominator, 0)
-        rates[f"{numerator}_per_{denominator}"] = round(measured.get(numerator, 0) / total, 6) if total else 0.0
-    return rates
 
 
 def manifest_counters(name: str, documents: dict[str, int], objective: dict[str, int], splits: tuple[str, ...],

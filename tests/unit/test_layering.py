@@ -10,7 +10,7 @@ FORBIDDEN = {
     "transforms": ("apache_beam", "torch", "pyarrow", "sentencepiece", "lmpairs.pipeline", "lmpairs.loader",
                    "lmpairs.schemas", "lmpairs.tokenizer"),
     "schemas": ("apache_beam", "torch", "lmpairs.pipeline", "lmpairs.loader", "lmpairs.transforms"),
-    "pipeline": ("torch", "lmpairs.loader", "lmpairs.trainer"),
+    "pipeline": ("torch", "lmpairs.loader", "lmpairs.trainer", "lmpairs.inspection"),
     "loader": ("apache_beam", "lmpairs.pipeline"),
 }
 

@@ -1,7 +1,8 @@
 """Counter sums and the manifest's counters section."""
 import apache_beam as beam
 
-from lmpairs.pipeline.counters import CountingFn, SumCountsFn, applied_rates, manifest_counters
+from lmpairs.pipeline.counters import CountingFn, SumCountsFn, manifest_counters
+from lmpairs.schemas.rates import applied_rates
 from lmpairs.pipeline.records import REJECTION_REASONS
 
 
