@@ -133,13 +133,14 @@ class T5Objective(Objective):
     def __init__(self, config: T5Config, vocab: Vocab) -> None:
         super().__init__(config, vocab)
         validate_t5_config(config, vocab)
+        self._raw_length = config.raw_length  # T5Config derives it with a search loop: once, not per row
         self._sentinels = np.asarray(vocab.sentinel_ids, dtype=np.int32)
         self._is_sentinel = np.zeros(vocab.size, dtype=bool)
         self._is_sentinel[self._sentinels] = True
 
     @property
     def row_length(self) -> int:
-        return self.config.raw_length
+        return self._raw_length
 
     @property
     def keep_partial(self) -> bool:
