@@ -22,9 +22,14 @@ def sentence_lengths(num_tokens: int, sentence_ends: np.ndarray, *, max_length: 
     ``sentence_ends`` are exclusive end offsets; they are clipped, deduplicated and closed with
     ``num_tokens``, so the lengths (all > 0) always sum to ``num_tokens``.
     """
-    ends = np.unique(np.clip(np.asarray(sentence_ends, dtype=np.int64), 0, num_tokens))
-    ends = np.union1d(ends[ends > 0], [num_tokens]) if num_tokens else np.zeros(0, dtype=np.int64)
+    if num_tokens == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.clip(np.asarray(sentence_ends, dtype=np.int64), 0, num_tokens)
     lengths = np.diff(ends, prepend=0)
+    # Ends from the tokenizer are already strictly increasing up to num_tokens: nothing to clean up.
+    if not (ends.size and ends[-1] == num_tokens and (lengths > 0).all()):
+        ends = np.unique(ends)
+        lengths = np.diff(np.union1d(ends[ends > 0], [num_tokens]), prepend=0)
     pieces = -(-lengths // max_length)
     out = np.full(int(pieces.sum()), max_length, dtype=np.int64)
     last_piece = np.cumsum(pieces) - 1
