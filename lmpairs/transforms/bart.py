@@ -51,6 +51,18 @@ def group_sentences(lengths: np.ndarray, capacity: int) -> np.ndarray:
     return np.asarray(bounds, dtype=np.int64)
 
 
+def shared_count(a: np.ndarray, b: np.ndarray) -> int:
+    """Size of the multiset intersection of ``a`` and ``b`` (sum over ids of the smaller count).
+
+    Two sorts and binary searches over the rows themselves: no ``np.unique``, no vocabulary-sized
+    count arrays. The ``r``-th copy of an id in ``b`` is shared when ``a`` holds more than ``r``.
+    """
+    sorted_a, sorted_b = np.sort(a), np.sort(b)
+    rank = np.arange(sorted_b.shape[0]) - np.searchsorted(sorted_b, sorted_b, side="left")
+    in_a = np.searchsorted(sorted_a, sorted_b, side="right") - np.searchsorted(sorted_a, sorted_b, side="left")
+    return int((rank < in_a).sum())
+
+
 def body_segments(segment_lengths: np.ndarray, head: int, body_length: int) -> np.ndarray:
     """A framed row's segment lengths re-cut to its body (framing removed, empty sentences dropped)."""
     ends = np.clip(np.cumsum(np.asarray(segment_lengths, dtype=np.int64)) - head, 0, body_length)
@@ -153,16 +165,14 @@ class BartObjective(Objective):
         """
         input_ids = np.asarray(columns["input_ids"])
         labels = np.asarray(columns["labels"])
-        values, inverse = np.unique(np.concatenate([labels, input_ids]), return_inverse=True)
-        in_labels = np.bincount(inverse[:labels.shape[0]], minlength=values.shape[0])
-        in_input = np.bincount(inverse[labels.shape[0]:], minlength=values.shape[0])
-        surplus = np.clip(in_input - in_labels, 0, None)
-        is_mask = values == self.vocab.mask_id
+        shared = shared_count(labels, input_ids)
+        masks = int((input_ids == self.vocab.mask_id).sum())
+        mask_surplus = max(masks - int((labels == self.vocab.mask_id).sum()), 0)
         return {
             "tokens": int(input_ids.shape[0]),
             "label_tokens": int(labels.shape[0]),
             "body_tokens": int(labels.shape[0]) - self.head - 1,
-            "removed": int(np.clip(in_labels - in_input, 0, None).sum()),
-            "masks": int((input_ids == self.vocab.mask_id).sum()),
-            "added": int(surplus[~is_mask].sum()),
+            "removed": int(labels.shape[0]) - shared,  # sum over ids of max(in labels - in input, 0)
+            "masks": masks,
+            "added": int(input_ids.shape[0]) - shared - mask_surplus,  # the same surplus, mask ids aside
         }
