@@ -126,6 +126,8 @@ def insert_noise(ids: np.ndarray, *, ratio: float, random_ratio: float, vocab: V
     ``ceil(count * random_ratio)`` are random ordinary ids and the rest ``<mask>`` (fairseq)."""
     ids = np.asarray(ids, dtype=np.int32)
     count = noise_count(ids.shape[0], ratio)
+    if count == 0:  # BART's default ratio 0: no draws to make
+        return ids.copy()
     is_random = np.arange(count) < noise_count(count, random_ratio)
     return insert_values(ids, span_values(is_random, vocab, rng=rng), rng=rng)
 
