@@ -60,10 +60,15 @@ def shard_table(objective: str, examples: list[tuple[int, tuple[bytes, ...]]]) -
 
 
 def parquet_bytes(table: pa.Table, row_group_mb: float) -> tuple[bytes, list[int]]:
-    """zstd Parquet of ``table`` with row groups of about ``row_group_mb``; also each group's rows."""
+    """zstd Parquet of ``table`` with row groups of about ``row_group_mb``; also each group's rows.
+
+    An empty shard gets no row group at all: some readers (HF datasets) fail on a 0-row group.
+    """
     rows_per_group = max(1, int(row_group_mb * MB * table.num_rows / max(1, table.nbytes))) if table.num_rows else 1
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd", row_group_size=rows_per_group)
+    with pq.ParquetWriter(sink, table.schema, compression="zstd") as writer:
+        if table.num_rows:
+            writer.write_table(table, row_group_size=rows_per_group)
     data = sink.getvalue().to_pybytes()
     meta = pq.read_metadata(pa.BufferReader(data))
     return data, [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
