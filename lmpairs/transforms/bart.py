@@ -24,17 +24,26 @@ def sentence_lengths(num_tokens: int, sentence_ends: np.ndarray, *, max_length: 
     """
     if num_tokens == 0:
         return np.zeros(0, dtype=np.int64)
-    ends = np.clip(np.asarray(sentence_ends, dtype=np.int64), 0, num_tokens)
-    lengths = np.diff(ends, prepend=0)
+    ends = np.minimum(np.maximum(np.asarray(sentence_ends, dtype=np.int64), 0), num_tokens)  # a new array
+    lengths = successive_differences(ends)
     # Ends from the tokenizer are already strictly increasing up to num_tokens: nothing to clean up.
     if not (ends.size and ends[-1] == num_tokens and (lengths > 0).all()):
         ends = np.unique(ends)
         lengths = np.diff(np.union1d(ends[ends > 0], [num_tokens]), prepend=0)
+    if int(lengths.max()) <= max_length:  # every sentence fits a row: nothing to cut
+        return lengths
     pieces = -(-lengths // max_length)
     out = np.full(int(pieces.sum()), max_length, dtype=np.int64)
     last_piece = np.cumsum(pieces) - 1
     out[last_piece] = lengths - (pieces - 1) * max_length
     return out
+
+
+def successive_differences(ends: np.ndarray) -> np.ndarray:
+    """``np.diff(ends, prepend=0)`` as two ufunc calls (``np.diff``'s wrapper costs more than the work)."""
+    lengths = ends.copy()
+    lengths[1:] -= ends[:-1]
+    return lengths
 
 
 def group_sentences(lengths: np.ndarray, capacity: int) -> np.ndarray:
@@ -43,7 +52,10 @@ def group_sentences(lengths: np.ndarray, capacity: int) -> np.ndarray:
     Each row takes whole sentences while their total stays within ``capacity`` (every length must
     be ``<= capacity``). One ``searchsorted`` per row, not a loop over sentences.
     """
-    cumulative = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+    cumulative = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=cumulative[1:])
+    if cumulative[-1] <= capacity:  # the whole document is one row (or none)
+        return np.array([0, lengths.shape[0]] if lengths.shape[0] else [0], dtype=np.int64)
     bounds = [0]
     while bounds[-1] < lengths.shape[0]:
         start = bounds[-1]
@@ -65,8 +77,10 @@ def shared_count(a: np.ndarray, b: np.ndarray) -> int:
 
 def body_segments(segment_lengths: np.ndarray, head: int, body_length: int) -> np.ndarray:
     """A framed row's segment lengths re-cut to its body (framing removed, empty sentences dropped)."""
-    ends = np.clip(np.cumsum(np.asarray(segment_lengths, dtype=np.int64)) - head, 0, body_length)
-    lengths = np.diff(ends, prepend=0)
+    ends = np.cumsum(np.asarray(segment_lengths, dtype=np.int64))
+    ends -= head
+    np.minimum(np.maximum(ends, 0, out=ends), body_length, out=ends)
+    lengths = successive_differences(ends)
     return lengths[lengths > 0]
 
 
@@ -94,16 +108,20 @@ class BartObjective(Objective):
         ids = np.asarray(ids, dtype=np.int32)
         lengths = sentence_lengths(ids.shape[0], sentence_ends, max_length=self.body_capacity)
         bounds = group_sentences(lengths, self.body_capacity)
-        offsets = np.concatenate([[0], np.cumsum(lengths)])
-        prefix = np.array([] if self.vocab.bos_id is None else [self.vocab.bos_id], dtype=np.int32)
-        suffix = np.array([self.vocab.eos_id], dtype=np.int32)
-        rows = []
+        offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        head, rows = self.head, []
         for i in range(bounds.shape[0] - 1):
             a, b = int(bounds[i]), int(bounds[i + 1])
             segments = lengths[a:b].astype(np.int32)
-            segments[0] += self.head
+            segments[0] += head
             segments[-1] += 1
-            row_ids = np.concatenate([prefix, ids[offsets[a]:offsets[b]], suffix])
+            start, stop = int(offsets[a]), int(offsets[b])
+            row_ids = np.empty(stop - start + head + 1, dtype=np.int32)  # <s> body </s>
+            row_ids[head:-1] = ids[start:stop]
+            if head:
+                row_ids[0] = self.vocab.bos_id
+            row_ids[-1] = self.vocab.eos_id
             rows.append(Row(stable_hash64(self.name, "doc", doc_key, i), row_ids, segments))
         return rows, np.zeros(0, dtype=np.int32)
 
