@@ -161,37 +161,39 @@ def run_train_tokenizer_command(args: argparse.Namespace, extra: list[str]) -> i
     return 0
 
 
+def _delegate(subparsers: argparse._SubParsersAction, name: str, summary: str, description: str,
+              add_arguments: Callable[[argparse.ArgumentParser], Any], run: Callable[[argparse.Namespace], int]) -> None:
+    """Register a subcommand whose options and runner live in its own module (no Beam options)."""
+    p = subparsers.add_parser(name, help=summary, description=description)
+    add_arguments(p)
+    p.set_defaults(run=lambda args, extra: run(args))
+
+
 def add_inspect(subparsers: argparse._SubParsersAction) -> None:
     """``lmpairs inspect``: manifest summary and decoded examples, input and target side by side."""
     from lmpairs.inspection.cli import add_inspect_arguments, run_inspect
 
-    p = subparsers.add_parser("inspect", help="summarize a build and show decoded examples side by side",
-                              description="Show each objective's manifest summary (counts, rejections, applied "
-                              "rates, shards) and decoded examples with masks, sentinels and noise marked.")
-    add_inspect_arguments(p)
-    p.set_defaults(run=lambda args, extra: run_inspect(args))
+    _delegate(subparsers, "inspect", "summarize a build and show decoded examples side by side",
+              "Show each objective's manifest summary (counts, rejections, applied rates, shards) and decoded "
+              "examples with masks, sentinels and noise marked.", add_inspect_arguments, run_inspect)
 
 
 def add_train(subparsers: argparse._SubParsersAction) -> None:
     """``lmpairs train``: the reference trainer on one objective's shards."""
     from lmpairs.trainer.cli import add_train_arguments, run_train
 
-    p = subparsers.add_parser("train", help="train a small reference model on OUT/<objective>",
-                              description="Stream OUT/<objective> through PairStream into a small torch.nn model "
-                              "and apply the objective's loss, normalized by the global number of target tokens.")
-    add_train_arguments(p)
-    p.set_defaults(run=lambda args, extra: run_train(args))
+    _delegate(subparsers, "train", "train a small reference model on OUT/<objective>",
+              "Stream OUT/<objective> through PairStream into a small torch.nn model and apply the objective's "
+              "loss, normalized by the global number of target tokens.", add_train_arguments, run_train)
 
 
 def add_demo(subparsers: argparse._SubParsersAction) -> None:
     """``lmpairs demo``: the whole job on the embedded corpus."""
     from lmpairs.demo import add_demo_arguments, run_demo
 
-    p = subparsers.add_parser("demo", help="run everything on the embedded corpus (CPython's reference docs)",
-                              description="Train a tokenizer on the embedded corpus, build all four objectives "
-                              "with Beam, show decoded examples and train each objective briefly.")
-    add_demo_arguments(p)
-    p.set_defaults(run=lambda args, extra: run_demo(args))
+    _delegate(subparsers, "demo", "run everything on the embedded corpus (CPython's reference docs)",
+              "Train a tokenizer on the embedded corpus, build all four objectives with Beam, show decoded "
+              "examples and train each objective briefly.", add_demo_arguments, run_demo)
 
 
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (

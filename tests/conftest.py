@@ -52,3 +52,14 @@ def llama_tokenizer(shared_data: Path) -> Tokenizer:
 def spm_test_tokenizer(shared_data: Path) -> Tokenizer:
     """SentencePiece's own 1,000-piece unigram test model (unk 0, bos 1, eos 2, no pad)."""
     return Tokenizer.load(shared_data / "tokenizers" / "spm_test_unigram_1k.model")
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Tiny models run several times faster on one thread when other work shares the two cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -3,7 +3,6 @@ import argparse
 import dataclasses
 
 import pytest
-import torch
 from loader_fixtures import clm_rows, mlm_rows, write_dataset
 
 from lmpairs.trainer import TrainConfig
@@ -12,12 +11,7 @@ from lmpairs.trainer.cli import add_train_arguments, run_train
 TINY = ["--d-model", "32", "--num-heads", "2", "--num-layers", "1", "--d-ff", "64", "--batch-size", "4"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from loader_fixtures import write_dataset
 
 from lmpairs.config import OBJECTIVE_CONFIGS
@@ -19,13 +18,7 @@ from lmpairs.transforms import make_objective
 SEQ_LEN = 32
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run several times faster on one thread when other work shares the two cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def paragraphs(path: Path, start: int, count: int) -> list[str]:

@@ -18,12 +18,7 @@ ROWS = 30
 TINY = {"d_model": 32, "num_layers": 1, "num_heads": 2, "d_ff": 64, "log_every": 4, "record_keys": True}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

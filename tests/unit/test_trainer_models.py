@@ -8,13 +8,7 @@ from lmpairs.trainer.models import MODELS, ModelConfig, build_model, document_ma
 VOCAB = 97
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, especially when other work shares the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def model_for(objective: str, **sizes) -> torch.nn.Module:

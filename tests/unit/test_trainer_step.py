@@ -13,12 +13,7 @@ VOCAB = 61
 PAD = 0
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def padded(rows: list[torch.Tensor], fill: int) -> torch.Tensor:
