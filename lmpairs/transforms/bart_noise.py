@@ -34,14 +34,16 @@ def noise_count(num_items: int, ratio: float) -> int:
 def random_ordinary(count: int, vocab: Vocab, *, rng: np.random.Generator) -> np.ndarray:
     """``count`` ids drawn uniformly from the ordinary pieces (never a special, sentinel or mask)."""
     pool = vocab.ordinary_ids
-    return pool[rng.integers(0, pool.shape[0], size=count)].astype(np.int32)
+    return pool[rng.integers(0, pool.shape[0], size=count)].astype(np.int32, copy=False)
 
 
 def gather_segments(ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Concatenate ``ids[starts[i] : starts[i] + lengths[i]]`` in order, in one fancy-index."""
     lengths = np.asarray(lengths, dtype=np.int64)
-    offsets = np.cumsum(lengths) - lengths
-    index = np.repeat(np.asarray(starts, dtype=np.int64) - offsets, lengths) + np.arange(int(lengths.sum()))
+    offsets = np.cumsum(lengths)
+    offsets -= lengths
+    index = np.repeat(np.asarray(starts, dtype=np.int64) - offsets, lengths)
+    index += np.arange(index.shape[0])
     return ids[index]
 
 
@@ -91,9 +93,10 @@ def delete_tokens(ids: np.ndarray, *, ratio: float, rng: np.random.Generator) ->
     """Token deletion (BART paper): ``ceil(ratio * n)`` random tokens are removed."""
     ids = np.asarray(ids, dtype=np.int32)
     count = noise_count(ids.shape[0], ratio)
+    if count == 0:
+        return ids.copy()
     keep = np.ones(ids.shape[0], dtype=bool)
-    if count:
-        keep[rng.choice(ids.shape[0], size=count, replace=False)] = False
+    keep[rng.choice(ids.shape[0], size=count, replace=False)] = False
     return ids[keep]
 
 
@@ -138,12 +141,13 @@ def poisson_span_lengths(budget: int, *, poisson_lambda: float, rng: np.random.G
     Draws until the total reaches the budget, keeps the shortest prefix that does, and trims its
     last span so the sum is exact. Zero-length spans stay in the result: they become insertions.
     """
-    lengths = rng.poisson(poisson_lambda, size=budget)
-    while int(lengths.sum()) < budget:  # rare: only tiny budgets draw too little
-        lengths = np.concatenate([lengths, rng.poisson(poisson_lambda, size=budget)])
+    lengths = rng.poisson(poisson_lambda, size=budget).astype(np.int64, copy=False)
     cumulative = np.cumsum(lengths)
+    while cumulative[-1] < budget:  # rare: only tiny budgets draw too little
+        lengths = np.concatenate([lengths, rng.poisson(poisson_lambda, size=budget)])
+        cumulative = np.cumsum(lengths)
     last = int(np.searchsorted(cumulative, budget, side="left"))
-    lengths = lengths[: last + 1].astype(np.int64)
+    lengths = lengths[: last + 1]  # a view of this function's own array: safe to write
     lengths[last] = budget - (int(cumulative[last - 1]) if last else 0)
     return lengths
 
@@ -157,9 +161,14 @@ def place_spans(num_words: int, lengths: np.ndarray, *, disjoint: bool, rng: np.
     count = lengths.shape[0]
     if not disjoint:
         return rng.choice(num_words, size=count, replace=False).astype(np.int64)
-    free = num_words - int(lengths.sum())
-    slots = np.sort(rng.choice(free + count, size=count, replace=False)).astype(np.int64)
-    return slots - np.arange(count) + (np.cumsum(lengths) - lengths)
+    before = np.cumsum(lengths)  # words of the spans before each one, after the subtraction below
+    free = num_words - int(before[-1]) if count else num_words
+    before -= lengths
+    slots = rng.choice(free + count, size=count, replace=False).astype(np.int64, copy=False)
+    slots.sort()
+    slots -= np.arange(count)
+    slots += before
+    return slots
 
 
 def replace_spans(ids: np.ndarray, word_starts: np.ndarray, first_words: np.ndarray, lengths: np.ndarray,
@@ -171,10 +180,14 @@ def replace_spans(ids: np.ndarray, word_starts: np.ndarray, first_words: np.ndar
     that starts it, as fairseq does.
     """
     n = ids.shape[0]
-    bounds = np.append(word_starts, n)
+    bounds = np.empty(word_starts.shape[0] + 1, dtype=np.int64)
+    bounds[:-1] = word_starts
+    bounds[-1] = n
     begin = word_starts[first_words]
     end = bounds[np.minimum(first_words + lengths, word_starts.shape[0])]
-    depth = np.cumsum(np.bincount(begin, minlength=n + 1) - np.bincount(end, minlength=n + 1))[:n]
+    depth = np.bincount(begin, minlength=n + 1)
+    depth -= np.bincount(end, minlength=n + 1)
+    depth = np.cumsum(depth[:n])
     keep = depth == 0
     leaders = depth[begin] == 1
     keep[begin[leaders]] = True
@@ -193,13 +206,16 @@ def infill_text(ids: np.ndarray, *, mask_ratio: float, random_ratio: float, pois
     """
     ids = np.asarray(ids, dtype=np.int32)
     word_starts = (np.flatnonzero(vocab.word_start[ids]) if whole_words
-                   else np.arange(ids.shape[0])).astype(np.int64)
+                   else np.arange(ids.shape[0])).astype(np.int64, copy=False)
     budget = noise_count(word_starts.shape[0], mask_ratio)
     if budget == 0:
         return ids.copy()
     lengths = poisson_span_lengths(budget, poisson_lambda=poisson_lambda, rng=rng)
     values = span_values(rng.random(lengths.shape[0]) < random_ratio, vocab, rng=rng)
     spans = lengths > 0
+    if spans.all():  # no zero-length span: nothing to insert afterwards (and no draw for it)
+        first_words = place_spans(word_starts.shape[0], lengths, disjoint=disjoint, rng=rng)
+        return replace_spans(ids, word_starts, first_words, lengths, values)
     out = ids
     if spans.any():
         first_words = place_spans(word_starts.shape[0], lengths[spans], disjoint=disjoint, rng=rng)
