@@ -166,7 +166,7 @@ class BartObjective(Objective):
                            vocab=self.vocab, rng=rng)
         body = insert_noise(body, ratio=c.insert_ratio, random_ratio=c.random_ratio, vocab=self.vocab, rng=rng)
         body = rotate_document(body, ratio=c.rotate_ratio, rng=rng)
-        input_ids = np.concatenate([ids[:self.head], body, ids[-1:]]).astype(np.int32)
+        input_ids = np.concatenate([ids[:self.head], body, ids[-1:]])  # all int32
         return {"input_ids": input_ids, "labels": ids.copy()}
 
     def clean_ids(self, columns: Columns) -> np.ndarray:
