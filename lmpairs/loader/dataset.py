@@ -102,7 +102,7 @@ class PairStream(IterableDataset):
                                 pad_to_multiple_of=pad_to_multiple_of, position_ids=position_ids)
         self.units = list_units(found.shards, root=found.root, where=found.where)
         self.reader = ShardReader(path, found.shards, self.units, objective=self.objective,
-                                  columns=needed_columns(self.objective, self.spec))
+                                  columns=needed_columns(self.objective, self.spec), keys=return_keys or dynamic)
         self.dynamic = self._dynamic(tokenizer, found.where) if dynamic else None
         self._state = SharedState()
         self._progress = {"epoch": 0, "worker_batches": [0], "next_worker": 0}

@@ -29,26 +29,32 @@ REBUILD = "copy the shard again from the original output, or rebuild with `lmpai
 
 @dataclass(frozen=True, eq=False)
 class WindowRows:
-    """A window's rows in stream order: uint64 keys and one :class:`Ragged` per list column."""
+    """A window's rows in stream order: uint64 keys (None when not read) and one :class:`Ragged` per
+    list column."""
 
-    keys: np.ndarray
+    keys: np.ndarray | None
     columns: dict[str, Ragged]
 
     def __len__(self) -> int:
-        return int(self.keys.shape[0])
+        if self.keys is not None:
+            return int(self.keys.shape[0])
+        return len(next(iter(self.columns.values())))
 
 
 class ShardReader:
     """Reads units of one split; keeps a few files open and the last unit read (windows that share
-    a row group, e.g. on a single worker, then read it once)."""
+    a row group, e.g. on a single worker, then read it once). ``keys=False`` skips the
+    ``example_key`` column (batches need it only for ``return_keys`` and dynamic corruption)."""
 
     def __init__(self, root: str, shards: Sequence[ShardInfo], units: Units, *, objective: str,
-                 columns: Sequence[str], max_open: int = 8) -> None:
+                 columns: Sequence[str], keys: bool = True, max_open: int = 8) -> None:
         self.root = root
         self.shards = list(shards)
         self.units = units
         self.objective = objective
-        self.columns = ["example_key", *columns]
+        self.list_columns = list(columns)
+        self.columns = ["example_key", *columns] if keys else list(columns)
+        self.keys = keys
         self.max_open = max_open
         self._fs = None
         self._files: OrderedDict[int, pq.ParquetFile] = OrderedDict()
@@ -103,9 +109,9 @@ class ShardReader:
         more in page faults than the copy itself.
         """
         pieces = [self.read_unit(u).slice(lo, hi - lo) for u, lo, hi in segments]
-        keys = np.concatenate([p.column("example_key").to_numpy() for p in pieces])
+        keys = np.concatenate([p.column("example_key").to_numpy() for p in pieces]) if self.keys else None
         return WindowRows(keys, {name: self._concat(name, [p.column(name) for p in pieces])
-                                 for name in self.columns[1:]})
+                                 for name in self.list_columns})
 
     def _concat(self, name: str, chunks: list[pa.ChunkedArray]) -> Ragged:
         parts = [list_to_numpy(chunk) for chunk in chunks]
