@@ -6,7 +6,7 @@ vectorized copy of ``(rows, width)`` windows and one masked fill: no loop over r
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -18,6 +18,7 @@ class Ragged:
 
     values: np.ndarray
     offsets: np.ndarray
+    _windows: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     def __len__(self) -> int:
         return int(self.offsets.shape[0]) - 1
@@ -28,6 +29,17 @@ class Ragged:
 
     def row(self, i: int) -> np.ndarray:
         return self.values[self.offsets[i]:self.offsets[i + 1]]
+
+    def windows(self, width: int) -> np.ndarray:
+        """Read-only strided view whose row ``s`` is ``values[s:s + width]`` (needs ``width <= len(values)``).
+
+        Made once per width and kept: building the view costs more than copying a batch through it,
+        and every batch of a window pads to the same few widths.
+        """
+        view = self._windows.get(width)
+        if view is None:
+            view = self._windows[width] = sliding_window_view(self.values, width)
+        return view
 
     @classmethod
     def from_rows(cls, rows: list[np.ndarray], dtype=np.int32) -> "Ragged":
@@ -58,15 +70,17 @@ def pad_rows(ragged: Ragged, rows: np.ndarray, *, fill: int, head: int = 0, tail
     starts = ragged.offsets[rows] + head
     lengths = np.maximum(ragged.offsets[rows + 1] - tail - starts, 0)
     width = round_up(int(lengths.max()) if lengths.size else 0, multiple)
-    out = np.full((rows.shape[0], width), fill, dtype=np.int64)
     if width == 0 or rows.shape[0] == 0:
-        return out, lengths
+        return np.full((rows.shape[0], width), fill, dtype=np.int64), lengths
     values = ragged.values
     fits = starts + width <= values.shape[0]  # rows whose whole window lies inside ``values``
-    if fits.any():
-        out[fits] = sliding_window_view(values, width)[starts[fits]]
-    late = np.flatnonzero(~fits)
-    if late.size:  # the last rows of ``values``: gather position by position, clipped
+    if fits.all():  # the usual case: one gather, no fill pass before it
+        out = ragged.windows(width)[starts].astype(np.int64)
+    else:
+        out = np.full((rows.shape[0], width), fill, dtype=np.int64)
+        if fits.any():
+            out[fits] = ragged.windows(width)[starts[fits]]
+        late = np.flatnonzero(~fits)  # the last rows of ``values``: gather position by position, clipped
         grid = np.minimum(starts[late, None] + np.arange(width)[None, :], values.shape[0] - 1)
         out[late] = values[grid]
     if (lengths < width).any():
