@@ -72,7 +72,29 @@ def document_positions(doc_lengths: Ragged, rows: np.ndarray, width: int) -> np.
 
 def collate_clm(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateSpec) -> dict[str, np.ndarray]:
     """One gather of the stored rows; inputs and targets are its two overlapping slices."""
-    grid, lengths = pad_rows(columns["input_ids"], rows, fill=spec.pad_id)
+    rows = np.asarray(rows, dtype=np.int64)
+    batch = _full_clm_rows(columns["input_ids"], rows, spec) if rows.size else None
+    if batch is None:
+        batch = _padded_clm_rows(columns["input_ids"], rows, spec)
+    if spec.position_ids:
+        batch["position_ids"] = document_positions(columns["doc_lengths"], rows, batch["input_ids"].shape[1])
+    return batch
+
+
+def _full_clm_rows(ragged: Ragged, rows: np.ndarray, spec: CollateSpec) -> dict[str, np.ndarray] | None:
+    """The usual batch, every row full and no rounding to add: no padding work at all (None otherwise)."""
+    lengths = ragged.offsets[rows + 1] - ragged.offsets[rows]
+    length = int(lengths[0])
+    if length < 2 or round_up(length - 1, spec.pad_to_multiple_of) != length - 1 or (lengths != length).any():
+        return None
+    grid = ragged.windows(length)[ragged.offsets[rows]].astype(np.int64)
+    return {"input_ids": grid[:, :-1], "attention_mask": np.ones((rows.shape[0], length - 1), dtype=np.int64),
+            "target_ids": grid[:, 1:]}
+
+
+def _padded_clm_rows(ragged: Ragged, rows: np.ndarray, spec: CollateSpec) -> dict[str, np.ndarray]:
+    """Rows of any lengths: short rows padded, their last token a target only."""
+    grid, lengths = pad_rows(ragged, rows, fill=spec.pad_id)
     width = round_up(max(grid.shape[1] - 1, 0), spec.pad_to_multiple_of)
     if grid.shape[1] < width + 1:
         grid = np.pad(grid, ((0, 0), (0, width + 1 - grid.shape[1])), constant_values=spec.pad_id)
@@ -82,10 +104,7 @@ def collate_clm(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateSpec)
         outside = np.arange(width)[None, :] >= positions[:, None]
         input_ids[outside] = spec.pad_id
         target_ids[outside] = IGNORE_INDEX
-    batch = {"input_ids": input_ids, "attention_mask": length_mask(positions, width), "target_ids": target_ids}
-    if spec.position_ids:
-        batch["position_ids"] = document_positions(columns["doc_lengths"], rows, input_ids.shape[1])
-    return batch
+    return {"input_ids": input_ids, "attention_mask": length_mask(positions, width), "target_ids": target_ids}
 
 
 def collate_mlm(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateSpec) -> dict[str, np.ndarray]:
