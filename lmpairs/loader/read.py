@@ -58,12 +58,14 @@ class ShardReader:
         self.max_open = max_open
         self._fs = None
         self._files: OrderedDict[int, pq.ParquetFile] = OrderedDict()
+        self._checked: set[int] = set()  # shards already checked in this process (a reopen skips it)
         self._last: tuple[int, pa.Table] | None = None
         self._buffers: dict[str, np.ndarray] = {}
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state.update(_fs=None, _files=OrderedDict(), _last=None, _buffers={})  # handles stay in their process
+        state.update(_fs=None, _files=OrderedDict(), _checked=set(), _last=None,
+                     _buffers={})  # handles and checks stay in their process
         return state
 
     def _open(self, shard: int) -> pq.ParquetFile:
@@ -80,8 +82,10 @@ class ShardReader:
         except (pa.ArrowInvalid, OSError) as err:
             raise ShardError(f"{path}: not a readable Parquet file ({err}); it is truncated or damaged: "
                              f"{REBUILD}.") from err
-        check_schema(parquet.schema_arrow, self.objective, path)
-        check_row_groups(parquet, self.shards[shard], path)
+        if shard not in self._checked:
+            check_schema(parquet.schema_arrow, self.objective, path)
+            check_row_groups(parquet, self.shards[shard], path)
+            self._checked.add(shard)
         self._files[shard] = parquet
         if len(self._files) > self.max_open:
             self._files.popitem(last=False)
