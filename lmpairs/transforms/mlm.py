@@ -153,13 +153,18 @@ class MlmObjective(Objective):
 
     def frame_document(self, ids: np.ndarray, sentence_ends: np.ndarray) -> np.ndarray:
         """``ids [eos]``: eos separates documents inside a packed row (RoBERTa FULL-SENTENCES)."""
-        return np.concatenate([np.asarray(ids, dtype=np.int32), np.array([self.vocab.eos_id], dtype=np.int32)])
+        framed = np.empty(len(ids) + 1, dtype=np.int32)
+        framed[:-1] = ids
+        framed[-1] = self.vocab.eos_id
+        return framed
 
     def finish_row(self, ids: np.ndarray, segment_lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Prepend bos; it counts as part of the first segment."""
         if self.vocab.bos_id is None:
             return np.asarray(ids, dtype=np.int32), np.asarray(segment_lengths, dtype=np.int32)
-        row = np.concatenate([np.array([self.vocab.bos_id], dtype=np.int32), np.asarray(ids, dtype=np.int32)])
+        row = np.empty(len(ids) + 1, dtype=np.int32)
+        row[0] = self.vocab.bos_id
+        row[1:] = ids
         segments = np.array(segment_lengths, dtype=np.int32, copy=True).reshape(-1)
         if segments.size == 0:
             segments = np.zeros(1, dtype=np.int32)
