@@ -114,12 +114,16 @@ def collate_mlm(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateSpec)
 
 
 def shift_right(labels: np.ndarray, lengths: np.ndarray, *, start_id: int, pad_id: int) -> np.ndarray:
-    """Decoder inputs: ``[start] + labels[:-1]`` per row, pad past each row's length."""
+    """Decoder inputs: ``[start] + labels[:-1]`` per row, −100 padding turned into pad ids.
+
+    Exactly Hugging Face's ``shift_tokens_right`` (what ``prepare_decoder_input_ids_from_labels``
+    and ``DataCollatorForSeq2Seq`` produce), so batches equal what an HF pipeline would feed.
+    """
     out = np.full_like(labels, pad_id)
     if labels.shape[1]:
         out[:, 0] = start_id
         out[:, 1:] = labels[:, :-1]
-        out[np.arange(labels.shape[1])[None, :] >= lengths[:, None]] = pad_id
+        out[out == IGNORE_INDEX] = pad_id
     return out
 
 
