@@ -14,6 +14,7 @@ from lmpairs.transforms.objective import Columns, Objective, Row
 class ClmObjective(Objective):
     name = "clm"
     columns = ("input_ids", "doc_lengths")
+    randomized = False
     config: ClmConfig
 
     @property
@@ -28,7 +29,7 @@ class ClmObjective(Objective):
             parts.append(np.array([self.vocab.eos_id], dtype=np.int32))
         return np.concatenate(parts)
 
-    def corrupt(self, row: Row, *, rng: np.random.Generator) -> Columns:
+    def corrupt(self, row: Row, *, rng: np.random.Generator | None) -> Columns:
         return {"input_ids": np.asarray(row.ids, dtype=np.int32),
                 "doc_lengths": np.asarray(row.segment_lengths, dtype=np.int32)}
 

@@ -41,6 +41,8 @@ class Objective(ABC):
 
     name: ClassVar[str]
     columns: ClassVar[tuple[str, ...]]
+    randomized: ClassVar[bool] = True
+    """False for objectives that draw nothing (CLM): :meth:`examples` then skips seeding (~12 µs a row)."""
 
     def __init__(self, config: Any, vocab: Vocab) -> None:
         self.config = config
@@ -120,6 +122,7 @@ class Objective(ABC):
     def examples(self, row: Row, *, seed: int) -> list[tuple[int, Columns]]:
         """All stored examples of one clean row: ``num_copies`` copies, each seeded by its identity."""
         return [
-            (copy_key(row.key, c), self.corrupt(row, rng=example_rng(seed, self.name, row.key, c)))
+            (copy_key(row.key, c),
+             self.corrupt(row, rng=example_rng(seed, self.name, row.key, c) if self.randomized else None))
             for c in range(self.num_copies)
         ]
