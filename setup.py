@@ -27,7 +27,8 @@ setup(
         "zstandard>=0.21",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.80", "duckdb>=0.9", "datasets>=2.14", "transformers>=4.40"],
+        "test": ["pytest>=7", "hypothesis>=6.80", "duckdb>=0.9", "datasets>=2.14", "transformers>=4.40",
+                 "psutil>=5.9"],
         "gcp": ["apache-beam[gcp]>=2.50"],
         "bench": ["datasets>=2.14", "transformers>=4.30", "psutil>=5.9"],
     },
