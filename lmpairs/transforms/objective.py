@@ -102,6 +102,20 @@ class Objective(ABC):
             rows.append(Row(stable_hash64(self.name, "pack", group, i), ids, segments))
         return rows, dropped
 
+    def rows_in_memory(self, documents: list[tuple[str, np.ndarray, np.ndarray]], group: str = "all") -> list[Row]:
+        """Every clean row of ``(doc_key, ids, sentence_ends)`` documents, packed as one bucket.
+
+        What the pipeline does with a single hash bucket, for tests, notebooks and benchmarks;
+        remainders are packed in document-key order, as the pipeline sorts them.
+        """
+        rows, leftovers = [], []
+        for key, ids, sentence_ends in sorted(documents, key=lambda doc: doc[0]):
+            whole, rest = self.document_rows(key, ids, sentence_ends)
+            rows += whole
+            if rest.size:
+                leftovers.append(rest)
+        return rows + self.pack_leftovers(group, leftovers)[0]
+
     @property
     def min_row_tokens(self) -> int:
         """Shorter packed rows carry no training signal and are dropped (and counted)."""

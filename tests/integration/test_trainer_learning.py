@@ -31,12 +31,8 @@ def write_objective(root: Path, objective: str, tokenizer, documents: list[str])
     """``root/<objective>`` built with the objective's own rows and corruption (seed 0)."""
     config = OBJECTIVE_CONFIGS[objective](seq_len=SEQ_LEN)
     built = make_objective(objective, config, tokenizer.vocab)
-    rows, leftovers = [], []
-    for i, (ids, sentence_ends) in enumerate(tokenizer.encode_documents(documents)):
-        whole, rest = built.document_rows(f"doc-{i:04d}", ids, sentence_ends)
-        rows += whole
-        leftovers.append(rest)
-    rows += built.pack_leftovers("all", leftovers)[0]
+    encoded = tokenizer.encode_documents(documents)
+    rows = built.rows_in_memory([(f"doc-{i:04d}", ids, ends) for i, (ids, ends) in enumerate(encoded)])
     examples = [example for row in rows for example in built.examples(row, seed=0)]
     keys = np.array([key for key, _ in examples], dtype=np.uint64)
     columns = {name: [c[name] for _, c in examples] for name in built.columns}

@@ -32,12 +32,8 @@ def build_objective(out: Path, name: str, tokenizer: Tokenizer, texts: list[str]
     """Rows of ``texts`` for objective ``name``, written as one shard plus a manifest."""
     config = OBJECTIVE_CONFIGS[name](seq_len=SEQ_LEN)
     objective = make_objective(name, config, tokenizer.vocab)
-    rows, leftovers = [], []
-    for k, (ids, ends) in enumerate(tokenizer.encode_documents(texts)):
-        whole, remainder = objective.document_rows(f"doc{k}", ids, ends)
-        rows += whole
-        leftovers.append(remainder)
-    rows += objective.pack_leftovers("bucket0", [r for r in leftovers if r.size])[0]
+    encoded = tokenizer.encode_documents(texts)
+    rows = objective.rows_in_memory([(f"doc{k}", ids, ends) for k, (ids, ends) in enumerate(encoded)], "bucket0")
     rows.sort(key=lambda row: row.key)  # shards are sorted by key, as the pipeline writes them
     keys, columns, measured = [], {c: [] for c in objective.columns}, {}
     for row in rows:

@@ -27,12 +27,9 @@ def _rows(tokenizer, corpus: Path) -> list[Row]:
     """The first ``NUM_ROWS`` full-length MLM rows of ``corpus`` (whole-document rows, then packed)."""
     lines = [line for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
     mlm = MlmObjective(MlmConfig(seq_len=SEQ_LEN), tokenizer.vocab)
-    rows, leftovers = [], []
-    for i, (ids, ends) in enumerate(tokenizer.encode_documents(lines)):
-        doc_rows, remainder = mlm.document_rows(f"wikitext2_test.raw.txt:{i}", ids, ends)
-        rows += doc_rows
-        leftovers.append(remainder)
-    rows += mlm.pack_leftovers("bucket-0", leftovers)[0]
+    encoded = tokenizer.encode_documents(lines)
+    rows = mlm.rows_in_memory([(f"wikitext2_test.raw.txt:{i:06d}", ids, ends) for i, (ids, ends) in enumerate(encoded)],
+                              "bucket-0")
     full = [row for row in rows if row.ids.size == SEQ_LEN]
     assert len(full) >= NUM_ROWS, f"{corpus} gave only {len(full)} full rows with {tokenizer!r}"
     return full[:NUM_ROWS]
