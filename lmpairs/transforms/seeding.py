@@ -1,11 +1,30 @@
-"""Stable 64-bit keys and per-example random generators, independent of process, worker and order."""
+"""Stable keys and DESIGN's keyed counter-based hash: every random word of every example, batch-wise.
+
+A random word is ``u(seed, objective_id, example_key, copy, stream, position)``: the stream key
+``k`` chains the SplitMix64 finalizer ``mix`` over ``seed, objective_id, example_key, copy,
+stream`` from ``h = 0`` (``h = mix((h ^ x) + GOLDEN)``), and word ``position`` is SplitMix64's
+output number ``position + 1`` from state ``k``: ``mix(k + (position + 1) * GOLDEN)``. All
+arithmetic is modulo 2**64 on numpy ``uint64`` arrays, so a whole batch of rows is a handful of
+array passes and an example's words never depend on the batch it sits in.
+
+Words become numbers without modulo bias shortcuts: integers in ``[0, n)`` by multiply-shift on
+the top 32 bits (``n <= 2**32``), probabilities by an integer threshold (``word < p * 2**64``),
+floats from the top 53 bits. ``stable_hash64`` (blake2b) names documents; Python's ``hash()`` is
+salted per process and never used.
+"""
 from __future__ import annotations
 
 import hashlib
 
 import numpy as np
 
-OBJECTIVE_IDS: dict[str, int] = {"clm": 1, "mlm": 2, "t5": 3, "bart": 4}
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+"""SplitMix64's increment (the golden ratio in 64-bit fixed point)."""
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S32, _S11 = (np.uint64(s) for s in (30, 27, 31, 32, 11))
+_MASK64 = (1 << 64) - 1
+_TWO64 = float(2**64)
 
 
 def stable_hash64(*parts: str | int | bytes) -> int:
@@ -23,16 +42,107 @@ def stable_hash64(*parts: str | int | bytes) -> int:
     return int.from_bytes(h.digest(), "little")
 
 
-def example_rng(seed: int, objective: str, example_key: int, copy_index: int = 0) -> np.random.Generator:
-    """The generator for one example: ``SeedSequence([seed, objective_id, example_key, copy_index])``.
+def mix(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finalizer on a ``uint64`` array, **in place** (pass an array you own); returns it."""
+    z ^= z >> _S30
+    z *= _M1
+    z ^= z >> _S27
+    z *= _M2
+    z ^= z >> _S31
+    return z
 
-    Dynamic corruption in the loader passes the epoch as ``copy_index``, so epoch ``e`` of a
-    dynamic run draws exactly what static copy ``e`` would have drawn.
-    """
-    return np.random.Generator(np.random.PCG64(
-        np.random.SeedSequence([int(seed), OBJECTIVE_IDS[objective], int(example_key), int(copy_index)])))
+
+def _u64(x) -> np.ndarray:
+    """``x`` (int, or int array) as a fresh uint64 array, reduced modulo 2**64."""
+    if isinstance(x, np.ndarray):
+        return x.astype(np.uint64, copy=True)
+    return np.array(int(x) & _MASK64, dtype=np.uint64)
+
+
+def chain(*parts) -> np.ndarray:
+    """``h = 0; for x in parts: h = mix((h ^ x) + GOLDEN)``; parts are ints or broadcastable uint64 arrays."""
+    h = np.zeros((), dtype=np.uint64)
+    for part in parts:
+        x = _u64(part)
+        h = h ^ x
+        h += GOLDEN
+        h = mix(np.array(h, dtype=np.uint64))  # own the buffer (h ^ x may be 0-d)
+    return h
+
+
+def stream_keys(seed: int, objective_id: int, example_keys: np.ndarray, copy: int, stream: int) -> np.ndarray:
+    """The stream key ``k`` of each example (``uint64``, the shape of ``example_keys``)."""
+    with np.errstate(over="ignore"):
+        return chain(seed, objective_id, np.asarray(example_keys, dtype=np.uint64), copy, stream)
+
+
+def words_at(keys: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``mix(k + (position + 1) * GOLDEN)`` elementwise (broadcasting ``keys`` against ``positions``)."""
+    with np.errstate(over="ignore"):
+        steps = np.asarray(positions).astype(np.uint64)
+        steps += np.uint64(1)
+        steps *= GOLDEN
+        return mix(np.add(steps, np.asarray(keys, dtype=np.uint64)))
+
+
+def word_grid(keys: np.ndarray, length: int) -> np.ndarray:
+    """Words at positions ``0 .. length-1`` of every key: a ``(len(keys), length)`` uint64 array."""
+    return words_at(np.asarray(keys, dtype=np.uint64)[:, None], np.arange(length, dtype=np.uint64)[None, :])
+
+
+def threshold(p: float) -> int:
+    """The integer threshold of probability ``p``: ``word < threshold(p)`` has probability ``p``."""
+    return min(max(int(p * _TWO64), 0), 2**64)
+
+
+def below(words: np.ndarray, p: float) -> np.ndarray:
+    """``True`` with probability ``p`` per word (integer threshold; ``p >= 1`` is always ``True``)."""
+    t = threshold(p)
+    if t >= 2**64:
+        return np.ones(np.shape(words), dtype=bool)
+    return words < np.uint64(t)
+
+
+def uniform_ints(words: np.ndarray, n) -> np.ndarray:
+    """Integers in ``[0, n)`` (``n`` scalar or array, ``1 <= n <= 2**32``) by multiply-shift: int64."""
+    hi = words >> _S32
+    hi *= np.asarray(n, dtype=np.uint64)
+    hi >>= _S32
+    return hi.astype(np.int64)
+
+
+def unit_floats(words: np.ndarray) -> np.ndarray:
+    """Floats in ``[0, 1)`` from the top 53 bits of each word."""
+    return (words >> _S11).astype(np.float64) * (1.0 / 2**53)
+
+
+def copy_keys(keys: np.ndarray, copy: int) -> np.ndarray:
+    """Stored keys of static copy ``copy`` of rows (copy 0 keeps the rows' own keys)."""
+    keys = np.asarray(keys, dtype=np.uint64)
+    if copy == 0:
+        return keys.copy()
+    with np.errstate(over="ignore"):
+        return np.broadcast_to(chain(0xC0, keys, copy), keys.shape).astype(np.uint64)
+
+
+def row_keys(objective_id: int, doc_keys: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """A row's key from where it starts: the key of its first document and the token offset there."""
+    doc_keys = np.asarray(doc_keys, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        out = chain(objective_id, doc_keys, np.asarray(offsets, dtype=np.int64).astype(np.uint64))
+    return np.broadcast_to(out, doc_keys.shape).astype(np.uint64)
 
 
 def copy_key(example_key: int, copy_index: int) -> int:
-    """The stored key of static copy ``copy_index`` of a row (copy 0 keeps the row's own key)."""
-    return example_key if copy_index == 0 else stable_hash64("copy", example_key, copy_index)
+    """Scalar :func:`copy_keys` (tests and small callers)."""
+    return int(copy_keys(np.array([example_key], dtype=np.uint64), copy_index)[0])
+
+
+# --- format version 1 (per-example generators); removed once the pipeline and loader use v2 ---------
+OBJECTIVE_IDS: dict[str, int] = {"clm": 1, "mlm": 2, "t5": 3, "bart": 4}
+
+
+def example_rng(seed: int, objective: str, example_key: int, copy_index: int = 0) -> np.random.Generator:
+    """Format-1 generator of one example (kept only while the v1 per-row API still has callers)."""
+    return np.random.Generator(np.random.PCG64(
+        np.random.SeedSequence([int(seed), OBJECTIVE_IDS[objective], int(example_key), int(copy_index)])))
