@@ -10,11 +10,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lmpairs.errors import UserError
+
 OBJECTIVES = ("clm", "mlm", "t5", "bart")
 """The objective names, in the order their stable ids are assigned (clm=1 … bart=4)."""
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A configuration value is out of range; the message names the field and the fix."""
 
 

@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from lmpairs.errors import UserError
+
 BOM = "\ufeff"
 GLOB_CHARS = frozenset("*?[")
 _CLOSERS = "\"'”’)\\]}»」』）】〉》"
@@ -30,7 +32,7 @@ _SENTENCE_END = re.compile(
 )
 
 
-class CorpusError(ValueError):
+class CorpusError(UserError):
     """An input path or record is unusable; the message names it and the fix."""
 
 

@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import sentencepiece as spm
 
+from lmpairs.errors import UserError
 from lmpairs.text import CorpusSentences, normalize_text, resolve_inputs, split_sentences
 from lmpairs.vocab import Vocab
 
@@ -29,7 +30,7 @@ PAD_PIECES = ("<pad>", "[PAD]")
 WORD_START = "\u2581"
 
 
-class TokenizerError(ValueError):
+class TokenizerError(UserError):
     """A tokenizer file or training input is unusable; the message names the path and the fix."""
 
 

@@ -15,6 +15,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from lmpairs.config import OBJECTIVES
+from lmpairs.errors import UserError
 from lmpairs.inspection.examples import RENDERERS
 from lmpairs.inspection.render import PieceRenderer
 from lmpairs.inspection.summary import summarize
@@ -22,7 +23,7 @@ from lmpairs.schemas import MANIFEST_NAME, Manifest, list_columns, list_to_numpy
 from lmpairs.tokenizer import Tokenizer
 
 
-class InspectError(ValueError):
+class InspectError(UserError):
     """The path holds no finished build, or its tokenizer cannot be found or does not match."""
 
 

@@ -15,12 +15,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lmpairs.errors import UserError
 from lmpairs.loader.ragged import Ragged
 from lmpairs.loader.units import Units
 from lmpairs.schemas import ShardInfo, check_schema, list_to_numpy, resolve
 
 
-class ShardError(ValueError):
+class ShardError(UserError):
     """A shard is missing, truncated or not what the manifest says; the message names the file."""
 
 

@@ -16,8 +16,10 @@ import zstandard
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from lmpairs.errors import UserError
 
-class UnreadableFileError(OSError):
+
+class UnreadableFileError(UserError, OSError):
     """A file could not be read to its end; the message says why."""
 
 

@@ -14,6 +14,7 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lmpairs.errors import UserError
 from lmpairs.pipeline.records import EMPTY, INVALID_JSON, INVALID_UTF8, MISSING_FIELD, NUL_BYTES, TOO_LONG
 from lmpairs.text import normalize_text
 
@@ -25,7 +26,7 @@ _LINE_BREAK = re.compile(_BREAK)
 _PARAGRAPH_BREAK = re.compile(_BREAK + rb"(?:[ \t\f\v]*" + _BREAK + rb")+")
 
 
-class FileFormatError(ValueError):
+class FileFormatError(UserError):
     """The file as a whole does not hold what the format needs (e.g. no text column)."""
 
 

@@ -14,13 +14,14 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
+from lmpairs.errors import UserError
 from lmpairs.schemas.rows import FORMAT_VERSION, list_columns
 
 MANIFEST_NAME = "manifest.json"
 SPLITS = ("train", "validation")
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError):
     """A manifest is missing, unreadable or describes something other than what the caller expects."""
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from lmpairs.errors import UserError
+
 FORMAT_VERSION = 1
 """Bumped whenever the on-disk layout changes incompatibly; readers refuse other versions."""
 
@@ -21,7 +23,7 @@ _EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-class SchemaError(ValueError):
+class SchemaError(UserError):
     """A shard's schema is not the one its objective requires; the message names the file."""
 
 

@@ -15,12 +15,14 @@ from typing import Any
 
 import torch
 
+from lmpairs.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint is missing or does not belong to this run; the message names the file and the fix."""
 
 
