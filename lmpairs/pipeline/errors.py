@@ -1,7 +1,10 @@
-"""Errors a build reports before any work starts; the CLI prints their message and exits 2."""
-
+"""Errors a build reports (bad setup before the job, or a failure the user can act on after it)."""
 from lmpairs.errors import UserError
 
 
 class BuildError(UserError):
-    """Bad input globs, output directory or runner options; the message names the path and the fix."""
+    """Bad input globs, output directory or runner options, or a failed job; the message names the fix."""
+
+
+class OutOfSpace(BuildError):
+    """The disk holding the output filled up; the temporary files were removed."""
