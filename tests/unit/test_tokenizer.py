@@ -20,17 +20,17 @@ MODELS = {  # file: (pieces n, sha256 from shared/data/SOURCES.md)
 }
 
 
-def raw_spm_model(shared_data, **options) -> bytes:
-    """A small model trained straight through SentencePiece (no lmpairs defaults) on Botchan."""
-    lines = (shared_data / "corpora" / "botchan.txt").read_text(encoding="utf-8-sig").splitlines()
+def raw_spm_model(corpus, **options) -> bytes:
+    """A small model trained straight through SentencePiece (no lmpairs defaults) on ``corpus``."""
+    lines = corpus.read_text(encoding="utf-8-sig").splitlines()
     writer = io.BytesIO()
     spm.SentencePieceTrainer.train(sentence_iterator=iter(lines[:3000]), model_writer=writer,
                                    vocab_size=400, num_threads=1, minloglevel=2, **options)
     return writer.getvalue()
 
 
-def tinyshakespeare_documents(shared_data, count: int) -> list[str]:
-    text = (shared_data / "corpora" / "tinyshakespeare.txt").read_text(encoding="utf-8")
+def english_documents(corpus, count: int) -> list[str]:
+    text = corpus.read_text(encoding="utf-8")
     return [d for d in text.split("\n\n") if d.strip()][:count]
 
 
@@ -53,9 +53,9 @@ def test_pretrained_model_gets_specials_appended_in_t5_layout(shared_data, name)
     assert len(tok.appended) == 102
 
 
-def test_llama_describe_is_the_manifest_entry(llama_tokenizer):
+def test_llama_describe_is_the_manifest_entry(llama_tokenizer, llama_model_path):
     assert llama_tokenizer.describe() == {
-        "file": "llama2.model", "sha256": MODELS["llama2.model"][1],
+        "file": llama_model_path.name, "sha256": hashlib.sha256(llama_model_path.read_bytes()).hexdigest(),
         "vocab_size": 32102, "model_vocab_size": 32000,
         "special_ids": {"pad": 32101, "bos": 1, "eos": 2, "unk": 0, "mask": 32100,
                         "extra_id_0": 32099, "num_sentinels": 100},
@@ -63,8 +63,8 @@ def test_llama_describe_is_the_manifest_entry(llama_tokenizer):
     }
 
 
-def test_sha256_is_the_hash_of_the_file_bytes(shared_data, spm_test_tokenizer):
-    data = (shared_data / "tokenizers" / "spm_test_unigram_1k.model").read_bytes()
+def test_sha256_is_the_hash_of_the_file_bytes(spm_test_model_path, spm_test_tokenizer):
+    data = spm_test_model_path.read_bytes()
     assert spm_test_tokenizer.sha256 == hashlib.sha256(data).hexdigest()
 
 
@@ -76,7 +76,8 @@ def test_a_missing_piece_is_not_mistaken_for_unk_id_0(llama_tokenizer):
     assert llama_tokenizer.piece_to_id("<extra_id_7>") == 32092
     assert llama_tokenizer.piece_to_id("<no such piece>") is None
     assert llama_tokenizer.piece_to_id("<unk>") == 0
-    assert llama_tokenizer.piece_to_id("▁the") == 278
+    assert llama_tokenizer.piece_to_id("▁the") == spm.SentencePieceProcessor(
+        model_proto=llama_tokenizer._proto).piece_to_id("▁the") > 258
 
 
 def test_special_and_word_start_flags_of_llama(llama_tokenizer):
@@ -85,13 +86,13 @@ def test_special_and_word_start_flags_of_llama(llama_tokenizer):
     assert not vocab.special[3:259].any()  # byte-fallback pieces <0x00>..<0xFF> are ordinary
     assert llama_tokenizer.id_to_piece(3) == "<0x00>" and llama_tokenizer.id_to_piece(258) == "<0xFF>"
     assert int(vocab.special.sum()) == 3 + 102
-    assert vocab.word_start[278] and not vocab.word_start[3]
+    assert vocab.word_start[llama_tokenizer.piece_to_id("▁the")] and not vocab.word_start[3]
     pieces = [llama_tokenizer.id_to_piece(i) for i in range(32000)]
     assert int(vocab.word_start.sum()) == sum(p.startswith("\u2581") for p in pieces)
 
 
-def test_model_with_its_own_pad_and_mask_appends_only_sentinels(shared_data):
-    data = raw_spm_model(shared_data, pad_id=3, user_defined_symbols=["[MASK]"])
+def test_model_with_its_own_pad_and_mask_appends_only_sentinels(bom_crlf_corpus):
+    data = raw_spm_model(bom_crlf_corpus, pad_id=3, user_defined_symbols=["[MASK]"])
     tok = Tokenizer.from_bytes(data, name="tiny.model")
     n = tok.model_vocab_size
     assert tok.vocab.pad_id == 3 and tok.vocab.mask_id == tok.piece_to_id("[MASK]") < n
@@ -100,8 +101,8 @@ def test_model_with_its_own_pad_and_mask_appends_only_sentinels(shared_data):
     assert tok.vocab.special[tok.vocab.mask_id]
 
 
-def test_model_with_only_some_sentinels_is_refused(shared_data):
-    data = raw_spm_model(shared_data, control_symbols=["<extra_id_0>", "<extra_id_1>"])
+def test_model_with_only_some_sentinels_is_refused(bom_crlf_corpus):
+    data = raw_spm_model(bom_crlf_corpus, control_symbols=["<extra_id_0>", "<extra_id_1>"])
     with pytest.raises(TokenizerError, match=r"tiny\.model: .*lacks 98 \(first: <extra_id_2>\)"):
         Tokenizer.from_bytes(data, name="tiny.model")
 
@@ -131,9 +132,9 @@ def test_a_directory_is_not_a_tokenizer(tmp_path):
 
 # Encoding -----------------------------------------------------------------------------------------
 
-def test_encode_batch_matches_sentencepiece_and_is_int32(shared_data, llama_tokenizer):
+def test_encode_batch_matches_sentencepiece_and_is_int32(llama_model_path, llama_tokenizer):
     texts = ["Hello world.", "", "Zwei Wörter\nand a newline", "吾輩は猫である。"]
-    reference = spm.SentencePieceProcessor(model_file=str(shared_data / "tokenizers" / "llama2.model"))
+    reference = spm.SentencePieceProcessor(model_file=str(llama_model_path))
     encoded = llama_tokenizer.encode_batch(texts)
     assert [e.dtype for e in encoded] == [np.int32] * 4
     assert [e.tolist() for e in encoded] == reference.encode(texts)
@@ -141,9 +142,9 @@ def test_encode_batch_matches_sentencepiece_and_is_int32(shared_data, llama_toke
 
 
 @pytest.mark.parametrize("fixture", ["trained_tokenizer", "llama_tokenizer"])
-def test_encode_documents_concatenates_sentence_encodings(request, shared_data, fixture):
+def test_encode_documents_concatenates_sentence_encodings(request, english_corpus, fixture):
     tok = request.getfixturevalue(fixture)
-    documents = tinyshakespeare_documents(shared_data, 300) + ["", " \n\n "]
+    documents = english_documents(english_corpus, 300) + ["", " \n\n "]
     encoded = tok.encode_documents(documents)
     assert len(encoded) == len(documents)
     for text, (ids, ends) in zip(documents, encoded):
@@ -165,8 +166,8 @@ def test_encode_documents_records_each_sentence_end(trained_tokenizer):
         "it is a truth universally acknowledged.", "is it?", "it is!"]
 
 
-def test_encode_documents_ignores_bom_and_crlf(shared_data, llama_tokenizer):
-    raw = (shared_data / "corpora" / "botchan.txt").read_bytes().decode("utf-8")[:20_000]
+def test_encode_documents_ignores_bom_and_crlf(bom_crlf_corpus, llama_tokenizer):
+    raw = bom_crlf_corpus.read_bytes().decode("utf-8")[:20_000]
     assert raw.startswith("\ufeff") and "\r\n" in raw
     [(ids, ends)] = llama_tokenizer.encode_documents([raw])
     [(clean_ids, clean_ends)] = llama_tokenizer.encode_documents([normalize_text(raw)])
@@ -227,8 +228,8 @@ def test_literal_special_text_is_not_encoded_as_a_special_id(trained_tokenizer):
     assert not trained_tokenizer.vocab.special[ids[ids != trained_tokenizer.vocab.unk_id]].any()
 
 
-def test_training_is_deterministic_and_silent(shared_data, tmp_path, capfd):
-    corpus = shared_data / "corpora" / "botchan.txt"
+def test_training_is_deterministic_and_silent(bom_crlf_corpus, tmp_path, capfd):
+    corpus = bom_crlf_corpus
     first = train_tokenizer([corpus], tmp_path / "a.model", 600)
     second = train_tokenizer([str(corpus)], tmp_path / "nested" / "b.model", 600)
     assert (tmp_path / "a.model").read_bytes() == (tmp_path / "nested" / "b.model").read_bytes()
@@ -237,8 +238,8 @@ def test_training_is_deterministic_and_silent(shared_data, tmp_path, capfd):
     assert capfd.readouterr() == ("", "")  # progress goes through logging only
 
 
-def test_training_accepts_globs_and_names_one_that_matches_nothing(shared_data, tmp_path):
-    pattern = str(shared_data / "corpora" / "*.nothing")
+def test_training_accepts_globs_and_names_one_that_matches_nothing(tmp_path):
+    pattern = str(tmp_path / "*.nothing")
     with pytest.raises(CorpusError, match=re.escape(pattern)):
         train_tokenizer([pattern], tmp_path / "x.model", 500)
     assert not (tmp_path / "x.model").exists()
