@@ -11,9 +11,15 @@ from lmpairs.loader import PairStream
 from lmpairs.tokenizer import Tokenizer
 from lmpairs.transforms import Row, make_objective
 
-MODEL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "tokenizers" / "spm_test_unigram_1k.model"
-TEXT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "corpora" / "tinyshakespeare.txt"
+MODEL: Path  # the 1,000-piece default-layout model (tests/conftest.py), set by _hermetic_inputs
+TEXT: Path  # generated English (tests/conftest.py)
 SEED = 7
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_inputs(spm_test_model_path, english_corpus):
+    global MODEL, TEXT
+    MODEL, TEXT = spm_test_model_path, english_corpus
 
 
 def build(tmp_path, name, config, *, extra_long=False):
@@ -82,9 +88,9 @@ def test_rows_too_long_for_the_objective_pass_through_and_are_counted(tmp_path):
     assert row(redrawn, 12345) == row(stored, 12345)
 
 
-def test_dynamic_needs_the_tokenizer_the_shards_were_built_with(tmp_path):
+def test_dynamic_needs_the_tokenizer_the_shards_were_built_with(tmp_path, spm_test_tokenizer, japanese_tokenizer):
     path, _ = build(tmp_path, "mlm", MlmConfig(seq_len=48))
-    other = MODEL.parent / "spm_test_ja_8k.model"
-    with pytest.raises(ValueError, match=rf"manifest\.json: written with tokenizer 4884d27bf504, but "
+    other = japanese_tokenizer.name
+    with pytest.raises(ValueError, match=rf"manifest\.json: written with tokenizer {spm_test_tokenizer.sha256[:12]}, but "
                                          rf"tokenizer={other} is"):
         PairStream(path, batch_size=4, dynamic=True, tokenizer=str(other))
