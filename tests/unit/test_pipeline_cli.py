@@ -6,7 +6,7 @@ import pytest
 from lmpairs.cli import build_config, main, make_parser, parse_setting
 from lmpairs.config import BuildConfig, ConfigError
 
-LLAMA = "../shared/data/tokenizers/llama2.model"
+LLAMA = "<llama_model_path>"  # replaced by the fixture's path in the test
 
 
 def parse(*argv):
@@ -59,8 +59,10 @@ def test_every_option_of_every_command_has_help():
      r"only 100 sentinel ids"),
     (["--input", "setup.py", "--tokenizer", LLAMA, "--validation-fraction", "2"], r"validation_fraction=2.0"),
 ])
-def test_expected_errors_print_one_message_and_exit_2(argv, message, capsys, tmp_path, monkeypatch, repo_root):
+def test_expected_errors_print_one_message_and_exit_2(argv, message, capsys, tmp_path, monkeypatch, repo_root,
+                                                     llama_model_path):
     monkeypatch.chdir(repo_root)
+    argv = [str(llama_model_path) if arg == LLAMA else arg for arg in argv]
     assert main(["build", "--output", str(tmp_path / "out"), *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("lmpairs build: error: ") and "Traceback" not in err

@@ -8,9 +8,6 @@ from lmpairs.pipeline.read import FILES_REJECTED, REJECTED, ReadFileFn
 from lmpairs.pipeline.records import Document, InputFile, Rejection, TokenizedDocument
 from lmpairs.pipeline.tokenize import TokenizeDocumentsFn
 
-LLAMA = "../shared/data/tokenizers/llama2.model"
-
-
 def run(fn, element, *extra):
     outputs = list(fn.process(element, *extra))
     main = [o for o in outputs if not isinstance(o, pvalue.TaggedOutput)]
@@ -44,8 +41,8 @@ def test_a_file_failing_midway_emits_no_document_at_all(tmp_path):
     assert tagged["counts"] == [{"files_rejected": 1}]
 
 
-def test_tokenize_loads_the_model_from_bytes_once_and_rejects_documents_without_tokens(repo_root):
-    fn = TokenizeDocumentsFn((repo_root / LLAMA).read_bytes(), name="llama2.model")
+def test_tokenize_loads_the_model_from_bytes_once_and_rejects_documents_without_tokens(llama_model_path):
+    fn = TokenizeDocumentsFn(llama_model_path.read_bytes(), name=llama_model_path.name)
     fn = pickle.loads(pickle.dumps(fn))  # as a runner ships it: bytes, no loaded model
     fn.setup()
     tokenizer = fn._tokenizer
