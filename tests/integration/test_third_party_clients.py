@@ -16,9 +16,9 @@ import transformers  # noqa: E402  (test extra)
 
 
 @pytest.fixture(scope="module")
-def built(build, corpus_slices: Path, shared_data: Path, tmp_path_factory) -> Path:
+def built(build, corpus_slices: Path, llama_model_path: Path, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("third-party") / "out"
-    build([str(corpus_slices / "en" / "*.txt*")], out, str(shared_data / "tokenizers" / "llama2.model"),
+    build([str(corpus_slices / "en" / "*.txt*")], out, str(llama_model_path),
           objectives=("clm", "mlm", "t5", "bart"), num_shards=16, validation_fraction=0.02, seq_len=48)
     return out
 

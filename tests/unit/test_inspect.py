@@ -193,8 +193,8 @@ def test_tokenizer_is_found_next_to_out_or_refused_with_the_fix(build: Path, tmp
     assert "-- train example 1" in inspect(lonely, num_examples=1, tokenizer=str(model))
 
 
-def test_a_different_tokenizer_is_refused_by_its_fingerprint(build: Path, shared_data: Path):
-    other = shared_data / "tokenizers" / "spm_test_unigram_1k.model"
+def test_a_different_tokenizer_is_refused_by_its_fingerprint(build: Path, spm_test_model_path: Path):
+    other = spm_test_model_path
     with pytest.raises(InspectError, match="was built with .* sha256"):
         inspect(build / "clm", num_examples=1, tokenizer=str(other))
 
