@@ -20,7 +20,6 @@ if str(REPO) not in sys.path:  # `bench` is not an installed package; `python -m
     sys.path.insert(0, str(REPO))
 
 from bench.common import Metric, at_least, at_most, format_table, paired_ratio  # noqa: E402
-SHARED = REPO.parent / "shared" / "data" / "corpora"
 
 EXPECTED = {
     "pipeline": ("spm x2", "plain x1", "plain x2", "build clm (", "build clm 2w (", "build all 2w / clm 2w time",
@@ -31,9 +30,8 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def bench_env(tmp_path_factory) -> dict[str, str]:
-    if not SHARED.is_dir():
-        pytest.fail(f"{SHARED}: the benchmarks' corpora are missing (shared test data next to the repo)")
+def bench_env(shared_data, tmp_path_factory) -> dict[str, str]:
+    """The benchmarks read the real corpora in ../shared/data (``shared_data`` skips without them)."""
     return {**os.environ, "LMPAIRS_BENCH_CACHE": str(tmp_path_factory.mktemp("bench-cache"))}
 
 
