@@ -1,6 +1,6 @@
 """BART's applied noise rates on real text, through real tokenizers (trained 2k unigram and LLaMA 2).
 
-A novel the trained tokenizer never saw (Botchan) is split into 60-line documents, sentence-split
+Generated English the trained tokenizer never saw (BOM + CRLF, as Botchan) is split into 60-line documents, sentence-split
 and encoded by ``Tokenizer.encode_documents``, cut into rows by ``document_rows`` and noised with
 BART-large's defaults. Bounds are several standard deviations wide for these sample sizes.
 """
@@ -21,14 +21,14 @@ TOKENIZERS = ("trained_tokenizer", "llama_tokenizer")
 
 
 @pytest.fixture(scope="module", params=TOKENIZERS)
-def corpus(request, shared_data):
+def corpus(request, bom_crlf_corpus):
     tokenizer = request.getfixturevalue(request.param)
-    text = (shared_data / "corpora" / "botchan.txt").read_text(encoding="utf-8")
+    text = bom_crlf_corpus.read_text(encoding="utf-8")
     lines = text.splitlines()
     documents = ["\n".join(lines[i:i + 60]) for i in range(0, len(lines), 60)]
     objective = BartObjective(BartConfig(), tokenizer.vocab)
     rows = [row for d, (ids, ends) in enumerate(tokenizer.encode_documents(documents))
-            for row in objective.document_rows(f"botchan.txt:{d}", ids, ends)[0]]
+            for row in objective.document_rows(f"novel.txt:{d}", ids, ends)[0]]
     assert len(rows) > 100
     return tokenizer, rows
 

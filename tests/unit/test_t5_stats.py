@@ -1,7 +1,8 @@
 """T5 span corruption on real text through real tokenizers: applied rates, span statistics, rebuild.
 
 Rows are built the way the pipeline builds them (cut each document, pack the leftovers) from
-WikiText-2 test, tokenized by the lmpairs-trained tokenizer and by LLaMA-2's model (sentinels
+the hermetic English corpus (pydoc text and generated prose), tokenized by the lmpairs-trained tokenizer
+and by the LLaMA-layout pretrained model (sentinels
 appended past its 32,000 pieces). The expected span-length law is exact: a uniform partition of
 ``n`` tokens into ``k`` non-empty spans gives a span ``j`` tokens long with probability
 ``C(n-j-1, k-2) / C(n-1, k-1)``.
@@ -22,15 +23,15 @@ LITERAL = "A line that spells out <extra_id_0>, <extra_id_1> and <mask> as plain
 
 
 @pytest.fixture(scope="module", params=TOKENIZERS)
-def corpus(request, shared_data):
-    """(tokenizer, objective, clean rows, one example per row) for WikiText-2 test."""
+def corpus(request, english_corpus):
+    """(tokenizer, objective, clean rows, one example per row) for the English corpus."""
     tokenizer = request.getfixturevalue(request.param)
     objective = T5Objective(T5Config(), tokenizer.vocab)
-    text = (shared_data / "corpora" / "wikitext2_test.raw.txt").read_text(encoding="utf-8")
+    text = english_corpus.read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line.strip()] + [LITERAL]
     rows, leftovers = [], []
     for index, (ids, sentence_ends) in enumerate(tokenizer.encode_documents(lines)):
-        whole, remainder = objective.document_rows(f"wikitext2_test:{index:06d}", ids, sentence_ends)
+        whole, remainder = objective.document_rows(f"english:{index:06d}", ids, sentence_ends)
         rows += whole
         leftovers.append(remainder)
     packed, dropped = objective.pack_leftovers("0", leftovers)
