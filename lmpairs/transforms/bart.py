@@ -2,96 +2,141 @@
 
 Rows never mix documents (fairseq's ``complete_doc``): a document is split greedily into runs of
 whole sentences of at most ``seq_len - 2`` tokens (a longer sentence is cut into pieces), so rows
-are variable length. ``corrupt`` applies, in fairseq's order, sentence permutation, token masking,
-token deletion, text infilling, insertion and rotation to the body; the target is the clean row.
+are variable length. The greedy grouping advances every document of a batch by one row per
+vectorized round (rounds = the most rows any one document gives). ``corrupt`` applies, in
+fairseq's order, sentence permutation, token masking, token deletion, text infilling, insertion
+and rotation to the bodies of the whole batch; the target is the clean row.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from lmpairs.config import BartConfig
-from lmpairs.transforms.bart_noise import (delete_tokens, infill_text, insert_noise, mask_tokens_bart,
-                                           permute_sentences, rotate_document)
-from lmpairs.transforms.objective import Columns, Objective, Row
-from lmpairs.transforms.seeding import stable_hash64
+from lmpairs.transforms import bart_noise as noise
+from lmpairs.transforms.batch import DocumentBatch, ExampleBatch, Ragged, RowBatch
+from lmpairs.transforms.objective import Objective, check_ids
+from lmpairs.transforms.packing import empty_rows
+from lmpairs.transforms.rowops import gather, lengths_of, offsets_of, row_of
+from lmpairs.transforms.seeding import row_keys
+
+(PERMUTE_CHOOSE, PERMUTE_ORDER, TOKEN_MASK, TOKEN_DELETE, SPAN_LENGTHS, SPAN_VALUES, SPAN_IDS, SPAN_PLACE,
+ SPAN_SLOTS, INSERT_IDS, INSERT_SLOTS, ROTATE) = range(12)
+"""Hash streams of BART, one per draw purpose."""
 
 
-def sentence_lengths(num_tokens: int, sentence_ends: np.ndarray, *, max_length: int) -> np.ndarray:
-    """Lengths of a document's sentences, each longer one cut into pieces of at most ``max_length``.
+def sentence_pieces(docs: DocumentBatch, max_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each document's sentence lengths, sentences longer than ``max_length`` cut into pieces.
 
-    ``sentence_ends`` are exclusive end offsets; they are clipped, deduplicated and closed with
-    ``num_tokens``, so the lengths (all > 0) always sum to ``num_tokens``.
+    Sentence ends are clipped to the document, deduplicated and closed with its length, so the
+    lengths (all > 0) of a document sum to its token count. Returns flat lengths and per-document
+    offsets into them.
     """
-    if num_tokens == 0:
-        return np.zeros(0, dtype=np.int64)
-    ends = np.minimum(np.maximum(np.asarray(sentence_ends, dtype=np.int64), 0), num_tokens)  # a new array
-    lengths = successive_differences(ends)
-    # Ends from the tokenizer are already strictly increasing up to num_tokens: nothing to clean up.
-    if not (ends.size and ends[-1] == num_tokens and (lengths > 0).all()):
-        ends = np.unique(ends)
-        lengths = np.diff(np.union1d(ends[ends > 0], [num_tokens]), prepend=0)
-    if int(lengths.max()) <= max_length:  # every sentence fits a row: nothing to cut
-        return lengths
-    pieces = -(-lengths // max_length)
-    out = np.full(int(pieces.sum()), max_length, dtype=np.int64)
-    last_piece = np.cumsum(pieces) - 1
-    out[last_piece] = lengths - (pieces - 1) * max_length
-    return out
+    num_docs = docs.num_documents
+    doc_len = lengths_of(docs.ids.offsets)
+    ends = docs.sentence_ends
+    e_rows = row_of(ends.offsets)
+    all_rows = np.concatenate([e_rows, np.arange(num_docs)])
+    all_ends = np.concatenate([np.clip(ends.values.astype(np.int64), 0, doc_len[e_rows]), doc_len])
+    order = np.lexsort((all_ends, all_rows))
+    all_rows, all_ends = all_rows[order], all_ends[order]
+    prev = np.zeros_like(all_ends)
+    prev[1:] = all_ends[:-1]
+    first = np.ones(all_rows.shape[0], dtype=bool)
+    first[1:] = all_rows[1:] != all_rows[:-1]
+    prev[first] = 0
+    keep = all_ends > prev
+    lengths = (all_ends - prev)[keep]
+    rows = all_rows[keep]
+    if lengths.size and int(lengths.max()) > max_length:
+        pieces = -(-lengths // max_length)
+        cut = np.full(int(pieces.sum()), max_length, dtype=np.int64)
+        cut[np.cumsum(pieces) - 1] = lengths - (pieces - 1) * max_length
+        lengths, rows = cut, np.repeat(rows, pieces)
+    return lengths, offsets_of(np.bincount(rows, minlength=num_docs))
 
 
-def successive_differences(ends: np.ndarray) -> np.ndarray:
-    """``np.diff(ends, prepend=0)`` as two ufunc calls (``np.diff``'s wrapper costs more than the work)."""
-    lengths = ends.copy()
-    lengths[1:] -= ends[:-1]
-    return lengths
+def group_sentences(lengths: np.ndarray, offsets: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy rows of whole sentences within ``capacity`` tokens, documents kept apart.
 
-
-def group_sentences(lengths: np.ndarray, capacity: int) -> np.ndarray:
-    """Greedy row boundaries: indices ``b`` such that sentences ``b[i]:b[i+1]`` fill row ``i``.
-
-    Each row takes whole sentences while their total stays within ``capacity`` (every length must
-    be ``<= capacity``). One ``searchsorted`` per row, not a loop over sentences.
+    Returns ``(first, stop)`` sentence indices (flat) of every row, rows in document order. Every
+    length must be ``<= capacity``. One vectorized ``searchsorted`` per round over the documents
+    still open.
     """
     cumulative = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
     np.cumsum(lengths, out=cumulative[1:])
-    if cumulative[-1] <= capacity:  # the whole document is one row (or none)
-        return np.array([0, lengths.shape[0]] if lengths.shape[0] else [0], dtype=np.int64)
-    bounds = [0]
-    while bounds[-1] < lengths.shape[0]:
-        start = bounds[-1]
-        bounds.append(int(np.searchsorted(cumulative, cumulative[start] + capacity, side="right")) - 1)
-    return np.asarray(bounds, dtype=np.int64)
+    doc_stop = offsets[1:]
+    start = offsets[:-1].copy()
+    open_docs = np.flatnonzero(start < doc_stop)
+    firsts, stops, docs = [], [], []
+    while open_docs.size:
+        s = start[open_docs]
+        stop = np.searchsorted(cumulative, cumulative[s] + capacity, side="right") - 1
+        stop = np.minimum(stop, doc_stop[open_docs])
+        firsts.append(s)
+        stops.append(stop)
+        docs.append(open_docs)
+        start[open_docs] = stop
+        open_docs = open_docs[stop < doc_stop[open_docs]]
+    if not firsts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    first, stop, doc = np.concatenate(firsts), np.concatenate(stops), np.concatenate(docs)
+    order = np.lexsort((first, doc))  # documents in order, each one's rows in order
+    return first[order], stop[order]
 
 
-def shared_count(a: np.ndarray, b: np.ndarray) -> int:
-    """Size of the multiset intersection of ``a`` and ``b`` (sum over ids of the smaller count).
+class BartPacker:
+    """BART rows of one stream: per document, never packed across documents; ``finish`` has nothing left."""
 
-    Two sorts and binary searches over the rows themselves: no ``np.unique``, no vocabulary-sized
-    count arrays. The ``r``-th copy of an id in ``b`` is shared when ``a`` holds more than ``r``.
-    """
-    sorted_a, sorted_b = np.sort(a), np.sort(b)
-    rank = np.arange(sorted_b.shape[0]) - np.searchsorted(sorted_b, sorted_b, side="left")
-    in_a = np.searchsorted(sorted_a, sorted_b, side="right") - np.searchsorted(sorted_a, sorted_b, side="left")
-    return int((rank < in_a).sum())
+    def __init__(self, objective: "BartObjective") -> None:
+        self.objective = objective
 
+    def add(self, docs: DocumentBatch) -> RowBatch:
+        obj = self.objective
+        if docs.num_documents == 0:
+            return empty_rows()
+        lengths, sent_offsets = sentence_pieces(docs, obj.body_capacity)
+        first, stop = group_sentences(lengths, sent_offsets, obj.body_capacity)
+        if first.size == 0:
+            return empty_rows()
+        sent_doc = row_of(sent_offsets)
+        sent_start = np.cumsum(lengths) - lengths - docs.ids.offsets[sent_doc]  # token offset inside the document
+        row_doc = sent_doc[first]
+        body_start = sent_start[first]
+        cumulative = offsets_of(lengths)
+        body_len = cumulative[stop] - cumulative[first]
+        body = gather(docs.ids.values, docs.ids.offsets[row_doc] + body_start, body_len)
+        head = obj.head
+        row_len = body_len + head + 1
+        offsets = offsets_of(row_len)
+        ids = np.empty(offsets[-1], dtype=np.int32)
+        frame = np.zeros(ids.shape[0], dtype=bool)
+        frame[offsets[1:] - 1] = True
+        ids[offsets[1:] - 1] = obj.vocab.eos_id
+        if head:
+            frame[offsets[:-1]] = True
+            ids[offsets[:-1]] = obj.vocab.bos_id
+        ids[~frame] = body
+        seg_counts = stop - first
+        seg = lengths[np.repeat(first, seg_counts) + (np.arange(int(seg_counts.sum()))
+                                                     - np.repeat(offsets_of(seg_counts)[:-1], seg_counts))]
+        seg = seg.astype(np.int32)
+        seg_offsets = offsets_of(seg_counts)
+        seg[seg_offsets[:-1]] += head
+        seg[seg_offsets[1:] - 1] += 1
+        keys = row_keys(obj.objective_id, np.asarray(docs.keys, np.uint64)[row_doc], body_start)
+        return RowBatch(keys, Ragged(ids, offsets), Ragged(seg, seg_offsets))
 
-def body_segments(segment_lengths: np.ndarray, head: int, body_length: int) -> np.ndarray:
-    """A framed row's segment lengths re-cut to its body (framing removed, empty sentences dropped)."""
-    ends = np.cumsum(np.asarray(segment_lengths, dtype=np.int64))
-    ends -= head
-    np.minimum(np.maximum(ends, 0, out=ends), body_length, out=ends)
-    lengths = successive_differences(ends)
-    return lengths[lengths > 0]
+    def finish(self) -> tuple[RowBatch, int]:
+        return empty_rows(), 0
 
 
 class BartObjective(Objective):
     name = "bart"
-    columns = ("input_ids", "labels")
     config: BartConfig
 
     @property
-    def row_length(self) -> int:
-        """The longest row; rows are variable length and never packed."""
+    def full_row_length(self) -> int:
+        """The longest row; rows are variable length (a document's last row is usually shorter)."""
         return self.config.seq_len
 
     @property
@@ -103,94 +148,113 @@ class BartObjective(Objective):
     def body_capacity(self) -> int:
         return self.config.seq_len - self.head - 1
 
-    def document_rows(self, doc_key: str, ids: np.ndarray, sentence_ends: np.ndarray) -> tuple[list[Row], np.ndarray]:
-        """One document's rows, each ``<s> sentences </s>``; no remainder, so nothing is packed."""
-        ids = np.asarray(ids, dtype=np.int32)
-        lengths = sentence_lengths(ids.shape[0], sentence_ends, max_length=self.body_capacity)
-        bounds = group_sentences(lengths, self.body_capacity)
-        offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        head, rows = self.head, []
-        for i in range(bounds.shape[0] - 1):
-            a, b = int(bounds[i]), int(bounds[i + 1])
-            segments = lengths[a:b].astype(np.int32)
-            segments[0] += head
-            segments[-1] += 1
-            start, stop = int(offsets[a]), int(offsets[b])
-            row_ids = np.empty(stop - start + head + 1, dtype=np.int32)  # <s> body </s>
-            row_ids[head:-1] = ids[start:stop]
-            if head:
-                row_ids[0] = self.vocab.bos_id
-            row_ids[-1] = self.vocab.eos_id
-            rows.append(Row(stable_hash64(self.name, "doc", doc_key, i), row_ids, segments))
-        return rows, np.zeros(0, dtype=np.int32)
+    def packer(self) -> BartPacker:
+        return BartPacker(self)
 
-    def pack_leftovers(self, group: str, leftovers: list[np.ndarray]) -> tuple[list[Row], int]:
-        """BART keeps documents apart: :meth:`document_rows` leaves nothing to pack."""
-        if any(len(x) for x in leftovers):
-            raise ValueError(f"bart: bucket {group!r} got {sum(len(x) for x in leftovers)} leftover tokens, "
-                             "but BART rows never pack across documents; use BartObjective.document_rows.")
-        return [], 0
+    def bodies(self, rows: RowBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(values, offsets, sentence_lengths, sentence_offsets)`` of the rows' bodies, framing checked."""
+        ids, offsets = rows.ids.values, rows.ids.offsets
+        lengths = lengths_of(offsets)
+        head = self.head
+        bad = lengths < head + 1
+        ok = ~bad
+        bad[ok] |= ids[offsets[1:][ok] - 1] != self.vocab.eos_id
+        if head:
+            bad[ok] |= ids[offsets[:-1][ok]] != self.vocab.bos_id
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"bart: row {i} (key {int(rows.keys[i])}) is not framed <s> … </s> (got "
+                             f"{rows.ids.row(i)[:3].tolist()}…); build rows with BartObjective.packer().")
+        seg = rows.segments
+        seg_sum = np.add.reduceat(seg.values.astype(np.int64), seg.offsets[:-1]) if seg.values.size else None
+        if seg.num_rows != rows.num_rows or seg_sum is None or (lengths_of(seg.offsets) == 0).any() \
+                or (seg_sum != lengths).any():
+            raise ValueError("bart: row segments must give each row's sentence lengths summing to its length; "
+                             "pass one segment per row when sentences are unknown.")
+        body_mask = np.ones(ids.shape[0], dtype=bool)
+        body_mask[offsets[1:] - 1] = False
+        if head:
+            body_mask[offsets[:-1]] = False
+        values = ids[body_mask]
+        body_offsets = offsets_of(lengths - head - 1)
+        # sentence lengths re-cut to the body: drop the framing from the first and last, drop empties
+        ends = np.cumsum(seg.values.astype(np.int64)) - np.repeat(offsets[:-1] + head, lengths_of(seg.offsets))
+        seg_rows = row_of(seg.offsets)
+        ends = np.minimum(np.maximum(ends, 0), (lengths - head - 1)[seg_rows])
+        prev = np.zeros_like(ends)
+        prev[1:] = ends[:-1]
+        prev[seg.offsets[:-1]] = 0
+        s_len = ends - prev
+        keep = s_len > 0
+        return values, body_offsets, s_len[keep], offsets_of(np.bincount(seg_rows[keep], minlength=rows.num_rows))
 
-    def split_frame(self, row: Row) -> tuple[np.ndarray, np.ndarray]:
-        """``(ids, body)`` of a framed row, checking ``<s> … </s>`` and the segment lengths."""
-        ids = np.asarray(row.ids, dtype=np.int32)
-        n = ids.shape[0]
-        bos_ok = self.head == 0 or (n > 0 and ids[0] == self.vocab.bos_id)
-        if n < self.head + 1 or not bos_ok or ids[-1] != self.vocab.eos_id:
-            raise ValueError(f"bart: row {row.key} is not framed <s> … </s> (got {n} ids, first "
-                             f"{ids[:1].tolist()}, last {ids[-1:].tolist()}); build rows with "
-                             "BartObjective.document_rows.")
-        total = int(np.sum(row.segment_lengths))
-        if total != n:
-            raise ValueError(f"bart: row {row.key} has segment_lengths summing to {total}, expected {n} "
-                             f"(its length); pass segment_lengths=[{n}] when sentences are unknown.")
-        return ids, ids[self.head:n - 1]
-
-    def corrupt(self, row: Row, *, rng: np.random.Generator) -> Columns:
-        """Noise the body of ``row`` (fairseq order) and keep the clean row as ``labels``.
-
-        Inputs are variable length: with the defaults about 75% of the row. Only insertion noise
-        and zero-length infill spans (about e^-λ of the spans) lengthen them, so an input can
-        exceed ``seq_len`` only under a small λ or insertion noise; the loader pads per batch.
-        A row whose sentences are unknown (dynamic re-noising) passes ``segment_lengths=[len]``.
-        """
+    def corrupt_columns(self, rows: RowBatch, *, seed: int, copy: int) -> dict:
         c = self.config
-        ids, body = self.split_frame(row)
-        segments = body_segments(row.segment_lengths, self.head, body.shape[0])
-        body = permute_sentences(body, segments, ratio=c.permute_sentence_ratio, rng=rng)
-        body = mask_tokens_bart(body, ratio=c.token_mask_ratio, vocab=self.vocab, rng=rng)
-        body = delete_tokens(body, ratio=c.token_delete_ratio, rng=rng)
-        body = infill_text(body, mask_ratio=c.mask_ratio, random_ratio=c.random_ratio,
-                           poisson_lambda=c.poisson_lambda, whole_words=c.mask_whole_words,
-                           vocab=self.vocab, rng=rng)
-        body = insert_noise(body, ratio=c.insert_ratio, random_ratio=c.random_ratio, vocab=self.vocab, rng=rng)
-        body = rotate_document(body, ratio=c.rotate_ratio, rng=rng)
-        input_ids = np.concatenate([ids[:self.head], body, ids[-1:]])  # all int32
-        return {"input_ids": input_ids, "labels": ids.copy()}
+        check_ids(rows.ids.values, self.vocab, "bart")
+        values, offsets, s_len, s_offsets = self.bodies(rows)
 
-    def clean_ids(self, columns: Columns) -> np.ndarray:
-        return np.asarray(columns["labels"], dtype=np.int32).copy()
+        def k(stream: int) -> np.ndarray:
+            return self.keys_for(rows, seed, copy, stream)
 
-    def measure(self, columns: Columns) -> dict[str, int]:
-        """Counts behind the manifest's applied BART rates, computed from inputs versus labels.
+        values = noise.permute_sentences(values, offsets, s_len, s_offsets, ratio=c.permute_sentence_ratio,
+                                         choose_keys=k(PERMUTE_CHOOSE), order_keys=k(PERMUTE_ORDER))
+        values = noise.mask_random_tokens(values, offsets, ratio=c.token_mask_ratio, keys=k(TOKEN_MASK),
+                                          mask_id=self.vocab.mask_id)
+        values, offsets = noise.delete_random_tokens(values, offsets, ratio=c.token_delete_ratio,
+                                                     keys=k(TOKEN_DELETE))
+        values, offsets = noise.infill(values, offsets, mask_ratio=c.mask_ratio, random_ratio=c.random_ratio,
+                                       poisson_lambda=c.poisson_lambda, whole_words=c.mask_whole_words,
+                                       vocab=self.vocab,
+                                       keys={"lengths": k(SPAN_LENGTHS), "values": k(SPAN_VALUES),
+                                             "ids": k(SPAN_IDS), "place": k(SPAN_PLACE), "slots": k(SPAN_SLOTS)})
+        values, offsets = noise.insert_noise(values, offsets, ratio=c.insert_ratio, random_ratio=c.random_ratio,
+                                             vocab=self.vocab, keys={"ids": k(INSERT_IDS), "slots": k(INSERT_SLOTS)})
+        values = noise.rotate(values, offsets, ratio=c.rotate_ratio, keys=k(ROTATE))
+        head = self.head
+        in_offsets = offsets_of(lengths_of(offsets) + head + 1)
+        out = np.empty(in_offsets[-1], dtype=np.int32)
+        frame = np.zeros(out.shape[0], dtype=bool)
+        frame[in_offsets[1:] - 1] = True
+        out[in_offsets[1:] - 1] = self.vocab.eos_id
+        if head:
+            frame[in_offsets[:-1]] = True
+            out[in_offsets[:-1]] = self.vocab.bos_id
+        out[~frame] = values
+        return {"input_ids": Ragged(out, in_offsets), "labels": Ragged(rows.ids.values.copy(), rows.ids.offsets)}
 
-        ``removed``: clean tokens missing from the input (as a multiset, so permutation and
-        rotation cancel): covered by infilled spans, token-masked or deleted. ``masks``: mask ids in
-        the input. ``added``: other input tokens absent from the labels (random replacements and
-        insertions). Applied infill rate ≈ removed / body_tokens. A random id that happens to equal
-        a removed token of the same row cancels one count from both (rare: about removed/vocab).
+    def clean(self, examples: ExampleBatch) -> RowBatch:
+        """The labels are the clean rows; sentences are not stored, so each row is one segment."""
+        labels = examples.columns["labels"]
+        lengths = labels.lengths
+        return RowBatch(examples.keys, Ragged(labels.values.copy(), labels.offsets),
+                        Ragged(lengths.astype(np.int32), np.arange(lengths.shape[0] + 1, dtype=np.int64)))
+
+    def measure(self, examples: ExampleBatch) -> dict[str, int]:
+        """Counts behind the manifest's applied BART rates, from inputs versus labels, batch-summed.
+
+        ``removed``: clean tokens missing from the input (as a multiset per row, so permutation and
+        rotation cancel). ``masks``: mask ids in the input. ``added``: other input tokens absent
+        from the labels (random replacements and insertions). A random id that happens to equal a
+        removed token of the same row cancels one count from both (rare: about removed/vocab).
         """
-        input_ids = np.asarray(columns["input_ids"])
-        labels = np.asarray(columns["labels"])
-        shared = shared_count(labels, input_ids)
-        masks = int((input_ids == self.vocab.mask_id).sum())
-        mask_surplus = max(masks - int((labels == self.vocab.mask_id).sum()), 0)
+        inputs, labels = examples.columns["input_ids"], examples.columns["labels"]
+        size = np.int64(self.vocab.size)
+        a = row_of(labels.offsets) * size + labels.values
+        b = row_of(inputs.offsets) * size + inputs.values
+        sorted_a, sorted_b = np.sort(a), np.sort(b)
+        rank = np.arange(sorted_b.shape[0]) - np.searchsorted(sorted_b, sorted_b, side="left")
+        in_a = np.searchsorted(sorted_a, sorted_b, side="right") - np.searchsorted(sorted_a, sorted_b, side="left")
+        shared = int((rank < in_a).sum())
+        mask_id = self.vocab.mask_id
+        in_masks = inputs.values == mask_id
+        label_masks = np.bincount(row_of(labels.offsets)[labels.values == mask_id], minlength=labels.num_rows)
+        surplus = np.maximum(np.bincount(row_of(inputs.offsets)[in_masks], minlength=inputs.num_rows) - label_masks, 0)
+        masks = int(in_masks.sum())
         return {
-            "tokens": int(input_ids.shape[0]),
-            "label_tokens": int(labels.shape[0]),
-            "body_tokens": int(labels.shape[0]) - self.head - 1,
-            "removed": int(labels.shape[0]) - shared,  # sum over ids of max(in labels - in input, 0)
+            "tokens": int(inputs.values.shape[0]),
+            "label_tokens": int(labels.values.shape[0]),
+            "body_tokens": int(labels.values.shape[0]) - (self.head + 1) * labels.num_rows,
+            "removed": int(labels.values.shape[0]) - shared,
             "masks": masks,
-            "added": int(input_ids.shape[0]) - shared - mask_surplus,  # the same surplus, mask ids aside
+            "added": int(inputs.values.shape[0]) - shared - int(surplus.sum()),
         }

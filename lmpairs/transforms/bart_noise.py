@@ -1,19 +1,18 @@
-"""BART's noising functions (fairseq ``DenoisingDataset``), vectorized over the body of one row.
+"""BART's noising (fairseq ``DenoisingDataset``), vectorized over the bodies of a whole batch of rows.
 
-Every function takes the row *body* (the ids between ``<s>`` and ``</s>``), so the framing can
-never be touched, and returns a new int32 array; the input is never mutated. Counts follow fairseq:
-``ceil(n * ratio)`` (guarded against float error, so ``ceil(10 * 0.3)`` is 3, not 4). Random ids are
-drawn from ``vocab.ordinary_ids`` (fairseq draws any id, specials included).
+Every function takes row *bodies* (the ids between ``<s>`` and ``</s>``) as flat ``values`` and
+``offsets``, so the framing is never touched, and returns new arrays; inputs are never mutated.
+Draws are DESIGN's keyed hash words: ``keys`` holds one stream key per row, and each draw sits at a
+position of its own domain (token, sentence, span or slot index inside the row).
 
+Counts follow fairseq: ``ceil(n * ratio)`` (guarded against float error, so ``ceil(10 * 0.3)`` is
+3). Random ids are drawn from ``vocab.ordinary_ids`` (fairseq draws any id, specials included).
 Text infilling differs from fairseq in two documented ways, both so the configured rates are the
-rates applied. (1) By default spans are placed so they do not overlap (``disjoint=True``), so a row
-really loses ``mask_ratio`` of its words; fairseq starts each span at an independent random word,
-spans collide and merge, and it realizes about ``1 - exp(-mask_ratio)`` (26% for 0.3);
-``disjoint=False`` reproduces that placement. (2) A zero-length span's inserted token is random
-with probability ``random_ratio`` like any span's; fairseq routes them through insertion noise,
-whose ``ceil(n * random_ratio)`` makes a lone inserted mask always random (12% random, not 10%).
-Insertion noise counts ``ceil(ratio * body length)``; fairseq's base also counts ``<s>``/``</s>``.
-Cost: O(tokens) numpy per call, plus a loop over the rare Poisson redraws.
+rates applied: (1) spans are placed so they never overlap (a uniform random arrangement of the
+spans among the unmasked words), so a row really loses ``mask_ratio`` of its words; fairseq's
+independent starts collide and realize about ``1 - exp(-mask_ratio)``. (2) A zero-length span's
+inserted token is random with probability ``random_ratio`` like any span's. Poisson(λ) span
+lengths come from the inverse CDF of a uniform float per draw.
 """
 from __future__ import annotations
 
@@ -21,203 +20,205 @@ import math
 
 import numpy as np
 
+from lmpairs.transforms.rowops import (gather, insert_values, lengths_of, offsets_of, positions_in_rows,
+                                       rank_in_rows, row_of, segment_cumsum, smallest_k)
+from lmpairs.transforms.seeding import below, uniform_ints, unit_floats, words_at
 from lmpairs.vocab import Vocab
 
 
-def noise_count(num_items: int, ratio: float) -> int:
-    """fairseq's ``ceil(num_items * ratio)``, with a guard so float error cannot add one."""
-    if ratio <= 0.0 or num_items <= 0:
-        return 0
-    return min(num_items, int(math.ceil(num_items * ratio - 1e-9)))
+def noise_counts(n: np.ndarray, ratio: float) -> np.ndarray:
+    """fairseq's ``ceil(n * ratio)`` per row, with a guard so float error cannot add one."""
+    n = np.asarray(n, dtype=np.int64)
+    if ratio <= 0.0:
+        return np.zeros(n.shape, dtype=np.int64)
+    return np.minimum(n, np.ceil(n * ratio - 1e-9).astype(np.int64)).clip(min=0)
 
 
-def random_ordinary(count: int, vocab: Vocab, *, rng: np.random.Generator) -> np.ndarray:
-    """``count`` ids drawn uniformly from the ordinary pieces (never a special, sentinel or mask)."""
-    pool = vocab.ordinary_ids
-    return pool[rng.integers(0, pool.shape[0], size=count)].astype(np.int32, copy=False)
+def random_ordinary(words: np.ndarray, vocab: Vocab) -> np.ndarray:
+    """Ordinary ids (never a special, sentinel or mask), one per word, by multiply-shift."""
+    return vocab.ordinary_ids[uniform_ints(words, vocab.ordinary_ids.shape[0])]
 
 
-def gather_segments(ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenate ``ids[starts[i] : starts[i] + lengths[i]]`` in order, in one fancy-index."""
-    lengths = np.asarray(lengths, dtype=np.int64)
-    offsets = np.cumsum(lengths)
-    offsets -= lengths
-    index = np.repeat(np.asarray(starts, dtype=np.int64) - offsets, lengths)
-    index += np.arange(index.shape[0])
-    return ids[index]
+def items_of(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(offsets, rows, positions)`` of ``counts[r]`` items per row, flat."""
+    offsets = offsets_of(counts)
+    rows = row_of(offsets)
+    return offsets, rows, positions_in_rows(offsets, rows)
 
 
-def permute_sentences(ids: np.ndarray, segment_lengths: np.ndarray, *, ratio: float,
-                      rng: np.random.Generator) -> np.ndarray:
-    """Shuffle ``ceil(ratio * num_sentences)`` of the sentences among their own slots (fairseq).
+def permute_sentences(values: np.ndarray, offsets: np.ndarray, sentence_lengths: np.ndarray,
+                      sentence_offsets: np.ndarray, *, ratio: float, choose_keys: np.ndarray,
+                      order_keys: np.ndarray) -> np.ndarray:
+    """Shuffle ``ceil(ratio * S)`` sentences of each row among their own slots (fairseq).
 
-    ``segment_lengths`` are the body's sentence lengths (they sum to ``len(ids)``); with ratio 1
-    this is a full random permutation of the sentences.
+    The chosen sentences are the ones with the smallest ``choose_keys`` words; they move into the
+    chosen slots in the order of their ``order_keys`` words. Row lengths are unchanged.
     """
-    ids = np.asarray(ids, dtype=np.int32)
-    lengths = np.asarray(segment_lengths, dtype=np.int64)
-    if int(lengths.sum()) != ids.shape[0]:
-        raise ValueError(f"permute_sentences: segment_lengths sum to {int(lengths.sum())} but the body has "
-                         f"{ids.shape[0]} ids; pass the body's sentence lengths (framing excluded).")
-    num_sentences = lengths.shape[0]
-    num_to_permute = noise_count(num_sentences, ratio)
-    if num_to_permute < 2:
-        return ids.copy()
-    chosen = rng.permutation(num_sentences)[:num_to_permute]
-    order = np.arange(num_sentences)
-    order[chosen] = chosen[rng.permutation(num_to_permute)]
-    starts = np.cumsum(lengths) - lengths
-    return gather_segments(ids, starts[order], lengths[order])
+    num_rows = offsets.shape[0] - 1
+    counts = lengths_of(sentence_offsets)
+    s_rows = row_of(sentence_offsets)
+    s_pos = positions_in_rows(sentence_offsets, s_rows)
+    k = noise_counts(counts, ratio)
+    k[k < 2] = 0
+    if not k.any():
+        return values.copy()
+    chosen = (smallest_k(s_rows, words_at(choose_keys[s_rows], s_pos), k, num_rows) if (k < counts).any()
+              else np.repeat(k > 0, counts))
+    slots = np.flatnonzero(chosen)
+    order_of_chosen, _ = rank_in_rows(s_rows[slots], words_at(order_keys[s_rows[slots]], s_pos[slots]), num_rows)
+    new_order = np.arange(s_rows.shape[0])
+    new_order[slots] = slots[order_of_chosen]
+    starts = offsets[s_rows] + segment_cumsum(sentence_lengths, sentence_offsets) - sentence_lengths
+    return gather(values, starts[new_order], sentence_lengths[new_order])
 
 
-def rotate_document(ids: np.ndarray, *, ratio: float, rng: np.random.Generator) -> np.ndarray:
-    """With probability ``ratio``, rotate the body to start at a random token (never at 0)."""
-    ids = np.asarray(ids, dtype=np.int32)
-    if ratio <= 0.0 or rng.random() >= ratio or ids.shape[0] < 2:
-        return ids.copy()
-    offset = int(rng.integers(1, ids.shape[0]))
-    return np.concatenate([ids[offset:], ids[:offset]])
-
-
-def mask_tokens_bart(ids: np.ndarray, *, ratio: float, vocab: Vocab, rng: np.random.Generator) -> np.ndarray:
-    """Token masking (BART paper): ``ceil(ratio * n)`` random tokens become ``<mask>``."""
-    ids = np.asarray(ids, dtype=np.int32)
-    out = ids.copy()
-    count = noise_count(ids.shape[0], ratio)
-    if count:
-        out[rng.choice(ids.shape[0], size=count, replace=False)] = vocab.mask_id
+def mask_random_tokens(values: np.ndarray, offsets: np.ndarray, *, ratio: float, keys: np.ndarray,
+                       mask_id: int) -> np.ndarray:
+    """Token masking (BART paper): ``ceil(ratio * n)`` tokens per row become ``<mask>``."""
+    out = values.copy()
+    if ratio <= 0.0 or values.size == 0:
+        return out
+    rows = row_of(offsets)
+    pos = positions_in_rows(offsets, rows)
+    out[smallest_k(rows, words_at(keys[rows], pos), noise_counts(lengths_of(offsets), ratio),
+                   offsets.shape[0] - 1)] = mask_id
     return out
 
 
-def delete_tokens(ids: np.ndarray, *, ratio: float, rng: np.random.Generator) -> np.ndarray:
-    """Token deletion (BART paper): ``ceil(ratio * n)`` random tokens are removed."""
-    ids = np.asarray(ids, dtype=np.int32)
-    count = noise_count(ids.shape[0], ratio)
-    if count == 0:
-        return ids.copy()
-    keep = np.ones(ids.shape[0], dtype=bool)
-    keep[rng.choice(ids.shape[0], size=count, replace=False)] = False
-    return ids[keep]
+def delete_random_tokens(values: np.ndarray, offsets: np.ndarray, *, ratio: float,
+                         keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Token deletion (BART paper): ``ceil(ratio * n)`` tokens per row are removed."""
+    if ratio <= 0.0 or values.size == 0:
+        return values.copy(), offsets
+    rows = row_of(offsets)
+    pos = positions_in_rows(offsets, rows)
+    k = noise_counts(lengths_of(offsets), ratio)
+    gone = smallest_k(rows, words_at(keys[rows], pos), k, offsets.shape[0] - 1)
+    return values[~gone], offsets_of(lengths_of(offsets) - k)
 
 
-def span_values(is_random: np.ndarray, vocab: Vocab, *, rng: np.random.Generator) -> np.ndarray:
-    """The token each noise span or insertion becomes: ``<mask>``, or a random ordinary id."""
-    values = np.full(is_random.shape[0], vocab.mask_id, dtype=np.int32)
-    values[is_random] = random_ordinary(int(is_random.sum()), vocab, rng=rng)
-    return values
+def poisson_table(poisson_lambda: float) -> np.ndarray:
+    """CDF of Poisson(λ) at 0, 1, …, far enough that the rest of the tail is below 1e-17."""
+    top = int(poisson_lambda + 30.0 * math.sqrt(poisson_lambda) + 40)
+    k = np.arange(top + 1)
+    log_pmf = k * math.log(poisson_lambda) - poisson_lambda - np.array([math.lgamma(i + 1) for i in k])
+    return np.cumsum(np.exp(log_pmf))
 
 
-def insert_values(ids: np.ndarray, values: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
-    """Insert ``values`` at uniform random slots among ``ids`` (fairseq add_insertion_noise)."""
-    ids = np.asarray(ids, dtype=np.int32)
-    count = values.shape[0]
-    if count == 0:
-        return ids.copy()
-    total = ids.shape[0] + count
-    slots = rng.choice(total, size=count, replace=False)
-    noise = np.zeros(total, dtype=bool)
-    noise[slots] = True
-    out = np.empty(total, dtype=np.int32)
-    out[~noise] = ids
-    out[slots] = values
-    return out
+def poisson_span_lengths(budgets: np.ndarray, *, poisson_lambda: float,
+                         keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Span lengths (in words) ~ Poisson(λ) summing exactly to each row's budget (fairseq's trimming).
+
+    Draw ``i`` of a row is the inverse CDF at the float of its word ``i``. Keeps the shortest prefix
+    whose total reaches the budget and trims its last span; zero-length spans stay (they become
+    insertions). Returns flat lengths and their offsets per row.
+    """
+    num_rows = budgets.shape[0]
+    cdf = poisson_table(poisson_lambda)
+    draws = np.ceil(budgets / max(poisson_lambda, 1e-3) * 1.25).astype(np.int64) + 8
+    draws[budgets == 0] = 0
+    while True:  # a row whose draws fall short gets twice as many (rare: tiny budgets)
+        offsets, rows, pos = items_of(draws)
+        lengths = np.searchsorted(cdf, unit_floats(words_at(keys[rows], pos)), side="right").astype(np.int64)
+        cum = segment_cumsum(lengths, offsets)
+        totals = np.zeros(num_rows, dtype=np.int64)
+        nonempty = draws > 0
+        totals[nonempty] = cum[offsets[1:][nonempty] - 1]
+        short = totals < budgets
+        if not short.any():
+            break
+        draws[short] *= 2
+    before = cum - lengths
+    keep = before < budgets[rows]
+    lengths = np.minimum(lengths, budgets[rows] - before)[keep]
+    return lengths, offsets_of(np.bincount(rows[keep], minlength=num_rows))
 
 
-def insert_noise(ids: np.ndarray, *, ratio: float, random_ratio: float, vocab: Vocab,
-                 rng: np.random.Generator) -> np.ndarray:
-    """Insertion noise: ``ceil(ratio * n)`` tokens at random slots of the body, of which exactly
+def infill(values: np.ndarray, offsets: np.ndarray, *, mask_ratio: float, random_ratio: float,
+           poisson_lambda: float, whole_words: bool, vocab: Vocab, keys: dict[str, np.ndarray]) -> tuple:
+    """Text infilling (fairseq add_whole_word_mask, span-poisson, replace_length=1), batched.
+
+    Masks ``ceil(mask_ratio * num_words)`` words per row in Poisson(λ) spans placed without
+    overlap; each span becomes one ``<mask>``, or a random ordinary id with probability
+    ``random_ratio``; a zero-length span inserts its token at a random slot instead. Tokens before
+    a row's first word start are never masked. ``keys``: stream keys by purpose (``lengths``,
+    ``values``, ``ids``, ``place``, ``slots``). Returns new ``(values, offsets)``.
+    """
+    num_rows = offsets.shape[0] - 1
+    rows = row_of(offsets)
+    starts_mask = vocab.word_start[values] if whole_words else np.ones(values.shape[0], dtype=bool)
+    word_flat = np.flatnonzero(starts_mask)
+    num_words = np.bincount(rows[word_flat], minlength=num_rows)
+    word_offsets = offsets_of(num_words)
+    budgets = noise_counts(num_words, mask_ratio)
+    if not budgets.any():
+        return values.copy(), offsets
+    lengths, span_offsets = poisson_span_lengths(budgets, poisson_lambda=poisson_lambda, keys=keys["lengths"])
+    span_rows = row_of(span_offsets)
+    span_pos = positions_in_rows(span_offsets, span_rows)
+    is_random = below(words_at(keys["values"][span_rows], span_pos), random_ratio)
+    span_values = np.full(lengths.shape[0], vocab.mask_id, dtype=np.int32)
+    span_values[is_random] = random_ordinary(words_at(keys["ids"][span_rows[is_random]], span_pos[is_random]), vocab)
+    positive = lengths > 0
+    # Place the positive spans: c slots among free + c, then slot_j - j + words of earlier spans.
+    p_rows, p_len = span_rows[positive], lengths[positive]
+    count = np.bincount(p_rows, minlength=num_rows)
+    free = num_words - budgets
+    slot_offsets, slot_rows, slot_pos = items_of(free + count)
+    taken = smallest_k(slot_rows, words_at(keys["place"][slot_rows], slot_pos), count, num_rows)
+    p_offsets = offsets_of(count)
+    j = positions_in_rows(p_offsets, p_rows)
+    first_word = slot_pos[taken] - j + segment_cumsum(p_len, p_offsets) - p_len
+    begin = word_flat[word_offsets[p_rows] + first_word]
+    end_word = first_word + p_len
+    end = np.where(end_word < num_words[p_rows], word_flat[np.minimum(word_offsets[p_rows] + end_word,
+                                                                      max(word_flat.shape[0] - 1, 0))],
+                   offsets[p_rows + 1])
+    depth = np.bincount(begin, minlength=values.shape[0] + 1) - np.bincount(end, minlength=values.shape[0] + 1)
+    covered = np.cumsum(depth[:-1]) > 0
+    keep = ~covered
+    keep[begin] = True
+    out = values.copy()
+    out[begin] = span_values[positive]
+    out_values = out[keep]
+    out_offsets = offsets_of(np.bincount(rows[keep], minlength=num_rows))
+    zero = ~positive
+    if zero.any():
+        z_rows = span_rows[zero]
+        z_count = np.bincount(z_rows, minlength=num_rows)
+        _, s_rows, s_pos = items_of(lengths_of(out_offsets) + z_count)
+        out_values, out_offsets = insert_values(out_values, out_offsets, span_values[zero], z_rows,
+                                                words_at(keys["slots"][s_rows], s_pos), z_count)
+    return out_values, out_offsets
+
+
+def insert_noise(values: np.ndarray, offsets: np.ndarray, *, ratio: float, random_ratio: float, vocab: Vocab,
+                 keys: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Insertion noise: ``ceil(ratio * n)`` tokens at random slots of each body, of which exactly
     ``ceil(count * random_ratio)`` are random ordinary ids and the rest ``<mask>`` (fairseq)."""
-    ids = np.asarray(ids, dtype=np.int32)
-    count = noise_count(ids.shape[0], ratio)
-    if count == 0:  # BART's default ratio 0: no draws to make
-        return ids.copy()
-    is_random = np.arange(count) < noise_count(count, random_ratio)
-    return insert_values(ids, span_values(is_random, vocab, rng=rng), rng=rng)
+    if ratio <= 0.0:
+        return values.copy(), offsets
+    num_rows = offsets.shape[0] - 1
+    count = noise_counts(lengths_of(offsets), ratio)
+    _, n_rows, n_pos = items_of(count)
+    new = np.full(n_rows.shape[0], vocab.mask_id, dtype=np.int32)
+    rnd = n_pos < noise_counts(count, random_ratio)[n_rows]
+    new[rnd] = random_ordinary(words_at(keys["ids"][n_rows[rnd]], n_pos[rnd]), vocab)
+    _, s_rows, s_pos = items_of(lengths_of(offsets) + count)
+    del num_rows
+    return insert_values(values, offsets, new, n_rows, words_at(keys["slots"][s_rows], s_pos), count)
 
 
-def poisson_span_lengths(budget: int, *, poisson_lambda: float, rng: np.random.Generator) -> np.ndarray:
-    """Span lengths (in words) ~ Poisson(λ) summing exactly to ``budget`` (fairseq's trimming).
-
-    Draws until the total reaches the budget, keeps the shortest prefix that does, and trims its
-    last span so the sum is exact. Zero-length spans stay in the result: they become insertions.
-    """
-    lengths = rng.poisson(poisson_lambda, size=budget).astype(np.int64, copy=False)
-    cumulative = np.cumsum(lengths)
-    while cumulative[-1] < budget:  # rare: only tiny budgets draw too little
-        lengths = np.concatenate([lengths, rng.poisson(poisson_lambda, size=budget)])
-        cumulative = np.cumsum(lengths)
-    last = int(np.searchsorted(cumulative, budget, side="left"))
-    lengths = lengths[: last + 1]  # a view of this function's own array: safe to write
-    lengths[last] = budget - (int(cumulative[last - 1]) if last else 0)
-    return lengths
-
-
-def place_spans(num_words: int, lengths: np.ndarray, *, disjoint: bool, rng: np.random.Generator) -> np.ndarray:
-    """First word of each span (``lengths`` all > 0, summing to at most ``num_words``).
-
-    ``disjoint``: a uniform random arrangement of the spans among the unmasked words (spans may
-    touch, never overlap). Otherwise fairseq's placement: distinct random start words.
-    """
-    count = lengths.shape[0]
-    if not disjoint:
-        return rng.choice(num_words, size=count, replace=False).astype(np.int64)
-    before = np.cumsum(lengths)  # words of the spans before each one, after the subtraction below
-    free = num_words - int(before[-1]) if count else num_words
-    before -= lengths
-    slots = rng.choice(free + count, size=count, replace=False).astype(np.int64, copy=False)
-    slots.sort()
-    slots -= np.arange(count)
-    slots += before
-    return slots
-
-
-def replace_spans(ids: np.ndarray, word_starts: np.ndarray, first_words: np.ndarray, lengths: np.ndarray,
-                  values: np.ndarray) -> np.ndarray:
-    """Replace each span of whole words by one token ``values[i]``; overlapping spans merge.
-
-    ``word_starts`` are token positions of words; span ``i`` covers words ``first_words[i]`` up to
-    ``first_words[i] + lengths[i]`` (clipped to the body). A merged run keeps the value of the span
-    that starts it, as fairseq does.
-    """
-    n = ids.shape[0]
-    bounds = np.empty(word_starts.shape[0] + 1, dtype=np.int64)
-    bounds[:-1] = word_starts
-    bounds[-1] = n
-    begin = word_starts[first_words]
-    end = bounds[np.minimum(first_words + lengths, word_starts.shape[0])]
-    depth = np.bincount(begin, minlength=n + 1)
-    depth -= np.bincount(end, minlength=n + 1)
-    depth = np.cumsum(depth[:n])
-    keep = depth == 0
-    leaders = depth[begin] == 1
-    keep[begin[leaders]] = True
-    out = ids[keep]
-    out[np.cumsum(keep)[begin[leaders]] - 1] = values[leaders]
-    return out
-
-
-def infill_text(ids: np.ndarray, *, mask_ratio: float, random_ratio: float, poisson_lambda: float,
-                whole_words: bool, vocab: Vocab, rng: np.random.Generator, disjoint: bool = True) -> np.ndarray:
-    """Text infilling (fairseq add_whole_word_mask, span-poisson, replace_length=1).
-
-    Masks ``ceil(mask_ratio * num_words)`` words in Poisson(λ) spans; each span becomes one
-    ``<mask>``, or a random ordinary id with probability ``random_ratio``; a zero-length span inserts
-    its token at a random slot instead. Tokens before the body's first word start are never masked.
-    """
-    ids = np.asarray(ids, dtype=np.int32)
-    word_starts = (np.flatnonzero(vocab.word_start[ids]) if whole_words
-                   else np.arange(ids.shape[0])).astype(np.int64, copy=False)
-    budget = noise_count(word_starts.shape[0], mask_ratio)
-    if budget == 0:
-        return ids.copy()
-    lengths = poisson_span_lengths(budget, poisson_lambda=poisson_lambda, rng=rng)
-    values = span_values(rng.random(lengths.shape[0]) < random_ratio, vocab, rng=rng)
-    spans = lengths > 0
-    if spans.all():  # no zero-length span: nothing to insert afterwards (and no draw for it)
-        first_words = place_spans(word_starts.shape[0], lengths, disjoint=disjoint, rng=rng)
-        return replace_spans(ids, word_starts, first_words, lengths, values)
-    out = ids
-    if spans.any():
-        first_words = place_spans(word_starts.shape[0], lengths[spans], disjoint=disjoint, rng=rng)
-        out = replace_spans(ids, word_starts, first_words, lengths[spans], values[spans])
-    return insert_values(out, values[~spans], rng=rng)
+def rotate(values: np.ndarray, offsets: np.ndarray, *, ratio: float, keys: np.ndarray) -> np.ndarray:
+    """With probability ``ratio`` per row, rotate the body to start at a random token (never at 0)."""
+    if ratio <= 0.0:
+        return values.copy()
+    lengths = lengths_of(offsets)
+    num_rows = lengths.shape[0]
+    draw = words_at(keys[:, None], np.arange(2)[None, :]).reshape(num_rows, 2)
+    turn = below(draw[:, 0], ratio) & (lengths >= 2)
+    shift = np.where(turn, 1 + uniform_ints(draw[:, 1], np.maximum(lengths - 1, 1)), 0)
+    rows = row_of(offsets)
+    pos = positions_in_rows(offsets, rows)
+    source = offsets[rows] + (pos + shift[rows]) % np.maximum(lengths[rows], 1)
+    return values[source]

@@ -1,37 +1,35 @@
-"""Causal LM rows: documents framed ``[bos] ids [eos]``, packed into ``seq_len + 1`` tokens.
+"""Causal LM rows: documents framed ``[bos] ids [eos]``, concatenated and cut into ``seq_len + 1`` tokens.
 
 No corruption: the loader shifts a row into ``seq_len`` inputs and ``seq_len`` next-token targets,
-and ``doc_lengths`` lets a trainer reset positions or mask attention at document boundaries.
+and ``doc_lengths`` (the row's segments) lets a trainer reset positions or mask attention at
+document boundaries.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from lmpairs.config import ClmConfig
-from lmpairs.transforms.objective import Columns, Objective, Row
+from lmpairs.transforms.batch import ExampleBatch, RowBatch
+from lmpairs.transforms.objective import Objective
+from lmpairs.transforms.packing import ConcatPacker
 
 
 class ClmObjective(Objective):
     name = "clm"
-    columns = ("input_ids", "doc_lengths")
-    randomized = False
     config: ClmConfig
 
     @property
-    def row_length(self) -> int:
+    def full_row_length(self) -> int:
         return self.config.row_length
 
-    def frame_document(self, ids: np.ndarray, sentence_ends: np.ndarray) -> np.ndarray:
-        parts = [np.asarray(ids, dtype=np.int32)]
-        if self.config.add_bos and self.vocab.bos_id is not None:
-            parts.insert(0, np.array([self.vocab.bos_id], dtype=np.int32))
-        if self.config.add_eos:
-            parts.append(np.array([self.vocab.eos_id], dtype=np.int32))
-        return np.concatenate(parts)
+    def packer(self) -> ConcatPacker:
+        c = self.config
+        return ConcatPacker(objective_id=self.objective_id, row_length=c.row_length,
+                            prefix=self.vocab.bos_id if c.add_bos else None,
+                            suffix=self.vocab.eos_id if c.add_eos else None,
+                            keep_final=c.final_row == "pad")
 
-    def corrupt(self, row: Row, *, rng: np.random.Generator | None) -> Columns:
-        return {"input_ids": np.asarray(row.ids, dtype=np.int32),
-                "doc_lengths": np.asarray(row.segment_lengths, dtype=np.int32)}
+    def corrupt_columns(self, rows: RowBatch, *, seed: int, copy: int) -> dict:
+        """Nothing to draw: the row is the example (arrays shared, never written)."""
+        return {"input_ids": rows.ids, "doc_lengths": rows.segments}
 
-    def clean_ids(self, columns: Columns) -> np.ndarray:
-        return np.asarray(columns["input_ids"], dtype=np.int32)
+    def clean(self, examples: ExampleBatch) -> RowBatch:
+        return RowBatch(examples.keys, examples.columns["input_ids"], examples.columns["doc_lengths"])

@@ -4,21 +4,24 @@ Rows follow RoBERTa's FULL-SENTENCES packing: every document is followed by eos 
 separator), the stream is cut into ``seq_len - 1`` tokens and each row gets a leading bos (fairseq's
 ``TokenBlockDataset`` + ``PrependTokenDataset``). Special ids are never selected.
 
-Selection (:func:`select_positions`) works on words: with ``whole_word`` a word starts at a
-``▁`` piece or after a special token, otherwise every maskable token is its own word.
+Selection works on words: with ``whole_word`` a word starts at a ``▁`` piece, at a row start or
+after a special token; otherwise every maskable token is its own word. Each word draws one hash
+word at the position of its first token (stream ``SELECT``).
 
 - ``exact`` (BERT's ``create_masked_lm_predictions``): a budget of ``max(1, round(n * p))`` tokens
-  over the ``n`` maskable ones; words are taken in random order, a word that would overflow the
-  budget is skipped and later, smaller ones are still tried. Without whole words this is exactly
-  ``budget`` positions drawn uniformly without replacement.
-- ``bernoulli`` (Hugging Face's collator): each word independently with probability ``p``.
+  over the ``n`` maskable ones. Without whole words: exactly the ``budget`` maskable positions with
+  the smallest ``(hash, position)``. With whole words: words in ascending hash order, BERT's greedy
+  rule (a word that would overflow the budget is skipped, later smaller ones are still tried); the
+  longest fitting prefix is taken at once and the short greedy tail runs in a few vectorized
+  rounds over the whole batch (at most one round per token of the largest remaining gap).
+- ``bernoulli`` (Hugging Face's collator): each word independently, ``hash < p * 2**64``.
 
-Each selected token then draws one uniform number: below ``mask_fraction`` it becomes the mask id,
-below ``mask_fraction + random_fraction`` a random ordinary id (which may equal the original, as
-in BERT and HF), otherwise it is kept. ``labels`` hold the original id at selected positions and
--100 elsewhere. Cost: O(n) numpy per row plus one permutation of its words; exact whole-word
-selection ends with a loop over the few words that can still fill the last budget gap (fewer
-iterations than the gap, which is smaller than one word).
+Each selected token then draws one word (stream ``ACTION``): below ``mask_fraction`` it becomes the
+mask id, below ``mask_fraction + random_fraction`` a random ordinary id (stream ``RANDOM``,
+multiply-shift into ``vocab.ordinary_ids``: never a special, sentinel or mask; it may equal the
+original, as in BERT and HF), otherwise it is kept. ``labels`` hold the original id at selected
+positions and -100 elsewhere. Cost: a few O(tokens) passes per batch plus one sort of the
+candidate positions (those whose hash falls under a per-row bound that holds the budget).
 """
 from __future__ import annotations
 
@@ -27,165 +30,158 @@ from typing import Literal
 import numpy as np
 
 from lmpairs.config import MlmConfig
-from lmpairs.transforms.objective import Columns, Objective, Row
+from lmpairs.objectives import IGNORE_INDEX
+from lmpairs.transforms.batch import ExampleBatch, Ragged, RowBatch
+from lmpairs.transforms.objective import Objective, check_ids
+from lmpairs.transforms.packing import ConcatPacker
+from lmpairs.transforms.rowops import (offsets_of, positions_in_rows, rank_in_rows, row_of, segment_cumsum,
+                                       smallest_k, words_for)
+from lmpairs.transforms.seeding import threshold, uniform_ints, words_at
 from lmpairs.vocab import Vocab
 
-IGNORE_INDEX = -100
-"""Label of positions that carry no loss (``ignore_index`` of the cross-entropy)."""
+SELECT, ACTION, RANDOM = 0, 1, 2
+"""Hash streams of MLM."""
 
 
-def word_index(ids: np.ndarray, *, whole_word: bool, vocab: Vocab) -> tuple[np.ndarray, int]:
-    """Each position's word number (-1 for special tokens) and the number of words.
+def exact_budgets(num_maskable: np.ndarray, mask_prob: float) -> np.ndarray:
+    """BERT's ``max(1, round(n * p))`` per row (half to even, as Python's round), 0 with nothing to mask."""
+    budget = np.maximum(1, np.rint(num_maskable * mask_prob)).astype(np.int64)
+    return np.where(num_maskable > 0, budget, 0)
 
-    A word starts at a maskable piece flagged ``vocab.word_start``, at the row start or right after
-    a special token; without ``whole_word`` every maskable token starts its own word.
-    """
-    maskable = ~vocab.special[ids]
+
+def word_starts(ids: np.ndarray, offsets: np.ndarray, maskable: np.ndarray, *, whole_word: bool,
+                vocab: Vocab) -> np.ndarray:
+    """Positions that start a word: maskable and (a ``▁`` piece, a row start or after a special)."""
     starts = maskable.copy()
     if whole_word:
         after_maskable = np.zeros_like(maskable)
         after_maskable[1:] = maskable[:-1]
+        after_maskable[offsets[:-1][offsets[:-1] < ids.shape[0]]] = False
         starts &= vocab.word_start[ids] | ~after_maskable
-    words = np.cumsum(starts, dtype=np.int64) - 1
-    words[~maskable] = -1
-    return words, int(starts.sum())
+    return starts
 
 
-def exact_budget(num_maskable: int, mask_prob: float) -> int:
-    """BERT's ``max(1, round(n * p))`` (Python's round, half to even), or 0 with nothing to mask."""
-    return max(1, int(round(num_maskable * mask_prob))) if num_maskable else 0
-
-
-def choose_words_exact(sizes: np.ndarray, budget: int, *, rng: np.random.Generator) -> np.ndarray:
-    """Indices of words taken in random order until their tokens reach ``budget``, never beyond.
-
-    Mirrors BERT: the longest prefix of the shuffled words that fits is taken at once; after it, a
-    word too long for the remaining gap is skipped and the next one that fits is taken.
-    """
-    order = rng.permutation(sizes.shape[0])
-    ordered_sizes = sizes[order]
-    taken = int(np.searchsorted(np.cumsum(ordered_sizes), budget, side="right"))
-    chosen = [order[:taken]]
-    gap = budget - int(ordered_sizes[:taken].sum())
-    start = taken + 1
-    while gap > 0 and start < order.shape[0]:
-        fits = np.flatnonzero(ordered_sizes[start:] <= gap)
-        if fits.size == 0:
+def greedy_exact(word_rows: np.ndarray, word_hash: np.ndarray, sizes: np.ndarray, budget: np.ndarray,
+                 num_rows: int) -> np.ndarray:
+    """BERT's whole-word choice: words by ascending hash, each taken if it still fits the budget."""
+    order, _ = rank_in_rows(word_rows, word_hash, num_rows)
+    s_rows, s_sizes = word_rows[order], sizes[order]
+    counts = np.bincount(word_rows, minlength=num_rows)
+    offsets = offsets_of(counts)
+    cum = segment_cumsum(s_sizes, offsets)
+    taken = cum <= budget[s_rows]  # the longest fitting prefix (cum is increasing)
+    used = np.bincount(s_rows[taken], weights=s_sizes[taken], minlength=num_rows).astype(np.int64)
+    gap = budget - used
+    nxt = offsets[:-1] + np.bincount(s_rows[taken], minlength=num_rows) + 1  # skip the word that overflowed
+    index = np.arange(order.shape[0])
+    while True:  # greedy tail: each round takes, per row, the next word that fits its gap
+        live = (gap[s_rows] > 0) & (index >= nxt[s_rows]) & (s_sizes <= gap[s_rows])
+        hits = np.flatnonzero(live)
+        if hits.size == 0:
             break
-        j = start + int(fits[0])
-        chosen.append(order[j:j + 1])
-        gap -= int(ordered_sizes[j])
-        start = j + 1
-    return np.concatenate(chosen)
+        first_rows, first = np.unique(s_rows[hits], return_index=True)
+        pick = hits[first]
+        taken[pick] = True
+        gap[first_rows] -= s_sizes[pick]
+        nxt[first_rows] = pick + 1
+    chosen = np.zeros(order.shape[0], dtype=bool)
+    chosen[order[taken]] = True
+    return chosen
 
 
-def select_positions(ids: np.ndarray, *, mask_prob: float, selection: Literal["exact", "bernoulli"],
-                     whole_word: bool, vocab: Vocab, rng: np.random.Generator) -> np.ndarray:
-    """Boolean mask of the positions to predict; specials are never selected (see module doc)."""
+def select_positions(ids: np.ndarray, offsets: np.ndarray, keys: np.ndarray, *, mask_prob: float,
+                     selection: Literal["exact", "bernoulli"], whole_word: bool, vocab: Vocab) -> np.ndarray:
+    """Boolean mask of the flat positions to predict; ``keys`` are the rows' ``SELECT`` stream keys."""
     if selection not in ("exact", "bernoulli"):
         raise ValueError(f"mlm selection={selection!r}: must be 'exact' (BERT) or 'bernoulli' (HF collator).")
-    selected = np.zeros(ids.shape[0], dtype=bool)
-    if not whole_word:  # word k is the k-th maskable token: the same draws, made on positions directly
-        maskable = np.flatnonzero(~vocab.special[ids])
-        if selection == "exact":
-            budget = exact_budget(maskable.shape[0], mask_prob)
-            selected[maskable[rng.permutation(maskable.shape[0])[:budget]]] = True
-        else:
-            selected[maskable[rng.random(maskable.shape[0]) < mask_prob]] = True
-        return selected
-    words, num_words = word_index(ids, whole_word=whole_word, vocab=vocab)
-    in_word = words >= 0
-    if selection == "exact":
-        budget = exact_budget(int(in_word.sum()), mask_prob)
-        word_chosen = np.zeros(num_words, dtype=bool)
-        word_chosen[choose_words_exact(np.bincount(words[in_word], minlength=num_words), budget, rng=rng)] = True
+    num_rows = offsets.shape[0] - 1
+    rows = row_of(offsets)
+    maskable = ~vocab.special[ids]
+    starts = word_starts(ids, offsets, maskable, whole_word=whole_word, vocab=vocab)
+    where = np.flatnonzero(starts)
+    w_rows = rows[where]
+    w_hash = words_at(keys[w_rows], where - offsets[w_rows])
+    if selection == "bernoulli":
+        chosen = w_hash < np.uint64(threshold(mask_prob)) if mask_prob < 1.0 else np.ones(where.shape[0], bool)
     else:
-        word_chosen = rng.random(num_words) < mask_prob
-    selected[in_word] = word_chosen[words[in_word]]
-    return selected
+        budget = exact_budgets(np.bincount(rows[maskable], minlength=num_rows), mask_prob)
+        if not whole_word:
+            chosen = smallest_k(w_rows, w_hash, budget, num_rows)
+        else:
+            word_id = np.cumsum(starts) - 1
+            sizes = np.bincount(word_id[maskable], minlength=where.shape[0])
+            chosen = greedy_exact(w_rows, w_hash, sizes, budget, num_rows)
+    if not whole_word:
+        selected = np.zeros(ids.shape[0], dtype=bool)
+        selected[where[chosen]] = True
+        return selected
+    word_id = np.cumsum(starts) - 1
+    return maskable & chosen[np.maximum(word_id, 0)] & (word_id >= 0)
 
 
-def replace_selected(ids: np.ndarray, selected: np.ndarray, *, mask_fraction: float, random_fraction: float,
-                     vocab: Vocab, rng: np.random.Generator) -> np.ndarray:
-    """A new int32 array: selected positions become mask / random ordinary id / kept (80/10/10)."""
-    out = ids.copy()
+def mask_batch(ids: np.ndarray, offsets: np.ndarray, select_keys: np.ndarray, action_keys: np.ndarray,
+               random_keys: np.ndarray, *, config: MlmConfig, vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
+    """``(input_ids, labels)`` flat int32 for rows ``ids``/``offsets``; ``ids`` is not modified."""
+    c = config
+    selected = select_positions(ids, offsets, select_keys, mask_prob=c.mask_prob, selection=c.selection,
+                                whole_word=c.whole_word, vocab=vocab)
     positions = np.flatnonzero(selected)
-    draw = rng.random(positions.shape[0])
-    out[positions[draw < mask_fraction]] = vocab.mask_id
-    randomized = positions[(draw >= mask_fraction) & (draw < mask_fraction + random_fraction)]
-    out[randomized] = vocab.ordinary_ids[rng.integers(0, vocab.ordinary_ids.shape[0], size=randomized.shape[0])]
-    return out
-
-
-def mask_tokens(ids: np.ndarray, *, mask_prob: float, selection: Literal["exact", "bernoulli"],
-                mask_fraction: float, random_fraction: float, whole_word: bool, vocab: Vocab,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``(input_ids, labels)`` of one row, both int32; ``ids`` is not modified.
-
-    Draw order is fixed (word permutation or per-word uniforms, then one uniform per selected
-    token, then the random ids), so the same ``rng`` state gives the same example everywhere.
-    """
-    ids = np.asarray(ids, dtype=np.int32)  # only read: replace_selected writes a copy
-    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= vocab.size):
-        raise ValueError(f"mlm: row has ids in [{int(ids.min())}, {int(ids.max())}], expected [0, {vocab.size}); "
-                         "the row was tokenized with a different tokenizer than the vocab passed here.")
-    selected = select_positions(ids, mask_prob=mask_prob, selection=selection, whole_word=whole_word,
-                                vocab=vocab, rng=rng)
-    input_ids = replace_selected(ids, selected, mask_fraction=mask_fraction, random_fraction=random_fraction,
-                                 vocab=vocab, rng=rng)
-    labels = np.where(selected, ids, np.int32(IGNORE_INDEX))  # int32 already: no astype copy
+    sel_rows = np.searchsorted(offsets, positions, side="right") - 1
+    draw = words_at(action_keys[sel_rows], positions - offsets[sel_rows])
+    t_mask, t_random = threshold(c.mask_fraction), threshold(c.mask_fraction + c.random_fraction)
+    is_mask = draw < np.uint64(min(t_mask, 2**64 - 1)) if t_mask < 2**64 else np.ones(draw.shape, bool)
+    is_random = ~is_mask & ((draw < np.uint64(t_random)) if t_random < 2**64 else True)
+    input_ids = ids.copy()
+    input_ids[positions[is_mask]] = vocab.mask_id
+    rnd = positions[is_random]
+    if rnd.size:
+        rnd_rows = sel_rows[is_random]
+        picks = uniform_ints(words_at(random_keys[rnd_rows], rnd - offsets[rnd_rows]), vocab.ordinary_ids.shape[0])
+        input_ids[rnd] = vocab.ordinary_ids[picks]
+    labels = np.where(selected, ids, np.int32(IGNORE_INDEX)).astype(np.int32, copy=False)
     return input_ids, labels
+
+
+def one_segment(lengths: np.ndarray) -> Ragged:
+    """Segments of rows whose boundaries are unknown: one segment per row."""
+    return Ragged(lengths.astype(np.int32), np.arange(lengths.shape[0] + 1, dtype=np.int64))
 
 
 class MlmObjective(Objective):
     name = "mlm"
-    columns = ("input_ids", "labels")
     config: MlmConfig
 
     @property
-    def row_length(self) -> int:
-        """``seq_len`` minus the bos that :meth:`finish_row` prepends (when the vocab has one)."""
-        return self.config.seq_len - (1 if self.vocab.bos_id is not None else 0)
+    def full_row_length(self) -> int:
+        return self.config.seq_len
 
     @property
     def num_copies(self) -> int:
         return self.config.copies
 
-    def frame_document(self, ids: np.ndarray, sentence_ends: np.ndarray) -> np.ndarray:
-        """``ids [eos]``: eos separates documents inside a packed row (RoBERTa FULL-SENTENCES)."""
-        framed = np.empty(len(ids) + 1, dtype=np.int32)
-        framed[:-1] = ids
-        framed[-1] = self.vocab.eos_id
-        return framed
+    def packer(self) -> ConcatPacker:
+        bos = self.vocab.bos_id
+        return ConcatPacker(objective_id=self.objective_id, row_length=self.config.seq_len - (bos is not None),
+                            suffix=self.vocab.eos_id, row_prefix=bos, keep_final=self.config.final_row == "pad")
 
-    def finish_row(self, ids: np.ndarray, segment_lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Prepend bos; it counts as part of the first segment."""
-        if self.vocab.bos_id is None:
-            return np.asarray(ids, dtype=np.int32), np.asarray(segment_lengths, dtype=np.int32)
-        row = np.empty(len(ids) + 1, dtype=np.int32)
-        row[0] = self.vocab.bos_id
-        row[1:] = ids
-        segments = np.array(segment_lengths, dtype=np.int32, copy=True).reshape(-1)
-        if segments.size == 0:
-            segments = np.zeros(1, dtype=np.int32)
-        segments[0] += 1
-        return row, segments
+    def corrupt_columns(self, rows: RowBatch, *, seed: int, copy: int) -> dict:
+        ids = rows.ids.values
+        check_ids(ids, self.vocab, "mlm")
+        input_ids, labels = mask_batch(
+            ids, rows.ids.offsets, self.keys_for(rows, seed, copy, SELECT), self.keys_for(rows, seed, copy, ACTION),
+            self.keys_for(rows, seed, copy, RANDOM), config=self.config, vocab=self.vocab)
+        offsets = rows.ids.offsets
+        return {"input_ids": Ragged(input_ids, offsets), "labels": Ragged(labels, offsets)}
 
-    def corrupt(self, row: Row, *, rng: np.random.Generator) -> Columns:
-        c = self.config
-        input_ids, labels = mask_tokens(row.ids, mask_prob=c.mask_prob, selection=c.selection,
-                                        mask_fraction=c.mask_fraction, random_fraction=c.random_fraction,
-                                        whole_word=c.whole_word, vocab=self.vocab, rng=rng)
-        return {"input_ids": input_ids, "labels": labels}
+    def clean(self, examples: ExampleBatch) -> RowBatch:
+        inputs, labels = examples.columns["input_ids"], examples.columns["labels"]
+        ids = np.where(labels.values != IGNORE_INDEX, labels.values, inputs.values).astype(np.int32)
+        return RowBatch(examples.keys, Ragged(ids, inputs.offsets), one_segment(inputs.lengths))
 
-    def clean_ids(self, columns: Columns) -> np.ndarray:
-        labels = np.asarray(columns["labels"])
-        return np.where(labels != IGNORE_INDEX, labels, np.asarray(columns["input_ids"])).astype(np.int32)
-
-    def measure(self, columns: Columns) -> dict[str, int]:
+    def measure(self, examples: ExampleBatch) -> dict[str, int]:
         """Token counts behind the manifest's applied rates (selected/maskable, masked/selected, …)."""
-        input_ids = np.asarray(columns["input_ids"])
-        labels = np.asarray(columns["labels"])
+        input_ids = examples.columns["input_ids"].values
+        labels = examples.columns["labels"].values
         selected = labels != IGNORE_INDEX
         clean = np.where(selected, labels, input_ids)
         kept = selected & (input_ids == labels)
@@ -198,3 +194,6 @@ class MlmObjective(Objective):
             "random": int((selected & ~kept & ~masked).sum()),
             "kept": int(kept.sum()),
         }
+
+
+__all__ = ["MlmObjective", "exact_budgets", "mask_batch", "select_positions", "positions_in_rows", "words_for"]

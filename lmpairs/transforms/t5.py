@@ -1,123 +1,127 @@
-"""T5 span corruption, exactly as ``t5/data/preprocessors.py`` (``span_corruption``), in numpy.
+"""T5 span corruption, exactly T5's ``span_corruption`` (``t5/data/preprocessors.py``), over a batch.
 
 Documents are concatenated with no separator and cut into raw rows of ``T5Config.raw_length``
-tokens (568 for 512 inputs, T5's ``random_spans_helper``); final short rows are kept, since T5
-corrupts them too. Each row gets a noise mask of random spans (:func:`random_spans_noise_mask`);
-:func:`span_corrupt` then replaces each noise span in the inputs by one sentinel and writes the
-targets as each noise span preceded by its sentinel, both ending in EOS:
+tokens (568 for 512 inputs, 1137 for 1024: T5's ``random_spans_helper``); the final short row is
+kept, since T5 corrupts it too. Each row gets a noise mask of random spans; the inputs replace each
+noise span by one sentinel and the targets are each noise span preceded by its sentinel, both
+ending in EOS:
 
     row      The  cat  sat  on   the  mat  today
     mask      .    N    N    .    .    N     N
     inputs   The <extra_id_0> on the <extra_id_1> </s>
     targets  <extra_id_0> cat sat <extra_id_1> mat today </s>
 
-Everything is O(row length) vectorized numpy; the only Python-level work is per row.
+Noise and non-noise lengths are each a uniform random partition into ``num_spans`` non-empty
+parts (T5's ``_random_segmentation``: ``num_spans - 1`` cut points drawn without replacement
+among the ``items - 1`` gaps), here the gaps with the smallest hash words of streams ``NOISE`` and
+``NONNOISE``. Everything is a handful of flat numpy passes over the batch.
 """
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 
 from lmpairs.config import ConfigError, T5Config
-from lmpairs.transforms.objective import Columns, Objective, Row
+from lmpairs.transforms.batch import ExampleBatch, Ragged, RowBatch
+from lmpairs.transforms.objective import Objective, check_ids
+from lmpairs.transforms.packing import ConcatPacker
+from lmpairs.transforms.rowops import (lengths_of, offsets_of, positions_in_rows, row_of, segment_cumsum,
+                                       smallest_k)
+from lmpairs.transforms.seeding import words_at
 from lmpairs.vocab import Vocab
 
+NOISE, NONNOISE = 0, 1
+"""Hash streams of T5 (the noise partition is drawn first, as in T5)."""
 
-def noise_counts(length: int, *, noise_density: float, mean_noise_span_length: float) -> tuple[int, int]:
-    """``(num_noise_tokens, num_noise_spans)`` that T5 draws for a row of ``length`` tokens.
 
-    Rows shorter than 2 are treated as length 2 (T5's ``tf.maximum(length, 2)``) and then cut, so a
-    one-token row has no noise at all. Rounding is Python's half-to-even in float64, as in T5's
-    ``random_spans_helper`` (and ``T5Config``); T5's TF mask rounds in float32, which differs only
-    at exact ``.5`` ties (e.g. length 190) and there makes full rows overshoot ``targets_length``.
-    Spans are capped at the non-noise count (only reachable with density >= 0.5 and a mean near 1),
-    where T5 itself fails on a partition into empty parts.
+def noise_counts(length, *, noise_density: float, mean_noise_span_length: float):
+    """``(num_noise_tokens, num_noise_spans)`` T5 draws for rows of ``length`` (int or int array).
+
+    Rows shorter than 2 count as 2 (T5's ``tf.maximum(length, 2)``) and are then cut, so a
+    one-token row has no noise. Rounding is half-to-even in float64, as T5's ``random_spans_helper``
+    (``T5Config``). Spans are capped at the non-noise count (only reachable with density >= 0.5 and
+    a mean near 1), where T5 itself fails on a partition into empty parts.
     """
-    length = max(int(length), 2)
-    num_noise = min(max(int(round(length * noise_density)), 1), length - 1)
-    num_spans = max(1, int(round(num_noise / mean_noise_span_length)))
-    return num_noise, min(num_spans, length - num_noise)
+    scalar = np.ndim(length) == 0
+    padded = np.maximum(np.asarray(length, dtype=np.int64), 2)
+    num_noise = np.minimum(np.maximum(np.rint(padded * noise_density).astype(np.int64), 1), padded - 1)
+    num_spans = np.maximum(1, np.rint(num_noise / mean_noise_span_length).astype(np.int64))
+    num_spans = np.minimum(num_spans, padded - num_noise)
+    return (int(num_noise), int(num_spans)) if scalar else (num_noise, num_spans)
 
 
-def random_segmentation(num_items: int, num_segments: int, *, rng: np.random.Generator) -> np.ndarray:
-    """A uniformly random partition of ``num_items`` into ``num_segments`` non-empty parts.
+def random_partitions(items: np.ndarray, parts: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Flat part lengths: row ``i``'s ``items[i]`` split uniformly into ``parts[i]`` non-empty parts.
 
-    T5's ``_random_segmentation``: shuffle ``num_segments - 1`` ones among ``num_items - 1`` slots,
-    prepend 0, and the running sum is each item's segment id; segment sizes are the lengths.
+    The cut points are the ``parts - 1`` gaps (of ``items - 1``) with the smallest hash words.
     """
-    # Shuffling arange and comparing is the same draw as shuffling the boolean slots, and faster.
-    first_in_segment = rng.permutation(max(num_items - 1, 0)) < num_segments - 1
-    lengths = np.bincount(np.cumsum(first_in_segment, dtype=np.int64), minlength=max(num_segments, 1))
-    lengths[0] += 1  # the first item, which always opens segment 0
+    num_rows = items.shape[0]
+    gaps = np.maximum(items - 1, 0)
+    gap_offsets = offsets_of(gaps)
+    gap_rows = row_of(gap_offsets)
+    gap_pos = positions_in_rows(gap_offsets, gap_rows)
+    cut = smallest_k(gap_rows, words_at(keys[gap_rows], gap_pos), parts - 1, num_rows)
+    part_offsets = offsets_of(parts)
+    ends = np.empty(part_offsets[-1], dtype=np.int64)
+    ends[part_offsets[1:] - 1] = items  # the last part ends at the row's end
+    cut_rows = gap_rows[cut]
+    rank = np.arange(cut_rows.shape[0]) - offsets_of(np.bincount(cut_rows, minlength=num_rows))[cut_rows]
+    ends[part_offsets[cut_rows] + rank] = gap_pos[cut] + 1
+    lengths = ends.copy()
+    first = np.zeros(ends.shape[0], dtype=bool)
+    first[part_offsets[:-1][parts > 0]] = True
+    later = np.flatnonzero(~first)
+    lengths[later] -= ends[later - 1]
     return lengths
 
 
-def random_spans_noise_mask(length: int, *, noise_density: float, mean_noise_span_length: float,
-                            rng: np.random.Generator) -> np.ndarray:
-    """T5's noise mask: ``bool[length]``, alternating non-noise and noise spans, non-noise first.
-
-    Noise and non-noise lengths are each a uniform random partition into ``num_noise_spans``
-    non-empty parts (noise drawn first); for ``length >= 2`` the mask therefore starts with
-    non-noise and ends with noise. All masks with these counts are equally likely.
-    """
-    if noise_density == 0.0:
-        return np.zeros(length, dtype=bool)
-    padded = max(int(length), 2)
-    num_noise, num_spans = noise_counts(length, noise_density=noise_density,
+def noise_masks(lengths: np.ndarray, noise_keys: np.ndarray, nonnoise_keys: np.ndarray, *, noise_density: float,
+                mean_noise_span_length: float) -> np.ndarray:
+    """T5's noise masks of rows of ``lengths``, flat bool: non-noise and noise spans alternate."""
+    num_noise, num_spans = noise_counts(lengths, noise_density=noise_density,
                                         mean_noise_span_length=mean_noise_span_length)
-    interleaved = np.empty(2 * num_spans, dtype=np.int64)
-    interleaved[1::2] = random_segmentation(num_noise, num_spans, rng=rng)  # noise drawn first, as in T5
-    interleaved[0::2] = random_segmentation(padded - num_noise, num_spans, rng=rng)
-    is_noise = np.zeros(2 * num_spans, dtype=bool)
+    padded = np.maximum(lengths, 2)
+    noise = random_partitions(num_noise, num_spans, noise_keys)  # noise drawn first, as in T5
+    nonnoise = random_partitions(padded - num_noise, num_spans, nonnoise_keys)
+    interleaved = np.empty(2 * noise.shape[0], dtype=np.int64)
+    interleaved[0::2] = nonnoise
+    interleaved[1::2] = noise
+    is_noise = np.zeros(interleaved.shape[0], dtype=bool)
     is_noise[1::2] = True
-    return np.repeat(is_noise, interleaved)[:length]
+    mask = np.repeat(is_noise, interleaved)
+    if (padded == lengths).all():
+        return mask
+    padded_offsets = offsets_of(padded)
+    return mask[positions_in_rows(padded_offsets) < np.repeat(lengths, padded)]
 
 
-def _spans_to_sentinels(ids: np.ndarray, span_mask: np.ndarray, sentinels: np.ndarray, eos_id: int) -> np.ndarray:
-    """T5's ``noise_span_to_unique_sentinel``: the i-th run of ``span_mask`` becomes sentinel i."""
+def runs_to_sentinels(ids: np.ndarray, offsets: np.ndarray, span_mask: np.ndarray, sentinels: np.ndarray,
+                      eos_id: int) -> Ragged:
+    """T5's ``noise_span_to_unique_sentinel`` per row: the j-th run of ``span_mask`` becomes sentinel j, then EOS."""
+    rows = row_of(offsets)
     first = span_mask.copy()
-    first[1:] &= ~span_mask[:-1]  # the first position of each run
-    starts = np.flatnonzero(first)
-    num_spans = starts.shape[0]
-    if num_spans > sentinels.shape[0]:
-        raise ValueError(f"span_corrupt: the noise mask has {num_spans} spans but only {sentinels.shape[0]} "
-                         "sentinel ids were given; lower the noise density or span count (see "
-                         "validate_t5_config), or use a vocabulary with more <extra_id_N> pieces.")
-    marked = ids.astype(np.int32)  # a copy: each run's first id becomes its sentinel
-    marked[starts] = sentinels[:num_spans]
-    kept = marked[~span_mask | first]  # the rest of each run is dropped
-    out = np.empty(kept.shape[0] + 1, dtype=np.int32)
-    out[:-1] = kept
-    out[-1] = eos_id
-    return out
-
-
-def span_corrupt(ids: np.ndarray, noise_mask: np.ndarray, *, sentinel_ids: Sequence[int] | np.ndarray,
-                 eos_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(inputs, targets)`` int32: T5's ``noise_span_to_unique_sentinel`` for the inputs and
-    ``nonnoise_span_to_unique_sentinel`` for the targets, each followed by EOS.
-
-    ``sentinel_ids[i]`` is ``<extra_id_i>``. For masks that start with non-noise and end with
-    noise (every mask :func:`random_spans_noise_mask` makes for 2+ tokens) the targets are each
-    noise span preceded by its sentinel; other masks give T5's own (unaligned) output.
-    """
-    ids = np.asarray(ids, dtype=np.int32)
-    noise_mask = np.asarray(noise_mask, dtype=bool)
-    if ids.shape != noise_mask.shape or ids.ndim != 1:
-        raise ValueError(f"span_corrupt: ids {ids.shape} and noise_mask {noise_mask.shape} must be equal 1-d shapes.")
-    sentinels = np.asarray(sentinel_ids, dtype=np.int32)
-    inputs = _spans_to_sentinels(ids, noise_mask, sentinels, eos_id)
-    targets = _spans_to_sentinels(ids, ~noise_mask, sentinels, eos_id)
-    return inputs, targets
+    first[1:] &= ~span_mask[:-1]
+    row_starts = offsets[:-1][offsets[:-1] < offsets[1:]]
+    first[row_starts] = span_mask[row_starts]
+    span_index = segment_cumsum(first, offsets) - 1
+    if first.any() and int(span_index[first].max()) >= sentinels.shape[0]:
+        raise ValueError(f"t5: a row has {int(span_index[first].max()) + 1} noise spans but only "
+                         f"{sentinels.shape[0]} sentinel ids exist; lower the noise density or the row length "
+                         "(see validate_t5_config), or use a vocabulary with more <extra_id_N> pieces.")
+    keep = ~span_mask | first
+    kept = ids[keep]
+    kept[first[keep]] = sentinels[span_index[first]]
+    out_lengths = np.bincount(rows[keep], minlength=offsets.shape[0] - 1) + 1
+    out_offsets = offsets_of(out_lengths)
+    out = np.empty(out_offsets[-1], dtype=np.int32)
+    body = np.ones(out.shape[0], dtype=bool)
+    body[out_offsets[1:] - 1] = False
+    out[~body] = eos_id
+    out[body] = kept
+    return Ragged(out, out_offsets)
 
 
 def validate_t5_config(config: T5Config, vocab: Vocab) -> None:
-    """Fail before a job starts when a full row can have more noise spans than there are sentinels.
-
-    Span counts never decrease with row length, so the full raw row is the worst case; the count
-    equals ``config.max_spans`` except where :func:`noise_counts` caps it.
-    """
+    """Fail before a job starts when a full row can have more noise spans than there are sentinels."""
     _, needed = noise_counts(config.raw_length, noise_density=config.noise_density,
                              mean_noise_span_length=config.mean_noise_span_length)
     available = len(vocab.sentinel_ids)
@@ -134,81 +138,100 @@ class T5Objective(Objective):
     """Span corruption over packed raw rows; stores ``input_ids`` and ``labels`` (the targets)."""
 
     name = "t5"
-    columns = ("input_ids", "labels")
     config: T5Config
 
     def __init__(self, config: T5Config, vocab: Vocab) -> None:
         super().__init__(config, vocab)
         validate_t5_config(config, vocab)
-        self._raw_length = config.raw_length  # T5Config derives it with a search loop: once, not per row
+        self._raw_length = config.raw_length  # a search loop in T5Config: once, not per batch
         self._sentinels = np.asarray(vocab.sentinel_ids, dtype=np.int32)
         self._is_sentinel = np.zeros(vocab.size, dtype=bool)
         self._is_sentinel[self._sentinels] = True
 
     @property
-    def row_length(self) -> int:
+    def full_row_length(self) -> int:
         return self._raw_length
 
-    @property
-    def keep_partial(self) -> bool:
-        """T5 corrupts a short final row like any other, so it is kept."""
-        return True
+    def packer(self) -> ConcatPacker:
+        return ConcatPacker(objective_id=self.objective_id, row_length=self._raw_length, keep_final=True)
 
-    def noise_mask(self, length: int, *, rng: np.random.Generator) -> np.ndarray:
-        """This config's :func:`random_spans_noise_mask` for a row of ``length`` tokens."""
-        return random_spans_noise_mask(length, noise_density=self.config.noise_density,
-                                       mean_noise_span_length=self.config.mean_noise_span_length, rng=rng)
+    def noise_mask(self, rows: RowBatch, *, seed: int, copy: int = 0) -> np.ndarray:
+        """The batch's flat noise mask."""
+        return noise_masks(rows.ids.lengths, self.keys_for(rows, seed, copy, NOISE),
+                           self.keys_for(rows, seed, copy, NONNOISE), noise_density=self.config.noise_density,
+                           mean_noise_span_length=self.config.mean_noise_span_length)
 
-    def corrupt(self, row: Row, *, rng: np.random.Generator) -> Columns:
-        ids = np.asarray(row.ids, dtype=np.int32)
-        inputs, targets = span_corrupt(ids, self.noise_mask(ids.shape[0], rng=rng),
-                                       sentinel_ids=self._sentinels, eos_id=self.vocab.eos_id)
-        return {"input_ids": inputs, "labels": targets}
+    def corrupt_columns(self, rows: RowBatch, *, seed: int, copy: int) -> dict:
+        ids, offsets = rows.ids.values, rows.ids.offsets
+        check_ids(ids, self.vocab, "t5")
+        mask = self.noise_mask(rows, seed=seed, copy=copy)
+        eos = self.vocab.eos_id
+        return {"input_ids": runs_to_sentinels(ids, offsets, mask, self._sentinels, eos),
+                "labels": runs_to_sentinels(ids, offsets, ~mask, self._sentinels, eos)}
 
-    def clean_ids(self, columns: Columns) -> np.ndarray:
-        """The clean row: each sentinel in the inputs replaced by what follows it in the targets.
+    def clean(self, examples: ExampleBatch) -> RowBatch:
+        """The clean rows: each input sentinel replaced by what follows it in the targets.
 
-        Vectorized: every kept input token and every target token gets its output position from
-        the number of sentinels before it and the lengths of the spans they stand for.
+        Every kept input token and every target token gets its output position from the number of
+        sentinels before it and the lengths of the spans they stand for, for the whole batch.
         """
-        inputs = self._body(columns["input_ids"], "input_ids")
-        targets = self._body(columns["labels"], "labels")
-        in_sentinel = self._is_sentinel[inputs]
-        tg_sentinel = self._is_sentinel[targets]
-        num_spans = int(in_sentinel.sum())
-        tg_starts = np.flatnonzero(tg_sentinel)
-        if tg_starts.shape[0] < num_spans or (targets.size and not tg_sentinel[0]) or not np.array_equal(
-                inputs[in_sentinel], targets[tg_starts[:num_spans]]):
-            raise ValueError(f"t5 example: input sentinels {inputs[in_sentinel].tolist()} do not match the "
-                             f"sentinels that open the target spans {targets[tg_starts].tolist()}; these "
-                             "columns were not written by span_corrupt with this vocabulary.")
-        span_ends = np.append(tg_starts[1:], targets.shape[0])
-        span_lengths = (span_ends - tg_starts - 1)[:num_spans]
-        before = np.concatenate([[0], np.cumsum(span_lengths)])  # span tokens before span j
-        in_rank = np.cumsum(in_sentinel) - in_sentinel  # sentinels before each input token
-        out = np.empty(inputs.shape[0] - num_spans + int(span_lengths.sum()), dtype=np.int32)
-        keep = ~in_sentinel
-        out[(np.arange(inputs.shape[0]) - in_rank + before[in_rank])[keep]] = inputs[keep]
-        span = np.cumsum(tg_sentinel) - 1
-        take = ~tg_sentinel & (span < num_spans)
-        sentinel_at = np.flatnonzero(in_sentinel)
-        offset = np.arange(targets.shape[0]) - tg_starts[span] - 1
-        out[(sentinel_at[span[take]] - span[take] + before[span[take]] + offset[take])] = targets[take]
-        return out
+        inputs, in_offsets = self._bodies(examples.columns["input_ids"], "input_ids")
+        targets, tg_offsets = self._bodies(examples.columns["labels"], "labels")
+        num_rows = in_offsets.shape[0] - 1
+        in_rows, tg_rows = row_of(in_offsets), row_of(tg_offsets)
+        in_sent, tg_sent = self._is_sentinel[inputs], self._is_sentinel[targets]
+        spans_in = np.bincount(in_rows[in_sent], minlength=num_rows)
+        spans_tg = np.bincount(tg_rows[tg_sent], minlength=num_rows)
+        tg_first_ok = ~(lengths_of(tg_offsets) > 0) | tg_sent[np.minimum(tg_offsets[:-1], max(targets.size - 1, 0))]
+        if (spans_tg < spans_in).any() or not tg_first_ok.all() or (spans_tg != spans_in).any():
+            bad = int(np.flatnonzero((spans_tg != spans_in) | ~tg_first_ok)[0])
+            raise ValueError(f"t5 example {bad}: {int(spans_in[bad])} input sentinels but {int(spans_tg[bad])} "
+                             "target spans; these columns were not written by T5 span corruption with this vocabulary.")
+        if not np.array_equal(inputs[in_sent], targets[tg_sent]):
+            raise ValueError("t5 examples: input sentinels do not match the sentinels that open the target "
+                             "spans; these columns were not written by T5 span corruption with this vocabulary.")
+        # span j of the batch (global numbering, row order) has length = target tokens after its sentinel
+        tg_span = np.cumsum(tg_sent) - 1
+        span_len = np.bincount(tg_span[~tg_sent], minlength=int(tg_sent.sum()))
+        span_offsets = offsets_of(spans_in)
+        before = segment_cumsum(span_len, span_offsets) - span_len  # span tokens before each span in its row
+        out_lengths = lengths_of(in_offsets) - spans_in + np.bincount(tg_rows[~tg_sent], minlength=num_rows)
+        out_offsets = offsets_of(out_lengths)
+        out = np.empty(out_offsets[-1], dtype=np.int32)
+        in_span = np.cumsum(in_sent) - in_sent  # global sentinels before each input token
+        in_rank = in_span - span_offsets[in_rows]  # ... in its row
+        in_pos = positions_in_rows(in_offsets, in_rows)
+        keep = ~in_sent
+        dest = out_offsets[in_rows] + in_pos - in_rank + np.where(in_rank > 0, before[np.maximum(in_span - 1, 0)]
+                                                                  + span_len[np.maximum(in_span - 1, 0)], 0)
+        out[dest[keep]] = inputs[keep]
+        sentinel_at = np.flatnonzero(in_sent)  # flat input position of each global span's sentinel
+        take = ~tg_sent
+        span = tg_span[take]
+        offset = np.arange(targets.shape[0])[take] - np.flatnonzero(tg_sent)[span] - 1
+        s_row = in_rows[sentinel_at[span]]
+        dest_t = (out_offsets[s_row] + (sentinel_at[span] - in_offsets[s_row]) - (span - span_offsets[s_row])
+                  + before[span] + offset)
+        out[dest_t] = targets[take]
+        lengths = out_lengths
+        return RowBatch(examples.keys, Ragged(out, out_offsets),
+                        Ragged(lengths.astype(np.int32), np.arange(num_rows + 1, dtype=np.int64)))
 
-    def measure(self, columns: Columns) -> dict[str, int]:
-        """``tokens`` (clean row length), ``noise_tokens`` and ``noise_spans`` of one example."""
-        inputs = self._body(columns["input_ids"], "input_ids")
-        targets = self._body(columns["labels"], "labels")
+    def measure(self, examples: ExampleBatch) -> dict[str, int]:
+        """``tokens`` (clean row tokens), ``noise_tokens`` and ``noise_spans``, summed over the batch."""
+        inputs, _ = self._bodies(examples.columns["input_ids"], "input_ids")
+        targets, _ = self._bodies(examples.columns["labels"], "labels")
         num_spans = int(self._is_sentinel[inputs].sum())
         noise_tokens = int(targets.shape[0] - self._is_sentinel[targets].sum())
         return {"tokens": int(inputs.shape[0]) - num_spans + noise_tokens,
                 "noise_tokens": noise_tokens, "noise_spans": num_spans}
 
-    def _body(self, column: np.ndarray, name: str) -> np.ndarray:
-        """A stored column without its final EOS."""
-        column = np.asarray(column, dtype=np.int32)
-        if column.shape[0] == 0 or column[-1] != self.vocab.eos_id:
-            raise ValueError(f"t5 example: {name} must end with eos id {self.vocab.eos_id}, got "
-                             f"{column[-3:].tolist()} at its end; these columns were not written by span_corrupt.")
-        return column[:-1]
+    def _bodies(self, column: Ragged, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """A stored column without each row's final EOS, as flat values and offsets."""
+        ends = column.offsets[1:] - 1
+        if (column.lengths < 1).any() or (column.values[ends] != self.vocab.eos_id).any():
+            raise ValueError(f"t5 examples: every {name} row must end with eos id {self.vocab.eos_id}; these "
+                             "columns were not written by T5 span corruption.")
+        body = np.ones(column.values.shape[0], dtype=bool)
+        body[ends] = False
+        return column.values[body], offsets_of(column.lengths - 1)
