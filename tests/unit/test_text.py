@@ -38,8 +38,8 @@ def test_normalize_text_keeps_a_bom_that_is_not_leading_and_clean_text_as_is():
     assert normalize_text(clean) is clean
 
 
-def test_normalize_text_on_botchan_removes_bom_and_every_cr(shared_data):
-    raw = (shared_data / "corpora" / "botchan.txt").read_bytes().decode("utf-8")
+def test_normalize_text_on_a_bom_crlf_file_removes_bom_and_every_cr(bom_crlf_corpus):
+    raw = bom_crlf_corpus.read_bytes().decode("utf-8")
     assert raw.startswith("\ufeff") and "\r\n" in raw  # the file really has both
     text = normalize_text(raw)
     assert "\r" not in text and "\ufeff" not in text
@@ -94,6 +94,15 @@ def test_split_sentences_loses_nothing_on_real_corpora(shared_data, name, minimu
     assert "".join("".join(sentences).split()) == "".join(text.split())
 
 
+@pytest.mark.parametrize("fixture", ["english_corpus", "bom_crlf_corpus", "japanese_corpus"])
+def test_split_sentences_loses_nothing_on_generated_corpora(request, fixture):
+    text = normalize_text(request.getfixturevalue(fixture).read_text(encoding="utf-8"))
+    sentences = split_sentences(text)
+    assert len(sentences) >= 5_000
+    assert_lossless_split(text, sentences)
+    assert "".join("".join(sentences).split()) == "".join(text.split())
+
+
 def test_split_sentences_is_linear_on_long_whitespace_runs():
     text = "a" + " " * 200_000 + "B. " * 50_000 + "\u3000" * 100_000 + "\n end"
     sentences = split_sentences(text)  # a quadratic regex would take minutes here
@@ -138,9 +147,10 @@ def test_resolve_inputs_names_a_missing_path(tmp_path):
         resolve_inputs([tmp_path / "absent.txt"])
 
 
-def test_iter_corpus_sentences_handles_bom_crlf_and_skips_blank_lines(shared_data):
-    sentences = list(iter_corpus_sentences([shared_data / "corpora" / "botchan.txt"]))
-    assert sentences[0] == "Project Gutenberg's Botchan (Master Darling), by Kin-nosuke Natsume"
+def test_iter_corpus_sentences_handles_bom_crlf_and_skips_blank_lines(bom_crlf_corpus):
+    sentences = list(iter_corpus_sentences([bom_crlf_corpus]))
+    first_line = bom_crlf_corpus.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert sentences[0] == split_sentences(first_line)[0] and len(sentences) > len(first_line.splitlines())
     assert not any("\r" in s or "\ufeff" in s or not s.strip() for s in sentences)
 
 
