@@ -1,45 +1,49 @@
-"""The last pipeline step: move every shard into place, write each manifest last, drop the temp dir.
+"""The last pipeline step: turn every split's result into manifests and publish all objectives at once.
 
-It runs inside the pipeline, after every shard of every objective is written (its inputs are side
-inputs), so a job killed earlier leaves no manifest and no shard in ``OUT/<objective>/``. Each step
-is idempotent: a retried commit skips shards already moved and rewrites the same manifest.
+Everything is staged under ``OUT/_lmpairs_tmp`` first: each objective's shards (written by the
+split workers) and its ``manifest.json`` (written here). Then a journal ``COMMIT.json`` is written
+atomically: from that moment the build is decided, and :func:`apply_commit` moves each staged
+objective directory into place with one rename (a previous dataset of that objective moves aside
+first and is deleted at the end). A commit killed half-way is finished by the next ``lmpairs build``
+into the same output before anything else happens, so a visible manifest always sits next to all
+of its shards, no ``manifest.json.tmp`` is ever left outside the temp dir, and a plain rerun
+completes. Object stores have no directory rename: there each shard moves, then the manifest.
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
 import posixpath
+from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from lmpairs.pipeline.counters import manifest_counters
-from lmpairs.pipeline.paths import delete_tree, ensure_dir
-from lmpairs.schemas import Manifest, ShardInfo, write_manifest
+from lmpairs.pipeline.paths import delete_tree, ensure_dir, is_remote
+from lmpairs.schemas import MANIFEST_NAME, Manifest, ShardInfo, write_manifest
 
 logger = logging.getLogger(__name__)
 
 TMP_NAME = "_lmpairs_tmp"
-"""The temporary directory under OUT that holds shards until the commit (readers skip ``_`` names)."""
+"""The temporary directory under OUT that holds everything until the commit (readers skip ``_`` names)."""
+JOURNAL = "COMMIT.json"
+NOTHING = "NOTHING_SURVIVED.json"
+"""Written instead of the journal when no objective got a single row; the driver reports it."""
+REPLACED = "replaced"
 
 
-def move_shards(shards: list[ShardInfo], tmp_dir: str, final_dir: str) -> None:
-    """Move each shard from ``tmp_dir`` to ``final_dir``; one already moved (a retry) is skipped."""
-    for split in sorted({posixpath.dirname(s.path) for s in shards}):
-        ensure_dir(posixpath.join(final_dir, split))
-    for shard in shards:
-        src, dst = posixpath.join(tmp_dir, shard.path), posixpath.join(final_dir, shard.path)
-        if FileSystems.exists(src):
-            FileSystems.rename([src], [dst])
-        elif not FileSystems.exists(dst):
-            raise FileNotFoundError(f"{src}: shard missing before commit and not at {dst}; rerun the build.")
+def tmp_root(output: str) -> str:
+    return posixpath.join(output, TMP_NAME)
 
 
-def build_manifest(objective: str, shards: list[ShardInfo], counters: dict[str, Any],
-                   base: dict[str, Any]) -> Manifest:
+def build_manifest(objective: str, shards: list[ShardInfo], counters: dict[str, Any], base: dict[str, Any],
+                   sides: tuple[str, ...]) -> Manifest:
     """The manifest of one objective; ``base`` holds the fields shared by every objective."""
-    splits: dict[str, list[ShardInfo]] = {}
+    splits: dict[str, list[ShardInfo]] = {side: [] for side in sides}
     for shard in sorted(shards, key=lambda s: s.path):
         splits.setdefault(posixpath.dirname(shard.path), []).append(shard)
     return Manifest(objective=objective, config=base["configs"][objective], seed=base["seed"],
@@ -48,37 +52,145 @@ def build_manifest(objective: str, shards: list[ShardInfo], counters: dict[str, 
                     created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
+def document_counts(results: list[dict], plan_rejected: list[dict]) -> tuple[dict[str, int], list[dict]]:
+    """Summed document counters and the sorted rejected files (planning's and the splits')."""
+    total: Counter = Counter()
+    rejected = {f["path"]: f for f in plan_rejected}
+    for result in results:
+        total.update(result["counts"])
+        if result["rejected"]:
+            rejected.setdefault(result["rejected"]["path"], result["rejected"])
+    read = {r["split"]["path"] for r in results} - set(rejected)
+    total["files_read"] = len(read)
+    total["files_rejected"] = len(rejected)
+    return dict(total), [rejected[p] for p in sorted(rejected)]
+
+
+def write_json(path: str, data: dict) -> None:
+    """Write ``data`` to ``path`` atomically where the filesystem allows (temp file + rename)."""
+    payload = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    if is_remote(path):
+        with FileSystems.create(path) as out:
+            out.write(payload)
+        return
+    with open(path + ".part", "wb") as out:
+        out.write(payload)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(path + ".part", path)
+
+
+def stage_build(output: str, objectives: tuple[str, ...], sides: tuple[str, ...], base: dict[str, Any],
+                results: Iterable[dict], plan_rejected: list[dict], build_key: str) -> list[str]:
+    """Write each objective's manifest into the temp dir, then the journal; return the objectives staged.
+
+    When no objective got a row, write :data:`NOTHING` with the reasons instead and stage nothing.
+    """
+    root = tmp_root(output)
+    ordered = sorted(results, key=lambda r: r["index"])
+    documents, rejected = document_counts(ordered, plan_rejected)
+    per_objective = {name: ([], Counter()) for name in objectives}
+    for result in ordered:
+        for name, entry in result["objectives"].items():
+            per_objective[name][0].extend(entry["shards"])
+            per_objective[name][1].update(entry["counts"])
+    if not any(counts.get("rows", 0) for _, counts in per_objective.values()):
+        write_json(posixpath.join(root, NOTHING), {"documents": documents, "files_rejected": rejected})
+        logger.warning("nothing survived: no objective got a single row")
+        return []
+    for name in objectives:
+        shards, counts = per_objective[name]
+        counters = manifest_counters(name, documents, dict(counts), sides, rejected)
+        staged = posixpath.join(root, name)
+        ensure_dir(staged)
+        write_manifest(build_manifest(name, shards, counters, base, sides), staged)
+    write_json(posixpath.join(root, JOURNAL), {"objectives": list(objectives), "build_key": build_key})
+    return list(objectives)
+
+
+def read_journal(output: str) -> dict | None:
+    path = posixpath.join(tmp_root(output), JOURNAL)
+    if not FileSystems.exists(path):
+        return None
+    with FileSystems.open(path) as f:
+        return json.loads(f.read().decode("utf-8"))
+
+
+def apply_commit(output: str) -> list[str]:
+    """Move every objective the journal names into place, then delete the temp dir (idempotent).
+
+    Returns the manifest paths; nothing to do (no journal) returns [].
+    """
+    journal = read_journal(output)
+    if journal is None:
+        return []
+    root = tmp_root(output)
+    paths = []
+    for name in journal["objectives"]:
+        if is_remote(output):
+            _publish_files(posixpath.join(root, name), posixpath.join(output, name))
+        else:
+            _publish_dir(posixpath.join(root, name), posixpath.join(output, name),
+                         posixpath.join(root, REPLACED, name))
+        paths.append(posixpath.join(output, name, MANIFEST_NAME))
+    delete_tree(root)
+    return paths
+
+
+def _publish_dir(staged: str, final: str, replaced: str) -> None:
+    """``staged`` becomes ``final`` by one rename; an older ``final`` moves to ``replaced`` first."""
+    if not os.path.isdir(staged):
+        return  # moved by an earlier, interrupted attempt
+    if os.path.lexists(final):
+        os.makedirs(os.path.dirname(replaced), exist_ok=True)
+        if os.path.lexists(replaced):
+            delete_tree(replaced)
+        os.rename(final, replaced)
+    os.rename(staged, final)
+
+
+def _publish_files(staged: str, final: str) -> None:
+    """Object stores: drop the old manifest, move each staged file, the manifest last."""
+    matched = FileSystems.match([staged.rstrip("/") + "/**"])[0].metadata_list
+    sources = sorted(m.path for m in matched)
+    if not sources:
+        return
+    old_manifest = posixpath.join(final, MANIFEST_NAME)
+    if FileSystems.exists(old_manifest):
+        FileSystems.delete([old_manifest])
+    manifest = posixpath.join(staged, MANIFEST_NAME)
+    for src in [s for s in sources if s != manifest] + [manifest]:
+        if FileSystems.exists(src):
+            FileSystems.rename([src], [final + src[len(staged):]])
+
+
 class CommitBuildFn(beam.DoFn):
-    """Runs once (on a single trigger element) when every objective's shards and counts are final."""
+    """(None, [split results]) -> the manifest paths, once every split is done."""
 
-    def __init__(self, *, output: str, splits: tuple[str, ...], base: dict[str, Any]) -> None:
-        self._output, self._splits, self._base = output, splits, base
+    def __init__(self, *, output: str, objectives: tuple[str, ...], sides: tuple[str, ...], base: dict[str, Any],
+                 plan_rejected: list[dict], build_key: str) -> None:
+        self._args = (output, objectives, sides, base)
+        self._plan_rejected, self._build_key = plan_rejected, build_key
 
-    def process(self, _, objectives: dict, documents: dict, inputs: list, files_rejected: list) -> Iterator[str]:
-        tmp_root = posixpath.join(self._output, TMP_NAME)
-        base = dict(self._base, inputs=sorted(inputs, key=lambda f: f["path"]))
-        rejected = sorted(files_rejected, key=lambda f: f["path"])
-        for objective in sorted(objectives):
-            shards, counts = objectives[objective]
-            final_dir = posixpath.join(self._output, objective)
-            move_shards(shards, posixpath.join(tmp_root, objective), final_dir)
-            counters = manifest_counters(objective, documents, counts, self._splits, rejected)
-            path = write_manifest(build_manifest(objective, shards, counters, base), final_dir)
-            logger.info("%s: committed %d shards, manifest %s", objective, len(shards), path)
-            yield path
-        delete_tree(tmp_root)
+    def process(self, element) -> Iterator[str]:
+        _, results = element
+        output = self._args[0]
+        if stage_build(*self._args, list(results), self._plan_rejected, self._build_key):
+            for path in apply_commit(output):
+                logger.info("committed %s", path)
+                yield path
 
 
 class CommitBuild(beam.PTransform):
-    """Side inputs in, manifest paths out; see :class:`CommitBuildFn`."""
+    """Split results -> manifest paths: gathered under one key (a GroupByKey of small records, no side
+    inputs, so every runner, Dask's included, runs it), then :class:`CommitBuildFn`."""
 
-    def __init__(self, *, output: str, splits: tuple[str, ...], base: dict[str, Any]) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__()
-        self._fn = CommitBuildFn(output=output, splits=splits, base=base)
+        self._fn = CommitBuildFn(**kwargs)
 
-    def expand(self, inputs):
-        objectives, documents, files, files_rejected = inputs
-        return (objectives.pipeline
-                | "Trigger" >> beam.Create([None])
-                | "Commit" >> beam.ParDo(self._fn, beam.pvalue.AsDict(objectives), beam.pvalue.AsSingleton(documents),
-                                         beam.pvalue.AsSingleton(files), beam.pvalue.AsSingleton(files_rejected)))
+    def expand(self, results):
+        return (results
+                | "OneKey" >> beam.Map(lambda r: (None, r))
+                | "Gather" >> beam.GroupByKey()
+                | "Publish" >> beam.ParDo(self._fn))

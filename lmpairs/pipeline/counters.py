@@ -1,68 +1,36 @@
 """Build counters as pipeline data (deterministic, stored in the manifest) and as Beam metrics.
 
-Steps emit small ``{name: int}`` dicts on a ``counts`` output; :class:`SumCountsFn` adds them up
-(lifted into per-bundle partial sums by the runner, so one dict per element stays cheap). Sums do
-not depend on bundling or worker count, unlike metrics, which a runner may count twice on retries;
-the same numbers also go to ``Metrics.counter("lmpairs", name)`` for live monitoring.
+Each split's worker returns its counts inside its small result record; the commit adds them up,
+so the sums do not depend on bundling, retries or worker count (unlike metrics, which a runner may
+count twice on retries). The same numbers go to ``Metrics.counter("lmpairs", name)`` for live
+monitoring on runners that report metrics.
 """
 from __future__ import annotations
 
-from collections import Counter
-from typing import Any, Iterable
+from typing import Any
 
-import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from lmpairs.schemas.rates import applied_rates
-from lmpairs.pipeline.records import REJECTION_REASONS
+
+try:
+    from lmpairs.reading import REJECTION_REASONS as _READ_REASONS
+except ImportError:  # TEMPORARY: until lmpairs.reading lands
+    from lmpairs.pipeline.records import REJECTION_REASONS as _READ_REASONS
 
 NAMESPACE = "lmpairs"
-COUNTS = "counts"
-"""The tag of every step's counts output."""
 REJECTED_PREFIX = "documents_rejected."
 MEASURED_PREFIX = "measured."
 EXAMPLES_PREFIX = "examples."
+REJECTION_REASONS = tuple(dict.fromkeys((*_READ_REASONS, "no_tokens", "unencodable")))
+"""Every reason a single document is left out; the manifest counts each one (zeros included)."""
 
 
-class CountingFn(beam.DoFn):
-    """A DoFn whose :meth:`report` adds counts to Beam metrics once per bundle, not per element
-    (a metric update costs tens of microseconds; an objective reports several per row)."""
-
-    metrics_prefix = ""
-    _metrics: Counter | None = None
-
-    def report(self, counts: dict[str, int]) -> dict[str, int]:
-        """Queue ``counts`` for the metrics and return them (for the ``counts`` output)."""
-        if self._metrics is None:
-            self._metrics = Counter()
-        self._metrics.update(counts)
-        return counts
-
-    def finish_bundle(self) -> None:
-        for name, value in sorted((self._metrics or {}).items()):
-            if value:
-                Metrics.counter(NAMESPACE, self.metrics_prefix + name).inc(value)
-        self._metrics = None
-
-
-class SumCountsFn(beam.CombineFn):
-    """Sum ``{name: int}`` dicts key by key."""
-
-    def create_accumulator(self) -> Counter:
-        return Counter()
-
-    def add_input(self, acc: Counter, counts: dict[str, int]) -> Counter:
-        acc.update(counts)
-        return acc
-
-    def merge_accumulators(self, accs: Iterable[Counter]) -> Counter:
-        total: Counter = Counter()
-        for acc in accs:
-            total.update(acc)
-        return total
-
-    def extract_output(self, acc: Counter) -> dict[str, int]:
-        return {name: int(acc[name]) for name in sorted(acc)}
+def report_metrics(counts: dict[str, int], prefix: str = "") -> None:
+    """Add ``counts`` to Beam's metrics (once per split, not per element: an update costs tens of µs)."""
+    for name, value in sorted(counts.items()):
+        if value:
+            Metrics.counter(NAMESPACE, prefix + name).inc(int(value))
 
 
 def _strip(counts: dict[str, int], prefix: str) -> dict[str, int]:
@@ -76,13 +44,14 @@ def manifest_counters(name: str, documents: dict[str, int], objective: dict[str,
     ``documents_read == documents_used + sum(documents_rejected.values())`` always holds.
     """
     rejected = _strip(documents, REJECTED_PREFIX)
+    reasons = tuple(dict.fromkeys((*REJECTION_REASONS, *sorted(rejected))))
     measured = _strip(objective, MEASURED_PREFIX)
     return {
         "files_read": documents.get("files_read", 0),
         "files_rejected": files_rejected,
         "documents_read": documents.get("documents_read", 0),
         "documents_used": documents.get("documents_used", 0),
-        "documents_rejected": {reason: rejected.get(reason, 0) for reason in REJECTION_REASONS},
+        "documents_rejected": {reason: rejected.get(reason, 0) for reason in reasons},
         "tokens": documents.get("tokens", 0),
         "rows": objective.get("rows", 0),
         "examples": {split: objective.get(EXAMPLES_PREFIX + split, 0) for split in splits},

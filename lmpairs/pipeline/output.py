@@ -1,9 +1,12 @@
-"""Prepare the output directory before the job starts: empty, resumable, or replaced on request.
+"""Prepare the output directory: one build at a time, never touching what lmpairs did not write.
 
-``OUT`` must be empty unless ``--overwrite``. One exception: what an interrupted build leaves
-(its ``_lmpairs_tmp`` directory, and objective directories without a manifest) is removed and
-the build goes on. A marker file written into the temp directory proves the output is writable
-before any worker starts.
+Rules (issue 14): ``/`` and the home directory are refused outright. Without ``--overwrite`` OUT
+must be empty apart from an interrupted build's leftovers (its temp dir and a stale lock), which
+are removed. With ``--overwrite`` OUT may also hold lmpairs datasets (real directories with a
+``manifest.json``): they stay in place until the new build commits and replaces the objectives it
+builds. Anything else (a user's file, a symlink, a directory without a manifest) is refused, never
+followed, never deleted. A lock file with pid, host and start time makes builds exclusive; a lock
+whose process is gone, or that has not been refreshed for :data:`STALE_SECONDS`, is taken over.
 """
 from __future__ import annotations
 
@@ -11,11 +14,15 @@ import json
 import logging
 import os
 import posixpath
+import socket
+import threading
+import time
+import uuid
 
 from apache_beam.io.filesystems import FileSystems
 
 from lmpairs.config import OBJECTIVES
-from lmpairs.pipeline.commit import TMP_NAME
+from lmpairs.pipeline.commit import JOURNAL, TMP_NAME, apply_commit, read_journal
 from lmpairs.pipeline.errors import BuildError
 from lmpairs.pipeline.paths import delete_tree, is_remote
 from lmpairs.schemas import MANIFEST_NAME
@@ -23,50 +30,196 @@ from lmpairs.schemas import MANIFEST_NAME
 logger = logging.getLogger(__name__)
 
 MARKER = "BUILDING.json"
+LOCK_NAME = "_lmpairs_lock.json"
+STALE_SECONDS = 600.0
+"""A lock not refreshed for this long belongs to a dead build (a live one refreshes it every minute)."""
+HEARTBEAT_SECONDS = 60.0
 
 
-def list_output(output: str) -> list[str]:
-    """Every file under ``output``, as sorted paths relative to it."""
-    if not is_remote(output) and os.path.isfile(output):
+def check_output_path(output: str) -> None:
+    """Refuse ``/``, the home directory and a path that is a file."""
+    if is_remote(output):
+        return
+    real = os.path.realpath(output)
+    home = os.path.realpath(os.path.expanduser("~"))
+    if real == os.path.realpath("/") or real == home:
+        raise BuildError(f"--output {output}: is {'/' if real == '/' else 'your home directory'}; lmpairs "
+                         "writes a directory per objective there: choose a dedicated --output such as ./out.")
+    if os.path.exists(output) and not os.path.isdir(output):
         raise BuildError(f"--output {output}: is a file, expected a directory; choose another --output.")
-    matched = FileSystems.match([posixpath.join(output, "**")])[0].metadata_list
+
+
+def top_entries(output: str) -> dict[str, str]:
+    """Top-level entries of ``output`` (never recursing) -> ``lock``, ``tmp``, ``dataset`` or ``foreign``."""
+    if is_remote(output):
+        return _remote_entries(output)
+    if not os.path.isdir(output):
+        return {}
+    kinds = {}
+    for entry in sorted(os.scandir(output), key=lambda e: e.name):
+        if entry.name == LOCK_NAME and entry.is_file(follow_symlinks=False):
+            kinds[entry.name] = "lock"
+        elif entry.name == TMP_NAME and entry.is_dir(follow_symlinks=False):
+            kinds[entry.name] = "tmp"
+        elif (entry.name in OBJECTIVES and entry.is_dir(follow_symlinks=False)
+              and os.path.isfile(os.path.join(entry.path, MANIFEST_NAME))
+              and not os.path.islink(os.path.join(entry.path, MANIFEST_NAME))):
+            kinds[entry.name] = "dataset"
+        else:
+            kinds[entry.name] = "symlink" if entry.is_symlink() else "foreign"
+    return kinds
+
+
+def _remote_entries(output: str) -> dict[str, str]:
+    try:
+        matched = FileSystems.match([posixpath.join(output, "**")])[0].metadata_list
+    except OSError as err:
+        raise BuildError(f"--output {output}: cannot list it ({err}); check the path and your access.") from err
     root = output.rstrip("/") + "/"
-    return sorted(m.path[len(root):] for m in matched if m.path.startswith(root))
+    files = [m.path[len(root):] for m in matched if m.path.startswith(root)]
+    kinds = {}
+    for name in sorted({f.split("/", 1)[0] for f in files}):
+        if name == LOCK_NAME:
+            kinds[name] = "lock"
+        elif name == TMP_NAME:
+            kinds[name] = "tmp"
+        elif name in OBJECTIVES and f"{name}/{MANIFEST_NAME}" in files:
+            kinds[name] = "dataset"
+        else:
+            kinds[name] = "foreign"
+    return kinds
 
 
-def is_resumable(files: list[str]) -> bool:
-    """Only an interrupted lmpairs build is here: its temp dir, objective dirs, and no manifest."""
-    tops = {f.split("/", 1)[0] for f in files}
-    has_manifest = any(f.endswith("/" + MANIFEST_NAME) for f in files)
-    return TMP_NAME in tops and tops <= {TMP_NAME, *OBJECTIVES} and not has_manifest
+class OutputLock:
+    """``OUT/_lmpairs_lock.json``, created exclusively; refreshed by a heartbeat thread while held."""
+
+    def __init__(self, output: str) -> None:
+        self.output = output
+        self.path = os.path.join(output, LOCK_NAME)
+        self.token = uuid.uuid4().hex
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> "OutputLock":
+        if is_remote(self.output):
+            logger.info("%s: object stores have no exclusive create; not locking (run one build at a time)",
+                        self.output)
+            return self
+        try:
+            os.makedirs(self.output, exist_ok=True)
+        except OSError as err:
+            raise BuildError(f"--output {self.output}: cannot write there ({err}); choose a writable --output "
+                             "or fix its permissions.") from err
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is not None:
+                    raise BuildError(
+                        f"--output {self.output}: another lmpairs build is writing there (pid {holder.get('pid')} "
+                        f"on {holder.get('host')}, started {holder.get('started')}); wait for it to finish or "
+                        f"choose another --output. If that build is gone, delete {self.path}.") from None
+                logger.info("%s: taking over the stale lock of a build that is gone", self.output)
+                try:
+                    os.remove(self.path)
+                except FileNotFoundError:
+                    pass
+                continue
+            except OSError as err:
+                raise BuildError(f"--output {self.output}: cannot write there ({err}); choose a writable --output "
+                                 "or fix its permissions.") from err
+            with os.fdopen(fd, "w") as out:
+                json.dump({"pid": os.getpid(), "host": socket.gethostname(), "token": self.token,
+                           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, out)
+            self._thread = threading.Thread(target=self._beat, name="lmpairs-lock", daemon=True)
+            self._thread.start()
+            return self
+        raise BuildError(f"--output {self.output}: could not take the build lock {self.path}; another build "
+                         "keeps taking it: run one build at a time into one output.")
+
+    def _holder(self) -> dict | None:
+        """The live holder of an existing lock, or None when it is stale."""
+        try:
+            with open(self.path) as f:
+                holder = json.load(f)
+            age = time.time() - os.path.getmtime(self.path)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {"pid": "?", "host": "?", "started": "?"} if self._fresh() else None
+        if holder.get("host") == socket.gethostname() and not _pid_alive(holder.get("pid")):
+            return None
+        return holder if age < STALE_SECONDS else None
+
+    def _fresh(self) -> bool:
+        try:
+            return time.time() - os.path.getmtime(self.path) < STALE_SECONDS
+        except OSError:
+            return False
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                os.utime(self.path)
+            except OSError:
+                return
+
+    def release(self) -> None:
+        self._stop.set()
+        if is_remote(self.output):
+            return
+        try:
+            with open(self.path) as f:
+                mine = json.load(f).get("token") == self.token
+        except (OSError, ValueError):
+            return
+        if mine:
+            os.remove(self.path)
 
 
-def remove_build(output: str, objectives: tuple[str, ...]) -> None:
-    """Delete ``objectives``' directories (manifest first: the build is unfinished from then on) and the temp dir."""
-    for name in objectives:
-        manifest = posixpath.join(output, name, MANIFEST_NAME)
-        if FileSystems.exists(manifest):
-            FileSystems.delete([manifest])
-    for name in (*objectives, TMP_NAME):
-        delete_tree(posixpath.join(output, name))
+def _pid_alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, TypeError, ValueError):
+        return True
+    return True
+
+
+def finish_interrupted_commit(output: str) -> dict | None:
+    """Complete a commit that an earlier build decided but did not finish; return its journal."""
+    journal = read_journal(output)
+    if journal is None:
+        return None
+    paths = apply_commit(output)
+    logger.info("%s: finished the commit of an interrupted build (%s)", output, ", ".join(paths))
+    return journal
 
 
 def prepare_output(output: str, objectives: tuple[str, ...], *, overwrite: bool) -> None:
-    """Check ``output`` is empty, resumable or ``overwrite`` is set; then mark it with the temp dir."""
-    try:
-        files = list_output(output)
-    except OSError as err:
-        raise BuildError(f"--output {output}: cannot list it ({err}); check the path and your access.") from err
-    if files and overwrite:
-        logger.info("--overwrite: removing %s of a previous build in %s", ",".join(objectives), output)
-        remove_build(output, objectives)
-    elif files and is_resumable(files):
-        logger.info("%s: removing the temporary files of an interrupted build and starting again", output)
-        remove_build(output, OBJECTIVES)
-    elif files:
-        shown = ", ".join(files[:3]) + (", …" if len(files) > 3 else "")
-        raise BuildError(f"--output {output}: not empty ({len(files)} files: {shown}); pass --overwrite to "
+    """Check ``output`` per the module rules (the caller holds the lock), clear leftovers, write the marker."""
+    check_output_path(output)
+    kinds = top_entries(output)
+    others = {name: kind for name, kind in kinds.items() if kind not in ("lock", "tmp")}
+    if others and not overwrite:
+        shown = ", ".join(list(others)[:3]) + (", …" if len(others) > 3 else "")
+        raise BuildError(f"--output {output}: not empty ({len(others)} entries: {shown}); pass --overwrite to "
                          f"replace {','.join(objectives)} there, or choose an empty --output.")
+    foreign = [name for name, kind in others.items() if kind != "dataset"]
+    if foreign:
+        shown = ", ".join(f"{n} ({'a symlink' if others[n] == 'symlink' else 'not an lmpairs dataset'})"
+                          for n in foreign[:3]) + (", …" if len(foreign) > 3 else "")
+        raise BuildError(f"--output {output}: holds entries lmpairs did not write: {shown}; --overwrite only "
+                         "replaces lmpairs datasets (objective directories with a manifest.json): choose an "
+                         "empty --output or move those away yourself.")
+    if "tmp" in kinds.values():
+        logger.info("%s: removing the temporary files of an interrupted build", output)
+        delete_tree(posixpath.join(output, TMP_NAME))
+    replaced = [n for n in objectives if others.get(n) == "dataset"]
+    if replaced:
+        logger.info("--overwrite: %s in %s will be replaced when this build commits", ",".join(replaced), output)
     write_marker(output, objectives)
 
 
@@ -74,8 +227,21 @@ def write_marker(output: str, objectives: tuple[str, ...]) -> None:
     """Create ``OUT/_lmpairs_tmp/BUILDING.json``: proves OUT is writable and marks a build in progress."""
     path = posixpath.join(output, TMP_NAME, MARKER)
     try:
+        if not is_remote(output):
+            os.makedirs(posixpath.join(output, TMP_NAME), exist_ok=True)
         with FileSystems.create(path) as out:
             out.write(json.dumps({"objectives": list(objectives)}).encode())
     except OSError as err:
         raise BuildError(f"--output {output}: cannot write there ({err}); choose a writable --output or fix "
                          "its permissions.") from err
+
+
+def discard_temp(output: str) -> None:
+    """Remove the temp dir after a failed build, unless its commit was already decided (a journal)."""
+    root = posixpath.join(output, TMP_NAME)
+    try:
+        if FileSystems.exists(posixpath.join(root, JOURNAL)):
+            return
+        delete_tree(root)
+    except OSError as err:
+        logger.warning("%s: could not remove the temporary files (%s)", root, err)

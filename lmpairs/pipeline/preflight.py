@@ -1,39 +1,47 @@
 """Checks that run on the driver before the job starts, so bad setups fail in seconds, not hours.
 
 In order: the tokenizer loads (its vocabulary shapes the job), every objective accepts its config
-with that vocabulary (e.g. T5 needs a sentinel per span), every input glob matches files with
-unique document keys, and the output directory is empty (or resumable, or ``--overwrite``) and
-writable. With ``--dry_run`` (building a job graph, e.g. for Dataflow, without credentials) checks
-that would touch remote paths are skipped and logged; the tokenizer is always read.
+with that vocabulary (e.g. T5 needs a sentinel per span), and the inputs expand into input splits
+(files that cannot be read at all are counted as rejected here). With ``--dry_run`` (building a
+job graph, e.g. for Dataflow, without credentials) remote inputs are not listed; the tokenizer is
+always read. The output directory is prepared afterwards, under the build lock (see ``output``).
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
 from lmpairs.config import BuildConfig
+from lmpairs.pipeline.api import files_access, plan_splits
 from lmpairs.pipeline.errors import BuildError
-from lmpairs.pipeline.output import prepare_output
 from lmpairs.pipeline.paths import is_remote
-from lmpairs.pipeline.records import InputFile
-from lmpairs.pipeline.sources import expand_inputs
 from lmpairs.tokenizer import Tokenizer
 from lmpairs.transforms import make_objective
 from lmpairs.vocab import Vocab
 
 logger = logging.getLogger(__name__)
 
+MB = 1 << 20
+DEFAULT_SPLIT_MB = 64
+
 
 @dataclass(frozen=True, eq=False)
 class Plan:
-    """What the checks found: the tokenizer, its model bytes (shipped to workers) and the input files."""
+    """What the checks found: the tokenizer, its model bytes (shipped to workers), the input splits in
+    their fixed order, and the files rejected while planning (``{path, reason, detail}``)."""
 
     tokenizer: Tokenizer
     model_bytes: bytes
-    files: list[InputFile]
+    splits: list[Any]
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def num_bytes(self) -> int:
+        return sum(s.end - s.start for s in self.splits)
 
 
 def load_tokenizer(path: str) -> tuple[Tokenizer, bytes]:
@@ -55,23 +63,43 @@ def check_objectives(config: BuildConfig, vocab: Vocab) -> None:
         make_objective(name, config.objective_config(name), vocab)
 
 
-def check_inputs(config: BuildConfig, *, dry_run: bool) -> list[InputFile]:
-    """Expand every glob (errors name a glob without files); remote globs are skipped in a dry run."""
+def split_bytes(config: BuildConfig) -> int:
+    """Bytes per byte-range split of large uncompressed text/JSONL files (the config's, else 64 MB)."""
+    given = getattr(config, "split_bytes", None)
+    if given:
+        return int(given)
+    return int(float(getattr(config, "split_mb", None) or DEFAULT_SPLIT_MB) * MB)
+
+
+def describe_rejection(rejected: Any) -> dict[str, Any]:
+    if hasattr(rejected, "describe"):
+        return dict(rejected.describe())
+    if isinstance(rejected, dict):
+        return dict(rejected)
+    path, reason, *detail = rejected
+    return {"path": path, "reason": reason, "detail": detail[0] if detail else ""}
+
+
+def plan_inputs(config: BuildConfig, *, dry_run: bool) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Expand every glob into input splits (errors name a glob without files); remote globs are skipped
+    in a dry run."""
     globs = [g for g in config.inputs if not (dry_run and is_remote(g))]
     if len(globs) < len(config.inputs):
         logger.info("dry run: not listing remote inputs %s", [g for g in config.inputs if g not in globs])
-    return expand_inputs(globs, input_format=config.input_format) if globs else []
+    if not globs:
+        return [], []
+    plan = plan_splits(globs, input_format=config.input_format, split_bytes=split_bytes(config),
+                       files=files_access(), exclude=(config.output,))
+    rejected = sorted((describe_rejection(r) for r in plan.rejected_files), key=lambda r: r["path"])
+    return list(plan.splits), rejected
 
 
 def preflight(config: BuildConfig, *, dry_run: bool) -> Plan:
     """Run every check in order; raise TokenizerError, ConfigError or BuildError naming the fix."""
     tokenizer, model_bytes = load_tokenizer(config.tokenizer)
     check_objectives(config, tokenizer.vocab)
-    files = check_inputs(config, dry_run=dry_run)
-    if dry_run:
-        logger.info("dry run: not preparing --output %s", config.output)
-    else:
-        prepare_output(config.output, config.objectives, overwrite=config.overwrite)
-    logger.info("checks passed: %d input files (%.1f MB), tokenizer %r", len(files),
-                sum(f.num_bytes for f in files) / 2**20, tokenizer)
-    return Plan(tokenizer=tokenizer, model_bytes=model_bytes, files=files)
+    splits, rejected = plan_inputs(config, dry_run=dry_run)
+    plan = Plan(tokenizer=tokenizer, model_bytes=model_bytes, splits=splits, rejected=rejected)
+    logger.info("checks passed: %d input splits (%.1f MB), %d files rejected, tokenizer %r", len(splits),
+                plan.num_bytes / MB, len(rejected), tokenizer)
+    return plan

@@ -1,0 +1,280 @@
+"""Build one input split on one worker, streaming: read -> tokenize -> train/validation -> pack -> corrupt -> write.
+
+Memory is bounded whatever the split's size: about ``encode_characters`` of text, one packer's
+partial row and ``corrupt_rows`` rows per (objective, side), and one row group per open shard.
+Everything after reading is a pure function of the split's records and the config, so every
+runner and worker count writes the same bytes. The result is a small dict (shard infos and
+counters); no token data leaves the worker.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+from lmpairs.pipeline.api import UnreadableInput, build_objective, read_split
+from lmpairs.pipeline.counters import EXAMPLES_PREFIX, MEASURED_PREFIX, REJECTED_PREFIX
+from lmpairs.pipeline.errors import OutOfSpace
+from lmpairs.pipeline.shards import ShardWriter
+from lmpairs.tokenizer import Tokenizer
+from lmpairs.transforms import stable_hash64
+from lmpairs.transforms.batch import DocumentBatch, ExampleBatch, Ragged, RowBatch
+from lmpairs.vocab import Vocab
+
+logger = logging.getLogger(__name__)
+
+TRAIN, VALIDATION = "train", "validation"
+NO_TOKENS = "no_tokens"
+UNENCODABLE = "unencodable"
+UNREADABLE_FILE = "unreadable_file"
+ENCODE_CHARACTERS = 1 << 20
+"""Characters of text per ``encode_documents`` call (about 1 MB)."""
+CORRUPT_ROWS = 128
+"""Rows per ``corrupt`` call: large enough to amortize numpy's per-call cost, small enough for cache."""
+
+
+@dataclass(frozen=True)
+class SplitJob:
+    """What every split's worker needs besides the split and the tokenizer (small and picklable)."""
+
+    objectives: tuple[tuple[str, Any], ...]
+    vocab: Vocab
+    seed: int
+    validation_fraction: float
+    documents: str
+    text_field: str
+    max_document_bytes: int
+    tmp_root: str
+    row_group_mb: float
+    shard_mb: float | None
+    corrupt_rows: int = CORRUPT_ROWS
+    encode_characters: int = ENCODE_CHARACTERS
+
+    @property
+    def sides(self) -> tuple[str, ...]:
+        return (TRAIN, VALIDATION) if self.validation_fraction > 0 else (TRAIN,)
+
+
+def document_key(key: str) -> int:
+    """The uint64 key of a document from its stable string key ``"<key_prefix>:<offset or row>"``."""
+    return stable_hash64("doc", key)
+
+
+def is_validation(key: str, fraction: float) -> bool:
+    """Validation iff the key's own hash falls below ``fraction`` (the same for every objective and seed)."""
+    return fraction > 0 and stable_hash64("split", key) / 2**64 < fraction
+
+
+def record_batches(records: Iterable, max_characters: int) -> Iterator[list]:
+    """Consecutive records in batches of about ``max_characters`` of text (a huge record rides alone)."""
+    batch, size = [], 0
+    for record in records:
+        batch.append(record)
+        size += len(record.text) if record.text is not None else 0
+        if size >= max_characters:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def encode(tokenizer: Tokenizer, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """One ``encode_documents`` call; if the batch fails, each text alone (a failing one gives None)."""
+    try:
+        return tokenizer.encode_documents(texts)
+    except (TypeError, UnicodeError, RuntimeError):
+        pass
+    out: list[tuple[np.ndarray, np.ndarray] | None] = []
+    for text in texts:
+        try:
+            out.append(tokenizer.encode_documents([text])[0])
+        except (TypeError, UnicodeError, RuntimeError):
+            out.append(None)
+    return out
+
+
+def tokenize_records(tokenizer: Tokenizer, records: list, counts: Counter) -> tuple[list[str], DocumentBatch]:
+    """Records -> (string keys, DocumentBatch) of the documents with tokens; every other record is counted."""
+    counts["documents_read"] += len(records)
+    readable = []
+    for record in records:
+        if record.reason is None:
+            readable.append(record)
+        else:
+            counts[REJECTED_PREFIX + record.reason] += 1
+    encoded = encode(tokenizer, [r.text for r in readable]) if readable else []
+    keys, ids, ends = [], [], []
+    for record, result in zip(readable, encoded):
+        if result is None:
+            counts[REJECTED_PREFIX + UNENCODABLE] += 1
+        elif result[0].shape[0] == 0:
+            counts[REJECTED_PREFIX + NO_TOKENS] += 1
+        else:
+            keys.append(record.key)
+            ids.append(result[0])
+            ends.append(result[1])
+    docs = DocumentBatch(np.array([document_key(k) for k in keys], dtype=np.uint64),
+                         Ragged.from_rows(ids), Ragged.from_rows(ends))
+    counts["documents_used"] += len(keys)
+    counts["tokens"] += int(docs.ids.values.shape[0])
+    return keys, docs
+
+
+def take_documents(docs: DocumentBatch, indices: np.ndarray) -> DocumentBatch:
+    return DocumentBatch(docs.keys[indices], docs.ids.take(indices), docs.sentence_ends.take(indices))
+
+
+def concat_ragged(parts: list[Ragged]) -> Ragged:
+    if len(parts) == 1:
+        return parts[0]
+    values = np.concatenate([p.values for p in parts]) if parts else np.zeros(0, np.int32)
+    lengths = np.concatenate([np.diff(p.offsets) for p in parts]) if parts else np.zeros(0, np.int64)
+    offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return Ragged(values, offsets)
+
+
+def concat_rows(batches: list[RowBatch]) -> RowBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return RowBatch(np.concatenate([b.keys for b in batches]), concat_ragged([b.ids for b in batches]),
+                    concat_ragged([b.segments for b in batches]))
+
+
+def slice_rows(rows: RowBatch, start: int, stop: int) -> RowBatch:
+    indices = np.arange(start, min(stop, rows.num_rows))
+    return RowBatch(rows.keys[indices], rows.ids.take(indices), rows.segments.take(indices))
+
+
+def interleave_copies(copies: list[ExampleBatch]) -> ExampleBatch:
+    """Copies of the same rows, ordered row by row (row 0's copies, then row 1's…): document order."""
+    if len(copies) == 1:
+        return copies[0]
+    n, k = copies[0].num_examples, len(copies)
+    order = (np.arange(k)[None, :] * n + np.arange(n)[:, None]).reshape(-1)
+    keys = np.concatenate([c.keys for c in copies])[order]
+    columns = {name: concat_ragged([c.columns[name] for c in copies]).take(order) for name in copies[0].columns}
+    return ExampleBatch(keys, columns)
+
+
+class ObjectiveStream:
+    """One (objective, side) of one split: a packer, the rows waiting for corruption, a shard writer."""
+
+    def __init__(self, name: str, objective, side: str, writer: ShardWriter, *, seed: int, corrupt_rows: int) -> None:
+        self.name, self.side, self.writer = name, side, writer
+        self._objective, self._seed, self._corrupt_rows = objective, seed, corrupt_rows
+        self._packer = objective.packer()
+        self._waiting: list[RowBatch] = []
+        self._num_waiting = 0
+        self.counts: Counter = Counter()
+
+    def add(self, docs: DocumentBatch) -> None:
+        self._queue(self._packer.add(docs))
+        if self._num_waiting >= self._corrupt_rows:
+            self._corrupt_waiting()
+
+    def finish(self) -> list:
+        rows, dropped = self._packer.finish()
+        self.counts["dropped_tokens"] += int(dropped)
+        self._queue(rows)
+        self._corrupt_waiting()
+        return self.writer.close()
+
+    def _queue(self, rows: RowBatch) -> None:
+        if rows.num_rows:
+            self._waiting.append(rows)
+            self._num_waiting += rows.num_rows
+
+    def _corrupt_waiting(self) -> None:
+        if not self._waiting:
+            return
+        rows = concat_rows(self._waiting)
+        self._waiting, self._num_waiting = [], 0
+        for start in range(0, rows.num_rows, self._corrupt_rows):
+            self._write(slice_rows(rows, start, start + self._corrupt_rows) if rows.num_rows > self._corrupt_rows
+                        else rows)
+
+    def _write(self, rows: RowBatch) -> None:
+        obj, copies = self._objective, self._objective.num_copies
+        examples = interleave_copies([obj.corrupt(rows, seed=self._seed, copy=c) for c in range(copies)])
+        self.counts["rows"] += rows.num_rows
+        self.counts[EXAMPLES_PREFIX + self.side] += examples.num_examples
+        lengths = np.diff(rows.ids.offsets)
+        self.counts["padding_tokens"] += int((obj.full_row_length - lengths).sum()) * copies
+        for name, value in obj.measure(examples).items():
+            self.counts[MEASURED_PREFIX + name] += int(value)
+        self.writer.add(examples)
+
+
+def split_result(index: int, split, counts: Counter, objectives: dict, rejected: dict | None = None) -> dict:
+    """The small record a split's worker emits: counters, shard infos, and the file if it was rejected."""
+    return {"index": index, "split": split.describe(), "rejected": rejected,
+            "counts": {k: int(v) for k, v in sorted(counts.items())}, "objectives": objectives}
+
+
+def process_split(index: int, split, job: SplitJob, tokenizer: Tokenizer, *, files=None,
+                  progress: Callable[[Counter], None] | None = None) -> dict:
+    """Build every objective's shards of input split number ``index``; see the module docstring.
+
+    A split whose reading fails part-way (:class:`UnreadableInput`) deletes what it wrote and is
+    reported as a rejected file. A full disk deletes what it wrote and raises :class:`OutOfSpace`.
+    """
+    counts: Counter = Counter()
+    streams = []
+    for name, config in job.objectives:
+        objective = build_objective(name, config, job.vocab)
+        for side in job.sides:
+            writer = ShardWriter(name, f"{job.tmp_root}/{name}", side, index, row_group_mb=job.row_group_mb,
+                                 shard_mb=job.shard_mb)
+            streams.append(ObjectiveStream(name, objective, side, writer, seed=job.seed, corrupt_rows=job.corrupt_rows))
+    try:
+        records = read_split(split, documents=job.documents, text_field=job.text_field,
+                             max_document_bytes=job.max_document_bytes, files=files)
+        for batch in record_batches(records, job.encode_characters):
+            keys, docs = tokenize_records(tokenizer, batch, counts)
+            validation = np.array([is_validation(k, job.validation_fraction) for k in keys], dtype=bool)
+            by_side = {TRAIN: np.flatnonzero(~validation), VALIDATION: np.flatnonzero(validation)}
+            for stream in streams:
+                chosen = by_side[stream.side]
+                if chosen.shape[0]:
+                    stream.add(docs if chosen.shape[0] == docs.num_documents else take_documents(docs, chosen))
+            if progress is not None:
+                progress(counts)
+        shards = {(s.name, s.side): s.finish() for s in streams}
+    except UnreadableInput as err:
+        _abort(streams)
+        logger.warning("%s: left out as a whole (%s)", split.path, err)
+        detail = getattr(err, "detail", str(err))
+        return split_result(index, split, Counter(files_rejected=1), {},
+                            {"path": split.path, "reason": UNREADABLE_FILE, "detail": str(detail)})
+    except OSError as err:
+        _abort(streams)
+        if err.errno == errno.ENOSPC or "No space left" in str(err):
+            raise OutOfSpace(f"{job.tmp_root}: out of disk space while writing shards; free space or choose "
+                             "another --output.") from err
+        raise
+    except BaseException:
+        _abort(streams)
+        raise
+    objectives: dict[str, dict] = {}
+    for stream in streams:
+        entry = objectives.setdefault(stream.name, {"shards": [], "counts": Counter()})
+        entry["shards"] += shards[(stream.name, stream.side)]
+        entry["counts"].update(stream.counts)
+    for entry in objectives.values():
+        entry["counts"] = {k: int(v) for k, v in sorted(entry["counts"].items())}
+    counts["files_read"] += 0
+    counts["bytes_read"] += split.end - split.start
+    return split_result(index, split, counts, objectives)
+
+
+def _abort(streams: list[ObjectiveStream]) -> None:
+    for stream in streams:
+        try:
+            stream.writer.abort()
+        except Exception:  # noqa: BLE001 - best effort; the original error is what matters
+            logger.warning("could not delete the partial shards of %s/%s", stream.name, stream.side)
