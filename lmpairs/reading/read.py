@@ -1,0 +1,129 @@
+"""Read one input split as a stream of records: text lines/paragraphs/whole files, JSONL, Parquet.
+
+Records come one at a time in file order with memory bounded by the largest record kept (up to
+``max_document_bytes``; longer ones are skipped unheld and rejected as ``too_long``) plus one read
+chunk. A split that cannot be read to its end raises :class:`UnreadableInput` part-way, possibly
+after some records: the caller discards everything the split produced and counts the split.
+"""
+from __future__ import annotations
+
+from typing import BinaryIO, Iterator
+
+from lmpairs.reading.decompress import DamagedStream, iter_decompressed
+from lmpairs.reading.errors import UnreadableInput
+from lmpairs.reading.files import FileAccess, LocalFiles
+from lmpairs.reading.lines import BOM, Block, LineScanner, iter_lines, iter_paragraphs, line_before_is_blank
+from lmpairs.reading.parquet import iter_parquet
+from lmpairs.reading.records import JSON_LINE_FACTOR, Record, check_json_line, check_raw
+from lmpairs.reading.splits import DOCUMENTS, UNCOMPRESSED, InputSplit
+
+DEFAULT_MAX_DOCUMENT_BYTES = 16 * 2**20
+
+
+def read_split(split: InputSplit, *, documents: str = "paragraph", text_field: str = "text",
+               max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+               files: FileAccess | None = None) -> Iterator[Record]:
+    """The records of ``split`` in file order: ``Record(key, text, None)`` or ``Record(key, None, reason)``.
+
+    ``documents`` applies to text (``paragraph``: blank-line separated; ``line``; ``file``); JSONL is
+    one record per line and Parquet one per row, whatever it says.
+    """
+    if documents not in DOCUMENTS:
+        raise ValueError(f"documents={documents!r}: choose {', '.join(DOCUMENTS)}.")
+    files = files if files is not None else LocalFiles()
+    prefix = split.key_prefix
+    try:
+        with files.open(split.path) as f:
+            if split.format == "parquet":
+                for row, text, reason in iter_parquet(f, path=split.path, text_field=text_field,
+                                                      max_document_bytes=max_document_bytes):
+                    yield Record(f"{prefix}:{row}", text, reason)
+            elif split.format == "jsonl":
+                for block in _blocks(f, split, "line", max_document_bytes * JSON_LINE_FACTOR + 2**16):
+                    yield Record(f"{prefix}:{block.start}", *check_json_line(
+                        block.raw, text_field=text_field, max_document_bytes=max_document_bytes))
+            elif split.format == "text":
+                for block in _blocks(f, split, documents, max_document_bytes):
+                    yield Record(f"{prefix}:{block.start}",
+                                 *check_raw(block.raw, block.size, max_document_bytes=max_document_bytes))
+            else:
+                raise ValueError(f"{split.path}: input format {split.format!r}: expected text, jsonl or parquet.")
+    except DamagedStream as err:
+        raise UnreadableInput(split.path, str(err)) from err
+    except UnreadableInput:
+        raise
+    except OSError as err:
+        raise UnreadableInput(split.path, f"cannot read it ({err})") from err
+
+
+def _blocks(f: BinaryIO, split: InputSplit, documents: str, limit: int) -> Iterator[Block]:
+    """Raw records of a text or JSONL split whose first byte lies in the split's range."""
+    uncompressed = split.compression == UNCOMPRESSED
+    if uncompressed and split.start > len(BOM):
+        yield from _range_blocks(f, split, documents, limit)
+        return
+    chunks, offset = _skip_bom(iter_decompressed(f.read, split.compression))
+    if documents == "file":
+        yield from _whole_file(chunks, offset, limit)
+        return
+    scanner = LineScanner(chunks, offset=offset, limit=limit, stop=split.end if uncompressed else None)
+    if documents == "paragraph":
+        yield from iter_paragraphs(scanner, limit=limit, min_start=split.start)
+    else:
+        yield from iter_lines(scanner, min_start=split.start)
+    if uncompressed:
+        _check_size(split, scanner)
+
+
+def _range_blocks(f: BinaryIO, split: InputSplit, documents: str, limit: int) -> Iterator[Block]:
+    """A byte range that starts inside the file: scan from the byte before ``start``, so the first
+    (partial) line ends exactly where the first line starting at or after ``start`` begins."""
+    f.seek(split.start - 1)
+    scanner = LineScanner(iter_decompressed(f.read, UNCOMPRESSED), offset=split.start - 1, limit=limit,
+                          stop=split.end)
+    first = next(scanner, None)
+    if first is None:
+        _check_size(split, scanner)
+        return
+    if documents == "paragraph":
+        yield from iter_paragraphs(scanner, limit=limit, previous_blank=line_before_is_blank(f, first))
+    else:
+        yield from iter_lines(scanner)
+    _check_size(split, scanner)
+
+
+def _skip_bom(chunks: Iterator[bytes]) -> tuple[Iterator[bytes], int]:
+    """``(chunks without a leading UTF-8 BOM, offset of the first byte left)``."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= len(BOM):
+            break
+    offset = len(BOM) if head.startswith(BOM) else 0
+
+    def rest() -> Iterator[bytes]:
+        if head[offset:]:
+            yield head[offset:]
+        yield from chunks
+
+    return rest(), offset
+
+
+def _whole_file(chunks: Iterator[bytes], offset: int, limit: int) -> Iterator[Block]:
+    """The whole (decoded) file as one record; nothing for an empty file; unheld past ``limit``."""
+    held: list[bytes] | None = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if held is not None:
+            held.append(chunk)
+            if size > limit:
+                held = None
+    if size:
+        yield Block(offset, b"".join(held) if held is not None else None, size)
+
+
+def _check_size(split: InputSplit, scanner: LineScanner) -> None:
+    if not scanner.stopped and scanner.position < split.end:
+        raise UnreadableInput(split.path, f"ended at byte {scanner.position}, but it had {split.file_bytes} bytes "
+                                          "when the inputs were listed; do not change inputs during a build")

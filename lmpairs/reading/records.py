@@ -1,0 +1,81 @@
+"""Check one record's bytes or text: a usable, normalized document, or a named rejection reason.
+
+Every record-level failure is one of :data:`READ_REJECTION_REASONS`; nothing a record holds (deep
+JSON nesting, lone surrogates, NUL bytes, bad UTF-8) escapes as an exception.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import NamedTuple
+
+from lmpairs.text import normalize_text
+
+EMPTY = "empty"
+INVALID_UTF8 = "invalid_utf8"
+INVALID_UNICODE = "invalid_unicode"
+NUL_BYTES = "nul_bytes"
+TOO_LONG = "too_long"
+INVALID_JSON = "invalid_json"
+MISSING_FIELD = "missing_field"
+READ_REJECTION_REASONS = (EMPTY, INVALID_UTF8, INVALID_UNICODE, NUL_BYTES, TOO_LONG, INVALID_JSON, MISSING_FIELD)
+"""Every reason reading leaves a record out. ``invalid_unicode``: a JSON string with a lone UTF-16
+surrogate (``"\\ud800"``), which no UTF-8 encoder or tokenizer accepts."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+JSON_LINE_FACTOR = 6
+"""A JSONL line may hold up to this many bytes per byte of its text (``\\u0001`` escapes) before it
+is rejected unread as ``too_long``."""
+
+
+class Record(NamedTuple):
+    """``key`` = ``f"{key_prefix}:{position}"``; exactly one of ``text`` and ``reason`` is None."""
+
+    key: str
+    text: str | None
+    reason: str | None
+
+
+def check_text(text: str, *, max_document_bytes: int) -> tuple[str | None, str | None]:
+    """``(normalized, None)`` for a usable document, else ``(None, reason)``."""
+    if "\x00" in text:
+        return None, NUL_BYTES
+    text = normalize_text(text)
+    if not text or text.isspace():
+        return None, EMPTY
+    if len(text) > max_document_bytes or (4 * len(text) > max_document_bytes
+                                          and len(text.encode("utf-8")) > max_document_bytes):
+        return None, TOO_LONG
+    return text, None
+
+
+def check_raw(raw: bytes | None, size: int, *, max_document_bytes: int) -> tuple[str | None, str | None]:
+    """Decode one record's UTF-8 bytes (``None``: over the limit, not held) and check it."""
+    if raw is None or size > max_document_bytes:
+        return None, TOO_LONG
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, INVALID_UTF8
+    return check_text(text, max_document_bytes=max_document_bytes)
+
+
+def check_json_line(raw: bytes | None, *, text_field: str, max_document_bytes: int) -> tuple[str | None, str | None]:
+    """One JSONL line: its object's ``text_field`` string, checked."""
+    if raw is None:
+        return None, TOO_LONG
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, INVALID_UTF8
+    if not line or line.isspace():
+        return None, EMPTY
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the interpreter's limit
+        return None, INVALID_JSON
+    text = record.get(text_field) if isinstance(record, dict) else None
+    if not isinstance(text, str):
+        return None, MISSING_FIELD
+    if _SURROGATE.search(text):
+        return None, INVALID_UNICODE
+    return check_text(text, max_document_bytes=max_document_bytes)
