@@ -5,20 +5,29 @@ config value they should match), so the two never disagree on what a rate means.
 """
 from __future__ import annotations
 
-RatioSpec = tuple[str, str, str, str | None]
-"""``(label, numerator, denominator, config field it should match)`` over ``counters.measured``."""
+from collections.abc import Iterator, Mapping
 
-RATIOS: dict[str, list[RatioSpec]] = {
-    "clm": [],
-    "mlm": [("selected / maskable", "selected", "maskable", "mask_prob"),
-            ("[MASK] / selected", "masked", "selected", "mask_fraction"),
-            ("random / selected", "random", "selected", "random_fraction"),
-            ("kept / selected", "kept", "selected", None)],
-    "t5": [("noise tokens / tokens", "noise_tokens", "tokens", "noise_density"),
-           ("noise tokens / span", "noise_tokens", "noise_spans", "mean_noise_span_length")],
-    "bart": [("removed / body tokens", "removed", "body_tokens", "mask_ratio"),
-             ("added / masks", "added", "masks", "random_ratio")],
-}
+from lmpairs.objectives import RatioSpec, get_spec, objective_names
+
+
+class _Ratios(Mapping):
+    """Objective name -> its declared ratios (``ObjectiveSpec.rates``), read from the registry each time."""
+
+    def __getitem__(self, objective: str) -> list[RatioSpec]:
+        try:
+            return list(get_spec(objective).rates)
+        except ValueError:
+            raise KeyError(objective) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(objective_names())
+
+    def __len__(self) -> int:
+        return len(objective_names())
+
+
+RATIOS: Mapping[str, list[RatioSpec]] = _Ratios()
+"""``(label, numerator, denominator, config field)`` per objective, as its declaration lists them."""
 
 
 def applied_rates(objective: str, measured: dict[str, int]) -> dict[str, float]:

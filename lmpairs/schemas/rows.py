@@ -10,17 +10,13 @@ import numpy as np
 import pyarrow as pa
 
 from lmpairs.errors import UserError
+from lmpairs.objectives import get_spec
 
-FORMAT_VERSION = 1
-"""Bumped whenever the on-disk layout changes incompatibly; readers refuse other versions."""
+FORMAT_VERSION = 2
+"""Bumped whenever the on-disk layout or the draws change incompatibly; readers refuse other versions.
+Version 2: split-local packing, row keys from content positions, and DESIGN's keyed-hash draws."""
 
 _TOKENS = pa.list_(pa.int32())
-_EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {
-    "clm": ("doc_lengths",),
-    "mlm": ("labels",),
-    "t5": ("labels",),
-    "bart": ("labels",),
-}
 
 
 class SchemaError(UserError):
@@ -30,9 +26,9 @@ class SchemaError(UserError):
 def list_columns(objective: str) -> tuple[str, ...]:
     """The ``list<int32>`` columns of an objective's rows, in schema order."""
     try:
-        return ("input_ids", *_EXTRA_COLUMNS[objective])
-    except KeyError:
-        raise SchemaError(f"unknown objective {objective!r}; choose from {', '.join(_EXTRA_COLUMNS)}.") from None
+        return get_spec(objective).columns
+    except ValueError as err:
+        raise SchemaError(str(err)) from None
 
 
 def row_schema(objective: str) -> pa.Schema:
@@ -78,6 +74,24 @@ def rows_to_table(objective: str, keys: np.ndarray, columns: dict[str, list[np.n
         np.cumsum(lengths, out=offsets[1:])
         values = np.concatenate(rows).astype(np.int32, copy=False) if rows else np.zeros(0, np.int32)
         arrays.append(pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.int32())))
+    return pa.Table.from_arrays(arrays, schema=row_schema(objective))
+
+
+def batch_to_table(objective: str, keys: np.ndarray, columns: dict) -> pa.Table:
+    """Build a table from flat ragged columns (anything with int32 ``values`` and int64 ``offsets``,
+    e.g. an ``ExampleBatch``'s): zero per-row work, one Arrow list array per column."""
+    arrays = [pa.array(np.asarray(keys, dtype=np.uint64), type=pa.uint64())]
+    for name in list_columns(objective):
+        column = columns[name]
+        offsets = np.asarray(column.offsets)
+        if offsets.shape[0] - 1 != len(keys):
+            raise ValueError(f"{objective}.{name}: {offsets.shape[0] - 1} rows for {len(keys)} keys.")
+        if offsets[-1] >= 2**31:
+            raise ValueError(f"{objective}.{name}: {int(offsets[-1])} values in one batch overflow int32 list "
+                             "offsets; write smaller row groups.")
+        values = np.asarray(column.values, dtype=np.int32)[int(offsets[0]):int(offsets[-1])]
+        arrays.append(pa.ListArray.from_arrays(pa.array((offsets - offsets[0]).astype(np.int32)),
+                                               pa.array(values, type=pa.int32())))
     return pa.Table.from_arrays(arrays, schema=row_schema(objective))
 
 
