@@ -33,7 +33,9 @@ setup(
                  # versions) and a real pretrained 32,000-piece SentencePiece model (Mistral 7B's
                  # tokenizer.model.v1 ships in this wheel; 1.9.1 has no numpy cap).
                  "Faker==40.63.0", "mistral-common==1.9.1",
-                 "ruff==0.17.5"],
+                 "ruff==0.17.5",
+                 "tokenizers>=0.15"],  # Hugging Face tokenizer.json tests (also the hf extra)
+        "hf": ["tokenizers>=0.15"],
         "gcp": ["apache-beam[gcp]>=2.50"],
         "bench": ["datasets>=2.14", "transformers>=4.30", "psutil>=5.9"],
     },

@@ -62,6 +62,21 @@ def split_sentences(text: str) -> list[str]:
     return [piece for piece in map(str.strip, pieces) if piece]
 
 
+def sentence_end_offsets(text: str) -> list[int]:
+    """Where each sentence of :func:`split_sentences` ends in ``text``: the character offset just
+    past its last non-space character, one per sentence, increasing. Tokenizers that encode a whole
+    text map these to token positions through their offsets."""
+    cuts = [match.end() for match in _SENTENCE_END.finditer(text)]
+    cuts.append(len(text))
+    ends, start = [], 0
+    for cut in cuts:
+        kept = text[start:cut].rstrip()
+        if kept.strip():
+            ends.append(start + len(kept))
+        start = cut
+    return ends
+
+
 def resolve_inputs(inputs: Sequence[str | os.PathLike] | str | os.PathLike) -> list[Path]:
     """Expand files, directories (every file below, hidden ones skipped) and globs, in the given
     order, each expansion sorted, duplicates dropped, so a run reads files in a stable order."""

@@ -1,7 +1,7 @@
 """The token-id facts every transform needs (special ids, sentinels, word starts), as plain numpy.
 
-Built by :mod:`lmpairs.tokenizer` from a SentencePiece model; transforms take it as an argument so
-they never import SentencePiece.
+Built by :mod:`lmpairs.tokenizer` from a SentencePiece model or a tokenizer.json; transforms take it
+as an argument so they never import a tokenizer library.
 """
 from __future__ import annotations
 
@@ -16,14 +16,15 @@ class Vocab:
 
     ``sentinel_ids[i]`` is the id of ``<extra_id_i>``. ``special`` marks ids that masking never
     selects and random replacement never draws (control pieces, unk, mask, sentinels, pad and any
-    id appended past the model). ``word_start`` marks pieces that begin a word (``▁`` prefix).
+    id appended past the model). ``word_start`` marks pieces that begin a word (``▁`` prefix, or
+    ``Ġ`` for byte-level BPE). ``unk_id`` is None for a model without one (byte-level BPE).
     """
 
     size: int
     pad_id: int
     bos_id: int | None
     eos_id: int
-    unk_id: int
+    unk_id: int | None
     mask_id: int
     sentinel_ids: tuple[int, ...]
     special: np.ndarray
