@@ -14,14 +14,18 @@ Each epoch follows :mod:`lmpairs.loader.plan`: every rank yields ``len(stream)``
 its own examples (each read once, or a few repeated under ``remainder="pad"``), independent of the
 other ranks. ``max_tokens`` batches (variable-length seq2seq) are cut per window after reading, so
 ranks can differ in count; :class:`~lmpairs.loader.stateful.PairLoader` then keeps ranks in
-lockstep and ends the epoch at the smallest count. Without workers the stream counts its own
-batches (``state_dict``); with workers use ``make_loader``, whose iterator sees what the trainer got.
+lockstep and ends the epoch at the smallest count.
+
+Resume state has one home, the stream's :class:`~lmpairs.loader.state.Position`, and one API,
+``state_dict()`` / ``load_state_dict()`` (the loader's are the stream's). Iterated directly, the
+stream counts the batches it yields; under ``make_loader`` workers run ahead of the trainer, so the
+loader hands each batch through :meth:`PairStream.track`, which counts it when the caller gets it.
 """
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -32,15 +36,14 @@ from lmpairs.loader.budget import token_batches
 from lmpairs.loader.collate import COLLATORS, CollateSpec, batch_tensors, example_lengths, needed_columns
 from lmpairs.loader.dynamic import DynamicCorruption
 from lmpairs.loader.plan import EpochPlan, PlanOptions, Window, plan_epoch, rank_num_batches, rank_size
-from lmpairs.loader.read import ShardReader, WindowRows, warm_arrow_to_numpy
-from lmpairs.loader.state import SharedState, StateError, check_fingerprint
+from lmpairs.loader.read import VERIFY_MODES, ShardReader, WindowRows, warm_arrow_to_numpy
+from lmpairs.loader.state import MAX_WORKERS, STATE_VERSION, WORKER_KEY, Position, StateError, check_state
+from lmpairs.loader.stateful import PairLoader
 from lmpairs.loader.units import list_units
 from lmpairs.loader.validate import open_split, special_id
+from lmpairs.schemas.storage import FileSystemArg
 
 logger = logging.getLogger(__name__)
-
-WORKER_KEY = "_lmpairs_worker"
-"""Batch key naming the worker that made a batch; added only for ``make_loader``, which removes it."""
 
 
 def _world(rank: int | None, world_size: int | None) -> tuple[int, int]:
@@ -71,7 +74,9 @@ class PairStream(IterableDataset):
     ``dynamic=True`` re-corrupts rows per epoch and needs ``tokenizer`` (the ``.model`` file).
     ``objective`` / ``expected_tokenizer`` (path or sha256) make the manifest check what you expect.
     ``return_keys`` adds ``example_key`` (the uint64 keys' bits as int64; pop it before
-    ``model(**batch)``).
+    ``model(**batch)``). ``verify``: ``"sha256"`` (each shard hashed on first open), ``"size"`` or
+    ``"none"`` (see :mod:`lmpairs.loader.read`). ``filesystem``: a ``pyarrow.fs.FileSystem`` or a dict of
+    its options (endpoint, credentials) for URLs of the dataset and of ``tokenizer``.
     """
 
     def __init__(self, path: str, split: str = "train", *, batch_size: int | None = None,
@@ -79,16 +84,21 @@ class PairStream(IterableDataset):
                  remainder: str = "drop", drop_last: bool = False, pad_to_multiple_of: int | None = None,
                  position_ids: bool = False, return_keys: bool = False, dynamic: bool = False,
                  tokenizer: str | None = None, objective: str | None = None, expected_tokenizer: str | None = None,
-                 rank: int | None = None, world_size: int | None = None, verify_footers: bool = True) -> None:
+                 rank: int | None = None, world_size: int | None = None, verify_footers: bool = True,
+                 verify: str = "sha256", filesystem: FileSystemArg = None) -> None:
         super().__init__()
         if max_tokens is None and batch_size is None:
             raise ValueError("PairStream: pass batch_size (rows per batch) or max_tokens (padded tokens per batch).")
         if max_tokens is not None and (drop_last or not isinstance(max_tokens, int) or max_tokens < 1):
             raise ValueError(f"PairStream: max_tokens={max_tokens!r} must be an integer >= 1 and cannot be "
                              "combined with drop_last (token batches have no fixed size to fall short of).")
+        if verify not in VERIFY_MODES:
+            raise ValueError(f"PairStream: verify={verify!r}; choose one of {', '.join(VERIFY_MODES)}.")
         found = open_split(path, split, objective=objective, expected_tokenizer=expected_tokenizer,
-                           verify_footers=verify_footers)
+                           verify_footers=verify_footers, verify=verify, filesystem=filesystem)
+        self.filesystem = filesystem
         self.path, self.split, self.manifest = path, split, found.manifest
+        self.identity = found.identity
         self.objective = found.manifest.objective
         if position_ids and self.objective != "clm":
             raise ValueError(f"position_ids=True: only CLM rows record documents; {path} holds {self.objective}.")
@@ -100,13 +110,14 @@ class PairStream(IterableDataset):
         self.spec = CollateSpec(pad_id=special_id(found.manifest, "pad", found.where),
                                 eos_id=special_id(found.manifest, "eos", found.where),
                                 pad_to_multiple_of=pad_to_multiple_of, position_ids=position_ids)
-        self.units = list_units(found.shards, root=found.root, where=found.where)
+        self.units = list_units(found.shards, paths=found.paths, where=found.where)
         self.reader = ShardReader(path, found.shards, self.units, objective=self.objective,
-                                  columns=needed_columns(self.objective, self.spec), keys=return_keys or dynamic)
+                                  columns=needed_columns(self.objective, self.spec), keys=return_keys or dynamic,
+                                  vocab_size=found.manifest.tokenizer["vocab_size"], verify=verify,
+                                  filesystem=filesystem)
         self.dynamic = self._dynamic(tokenizer, found.where) if dynamic else None
-        self._state = SharedState()
-        self._progress = {"epoch": 0, "worker_batches": [0], "next_worker": 0}
-        self._tag = False
+        self._position = Position()
+        self._loader_workers: int | None = None  # set by make_loader: batches then go through track()
         warm_arrow_to_numpy()
         self._log_plan()
 
@@ -152,12 +163,12 @@ class PairStream(IterableDataset):
 
     @property
     def epoch(self) -> int:
-        return self._state.epoch
+        return self._position.epoch
 
     @property
     def dynamic_passed_through(self) -> int:
         """Rows dynamic corruption left unchanged (too long), summed over workers since creation."""
-        return self._state.passed
+        return self._position.passed
 
     def __len__(self) -> int:
         if self.options.batch_size is None:
@@ -175,60 +186,91 @@ class PairStream(IterableDataset):
                 "dynamic": self.dynamic is not None}
 
     # -- epochs and resumption ----------------------------------------------------------------
+    @property
+    def _logical_workers(self) -> int:
+        return max(1, self._loader_workers or 0)
+
     def set_epoch(self, epoch: int) -> None:
         """Start epoch ``epoch`` from its beginning, unless a loaded state resumes that very epoch."""
-        if self._state.pending_epoch == epoch:
+        if self._position.pending_epoch == epoch:
             return
-        self._state.start(epoch)
-        self._progress = {"epoch": int(epoch), "worker_batches": [0], "next_worker": 0}
+        self._position.start(epoch)
 
     def state_dict(self) -> dict[str, Any]:
-        """Position after the batches this process iterated (0 workers); see ``make_loader`` otherwise."""
-        if self._state.iterated_in_worker:
+        """Where the caller is: the batches it received, per logical worker, in this epoch.
+
+        ``{"version", "dataset", "epoch", "batches", "worker_batches", "next_worker", "fingerprint"}``,
+        plain ints, strings and lists (JSON-safe). ``dataset`` binds it to this split's manifest.
+        """
+        if self._loader_workers is None and self._position.iterated_in_worker:
             raise StateError("PairStream.state_dict(): this stream is iterated by DataLoader workers, whose "
                              "progress the dataset cannot see; build the loader with stream.make_loader(...) "
                              "and take loader.state_dict().")
-        progress = self._progress
-        return {"epoch": progress["epoch"], "batches": sum(progress["worker_batches"]),
-                "worker_batches": list(progress["worker_batches"]), "next_worker": progress["next_worker"],
-                "fingerprint": self.fingerprint(len(progress["worker_batches"]))}
+        workers = self._logical_workers
+        return {"version": STATE_VERSION, "dataset": self.identity, **self._position.state_dict(workers),
+                "fingerprint": self.fingerprint(workers)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume where ``state`` was taken: the next batches are those the saved run would have seen."""
-        workers = state.get("worker_batches") if isinstance(state, dict) else None
-        check_fingerprint(state, self.fingerprint(len(workers) if isinstance(workers, list) else 1))
-        self._state.set_resume(int(state["epoch"]), rotation=int(state["next_worker"]),
-                               worker_batches=[int(b) for b in workers])
-        self._progress = {"epoch": int(state["epoch"]), "worker_batches": list(workers),
-                          "next_worker": int(state["next_worker"])}
+        workers = self._logical_workers
+        epoch, next_worker, counts = check_state(state, dataset=self.identity, fingerprint=self.fingerprint(workers),
+                                                 max_batches=lambda e: self._max_batches(e, workers))
+        self._position.load(epoch, next_worker=next_worker, worker_batches=counts)
 
-    def make_loader(self, **dataloader_kwargs: Any):
-        """A ``DataLoader`` over this stream (``batch_size=None``) with exact ``state_dict`` under workers."""
-        from lmpairs.loader.stateful import PairLoader
+    def _max_batches(self, epoch: int, num_workers: int) -> list[int]:
+        """The most batches each logical worker can yield in ``epoch`` (token batches: its rows)."""
+        limits = []
+        for worker in range(num_workers):
+            plan = plan_epoch(self.units.num_rows, seed=self.seed, epoch=epoch, rank=self.rank,
+                              world_size=self.world_size, worker=worker, num_workers=num_workers,
+                              options=self.options)
+            limits.append(plan.num_batches if self.options.batch_size is not None
+                          else sum(w.size for w in plan.windows))
+        return limits
 
+    def make_loader(self, **dataloader_kwargs: Any) -> PairLoader:
+        """A ``DataLoader`` over this stream (``batch_size=None``) with exact ``state_dict`` under workers.
+
+        From here on the stream's position counts what the loader hands out (see :meth:`track`).
+        """
+        num_workers = int(dataloader_kwargs.get("num_workers", 0))
+        if not 0 <= num_workers <= MAX_WORKERS:
+            raise ValueError(f"make_loader: num_workers={num_workers}; lmpairs supports 0..{MAX_WORKERS}.")
+        self._loader_workers = num_workers
         return PairLoader(self, **dataloader_kwargs)
+
+    def track(self, batches: Iterable[dict[str, torch.Tensor]]) -> Iterator[dict[str, torch.Tensor]]:
+        """Hand out the batches of one ``make_loader`` epoch, counting each as the caller receives it.
+
+        Workers tag each batch with its logical worker; the tag is removed here. Starting the
+        iteration consumes a loaded position (the workers read it as they start).
+        """
+        self._position.begin()
+        workers = self._logical_workers
+        for batch in batches:
+            self._position.delivered(int(batch.pop(WORKER_KEY)), workers)
+            yield batch
 
     # -- iteration ----------------------------------------------------------------------------
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         info = get_worker_info()
         num_workers, physical = (info.num_workers, info.id) if info is not None else (1, 0)
-        epoch = self._state.epoch
-        rotation, skips = self._state.resume_for(num_workers)
-        if info is None:
-            self._state.start(epoch)  # the resume is consumed; the next iteration starts the epoch over
-            self._progress = {"epoch": epoch, "worker_batches": [skips[0]], "next_worker": 0}
-        else:
-            self._state.mark_worker_iteration()
+        tracked = self._loader_workers is not None
+        if info is None and not tracked:
+            self._position.begin()  # iterated directly: this stream counts its own batches
+        elif info is not None:
+            self._position.mark_worker_iteration()
+        rotation, skips = self._position.resume_for(num_workers)
         worker = (physical + rotation) % num_workers
-        plan = plan_epoch(self.units.num_rows, seed=self.seed, epoch=epoch, rank=self.rank,
+        plan = plan_epoch(self.units.num_rows, seed=self.seed, epoch=self._position.epoch, rank=self.rank,
                           world_size=self.world_size, worker=worker, num_workers=num_workers, options=self.options)
-        return self._generate(plan, worker, skips[worker], in_worker=info is not None)
+        return self._generate(plan, worker, skips[worker], in_worker=info is not None, tagged=tracked)
 
     def _window_batches(self, plan: EpochPlan, window: Window, worker: int) -> tuple[WindowRows, list[np.ndarray]]:
         rows = self.reader.read(plan.segments(window))
         if self.dynamic is not None:
             rows, passed = self.dynamic.apply(rows, epoch=plan.epoch)
-            self._state.add_passed(worker, passed)
+            self._position.add_passed(worker, passed)
         order = plan.order(window)
         if self.options.batch_size is not None:
             size = self.options.batch_size
@@ -237,7 +279,8 @@ class PairStream(IterableDataset):
         return rows, token_batches(lengths, order, max_tokens=self.max_tokens, max_rows=self.max_rows,
                                    multiple=self.spec.pad_to_multiple_of, rng=plan.batch_rng(window))
 
-    def _generate(self, plan: EpochPlan, worker: int, skip: int, *, in_worker: bool) -> Iterator[dict]:
+    def _generate(self, plan: EpochPlan, worker: int, skip: int, *, in_worker: bool,
+                  tagged: bool) -> Iterator[dict]:
         """Batches of one worker, after skipping ``skip`` it already yielded (whole windows unread)."""
         first, offset = plan.skip(skip) if self.options.batch_size is not None else (0, skip)
         collate = COLLATORS[self.objective]
@@ -251,9 +294,9 @@ class PairStream(IterableDataset):
                 if self.return_keys:
                     arrays["example_key"] = rows.keys[rows_index].view(np.int64)
                 batch: dict = batch_tensors(arrays, pack=in_worker)
-                if self._tag:
+                if tagged:
                     batch[WORKER_KEY] = worker  # a plain int: no shared-memory segment of its own
-                if not in_worker:
-                    self._progress["worker_batches"][0] += 1
+                else:
+                    self._position.delivered(0, 1)
                 yield batch
             offset = 0

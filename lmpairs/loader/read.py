@@ -4,6 +4,15 @@ Local paths and URLs (``s3://``, ``gs://``, ``file://``) go through pyarrow file
 (:func:`lmpairs.schemas.resolve`), opened lazily in each process: DataLoader workers never share a
 file handle. A shard is checked against the manifest (schema, row groups) the first time a process
 opens it, and a damaged file fails with its name and the fix instead of a bare Arrow error.
+
+Verification (``verify``): ``"sha256"`` hashes each shard the first time any process of the stream
+opens it (one sequential read; a shared flag per shard spares the other workers and later epochs)
+and refuses a file whose digest differs from the manifest's, so a flipped byte never reaches a
+batch. ``"size"`` and ``"none"`` skip the hash and run Arrow's full validation of each row group
+read instead (offsets in bounds), which catches structural damage but not every changed value.
+In every mode each piece of a window is range-checked: token ids must lie in ``[0, vocab_size)``
+(``labels`` may also hold -100), one min/max pass over int32 values, so a damaged or foreign file
+cannot feed an out-of-range id to an embedding (a device-side assert on CUDA).
 """
 from __future__ import annotations
 
@@ -11,14 +20,18 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Sequence
 
+import hashlib
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import torch
 
 from lmpairs.errors import UserError
 from lmpairs.loader.ragged import Ragged
 from lmpairs.loader.units import Units
 from lmpairs.schemas import ShardInfo, check_schema, list_to_numpy, resolve
+from lmpairs.schemas.storage import FileSystemArg, one_line
 
 
 class ShardError(UserError):
@@ -26,6 +39,9 @@ class ShardError(UserError):
 
 
 REBUILD = "copy the shard again from the original output, or rebuild with `lmpairs build --overwrite`"
+VERIFY_MODES = ("sha256", "size", "none")
+IGNORE_INDEX = -100
+_HASH_CHUNK = 8 << 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,8 +64,15 @@ class ShardReader:
     ``example_key`` column (batches need it only for ``return_keys`` and dynamic corruption)."""
 
     def __init__(self, root: str, shards: Sequence[ShardInfo], units: Units, *, objective: str,
-                 columns: Sequence[str], keys: bool = True, max_open: int = 8) -> None:
+                 columns: Sequence[str], vocab_size: int, keys: bool = True, verify: str = "sha256",
+                 filesystem: FileSystemArg = None, max_open: int = 8) -> None:
+        if verify not in VERIFY_MODES:
+            raise ValueError(f"verify={verify!r}: choose one of {', '.join(VERIFY_MODES)}.")
         self.root = root
+        self.filesystem = filesystem
+        self.verify = verify
+        self.vocab_size = int(vocab_size)
+        self.verified = torch.zeros(len(shards), dtype=torch.uint8).share_memory_()  # shared by workers
         self.shards = list(shards)
         self.units = units
         self.objective = objective
@@ -65,7 +88,7 @@ class ShardReader:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state.update(_fs=None, _files=OrderedDict(), _checked=set(), _last=None,
+        state.update(_fs=None, _files=OrderedDict(), _checked=set(), _last=None,  # verified: shared memory
                      _buffers={})  # handles and checks stay in their process
         return state
 
@@ -74,15 +97,17 @@ class ShardReader:
             self._files.move_to_end(shard)
             return self._files[shard]
         if self._fs is None:
-            self._fs = resolve(self.root)[0]
+            self._fs = resolve(self.root, self.filesystem)[0]
         path = self.units.shard_paths[shard]
+        if self.verify == "sha256" and not int(self.verified[shard]):
+            self._check_sha256(shard, path)
         try:
             parquet = pq.ParquetFile(self._fs.open_input_file(path))
         except FileNotFoundError as err:
             raise ShardError(f"{path}: shard listed in the manifest is missing; {REBUILD}.") from err
         except (pa.ArrowInvalid, OSError) as err:
-            raise ShardError(f"{path}: not a readable Parquet file ({err}); it is truncated or damaged: "
-                             f"{REBUILD}.") from err
+            raise ShardError(f"{path}: not a readable Parquet file ({one_line(err)[:200]}); it is truncated or "
+                             f"damaged: {REBUILD}.") from err
         if shard not in self._checked:
             check_schema(parquet.schema_arrow, self.objective, path)
             check_row_groups(parquet, self.shards[shard], path)
@@ -92,6 +117,23 @@ class ShardReader:
             self._files.popitem(last=False)
         return parquet
 
+    def _check_sha256(self, shard: int, path: str) -> None:
+        digest = hashlib.sha256()
+        try:
+            with self._fs.open_input_stream(path) as src:
+                while chunk := src.read(_HASH_CHUNK):
+                    digest.update(chunk)
+        except FileNotFoundError as err:
+            raise ShardError(f"{path}: shard listed in the manifest is missing; {REBUILD}.") from err
+        except OSError as err:
+            raise ShardError(f"{path}: cannot read the shard ({one_line(err)[:200]}); {REBUILD}.") from err
+        want = self.shards[shard].sha256
+        if digest.hexdigest() != want:
+            raise ShardError(f"{path}: sha256 {digest.hexdigest()[:12]}, but the manifest records {want[:12]}: the "
+                             f"file changed after the build (damaged or replaced); {REBUILD}. "
+                             "(verify='size' skips this check.)")
+        self.verified[shard] = 1
+
     def read_unit(self, unit: int) -> pa.Table:
         """All rows of one unit, needed columns only."""
         if self._last is not None and self._last[0] == unit:
@@ -100,9 +142,11 @@ class ShardReader:
         path = self.units.shard_paths[shard]
         try:
             table = self._open(shard).read_row_group(group, columns=self.columns)
+            if self.verify != "sha256":
+                table.validate(full=True)
         except (pa.ArrowInvalid, OSError) as err:
-            raise ShardError(f"{path}: row group {group} cannot be read ({err}); the file is damaged: "
-                             f"{REBUILD}.") from err
+            raise ShardError(f"{path}: row group {group} cannot be read ({one_line(err)[:200]}); the file is "
+                             f"damaged: {REBUILD}.") from err
         self._last = (unit, table)
         return table
 
@@ -114,12 +158,28 @@ class ShardReader:
         more in page faults than the copy itself.
         """
         pieces = [self.read_unit(u).slice(lo, hi - lo) for u, lo, hi in segments]
+        units = [u for u, _, _ in segments]
         keys = np.concatenate([p.column("example_key").to_numpy() for p in pieces]) if self.keys else None
-        return WindowRows(keys, {name: self._concat(name, [p.column(name) for p in pieces])
+        return WindowRows(keys, {name: self._concat(name, [p.column(name) for p in pieces], units)
                                  for name in self.list_columns})
 
-    def _concat(self, name: str, chunks: list[pa.ChunkedArray]) -> Ragged:
+    def _check_ids(self, name: str, values: np.ndarray, unit: int) -> None:
+        """Refuse ids outside ``[0, vocab_size)`` (``labels``: or -100); one min and one max pass."""
+        if not values.shape[0] or name == "doc_lengths":
+            return
+        low, high = int(values.min()), int(values.max())
+        ok = high < self.vocab_size and (low >= 0 or (name == "labels" and low == IGNORE_INDEX and not bool(
+            ((values < 0) & (values != IGNORE_INDEX)).any())))
+        if not ok:
+            shard, group = int(self.units.shard[unit]), int(self.units.row_group[unit])
+            raise ShardError(f"{self.units.shard_paths[shard]}: row group {group} column {name} holds ids in "
+                             f"[{low}, {high}], outside the vocabulary [0, {self.vocab_size}) of the manifest: the "
+                             f"file is damaged or from another build; {REBUILD}.")
+
+    def _concat(self, name: str, chunks: list[pa.ChunkedArray], units: list[int]) -> Ragged:
         parts = [list_to_numpy(chunk) for chunk in chunks]
+        for (values, _), unit in zip(parts, units):
+            self._check_ids(name, values, unit)
         sizes = [values.shape[0] for values, _ in parts]
         total = sum(sizes)
         buffer = self._buffers.get(name)

@@ -5,7 +5,6 @@ single Parquet footer. Units with no rows are left out; they would only cost a r
 """
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -31,8 +30,8 @@ class Units:
         return int(self.num_rows.sum())
 
 
-def list_units(shards: Sequence[ShardInfo], *, root: str, where: str) -> Units:
-    """Units of ``shards`` (paths joined onto ``root``), in manifest order.
+def list_units(shards: Sequence[ShardInfo], *, paths: Sequence[str], where: str) -> Units:
+    """Units of ``shards`` (opened at ``paths``, already resolved and confined), in manifest order.
 
     ``where`` names the manifest in errors: a shard whose row-group counts disagree with its row
     count means the manifest is damaged, and no plan built on it could be trusted.
@@ -51,7 +50,7 @@ def list_units(shards: Sequence[ShardInfo], *, root: str, where: str) -> Units:
         num_rows.append(rows[keep])
     empty = np.zeros(0, dtype=np.int64)
     return Units(
-        shard_paths=tuple(posixpath.join(root, s.path) for s in shards),
+        shard_paths=tuple(paths),
         shard=np.concatenate(shard_index) if shard_index else empty,
         row_group=np.concatenate(row_group) if row_group else empty,
         num_rows=np.concatenate(num_rows) if num_rows else empty,

@@ -1,16 +1,19 @@
 """Checks before the first read: manifest, objective, tokenizer fingerprint, shard files and footers.
 
-Every failure names the file and the fix. File sizes come from one ``get_file_info`` call over all
-shards; footers (schema, row groups) are read in a small thread pool since on object stores each is
-a round trip; pass ``verify_footers=False`` to leave those checks to the first read of each shard.
+Every failure names the file and the fix. Shard paths are confined to the dataset directory and
+resolved once (:func:`lmpairs.schemas.storage.shard_paths`): the path checked here is the path read later.
+File sizes come from one ``get_file_info`` call over all shards (skipped with ``verify="none"``);
+footers (schema, row groups) are read in a small thread pool since on object stores each is a
+round trip; pass ``verify_footers=False`` to leave those checks to the first read of each shard.
+Content hashes are checked lazily by the reader (:mod:`lmpairs.loader.read`).
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -18,6 +21,7 @@ import pyarrow.parquet as pq
 from lmpairs.loader.read import REBUILD, ShardError, check_row_groups
 from lmpairs.schemas import (Manifest, ManifestError, SchemaError, ShardInfo, check_schema, manifest_path,
                              read_manifest, resolve)
+from lmpairs.schemas.storage import FileSystemArg, is_url, one_line, shard_paths
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -29,14 +33,16 @@ class Split:
     manifest: Manifest
     root: str
     shards: list[ShardInfo]
+    paths: list[str]
     where: str
+    identity: str
 
 
-def tokenizer_sha256(expected: str) -> str:
+def tokenizer_sha256(expected: str, filesystem: FileSystemArg = None) -> str:
     """``expected`` itself when it is a sha256 hex digest, else the sha256 of the file it names."""
     if _SHA256.fullmatch(expected):
         return expected.lower()
-    fs, path = resolve(expected)
+    fs, path = resolve(expected, filesystem if is_url(expected) else None)
     try:
         with fs.open_input_stream(path) as src:
             return hashlib.sha256(src.read()).hexdigest()
@@ -45,12 +51,12 @@ def tokenizer_sha256(expected: str) -> str:
                             f"readable tokenizer file ({err}); pass the .model path or its sha256.") from err
 
 
-def check_tokenizer(manifest: Manifest, expected: str | None, where: str) -> None:
+def check_tokenizer(manifest: Manifest, expected: str | None, where: str, filesystem: FileSystemArg = None) -> None:
     """Refuse shards written with another tokenizer than the caller's."""
     if expected is None:
         return
     got = str(manifest.tokenizer.get("sha256", ""))
-    want = tokenizer_sha256(expected)
+    want = tokenizer_sha256(expected, filesystem)
     if got.lower() != want:
         raise ManifestError(f"{where}: written with tokenizer {got[:12] or '(none recorded)'}, but this run uses "
                             f"{want[:12]} ({expected}); pass the tokenizer the shards were built with, or "
@@ -66,9 +72,8 @@ def special_id(manifest: Manifest, name: str, where: str) -> int:
     return value
 
 
-def check_files(fs: pafs.FileSystem, root: str, shards: list[ShardInfo]) -> None:
+def check_files(fs: pafs.FileSystem, paths: list[str], shards: list[ShardInfo]) -> None:
     """Every shard exists with the byte size the manifest recorded (a short file is a cut copy)."""
-    paths = [f"{root.rstrip('/')}/{s.path}" for s in shards]
     for shard, path, info in zip(shards, paths, fs.get_file_info(paths)):
         if info.type != pafs.FileType.File:
             raise ShardError(f"{path}: shard listed in the manifest is missing; {REBUILD}.")
@@ -87,30 +92,35 @@ def check_footer(fs: pafs.FileSystem, path: str, shard: ShardInfo, objective: st
     except (ShardError, SchemaError):
         raise
     except (OSError, ValueError) as err:
-        raise ShardError(f"{path}: not a readable Parquet file ({err}); it is truncated or damaged: "
-                         f"{REBUILD}.") from err
+        raise ShardError(f"{path}: not a readable Parquet file ({one_line(err)[:200]}); it is truncated or "
+                         f"damaged: {REBUILD}.") from err
 
 
 def open_split(path: str, split: str, *, objective: str | None, expected_tokenizer: str | None,
-               verify_footers: bool = True) -> Split:
+               verify_footers: bool = True, verify: str = "sha256", filesystem: FileSystemArg = None) -> Split:
     """Validate ``path`` (an ``OUT/<objective>`` directory or URL) and return its ``split``."""
-    manifest = read_manifest(path, objective=objective)
-    fs, root = resolve(path)
-    where = manifest_path(root)
-    check_tokenizer(manifest, expected_tokenizer, where)
+    manifest = read_manifest(path, objective=objective, filesystem=filesystem)
+    fs, root = resolve(path, filesystem)
+    where = manifest_path(path if is_url(path) else root)
+    check_tokenizer(manifest, expected_tokenizer, where, filesystem)
     shards = manifest.splits.get(split, [])
     if manifest.num_rows(split) == 0:
         have = {name: manifest.num_rows(name) for name in manifest.splits}
         raise ManifestError(f"{where}: split {split!r} has no rows (rows per split: {have}); pick another "
                             "split or rebuild with more input.")
-    check_files(fs, root, shards)
+    paths = shard_paths(fs, root, [s.path for s in shards], where)
+    if verify != "none":
+        check_files(fs, paths, shards)
     if verify_footers:
-        paths = [f"{root.rstrip('/')}/{s.path}" for s in shards]
         with ThreadPoolExecutor(max_workers=min(8, len(shards))) as pool:
             list(pool.map(lambda a: check_footer(fs, a[0], a[1], manifest.objective), zip(paths, shards)))
-    return Split(manifest, root, shards, where)
+    return Split(manifest, root, shards, paths, where, dataset_identity(manifest, split))
 
 
-def describe(manifest: Manifest) -> dict[str, Any]:
-    """The manifest facts a plan fingerprint carries."""
-    return {"objective": manifest.objective, "tokenizer": str(manifest.tokenizer.get("sha256", ""))[:16]}
+def dataset_identity(manifest: Manifest, split: str) -> str:
+    """sha256 of what a split's batches are made of: objective, seed, tokenizer and each shard's
+    path, rows and sha256. A loader state is bound to it, so it never resumes another dataset."""
+    shards = [[s.path, s.num_rows, s.row_group_rows, s.sha256] for s in manifest.splits.get(split, [])]
+    facts = [manifest.format_version, manifest.objective, manifest.seed, str(manifest.tokenizer.get("sha256")),
+             split, shards]
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()

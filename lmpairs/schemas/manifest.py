@@ -7,18 +7,23 @@ same inputs have manifests that differ only there.
 from __future__ import annotations
 
 import json
-import os
 import posixpath
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import pyarrow.fs as pafs
 
 from lmpairs.errors import UserError
 from lmpairs.schemas.rows import FORMAT_VERSION, list_columns
+from lmpairs.schemas.storage import FileSystemArg, check_shard_path, file_info, is_url, one_line, resolve, unreachable
 
 MANIFEST_NAME = "manifest.json"
 SPLITS = ("train", "validation")
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+REBUILD = "rebuild with `lmpairs build --overwrite`"
 
 
 class ManifestError(UserError):
@@ -65,9 +70,9 @@ class Manifest:
     def from_json(cls, text: str, where: str) -> "Manifest":
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ManifestError(f"{where}: not valid JSON ({err}); the build that wrote it did not finish "
-                                "cleanly: rebuild with --overwrite.") from err
+        except (json.JSONDecodeError, RecursionError) as err:
+            raise ManifestError(f"{where}: not valid JSON ({one_line(err)[:200]}); the file is damaged or the "
+                                f"build that wrote it did not finish cleanly: {REBUILD}.") from err
         return validate_manifest(data, where)
 
 
@@ -77,8 +82,11 @@ def validate_manifest(data: Any, where: str) -> Manifest:
         raise ManifestError(f"{where}: expected a JSON object, got {type(data).__name__}; rebuild the output.")
     version = data.get("format_version")
     if version != FORMAT_VERSION:
-        raise ManifestError(f"{where}: format version {version!r}, this lmpairs reads {FORMAT_VERSION}; "
-                            "rebuild the shards with this lmpairs version (or install the version that wrote them).")
+        older = isinstance(version, int) and not isinstance(version, bool) and version < FORMAT_VERSION
+        what = "an older lmpairs" if older else "another lmpairs"
+        raise ManifestError(f"{where}: format version {version!r} (written by {what}), this lmpairs reads "
+                            f"{FORMAT_VERSION}; rebuild the dataset with this lmpairs (`lmpairs build "
+                            "--overwrite ...`), or read it with the lmpairs version that wrote it.")
     required = ("objective", "config", "seed", "tokenizer", "inputs", "counters", "splits", "lmpairs_version")
     missing = [k for k in required if k not in data]
     if missing:
@@ -87,32 +95,91 @@ def validate_manifest(data: Any, where: str) -> Manifest:
         list_columns(data["objective"])
     except ValueError as err:
         raise ManifestError(f"{where}: {err}") from err
-    try:
-        splits = {name: [ShardInfo(**s) for s in shards] for name, shards in data["splits"].items()}
-    except (TypeError, AttributeError) as err:
-        raise ManifestError(f"{where}: malformed 'splits' ({err}); rebuild with --overwrite.") from err
-    unknown = sorted(set(splits) - set(SPLITS))
+    if not isinstance(data["splits"], dict):
+        raise ManifestError(f"{where}: 'splits' is {type(data['splits']).__name__}, expected an object; {REBUILD}.")
+    unknown = sorted(set(data["splits"]) - set(SPLITS))
     if unknown:
         raise ManifestError(f"{where}: unknown splits {unknown}; expected {list(SPLITS)}.")
+    splits = {name: [shard_info(s, where) for s in _list(shards, f"splits.{name}", where)]
+              for name, shards in data["splits"].items()}
+    seen: dict[str, str] = {}
+    for name, shards in splits.items():
+        for shard in shards:
+            if shard.path in seen:
+                raise ManifestError(f"{where}: shard {shard.path!r} is listed twice (in {seen[shard.path]} and "
+                                    f"{name}); each shard is read once per epoch: {REBUILD}.")
+            seen[shard.path] = name
+    check_tokenizer_entry(data["tokenizer"], where)
     known = {k: data[k] for k in required if k != "splits"}
     return Manifest(splits=splits, format_version=version, created_at=data.get("created_at", ""),
                     extra=data.get("extra", {}), **known)
 
 
-def resolve(path: str) -> tuple[pafs.FileSystem, str]:
-    """A pyarrow filesystem and path for a local path or a URL (``s3://``, ``gs://``, ``file://``)."""
-    if "://" in path:
-        return pafs.FileSystem.from_uri(path)
-    return pafs.LocalFileSystem(), os.path.abspath(path)
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _list(value: Any, name: str, where: str) -> list:
+    if not isinstance(value, list):
+        raise ManifestError(f"{where}: {name} is {type(value).__name__}, expected a list; {REBUILD}.")
+    return value
+
+
+def shard_info(data: Any, where: str) -> ShardInfo:
+    """One manifest shard entry, every field checked: a confined path, counts that add up, a sha256."""
+    if not isinstance(data, dict):
+        raise ManifestError(f"{where}: a shard entry is {type(data).__name__}, expected an object; {REBUILD}.")
+    names = {f.name for f in fields(ShardInfo)}
+    missing = sorted(names - set(data))
+    if missing:
+        raise ManifestError(f"{where}: shard entry {str(data.get('path'))[:80]!r} lacks {missing}; {REBUILD}.")
+    path = check_shard_path(data["path"], where)
+    counts = {k: data[k] for k in ("num_rows", "num_bytes", "num_row_groups")}
+    bad = {k: v for k, v in counts.items() if not _integer(v) or v < 0}
+    groups = data["row_group_rows"]
+    if bad or not isinstance(groups, list) or not all(_integer(g) and g >= 0 for g in groups):
+        raise ManifestError(f"{where}: shard {path!r} has invalid counts {bad or {'row_group_rows': str(groups)[:60]}} "
+                            f"(expected non-negative integers); {REBUILD}.")
+    if len(groups) != counts["num_row_groups"] or sum(groups) != counts["num_rows"]:
+        raise ManifestError(f"{where}: shard {path} lists row groups {groups[:8]} ({len(groups)} groups, "
+                            f"{sum(groups)} rows) but num_row_groups={counts['num_row_groups']}, "
+                            f"num_rows={counts['num_rows']}; the manifest is damaged: {REBUILD}.")
+    sha = data["sha256"]
+    if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
+        raise ManifestError(f"{where}: shard {path!r} has sha256 {str(sha)[:70]!r}, expected 64 lowercase hex "
+                            f"digits; {REBUILD}.")
+    return ShardInfo(path=path, row_group_rows=list(groups), sha256=sha, **counts)
+
+
+def check_tokenizer_entry(tokenizer: Any, where: str) -> None:
+    """``vocab_size`` is a positive integer and every special id lies inside it."""
+    if not isinstance(tokenizer, dict):
+        raise ManifestError(f"{where}: 'tokenizer' is {type(tokenizer).__name__}, expected an object; {REBUILD}.")
+    size = tokenizer.get("vocab_size")
+    if not _integer(size) or not 0 < size < 2**31:
+        raise ManifestError(f"{where}: tokenizer.vocab_size is {size!r}, expected a positive integer below 2**31; "
+                            f"{REBUILD}.")
+    special = tokenizer.get("special_ids", {})
+    if not isinstance(special, dict):
+        raise ManifestError(f"{where}: tokenizer.special_ids is {type(special).__name__}, expected an object; "
+                            f"{REBUILD}.")
+    for name, value in special.items():
+        if str(name).startswith("num_"):
+            ok = _integer(value) and 0 <= value < size
+        else:
+            ok = value is None or (_integer(value) and 0 <= value < size)
+        if not ok:
+            raise ManifestError(f"{where}: tokenizer.special_ids.{name} is {value!r}, outside the vocabulary "
+                                f"[0, {size}); the manifest is damaged or was edited: {REBUILD}.")
 
 
 def manifest_path(objective_dir: str) -> str:
     return posixpath.join(objective_dir.rstrip("/"), MANIFEST_NAME)
 
 
-def write_manifest(manifest: Manifest, objective_dir: str) -> str:
+def write_manifest(manifest: Manifest, objective_dir: str, *, filesystem: FileSystemArg = None) -> str:
     """Write ``manifest.json`` into ``objective_dir`` (after every shard: it marks the build complete)."""
-    fs, root = resolve(objective_dir)
+    fs, root = resolve(objective_dir, filesystem)
     target = manifest_path(root)
     tmp = target + ".tmp"
     with fs.open_output_stream(tmp) as out:
@@ -121,18 +188,28 @@ def write_manifest(manifest: Manifest, objective_dir: str) -> str:
     return target
 
 
-def read_manifest(objective_dir: str, *, objective: str | None = None) -> Manifest:
+def read_manifest(objective_dir: str, *, objective: str | None = None, filesystem: FileSystemArg = None) -> Manifest:
     """Read and validate ``objective_dir/manifest.json``; check the objective if one is expected."""
-    fs, root = resolve(objective_dir)
+    fs, root = resolve(objective_dir, filesystem)
     target = manifest_path(root)
-    info = fs.get_file_info(target)
+    shown = manifest_path(objective_dir) if is_url(objective_dir) else target
+    info = file_info(fs, target, shown)
     if info.type != pafs.FileType.File:
-        raise ManifestError(f"{target}: no manifest, so this is not a finished lmpairs build (it may still be "
+        raise ManifestError(f"{shown}: no manifest, so this is not a finished lmpairs build (it may still be "
                             "running, or it was interrupted); run `lmpairs build` to completion, or point at "
                             "OUT/<objective>.")
-    with fs.open_input_stream(target) as src:
-        manifest = Manifest.from_json(src.read().decode("utf-8"), target)
+    try:
+        with fs.open_input_stream(target) as src:
+            data = src.read()
+    except OSError as err:
+        raise unreachable(shown, err) from err
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ManifestError(f"{shown}: not UTF-8 text (byte {err.start} is {data[err.start:err.start + 1]!r}); "
+                            f"the manifest is damaged: {REBUILD}.") from None
+    manifest = Manifest.from_json(text, shown)
     if objective is not None and manifest.objective != objective:
-        raise ManifestError(f"{target}: holds {manifest.objective} examples, but {objective} was expected; "
+        raise ManifestError(f"{shown}: holds {manifest.objective} examples, but {objective} was expected; "
                             f"point at OUT/{objective} or expect {manifest.objective}.")
     return manifest

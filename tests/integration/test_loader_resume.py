@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from torch.utils.data import DataLoader
 from loader_fixtures import clm_rows, seq2seq_rows, write_dataset
 
 from lmpairs.loader import PairStream, StateError
@@ -101,12 +102,20 @@ def test_states_from_another_plan_are_refused_with_the_difference(clm_dir):
         clm_stream(clm_dir).make_loader(num_workers=0).load_state_dict(state)
     with pytest.raises(StateError, match="batch_size: saved 4, now 5"):
         clm_stream(clm_dir, batch_size=5).make_loader(num_workers=2).load_state_dict(state)
-    with pytest.raises(StateError, match="no 'fingerprint'"):
+    with pytest.raises(StateError, match="state version None"):
         loader.load_state_dict({"epoch": 0})
 
 
 def test_the_dataset_refuses_a_state_it_cannot_know_under_workers(clm_dir):
     ds = clm_stream(clm_dir)
-    epoch(ds.make_loader(num_workers=2), 0, limit=2)
+    next(iter(DataLoader(ds, batch_size=None, num_workers=2)))
     with pytest.raises(StateError, match="make_loader"):
         ds.state_dict()
+
+
+def test_the_loader_state_is_the_stream_state(clm_dir):
+    ds = clm_stream(clm_dir)
+    loader = ds.make_loader(num_workers=2)
+    epoch(loader, 0, limit=5)
+    assert loader.state_dict() == ds.state_dict()
+    assert ds.state_dict()["batches"] == 5 and len(ds.state_dict()["worker_batches"]) == 2

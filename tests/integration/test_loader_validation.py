@@ -67,7 +67,7 @@ def test_truncated_shard_with_a_matching_size_fails_at_its_footer(clm_dir, verif
     truncate(path)
     replace_shard_info(clm_dir, 1, num_bytes=path.stat().st_size)
     with pytest.raises(ShardError, match=rf"{SHARD}: not a readable Parquet file .*truncated or damaged"):
-        list(PairStream(clm_dir, batch_size=2, verify_footers=verify_footers))
+        list(PairStream(clm_dir, batch_size=2, verify_footers=verify_footers, verify="size"))
 
 
 def test_shard_with_another_schema_is_named(clm_dir):
@@ -93,7 +93,7 @@ def test_empty_split_and_damaged_row_counts(clm_dir):
         PairStream(clm_dir, split="validation", batch_size=2)
     replace_shard_info(clm_dir, 0, row_group_rows=[4, 4, 1])
     with pytest.raises(ManifestError, match=r"manifest\.json: shard train/part-00000-of-00002\.parquet lists row "
-                                            r"groups \[4, 4, 1\].*rebuild with --overwrite"):
+                                            r"groups \[4, 4, 1\].*rebuild with `lmpairs build --overwrite`"):
         PairStream(clm_dir, batch_size=2, verify_footers=False)
 
 
