@@ -159,7 +159,8 @@ def test_document_attention_passes_through_to_the_sources(sources):
     mix = PairMixture([(sources["web"], 1), (sources["books"], 1)], batch_size=8, verify="size",
                       document_attention="cu_seqlens")
     batch = next(iter(mix))
-    assert batch["cu_seqlens"].dtype == torch.int32 and int(batch["cu_seqlens"][-1]) == int(batch["attention_mask"].sum())
+    assert batch["cu_seqlens"].dtype == torch.int32
+    assert int(batch["cu_seqlens"][-1]) == int(batch["attention_mask"].sum())
 
 
 def test_parse_source():

@@ -6,8 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmpairs.loader.mixplan import (MixOptions, SourceDraws, apportion, epoch_draws, interleave_counts,
-                                    interleave_order, mixture_windows, plan_mixture)
+from lmpairs.loader.mixplan import (
+    MixOptions,
+    SourceDraws,
+    apportion,
+    epoch_draws,
+    interleave_counts,
+    interleave_order,
+    mixture_windows,
+    plan_mixture,
+)
 
 
 def brute_order(counts):
