@@ -7,8 +7,9 @@ re-import problem: the table is plain data, importable without Beam, torch or py
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from lmpairs.config import BartConfig, ClmConfig, MlmConfig, T5Config
 
@@ -115,3 +116,25 @@ register(ObjectiveSpec(name="bart", objective_id=4, config=BartConfig, columns=(
                        view="denoising",
                        rates=(("removed / body tokens", "removed", "body_tokens", "mask_ratio"),
                               ("added / masks", "added", "masks", "random_ratio"))))
+
+
+class SpecTable(Mapping):
+    """A read-only ``{objective name: value}`` view computed from each declaration when looked up.
+
+    Modules keep their familiar tables (``COLLATORS[name]``, ``MODELS[name]``) while the value
+    comes from the spec or its family, so an objective registered later (a test's) is found too.
+    """
+
+    def __init__(self, value_of: Callable[[ObjectiveSpec], Any]) -> None:
+        self._value_of = value_of
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in _REGISTRY:
+            raise KeyError(name)
+        return self._value_of(_REGISTRY[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(tuple(_REGISTRY))
+
+    def __len__(self) -> int:
+        return len(_REGISTRY)

@@ -1,6 +1,6 @@
 """Decoded examples shown the way each objective is usually explained: input beside target.
 
-One function per objective, found by name through ``RENDERERS``. CLM shows document boundaries
+One function per declared ``view`` (``ObjectiveSpec.view``; ``RENDERERS[name]`` looks it up). CLM shows document boundaries
 (``║``) and the next-token shift; MLM marks ``[MASK]``, ``{random→orig}`` and ``(kept)`` positions;
 T5 aligns each sentinel in the input with its span in the target; BART shows the noised input
 beside the original with masks, removed and added tokens visible.
@@ -13,8 +13,7 @@ from typing import Callable
 import numpy as np
 
 from lmpairs.inspection.render import DOC_BOUNDARY, MASK_MARK, WORD_START, PieceRenderer, side_by_side, truncated
-
-IGNORE_INDEX = -100
+from lmpairs.objectives import IGNORE_INDEX, SpecTable
 SHIFT_ROWS = 6
 """Positions of the CLM next-token table."""
 MAX_SPAN_LINES = 8
@@ -170,5 +169,21 @@ def _bracketed(ids: np.ndarray, marked: np.ndarray, pieces: PieceRenderer, openi
     return "".join(parts).strip() + note
 
 
-RENDERERS: dict[str, Renderer] = {"clm": render_clm, "mlm": render_mlm, "t5": render_t5, "bart": render_bart}
-"""Objective name -> how its examples are shown; a new objective adds one function and one line."""
+def render_plain(columns: Columns, pieces: PieceRenderer, width: int, max_tokens: int) -> list[str]:
+    """Any objective without a dedicated view: each stored column as decoded text."""
+    lines = []
+    for name, ids in columns.items():
+        ids = np.asarray(ids)
+        if name != "input_ids" and (ids < 0).any():
+            lines.append(f"  {name}: {ids[:max_tokens].tolist() if max_tokens > 0 else ids.tolist()}")
+            continue
+        shown, note = truncated(ids, max_tokens)
+        lines.append(f"  {name} ({ids.shape[0]} tokens): {pieces.text(shown)}{note}")
+    return lines
+
+
+VIEWS: dict[str, Renderer] = {"next-token": render_clm, "masked": render_mlm, "sentinels": render_t5,
+                              "denoising": render_bart, "plain": render_plain}
+"""Declared view -> how its examples are shown; a new view adds one function and one line."""
+RENDERERS: SpecTable = SpecTable(lambda spec: VIEWS.get(spec.view, render_plain))
+"""Objective name -> renderer, by the objective's declared view."""

@@ -1,4 +1,4 @@
-"""One collate function per objective (found through ``COLLATORS``): rows of a window -> a batch.
+"""One collate function per model family (``COLLATORS[name]`` looks up the objective's spec): rows -> a batch.
 
 Collate functions return int64 numpy arrays; :func:`batch_tensors` turns a batch into tensors.
 
@@ -23,9 +23,7 @@ import numpy as np
 import torch
 
 from lmpairs.loader.ragged import Ragged, length_mask, pad_rows, round_up
-
-IGNORE_INDEX = -100
-"""Label of positions without loss; the losses' ``ignore_index``."""
+from lmpairs.objectives import IGNORE_INDEX, ObjectiveSpec, SpecTable, get_spec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,27 +142,32 @@ def collate_seq2seq(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateS
 
 Collate = Callable[[dict[str, Ragged], np.ndarray, CollateSpec], dict[str, np.ndarray]]
 
-COLLATORS: dict[str, Collate] = {
-    "clm": collate_clm,
-    "mlm": collate_mlm,
-    "t5": partial(collate_seq2seq, start="pad"),
-    "bart": partial(collate_seq2seq, start="eos"),
-}
-"""Objective name -> collate function; a new objective adds one line."""
 
-_COLUMNS = {"clm": ("input_ids",), "mlm": ("input_ids", "labels"), "t5": ("input_ids", "labels"),
-            "bart": ("input_ids", "labels")}
+def collate_for(spec: ObjectiveSpec) -> Collate:
+    """The collate function of an objective's family (encoder-decoder: its ``decoder_start``)."""
+    if spec.family == "decoder":
+        return collate_clm
+    if spec.family == "encoder":
+        return collate_mlm
+    return partial(collate_seq2seq, start=spec.decoder_start)
+
+
+COLLATORS: SpecTable = SpecTable(collate_for)
+"""Objective name -> collate function, from its declared family; no per-objective line."""
 
 
 def needed_columns(objective: str, spec: CollateSpec) -> tuple[str, ...]:
-    """List columns a batch needs: CLM reads ``doc_lengths`` only for ``position_ids``."""
-    columns = _COLUMNS[objective]
-    return (*columns, "doc_lengths") if objective == "clm" and spec.position_ids else columns
+    """List columns a batch needs: a decoder's ``doc_lengths`` only for ``position_ids``."""
+    declared = get_spec(objective)
+    if declared.family == "decoder":
+        return ("input_ids", "doc_lengths") if spec.position_ids and "doc_lengths" in declared.columns \
+            else ("input_ids",)
+    return declared.columns
 
 
 def example_lengths(objective: str, columns: dict[str, Ragged]) -> np.ndarray:
     """Padded cost of each row for token budgets: ``max(input, labels)`` tokens, as fairseq counts."""
     lengths = columns["input_ids"].lengths
-    if objective in ("t5", "bart"):
+    if get_spec(objective).family == "encoder-decoder":
         lengths = np.maximum(lengths, columns["labels"].lengths)
     return lengths

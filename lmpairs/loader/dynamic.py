@@ -1,47 +1,42 @@
 """Dynamic corruption: redraw each row's noise every epoch (RoBERTa's dynamic masking, and T5/BART).
 
-The stored example is turned back into its clean row with the objective's own ``clean_ids`` and
-corrupted again by the same ``lmpairs.transforms`` code the pipeline ran, with
-``example_rng(build seed, objective, example_key, copy_index=epoch)``. Epoch 0 therefore gives back
-exactly the stored examples, and epoch ``e`` what a static build's copy ``e`` would hold.
+A window of stored examples is turned back into clean rows with the objective's own ``clean`` and
+corrupted again, as one batch, by the same ``lmpairs.transforms`` code the pipeline ran, with
+``copy = epoch``: DESIGN's keyed hash of ``(build seed, objective, example key, epoch)``. Epoch 0
+therefore gives back exactly the stored examples of a build with one copy, and epoch ``e`` what a
+static build's copy ``e`` holds (its content; stored keys are kept). Any split of rows into
+windows or batches gives the same examples.
 
-Limits: rows whose clean length exceeds what the objective builds (T5's raw length, ``seq_len``)
-are passed through unchanged and counted. BART shards do not store sentence boundaries, so a
-dynamic BART row is one segment and sentence permutation has nothing to permute.
-Cost: one Python call per example into vectorized numpy, inside DataLoader workers.
+Limits: rows whose clean length exceeds what the objective builds (``full_row_length``) are passed
+through unchanged and counted. BART shards do not store sentence boundaries, so a dynamic BART row
+is one segment and sentence permutation has nothing to permute.
+Cost: a handful of vectorized numpy passes per window, inside DataLoader workers.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from lmpairs.config import OBJECTIVE_CONFIGS
 from lmpairs.loader.ragged import Ragged
 from lmpairs.loader.read import WindowRows
-from lmpairs.transforms import Objective, Row, example_rng, make_objective
+from lmpairs.objectives import get_spec
+from lmpairs.transforms import ExampleBatch, Objective, RowBatch, make_objective
+from lmpairs.transforms.batch import Ragged as BatchRagged
 from lmpairs.vocab import Vocab
-
-FIT_LENGTH: dict[str, Callable[[Any], int]] = {
-    "mlm": lambda config: config.seq_len,
-    "t5": lambda config: config.raw_length,
-    "bart": lambda config: config.seq_len,
-}
-"""Objective -> the longest clean row it builds; dynamic corruption exists for these objectives."""
 
 
 class DynamicCorruption:
     """Re-corrupts windows of stored rows; picklable (the objective is rebuilt in each process)."""
 
     def __init__(self, *, objective: str, config: dict[str, Any], vocab: Vocab, seed: int) -> None:
-        if objective not in FIT_LENGTH:
-            raise ValueError(f"dynamic=True: {objective} rows have no noise to redraw; dynamic corruption "
-                             f"exists for {', '.join(FIT_LENGTH)}. Drop dynamic=True.")
+        spec = get_spec(objective)
+        if not spec.randomized:
+            raise ValueError(f"dynamic=True: {objective} rows have no noise to redraw; drop dynamic=True.")
         self.name = objective
-        self.config = OBJECTIVE_CONFIGS[objective].from_dict(config)
+        self.config = spec.config.from_dict(config)
         self.vocab = vocab
         self.seed = int(seed)
-        self.max_length = FIT_LENGTH[objective](self.config)
         self._objective: Objective | None = None
 
     def __getstate__(self) -> dict:
@@ -53,25 +48,42 @@ class DynamicCorruption:
             self._objective = make_objective(self.name, self.config, self.vocab)
         return self._objective
 
-    def corrupt_row(self, key: int, stored: dict[str, np.ndarray], *, epoch: int) -> dict[str, np.ndarray] | None:
-        """The example's columns for ``epoch``, or None when its clean row does not fit."""
-        clean = self.objective.clean_ids(stored)
-        if clean.shape[0] > self.max_length:
-            return None
-        row = Row(key, clean, np.array([clean.shape[0]], dtype=np.int32))
-        return self.objective.corrupt(row, rng=example_rng(self.seed, self.name, key, epoch))
+    def corrupt(self, keys: np.ndarray, columns: dict[str, Ragged], *, epoch: int) -> tuple[dict[str, Ragged], int]:
+        """Fresh columns for ``epoch`` (stored ones for rows too long to rebuild) and how many passed through."""
+        obj = self.objective
+        names = list(obj.columns)
+        stored = ExampleBatch(np.asarray(keys, np.uint64),
+                              {n: BatchRagged(columns[n].values, columns[n].offsets) for n in names})
+        clean = obj.clean(stored)
+        fits = clean.ids.lengths <= obj.full_row_length
+        passed = int((~fits).sum())
+        if passed:
+            index = np.flatnonzero(fits)
+            clean = RowBatch(clean.keys[index], clean.ids.take(index), clean.segments.take(index))
+        fresh = obj.corrupt(clean, seed=self.seed, copy=epoch).columns
+        out = {}
+        for n in names:
+            if not passed:
+                out[n] = Ragged(fresh[n].values, fresh[n].offsets)
+                continue
+            out[n] = merge(columns[n], fresh[n], fits)
+        return {**columns, **out}, passed
 
     def apply(self, rows: WindowRows, *, epoch: int) -> tuple[WindowRows, int]:
         """``rows`` re-corrupted for ``epoch`` and the number passed through unchanged."""
-        names = list(rows.columns)
-        out: dict[str, list[np.ndarray]] = {name: [] for name in names}
-        passed = 0
-        for i, key in enumerate(rows.keys.tolist()):
-            stored = {name: rows.columns[name].row(i) for name in names}
-            fresh = self.corrupt_row(key, stored, epoch=epoch)
-            if fresh is None:
-                passed += 1
-                fresh = stored
-            for name in names:
-                out[name].append(fresh[name])
-        return WindowRows(rows.keys, {name: Ragged.from_rows(out[name]) for name in names}), passed
+        columns, passed = self.corrupt(rows.keys, rows.columns, epoch=epoch)
+        return WindowRows(rows.keys, columns), passed
+
+
+def merge(stored: Ragged, fresh, fits: np.ndarray) -> Ragged:
+    """Rows of ``fresh`` where ``fits`` (in order), of ``stored`` elsewhere, as one ragged column."""
+    lengths = np.diff(stored.offsets).copy()
+    fresh_lengths = np.diff(fresh.offsets)
+    lengths[fits] = fresh_lengths
+    offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    source = np.concatenate([stored.values, fresh.values]).astype(np.int32, copy=False)
+    starts = stored.offsets[:-1].copy()
+    starts[fits] = fresh.offsets[:-1] + stored.values.shape[0]
+    index = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1], dtype=np.int64)
+    return Ragged(source[index], offsets)

@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-IGNORE_INDEX = -100
+from lmpairs.objectives import IGNORE_INDEX, TARGET_KEYS as FAMILY_TARGET_KEYS, SpecTable, get_spec
 
 
 def num_targets(labels: torch.Tensor) -> torch.Tensor:
@@ -67,14 +67,15 @@ def seq2seq_loss(logits: torch.Tensor, labels: torch.Tensor, **kwargs):
     return token_cross_entropy(logits, labels, **kwargs)
 
 
-LOSSES: dict[str, Callable] = {"clm": clm_loss, "mlm": mlm_loss, "t5": seq2seq_loss, "bart": seq2seq_loss}
-TARGET_KEYS: dict[str, str] = {"clm": "target_ids", "mlm": "labels", "t5": "labels", "bart": "labels"}
-"""The batch key each loss takes its targets from."""
+FAMILY_LOSSES: dict[str, Callable] = {"decoder": clm_loss, "encoder": mlm_loss, "encoder-decoder": seq2seq_loss}
+LOSSES: SpecTable = SpecTable(lambda spec: FAMILY_LOSSES[spec.family])
+TARGET_KEYS: SpecTable = SpecTable(lambda spec: FAMILY_TARGET_KEYS[spec.family])
+"""Objective name -> loss / the batch key its targets come from, by the objective's family."""
 
 
 def loss_for(objective: str) -> Callable:
-    """The loss function of ``objective`` (``clm``, ``mlm``, ``t5``, ``bart``)."""
+    """The loss function of ``objective``, by its declared family."""
     try:
-        return LOSSES[objective]
-    except KeyError:
-        raise ValueError(f"no loss for objective {objective!r}; choose from {', '.join(LOSSES)}.") from None
+        return FAMILY_LOSSES[get_spec(objective).family]
+    except ValueError as err:
+        raise ValueError(f"no loss for objective {objective!r}: {err}") from None

@@ -1,4 +1,4 @@
-"""Tiny transformer LMs on plain ``torch.nn``, one per objective family, found through ``MODELS``.
+"""Tiny transformer LMs on plain ``torch.nn``, one per model family (``FAMILY_MODELS``; ``MODELS[name]`` by spec).
 
 Each model takes a batch dict exactly as :class:`~lmpairs.loader.PairStream` yields it and returns
 logits ``(B, L, vocab)`` aligned with that batch's targets (``target_ids`` for CLM, ``labels``
@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmpairs.config import ConfigError
+from lmpairs.objectives import SpecTable, get_spec
 
 Batch = Mapping[str, torch.Tensor]
 
@@ -242,17 +243,19 @@ class EncoderDecoder(TinyLM):
         return self.head(self.decoder(x, angles=angles, causal=True, memory=memory, memory_mask=keys))
 
 
-MODELS: dict[str, type[TinyLM]] = {"clm": DecoderOnly, "mlm": EncoderOnly, "t5": EncoderDecoder,
-                                   "bart": EncoderDecoder}
-"""Objective name -> model class; a new objective family is one class and one line here."""
+FAMILY_MODELS: dict[str, type[TinyLM]] = {"decoder": DecoderOnly, "encoder": EncoderOnly,
+                                          "encoder-decoder": EncoderDecoder}
+"""Model family -> model class; a new family is one class and one line here, a new objective nothing."""
+MODELS: SpecTable = SpecTable(lambda spec: FAMILY_MODELS[spec.family])
+"""Objective name -> model class, by the objective's declared family."""
 
 
 def build_model(objective: str, config: ModelConfig) -> TinyLM:
-    """The reference model for ``objective``, initialized from torch's current RNG state."""
+    """The reference model for ``objective``'s family, initialized from torch's current RNG state."""
     try:
-        cls = MODELS[objective]
-    except KeyError:
-        raise ValueError(f"no reference model for objective {objective!r}; choose from {', '.join(MODELS)}.") from None
+        cls = FAMILY_MODELS[get_spec(objective).family]
+    except ValueError as err:
+        raise ValueError(f"no reference model for objective {objective!r}: {err}") from None
     return cls(config)
 
 
