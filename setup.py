@@ -37,6 +37,8 @@ setup(
                  "tokenizers>=0.15"],  # Hugging Face tokenizer.json tests (also the hf extra)
         "hf": ["tokenizers>=0.15"],
         "gcp": ["apache-beam[gcp]>=2.50"],
+        # Beam's DaskRunner needs dask/distributed >= 2024.4.2 (apache-beam[dask]); tested with 2026.8.
+        "dask": ["dask[distributed]>=2024.4.2"],
         "bench": ["datasets>=2.14", "transformers>=4.30", "psutil>=5.9"],
     },
     entry_points={"console_scripts": ["lmpairs=lmpairs.cli:main"]},
