@@ -28,7 +28,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6.80", "duckdb>=0.9", "datasets>=2.14", "transformers>=4.40",
-                 "psutil>=5.9",
+                 "psutil>=5.9", "dask[distributed]>=2024.4.2",  # the DaskRunner integration test
                  # Hermetic test data: seeded generated text (pinned: its output changes between
                  # versions) and a real pretrained 32,000-piece SentencePiece model (Mistral 7B's
                  # tokenizer.model.v1 ships in this wheel; 1.9.1 has no numpy cap).
