@@ -1,7 +1,7 @@
 """The reference trainer learns every objective from real text streamed through PairStream.
 
-Shards are written straight from the objectives' transforms (no Beam) for 60 paragraphs of *Pride
-and Prejudice*, tokenized with the session's trained 2,000-piece tokenizer, 32 tokens per row.
+Shards are written straight from the objectives' transforms (no Beam) for 60 paragraphs of the embedded
+pydoc corpus (real English prose, via the ``english_corpus`` fixture), tokenized with the session's trained 2,000-piece tokenizer, 32 tokens per row.
 Random-init loss is about ln(2108) = 7.65; learning only token frequencies brings it near 6, so
 "last 5 steps below 0.8 × first 5" needs the model to use context within 40 steps.
 """
@@ -22,8 +22,9 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def paragraphs(path: Path, start: int, count: int) -> list[str]:
+    """Lines of more than five words (the pydoc corpus holds one prose paragraph a line)."""
     text = path.read_text(encoding="utf-8")
-    found = [" ".join(p.split()) for p in text.split("\n\n") if len(p.split()) > 5]
+    found = [" ".join(p.split()) for p in text.splitlines() if len(p.split()) > 5]
     return found[start:start + count]
 
 
@@ -41,8 +42,8 @@ def write_objective(root: Path, objective: str, tokenizer, documents: list[str])
 
 
 @pytest.fixture(scope="module")
-def prose(shared_data, trained_tokenizer, tmp_path_factory) -> dict[str, str]:
-    documents = paragraphs(shared_data / "corpora" / "pride_and_prejudice.txt", 30, 60)
+def prose(english_corpus, trained_tokenizer, tmp_path_factory) -> dict[str, str]:
+    documents = paragraphs(english_corpus, 30, 60)
     root = tmp_path_factory.mktemp("prose")
     return {o: write_objective(root, o, trained_tokenizer, documents) for o in ("clm", "mlm", "t5", "bart")}
 
