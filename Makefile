@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: setup test demo bench clean
+.PHONY: setup test test-all lint demo bench clean
 
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,17 @@ $(STAMP): setup.py
 
 setup: $(STAMP)
 
+# The fast tier: everything not marked slow; hermetic (no ../shared needed), a few minutes on 2 cores.
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -m "not slow" tests
+
+# Everything: the slow tier too (Beam runners, DataLoader workers, DDP, demo end to end, bench
+# smoke; tests that need ../shared/data skip without it), then lint. Both run; either failing fails.
+test-all: $(STAMP)
+	status=0; $(PY) -m pytest -q tests || status=$$?; $(MAKE) --no-print-directory lint || status=1; exit $$status
+
+lint: $(STAMP)
+	$(PY) -m ruff check lmpairs tests bench setup.py
 
 demo: $(STAMP)
 	$(VENV)/bin/lmpairs demo --output demo-out

@@ -32,12 +32,15 @@ SLOW_DIRS = ("integration", "e2e")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Runner, DDP and end-to-end tests are slow unless marked ``fast``."""
+    """Runner, DDP and end-to-end tests are ``slow`` unless marked ``fast``; tests that take the
+    ``shared_data`` fixture get the ``shared_data`` marker (``-m shared_data`` selects them)."""
     tests_dir = Path(__file__).parent
     for item in items:
         parts = item.path.relative_to(tests_dir).parts if item.path.is_relative_to(tests_dir) else ()
         if parts and parts[0] in SLOW_DIRS and not item.get_closest_marker("fast"):
             item.add_marker(pytest.mark.slow)
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.shared_data)
 
 
 @pytest.fixture(scope="session")
