@@ -129,20 +129,29 @@ class HFTokenizerModel:
         piece = self._pieces[i]
         if i in self._added or self.special[i]:
             return piece
-        if self.scheme == "byte_level" and all(c in self._byte_of for c in piece):
-            raw = bytes(self._byte_of[c] for c in piece)
+        raw = self.piece_bytes(i)
+        if raw is not None:
             try:
-                return raw.decode("utf-8")
+                text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 return "".join(f"<0x{b:02X}>" for b in raw)
-        if piece.startswith("<0x") and piece.endswith(">") and len(piece) == 6:  # byte fallback
-            value = int(piece[3:5], 16)
-            return chr(value) if 0x20 <= value < 0x7F else piece
+            return text if self.scheme == "byte_level" or text.isprintable() else piece
         if self.scheme == "metaspace":
             return piece.replace(self.marker, " ")
         if self.scheme == "continuation":
             return piece[len(self.marker):] if piece.startswith(self.marker) else " " + piece
         return piece
+
+    def piece_bytes(self, i: int) -> bytes | None:
+        """The bytes a byte-level or byte-fallback piece stands for; None for other pieces."""
+        piece = self._pieces[i]
+        if i in self._added or self.special[i]:
+            return None
+        if self.scheme == "byte_level" and all(c in self._byte_of for c in piece):
+            return bytes(self._byte_of[c] for c in piece)
+        if piece.startswith("<0x") and piece.endswith(">") and len(piece) == 6:
+            return bytes([int(piece[3:5], 16)])
+        return None
 
     def encode_flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """All ids of ``texts`` back to back (int32) and each text's length (int64); no offsets."""

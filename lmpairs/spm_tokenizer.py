@@ -75,6 +75,10 @@ class SentencePieceModel:
             return piece
         return piece.replace(WORD_START, " ")
 
+    def piece_bytes(self, i: int) -> bytes | None:
+        """The byte a byte-fallback piece (``<0xE3>``) stands for; None for other pieces."""
+        return bytes([int(self._sp.id_to_piece(i)[3:5], 16)]) if self._sp.is_byte(i) else None
+
     def encode_flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """All ids of ``texts`` back to back (int32) and each text's length (int64)."""
         encoded = self._sp.encode(texts, out_type=int)

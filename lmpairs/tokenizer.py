@@ -136,6 +136,37 @@ class Tokenizer:
         i = self._check_id(i)
         return self._model.piece_text(i) if i < self.model_vocab_size else self.appended[i]
 
+    def piece_texts(self, ids: Iterable[int] | np.ndarray) -> list[str]:
+        """:meth:`piece_text` of each position, with a character spelled by several byte pieces
+        (byte-level BPE, byte fallback) shown whole on the position that completes it and ``""`` on
+        the ones before; bytes that never form a character stay ``<0xNN>``. Joined, the strings
+        read as the decoded text (specials shown by name)."""
+        out: list[str] = []
+        pending: list[tuple[int, bytes]] = []
+
+        def flush() -> None:
+            for position, raw in pending:
+                out[position] = "".join(f"<0x{b:02X}>" for b in raw)
+            pending.clear()
+
+        for position, i in enumerate(np.asarray(ids, dtype=np.int64).reshape(-1).tolist()):
+            raw = self._model.piece_bytes(self._check_id(i)) if i < self.model_vocab_size else None
+            if raw is None:
+                flush()
+                out.append(self.piece_text(i))
+                continue
+            out.append("")
+            pending.append((position, raw))
+            joined = b"".join(r for _, r in pending)
+            try:
+                out[position] = joined.decode("utf-8")
+                pending.clear()
+            except UnicodeDecodeError as err:
+                if err.reason != "unexpected end of data" or len(joined) > 8:
+                    flush()
+        flush()
+        return out
+
     def _check_id(self, i: int) -> int:
         i = int(i)
         if 0 <= i < self.model_vocab_size or i in self.appended:

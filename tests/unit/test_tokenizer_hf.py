@@ -294,3 +294,15 @@ def test_configure_threads_keeps_a_user_setting_and_resizes_its_own(clean_thread
 def test_special_tokens_spelled_in_text_stay_text(gpt2):
     [ids] = gpt2.encode_batch(["end<|endoftext|>here"])
     assert gpt2.vocab.eos_id not in ids.tolist() and gpt2.decode(ids) == "end<|endoftext|>here"
+
+
+def test_piece_texts_show_characters_split_into_byte_pieces_whole(gpt2, t5):
+    text = "吾輩は猫である。名前はまだ無い。 The end."
+    for tok in (gpt2, t5):
+        [ids] = tok.encode_batch([text])
+        shown = tok.piece_texts(ids)
+        assert len(shown) == ids.shape[0] and "".join(shown).replace("<unk>", "").lstrip() == tok.decode(ids)
+    [ids] = gpt2.encode_batch(["である"])  # unseen characters: several byte pieces each
+    assert "".join(gpt2.piece_texts(ids)) == "である" and "" in gpt2.piece_texts(ids)
+    lone = gpt2.piece_to_id(bytes_to_unicode()[0xE3])
+    assert gpt2.piece_texts([lone, gpt2.vocab.mask_id]) == ["<0xE3>", "<mask>"]
