@@ -41,7 +41,7 @@ from lmpairs.loader.state import MAX_WORKERS, STATE_VERSION, WORKER_KEY, Positio
 from lmpairs.loader.stateful import PairLoader
 from lmpairs.loader.units import list_units
 from lmpairs.loader.validate import open_split, special_id
-from lmpairs.schemas.storage import FileSystemArg
+from lmpairs.schemas.storage import FileSystemArg, is_url, local_copy
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,8 @@ class PairStream(IterableDataset):
         if tokenizer is None:
             raise ValueError("dynamic=True needs tokenizer=PATH (the .model the shards were built with) to rebuild "
                              "the vocabulary the transforms use.")
-        loaded = Tokenizer.load(tokenizer)
+        with local_copy(tokenizer, self.filesystem if is_url(tokenizer) else None) as local:
+            loaded = Tokenizer.load(local)
         if loaded.sha256 != self.manifest.tokenizer.get("sha256"):
             raise ValueError(f"{where}: written with tokenizer {str(self.manifest.tokenizer.get('sha256'))[:12]}, "
                              f"but tokenizer={tokenizer} is {loaded.sha256[:12]}; pass the tokenizer the shards "

@@ -87,16 +87,17 @@ def file_info(fs: pafs.FileSystem, path: str, url: str) -> pafs.FileInfo:
 
 
 def read_bytes(path: str, filesystem: FileSystemArg = None) -> bytes:
-    """The whole file at ``path`` (local or URL); unreachable storage names the URL and the fix."""
+    """The whole file at ``path`` (local or URL); a missing file or unreachable storage is a
+    :class:`StorageError` naming ``path`` and the fix."""
     fs, where = resolve(path, filesystem)
     try:
         with fs.open_input_stream(where) as src:
             return src.read()
-    except FileNotFoundError:
-        raise
     except OSError as err:
-        if "not found" in str(err).lower() or "does not exist" in str(err).lower():
-            raise FileNotFoundError(f"{path}: no such file") from err
+        text = str(err).lower()
+        if isinstance(err, FileNotFoundError) or "not found" in text or "does not exist" in text or "nosuchkey" in text:
+            raise StorageError(f"{path}: no such file; check the path (and for a URL the bucket and "
+                               "the credentials' access to it).") from err
         raise unreachable(path, err) from err
 
 
