@@ -1,4 +1,4 @@
-"""``PairMixture``: batches drawn from several built directories of one objective at chosen rates.
+"""``PairMixture``: batches drawn from several built directories of one model family at chosen rates.
 
 Usage (like :class:`~lmpairs.loader.PairStream`; one process per GPU)::
 
@@ -21,8 +21,10 @@ function of ``(seed, epoch)``, equal batch counts on every rank, exact mid-epoch
 batches' order shuffled); otherwise batches mix sources in proportion.
 
 Each source is read through a ``PairStream`` of its own (validation, units, reader, collation), so
-every check and storage option of a single stream applies; the sources must share the objective,
-the tokenizer (sha256) and the effective vocabulary size, else :class:`MixtureError`.
+every check and storage option of a single stream applies; the sources must share the model family
+(decoder, encoder, encoder-decoder), the tokenizer (sha256) and the effective vocabulary size, else
+:class:`MixtureError`. Mixed batches need one objective; T5 and BART sources (one family, different
+decoder starts) mix with ``per_source=True``.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ from lmpairs.loader.ragged import Ragged
 from lmpairs.loader.read import WindowRows
 from lmpairs.loader.state import MAX_WORKERS, STATE_VERSION, WORKER_KEY, Position, StateError, check_state
 from lmpairs.loader.stateful import PairLoader
+from lmpairs.objectives import get_spec
 
 logger = logging.getLogger(__name__)
 
@@ -135,16 +138,20 @@ class PairMixture(IterableDataset):
 
         def facts(stream: PairStream) -> tuple:
             tokenizer = stream.manifest.tokenizer
-            return stream.objective, tokenizer.get("sha256"), tokenizer.get("vocab_size")
+            return get_spec(stream.objective).family, tokenizer.get("sha256"), tokenizer.get("vocab_size")
 
         want = facts(first)
         for path, stream in zip(self.paths[1:], self.streams[1:]):
             got = facts(stream)
-            for name, a, b in zip(("objective", "tokenizer sha256", "vocab_size"), want, got):
+            for name, a, b in zip(("model family", "tokenizer sha256", "vocab_size"), want, got):
                 if a != b:
                     raise MixtureError(f"PairMixture: {path} has {name} {str(b)[:16]!r}, but {self.paths[0]} has "
-                                       f"{str(a)[:16]!r}; mix only directories built for one objective with the same "
-                                       "tokenizer (rebuild the odd one with the same --tokenizer and objective).")
+                                       f"{str(a)[:16]!r}; mix only directories built for one model family with the "
+                                       "same tokenizer (rebuild the odd one with the same --tokenizer).")
+            if stream.objective != first.objective and not self.options.per_source:
+                raise MixtureError(f"PairMixture: {path} holds {stream.objective}, {self.paths[0]} {first.objective}: "
+                                   "one batch can mix rows of one objective only (they collate differently); pass "
+                                   "per_source=True to give each batch rows of one source.")
             if stream.spec != first.spec:
                 raise MixtureError(f"PairMixture: {path} collates with {stream.spec}, {self.paths[0]} with "
                                    f"{first.spec}; their special ids differ: rebuild with the same tokenizer.")
@@ -192,6 +199,16 @@ class PairMixture(IterableDataset):
                 f"({self.world_size} ranks), {dropped} examples dropped per epoch; " + "; ".join(parts))
 
     @property
+    def path(self) -> str:
+        """The sources' paths joined by ``+`` (names the mixture in messages)."""
+        return "+".join(self.paths)
+
+    @property
+    def examples_per_rank(self) -> int:
+        """Examples one rank reads per epoch (the same on every rank)."""
+        return sum(sum(w.sizes) for w in self._plan(self._position.epoch, 0, 1).windows)
+
+    @property
     def epoch(self) -> int:
         return self._position.epoch
 
@@ -220,6 +237,9 @@ class PairMixture(IterableDataset):
         """Start epoch ``epoch`` from its beginning, unless a loaded state resumes that very epoch."""
         if self._position.pending_epoch == epoch:
             return
+        if epoch != self._position.epoch:
+            logger.info("PairMixture epoch %d: %s", epoch, "; ".join(
+                f"{c['path']} {c['examples']} examples ({100 * c['share']:.1f}%)" for c in self.source_counts()))
         self._position.start(epoch)
 
     def state_dict(self) -> dict[str, Any]:
@@ -276,7 +296,7 @@ class PairMixture(IterableDataset):
     def _generate(self, plan: MixturePlan, worker: int, skip: int, *, in_worker: bool,
                   tagged: bool) -> Iterator[dict]:
         first, offset = plan.skip(skip)
-        collate, spec = COLLATORS[self.objective], self.streams[0].spec
+        collators = [(COLLATORS[s.objective], s.spec) for s in self.streams]
         for window in plan.windows[first:]:
             parts = self._read(plan, window)
             present = [p for p in parts if p is not None]
@@ -286,8 +306,11 @@ class PairMixture(IterableDataset):
             labels = np.repeat(np.arange(len(parts), dtype=np.int64), window.sizes)
             keys = np.concatenate([p.keys for p in present]) if self.return_keys else None
             for source, rows in plan.batches(window)[offset:]:
-                columns, local = (merged, rows) if source < 0 else (parts[source].columns, rows - starts[source])
-                arrays = collate(columns, local, spec)
+                if source < 0:  # mixed: one objective (checked), its rows merged
+                    arrays = collators[0][0](merged, rows, collators[0][1])
+                else:
+                    collate, spec = collators[source]
+                    arrays = collate(parts[source].columns, rows - starts[source], spec)
                 if self.return_keys:
                     arrays["example_key"] = keys[rows].view(np.int64)
                 if self.return_source:

@@ -28,6 +28,7 @@ def sources(tmp_path_factory):
                                     row_group_rows=50)
     keys, columns = seq2seq_rows(30)
     paths["bart"] = write_dataset(root / "bart", "bart", {"train": (keys, columns)}, num_shards=1, row_group_rows=10)
+    paths["t5"] = write_dataset(root / "t5", "t5", {"train": (keys + 5000, columns)}, num_shards=1, row_group_rows=10)
     keys, columns = clm_rows(30, seq_len=6)
     paths["other_tokenizer"] = write_dataset(root / "other" / "clm", "clm", {"train": (keys, columns)}, num_shards=1,
                                              row_group_rows=10, tokenizer=toy_tokenizer_entry("cd" * 32))
@@ -151,8 +152,10 @@ def test_a_state_of_another_mixture_is_refused(sources):
 def test_sources_with_other_tokenizer_or_objective_are_refused(sources):
     with pytest.raises(MixtureError, match="tokenizer sha256"):
         PairMixture([(sources["web"], 1), (sources["other_tokenizer"], 1)], batch_size=4, verify="size")
-    with pytest.raises(MixtureError, match="objective"):
+    with pytest.raises(MixtureError, match="model family"):
         PairMixture([(sources["web"], 1), (sources["bart"], 1)], batch_size=4, verify="size")
+    with pytest.raises(MixtureError, match="per_source=True"):
+        PairMixture([(sources["t5"], 1), (sources["bart"], 1)], batch_size=4, verify="size")
     with pytest.raises(MixtureError, match="mode="):
         PairMixture([(sources["web"], 1)], batch_size=4, mode="ratio", verify="size")
     with pytest.raises(MixtureError, match="whole example counts"):
@@ -167,6 +170,15 @@ def test_document_attention_passes_through_to_the_sources(sources):
     batch = next(iter(mix))
     assert batch["cu_seqlens"].dtype == torch.int32
     assert int(batch["cu_seqlens"][-1]) == int(batch["attention_mask"].sum())
+
+
+def test_t5_and_bart_mix_batch_by_batch_with_their_own_decoder_starts(sources):
+    mix = PairMixture([(sources["t5"], 1), (sources["bart"], 1)], batch_size=5, per_source=True, verify="size",
+                      return_source=True)
+    pad, eos = mix.streams[0].spec.pad_id, mix.streams[0].spec.eos_id
+    starts = {int(b["source"][0]): set(b["decoder_input_ids"][:, 0].tolist()) for b in mix}
+    assert starts == {0: {pad}, 1: {eos}}
+    assert mix.path == f"{sources['t5']}+{sources['bart']}" and mix.examples_per_rank == 60
 
 
 def test_parse_source():
