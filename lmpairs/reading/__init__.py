@@ -12,6 +12,9 @@ from lmpairs.reading.records import READ_REJECTION_REASONS, Record
 from lmpairs.reading.splits import (DEFAULT_SPLIT_BYTES, NOT_REGULAR_FILE, UNREADABLE_FILE, FileRejection, InputSplit,
                                     SplitPlan, plan_splits)
 
+REJECTION_REASONS = READ_REJECTION_REASONS
+"""Every reason reading leaves a record out (the build adds its own, e.g. ``no_tokens``)."""
+
 __all__ = ["DEFAULT_MAX_DOCUMENT_BYTES", "DEFAULT_SPLIT_BYTES", "NOT_REGULAR_FILE", "READ_REJECTION_REASONS",
-           "UNREADABLE_FILE", "FileAccess", "FileMatch", "FileRejection", "InputError", "InputSplit", "LocalFiles",
+           "REJECTION_REASONS", "UNREADABLE_FILE", "FileAccess", "FileMatch", "FileRejection", "InputError", "InputSplit", "LocalFiles",
            "Record", "SplitPlan", "UnreadableInput", "plan_splits", "read_split"]

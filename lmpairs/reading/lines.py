@@ -9,12 +9,14 @@ lets a byte-range split find its first record without reading what precedes it:
     a split [start, end) reads the records whose first byte lies in [start, end): it skips to the
     first record start at or after ``start`` and reads past ``end`` to finish its last record.
 
-Lines longer than the limit are not held: their content is ``None`` and only their size and
-blankness are tracked while the scanner skips to their end.
+The scanner works a read chunk at a time and hands over the chunk's complete lines as one batch
+(Python work per line stays a few list operations). Lines longer than the limit are not held:
+their content is ``None`` and only their size and blankness are tracked while the scanner skips.
 """
 from __future__ import annotations
 
 import re
+from itertools import accumulate
 from typing import BinaryIO, Iterable, Iterator, NamedTuple
 
 BOM = b"\xef\xbb\xbf"
@@ -26,13 +28,21 @@ LOOKBACK_BYTES = 4096
 
 class Line(NamedTuple):
     """``start``: offset of the first byte; ``content`` without its break (None when over the
-    limit); ``size``: bytes of content; ``blank``: only spaces/tabs; ``end``: offset after the break."""
+    limit); ``size``: bytes of content; ``blank``: only spaces/tabs."""
 
     start: int
     content: bytes | None
     size: int
     blank: bool
-    end: int
+
+
+class LineBatch(NamedTuple):
+    """Complete lines of one chunk: parallel lists, and the indices of overlong blank lines."""
+
+    starts: list[int]
+    contents: list[bytes | None]
+    sizes: list[int]
+    long_blank: frozenset[int]
 
 
 class Block(NamedTuple):
@@ -44,116 +54,161 @@ class Block(NamedTuple):
 
 
 class LineScanner:
-    """Lines of ``chunks`` (consecutive bytes starting at ``offset``), stopping before a line that
-    starts at or after ``stop`` unless the consumer has set :attr:`continuing` (a paragraph that
-    began before ``stop`` is still open). :attr:`position` is the offset reached (EOF: the size)."""
+    """Line batches of ``chunks`` (consecutive bytes starting at ``offset``).
 
-    def __init__(self, chunks: Iterable[bytes], *, offset: int, limit: int, stop: int | None = None) -> None:
-        self._chunks, self._limit, self._stop = chunks, limit, stop
+    It never begins reading a line that starts at or after ``stop`` unless the consumer has set
+    :attr:`continuing` (a paragraph that began before ``stop`` is still open) after the batch it
+    was given; the consumer still skips such lines inside a batch. With ``keep_first`` the first
+    line is held out of the batches as :attr:`first` (a range split's partial first line).
+    :attr:`position` is the offset reached; :attr:`at_eof` says whether that is the stream's end.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], *, offset: int, limit: int, stop: int | None = None,
+                 keep_first: bool = False) -> None:
+        self._chunks, self._limit, self._stop, self._keep_first = chunks, limit, stop, keep_first
         self.position = offset
         self.continuing = False
         self.stopped = False
-        self._lines = self._scan()
+        self.at_eof = False
+        self.first: Line | None = None
+        self._batches = self._scan()
 
-    def __iter__(self) -> Iterator[Line]:
-        return self
+    def __iter__(self) -> Iterator[LineBatch]:
+        return self._batches
 
-    def __next__(self) -> Line:
-        return next(self._lines)
+    def _stop_here(self, cursor: int) -> bool:
+        if self._stop is not None and cursor >= self._stop and not self.continuing:
+            self.position, self.stopped = cursor, True
+            return True
+        return False
 
-    def _scan(self) -> Iterator[Line]:
-        limit, stop = self._limit, self._stop
-        cursor = self.position  # offset of the first byte of ``data`` / the pending line
-        held = b""
-        pieces: list[bytes] | None = []
+    def _scan(self) -> Iterator[LineBatch]:
+        limit = self._limit
+        cursor = self.position  # offset of the pending line's first byte
+        held = b""  # a CR at a chunk's end: maybe half of a CRLF, decided with the next chunk
+        pieces: list[bytes] | None = []  # the pending line so far (None: over the limit, not held)
         size, blank = 0, True
+        if self._stop_here(cursor):
+            return
         for chunk in self._chunks:
             data = held + chunk if held else chunk
             held = b""
-            if data.endswith(b"\r"):  # a CR might be half of a CRLF: decide with the next chunk
+            if data.endswith(b"\r"):
                 data, held = data[:-1], b"\r"
             if b"\r" in data:
                 parts = _BREAK.split(data)
-                contents, seps = parts[0::2], [len(s) for s in parts[1::2]]
+                contents, seps = parts[0::2], list(map(len, parts[1::2]))
             else:
-                contents = data.split(b"\n")
-                seps = None
-            last = len(contents) - 1
-            for i, content in enumerate(contents):
-                if not size and not pieces and stop is not None and cursor >= stop and not self.continuing:
-                    self.position, self.stopped = cursor, True
-                    return
-                if i == last:  # the line goes on in the next chunk
-                    if content:
-                        size += len(content)
-                        blank = blank and not _NON_BLANK.search(content)
-                        if pieces is not None:
-                            pieces.append(content)
-                            if size > limit:
-                                pieces = None
-                    continue
-                sep = 1 if seps is None else seps[i]
-                if pieces:
-                    pieces.append(content)
-                    content = b"".join(pieces)
-                    size = len(content)
-                    line_blank = not _NON_BLANK.search(content)
-                elif pieces is None:
-                    size += len(content)
-                    line_blank = blank and not _NON_BLANK.search(content)
-                    content = None
-                else:
-                    size = len(content)
-                    line_blank = not _NON_BLANK.search(content)
-                start = cursor
-                cursor += size + sep
-                if size > limit:
-                    content = None
-                yield Line(start, content, size, line_blank, cursor)
+                contents, seps = data.split(b"\n"), None
+            last = contents.pop()
+            if contents:  # the pending line ends in this chunk
+                head = contents[0]
+                if pieces is None:
+                    blank = blank and not _NON_BLANK.search(head)
+                    size += len(head)
+                    contents[0] = b""
+                elif pieces:
+                    pieces.append(head)
+                    contents[0] = b"".join(pieces)
+                sizes = list(map(len, contents))
+                long_blank = frozenset()
+                if pieces is None:
+                    contents[0], sizes[0] = None, size
+                    if blank:
+                        long_blank = frozenset((0,))
+                steps = map(int.__add__, sizes, seps) if seps is not None else (n + 1 for n in sizes)
+                starts = list(accumulate(steps, initial=cursor))
+                cursor = starts.pop()
+                if max(sizes) > limit:
+                    long_blank = long_blank | self._drop_long(contents, sizes, limit)
+                batch = LineBatch(starts, contents, sizes, long_blank)
+                if self._keep_first and self.first is None:
+                    batch = self._take_first(batch)
+                if batch.starts:
+                    yield batch
                 pieces, size, blank = [], 0, True
-        if held or size or pieces:  # a final line without a break, or ending in a CR
-            if not (size or pieces) and stop is not None and cursor >= stop and not self.continuing:
-                self.position, self.stopped = cursor, True
-                return
+                if self._stop_here(cursor):
+                    return
+            if last:
+                size += len(last)
+                if pieces is not None:
+                    pieces.append(last)
+                    if size > limit:
+                        blank = not any(_NON_BLANK.search(p) for p in pieces)
+                        pieces = None
+                else:
+                    blank = blank and not _NON_BLANK.search(last)
+        if held or size:  # a final line without a break, or one ending in a lone CR
             content = b"".join(pieces) if pieces is not None else None
-            start = cursor
+            blank = not _NON_BLANK.search(content) if content is not None else blank
+            batch = LineBatch([cursor], [content], [size], frozenset((0,)) if content is None and blank else frozenset())
             cursor += size + len(held)
-            if content is not None:
-                blank = not _NON_BLANK.search(content)
-            yield Line(start, content if size <= limit else None, size, blank, cursor)
-        self.position = cursor
+            if self._keep_first and self.first is None:
+                batch = self._take_first(batch)
+            if batch.starts:
+                yield batch
+        self.position, self.at_eof = cursor, True
+
+    @staticmethod
+    def _drop_long(contents: list, sizes: list[int], limit: int) -> frozenset[int]:
+        """Replace lines over ``limit`` by None; the indices of those that were blank."""
+        blank = set()
+        for i, n in enumerate(sizes):
+            if n > limit and contents[i] is not None:
+                if not _NON_BLANK.search(contents[i]):
+                    blank.add(i)
+                contents[i] = None
+        return frozenset(blank)
+
+    def _take_first(self, batch: LineBatch) -> LineBatch:
+        content = batch.contents[0]
+        blank = 0 in batch.long_blank if content is None else not _NON_BLANK.search(content)
+        self.first = Line(batch.starts[0], content, batch.sizes[0], blank)
+        return LineBatch(batch.starts[1:], batch.contents[1:], batch.sizes[1:],
+                         frozenset(i - 1 for i in batch.long_blank if i))
 
 
-def iter_lines(scanner: LineScanner, *, min_start: int = 0) -> Iterator[Block]:
+def iter_lines(batches: Iterable[LineBatch], *, stop: int | None, min_start: int = 0) -> Iterator[Block]:
     """Every line as a record (blank and empty lines too: ``line`` documents and JSONL)."""
-    for line in scanner:
-        if line.start >= min_start:
-            yield Block(line.start, line.content, line.size)
+    for starts, contents, sizes, _ in batches:
+        if (stop is not None and starts[-1] >= stop) or starts[0] < min_start:
+            for start, content, size in zip(starts, contents, sizes):
+                if stop is not None and start >= stop:
+                    return
+                if start >= min_start:
+                    yield Block(start, content, size)
+        else:
+            yield from map(Block, starts, contents, sizes)
 
 
-def iter_paragraphs(scanner: LineScanner, *, limit: int, previous_blank: bool = True,
-                    min_start: int = 0) -> Iterator[Block]:
+def iter_paragraphs(scanner: LineScanner, batches: Iterable[LineBatch], *, limit: int, stop: int | None,
+                    previous_blank: bool = True, min_start: int = 0) -> Iterator[Block]:
     """Runs of non-blank lines, joined by ``\\n``; ``previous_blank`` says whether the line before
-    the scanner's first line was blank (or absent), i.e. whether that first line may start one."""
+    the first one given was blank (or absent), i.e. whether that first line may start a paragraph."""
     start, contents, end = -1, None, 0
-    for line in scanner:
-        if line.blank:
-            if start >= 0:
-                yield _paragraph(start, contents, end)
-                start, scanner.continuing = -1, False
-            previous_blank = True
-            continue
-        if start >= 0:  # the open paragraph goes on
-            end = line.start + line.size
-            if contents is not None and line.content is not None and end - start <= limit:
-                contents.append(line.content)
-            else:
-                contents = None
-        elif previous_blank and line.start >= min_start:
-            start, end = line.start, line.start + line.size
-            contents = [line.content] if line.content is not None else None
-            scanner.continuing = True
-        previous_blank = False
+    search = _NON_BLANK.search
+    for starts, lines, sizes, long_blank in batches:
+        for i, line in enumerate(lines):
+            if (i in long_blank) if line is None else not search(line):
+                if start >= 0:
+                    yield _paragraph(start, contents, end)
+                    start = -1
+                previous_blank = True
+                continue
+            if start >= 0:  # the open paragraph goes on
+                end = starts[i] + sizes[i]
+                if contents is not None and line is not None and end - start <= limit:
+                    contents.append(line)
+                else:
+                    contents = None
+            elif previous_blank:
+                if stop is not None and starts[i] >= stop:
+                    return
+                if starts[i] >= min_start:
+                    start, end = starts[i], starts[i] + sizes[i]
+                    contents = [line] if line is not None else None
+            previous_blank = False
+        scanner.continuing = start >= 0
     if start >= 0:
         yield _paragraph(start, contents, end)
 
@@ -167,7 +222,7 @@ def line_before_is_blank(f: BinaryIO, first: Line) -> bool:
     (partial) line a range split's scan began with, at ``first.start`` > len(BOM).
 
     Only the bytes before ``first.start`` that are spaces/tabs are read back, in small blocks:
-    the answer is known at the first other byte.
+    the answer is known at the first other byte. The file position is restored.
     """
     if not first.blank:
         return False
@@ -182,7 +237,7 @@ def _blank_before(f: BinaryIO, first: Line) -> bool:
     pos = first.start - 1
     if first.size == 0:  # the scan began on a break: was it the LF of a CRLF?
         f.seek(pos)
-        if f.read(1) == b"\r" and f.read(1) == b"\n" and first.end == first.start + 1:
+        if f.read(2) == b"\r\n":
             pos -= 1
     f.seek(0)
     floor = len(BOM) if f.read(len(BOM)) == BOM else 0

@@ -7,6 +7,7 @@ after some records: the caller discards everything the split produced and counts
 """
 from __future__ import annotations
 
+from itertools import chain
 from typing import BinaryIO, Iterator
 
 from lmpairs.reading.decompress import DamagedStream, iter_decompressed
@@ -14,7 +15,7 @@ from lmpairs.reading.errors import UnreadableInput
 from lmpairs.reading.files import FileAccess, LocalFiles
 from lmpairs.reading.lines import BOM, Block, LineScanner, iter_lines, iter_paragraphs, line_before_is_blank
 from lmpairs.reading.parquet import iter_parquet
-from lmpairs.reading.records import JSON_LINE_FACTOR, Record, check_json_line, check_raw
+from lmpairs.reading.records import JSON_LINE_FACTOR, Record, check_json_line, check_line
 from lmpairs.reading.splits import DOCUMENTS, UNCOMPRESSED, InputSplit
 
 DEFAULT_MAX_DOCUMENT_BYTES = 16 * 2**20
@@ -43,9 +44,8 @@ def read_split(split: InputSplit, *, documents: str = "paragraph", text_field: s
                     yield Record(f"{prefix}:{block.start}", *check_json_line(
                         block.raw, text_field=text_field, max_document_bytes=max_document_bytes))
             elif split.format == "text":
-                for block in _blocks(f, split, documents, max_document_bytes):
-                    yield Record(f"{prefix}:{block.start}",
-                                 *check_raw(block.raw, block.size, max_document_bytes=max_document_bytes))
+                for start, raw, size in _blocks(f, split, documents, max_document_bytes):
+                    yield Record(f"{prefix}:{start}", *check_line(raw, size, max_document_bytes))
             else:
                 raise ValueError(f"{split.path}: input format {split.format!r}: expected text, jsonl or parquet.")
     except DamagedStream as err:
@@ -59,37 +59,36 @@ def read_split(split: InputSplit, *, documents: str = "paragraph", text_field: s
 def _blocks(f: BinaryIO, split: InputSplit, documents: str, limit: int) -> Iterator[Block]:
     """Raw records of a text or JSONL split whose first byte lies in the split's range."""
     uncompressed = split.compression == UNCOMPRESSED
+    stop = split.end if uncompressed else None
+    if documents == "file" and uncompressed and split.start > len(BOM):
+        return  # the file's only record starts in the split at its beginning
     if uncompressed and split.start > len(BOM):
-        yield from _range_blocks(f, split, documents, limit)
+        # Scan from the byte before ``start``: the first (partial) line then ends exactly where
+        # the first line starting at or after ``start`` begins.
+        f.seek(split.start - 1)
+        scanner = LineScanner(iter_decompressed(f.read, UNCOMPRESSED), offset=split.start - 1, limit=limit,
+                              stop=stop, keep_first=True)
+        batches = iter(scanner)
+        head = next(batches, None)  # by now the first line is complete
+        batches = chain([head] if head is not None else [], batches)
+        if documents == "paragraph":
+            previous_blank = scanner.first is None or line_before_is_blank(f, scanner.first)
+            yield from iter_paragraphs(scanner, batches, limit=limit, stop=stop, previous_blank=previous_blank)
+        else:
+            yield from iter_lines(batches, stop=stop)
+        _check_size(split, scanner)
         return
     chunks, offset = _skip_bom(iter_decompressed(f.read, split.compression))
     if documents == "file":
         yield from _whole_file(chunks, offset, limit)
         return
-    scanner = LineScanner(chunks, offset=offset, limit=limit, stop=split.end if uncompressed else None)
+    scanner = LineScanner(chunks, offset=offset, limit=limit, stop=stop)
     if documents == "paragraph":
-        yield from iter_paragraphs(scanner, limit=limit, min_start=split.start)
+        yield from iter_paragraphs(scanner, iter(scanner), limit=limit, stop=stop, min_start=split.start)
     else:
-        yield from iter_lines(scanner, min_start=split.start)
+        yield from iter_lines(iter(scanner), stop=stop, min_start=split.start)
     if uncompressed:
         _check_size(split, scanner)
-
-
-def _range_blocks(f: BinaryIO, split: InputSplit, documents: str, limit: int) -> Iterator[Block]:
-    """A byte range that starts inside the file: scan from the byte before ``start``, so the first
-    (partial) line ends exactly where the first line starting at or after ``start`` begins."""
-    f.seek(split.start - 1)
-    scanner = LineScanner(iter_decompressed(f.read, UNCOMPRESSED), offset=split.start - 1, limit=limit,
-                          stop=split.end)
-    first = next(scanner, None)
-    if first is None:
-        _check_size(split, scanner)
-        return
-    if documents == "paragraph":
-        yield from iter_paragraphs(scanner, limit=limit, previous_blank=line_before_is_blank(f, first))
-    else:
-        yield from iter_lines(scanner)
-    _check_size(split, scanner)
 
 
 def _skip_bom(chunks: Iterator[bytes]) -> tuple[Iterator[bytes], int]:
@@ -124,6 +123,6 @@ def _whole_file(chunks: Iterator[bytes], offset: int, limit: int) -> Iterator[Bl
 
 
 def _check_size(split: InputSplit, scanner: LineScanner) -> None:
-    if not scanner.stopped and scanner.position < split.end:
+    if scanner.at_eof and scanner.position < split.end:
         raise UnreadableInput(split.path, f"ended at byte {scanner.position}, but it had {split.file_bytes} bytes "
                                           "when the inputs were listed; do not change inputs during a build")

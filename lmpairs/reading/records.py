@@ -59,6 +59,24 @@ def check_raw(raw: bytes | None, size: int, *, max_document_bytes: int) -> tuple
     return check_text(text, max_document_bytes=max_document_bytes)
 
 
+def check_line(raw: bytes | None, size: int, max_document_bytes: int) -> tuple[str | None, str | None]:
+    """:func:`check_raw` for a text record, fast: its UTF-8 size is ``size`` and only a whole-file
+    record can hold a CR (lines and paragraphs are cut at breaks and joined with LF)."""
+    if raw is None or size > max_document_bytes:
+        return None, TOO_LONG
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, INVALID_UTF8
+    if "\x00" in text:
+        return None, NUL_BYTES
+    if "\r" in text or text[:1] == "\ufeff":
+        text = normalize_text(text)
+    if not text or text.isspace():
+        return None, EMPTY
+    return text, None
+
+
 def check_json_line(raw: bytes | None, *, text_field: str, max_document_bytes: int) -> tuple[str | None, str | None]:
     """One JSONL line: its object's ``text_field`` string, checked."""
     if raw is None:
@@ -76,6 +94,6 @@ def check_json_line(raw: bytes | None, *, text_field: str, max_document_bytes: i
     text = record.get(text_field) if isinstance(record, dict) else None
     if not isinstance(text, str):
         return None, MISSING_FIELD
-    if _SURROGATE.search(text):
+    if not text.isascii() and _SURROGATE.search(text):
         return None, INVALID_UNICODE
     return check_text(text, max_document_bytes=max_document_bytes)
