@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
-from lmpairs.inspection.report import InspectError, InspectOptions, default_width, inspect_build
-from lmpairs.schemas import ManifestError, SchemaError
-from lmpairs.tokenizer import TokenizerError
+from lmpairs.errors import UserError
+from lmpairs.inspection.report import InspectOptions, default_width, inspect_build
 
 
 def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -21,8 +21,12 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help="decoded examples to show per objective; 0 shows only the manifest summary "
                              "(default: %(default)s)")
     parser.add_argument("--tokenizer", metavar="MODEL", default=None,
-                        help="SentencePiece .model to decode with; by default the manifest's tokenizer file "
-                             "name is looked up next to OUT. Its sha256 must match the manifest.")
+                        help="tokenizer file to decode with (local path or URL); by default the manifest's "
+                             "tokenizer file name is looked up next to OUT. Its sha256 must match the manifest.")
+    parser.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="option of the pyarrow filesystem for s3:// or gs:// URLs, repeatable; for an "
+                             "S3-compatible server: endpoint_override=HOST:PORT scheme=http access_key=... "
+                             "secret_key=... region=... (default: the AWS_*/GOOGLE_* environment)")
     parser.add_argument("--width", type=int, default=None, metavar="COLUMNS",
                         help="output width for the side-by-side columns (default: the terminal's, 60..160)")
     parser.add_argument("--max-tokens", type=int, default=defaults.max_tokens, metavar="N",
@@ -31,16 +35,41 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     return parser
 
 
+def storage_options(pairs: list[str]) -> dict[str, Any] | None:
+    """``["k=v", ...]`` as a dict: true/false become booleans, ``*timeout`` values seconds; rest strings."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--storage-option {pair!r}: expected KEY=VALUE, e.g. endpoint_override=127.0.0.1:9000.")
+        if value.lower() in ("true", "false"):
+            out[key] = value.lower() == "true"
+        elif key.endswith("timeout"):
+            try:
+                out[key] = float(value)
+            except ValueError:
+                raise ValueError(f"--storage-option {pair!r}: {key} takes seconds, e.g. {key}=5.") from None
+        else:
+            out[key] = value
+    return out or None
+
+
 def run_inspect(args: argparse.Namespace) -> int:
     """Print the summary and examples; errors go to stderr as one line that names the fix (exit 2)."""
     if args.num_examples < 0 or args.max_tokens < 0:
         print("lmpairs inspect: error: --num-examples and --max-tokens must be >= 0.", file=sys.stderr)
         return 2
+    try:
+        storage = storage_options(args.storage_option)
+    except ValueError as err:
+        print(f"lmpairs inspect: error: {err}", file=sys.stderr)
+        return 2
     options = InspectOptions(split=args.split, num_examples=args.num_examples, tokenizer=args.tokenizer,
-                             width=args.width or default_width(), max_tokens=args.max_tokens)
+                             width=args.width or default_width(), max_tokens=args.max_tokens,
+                             storage_options=storage)
     try:
         text = inspect_build(args.path, options)
-    except (InspectError, ManifestError, SchemaError, TokenizerError, FileNotFoundError) as err:
+    except (UserError, FileNotFoundError) as err:
         print(f"lmpairs inspect: error: {err}", file=sys.stderr)
         return 2
     sys.stdout.write(text)

@@ -1,7 +1,10 @@
 """``lmpairs inspect``'s work: find the objective directories, their tokenizer and a few rows, render all.
 
 Reads only the manifest and the first rows of the first shards (pyarrow), so it is instant on any
-build size and never needs Beam or torch.
+build size and never needs Beam or torch. Local paths and URLs (``s3://``, ``gs://``) work for the
+build and the tokenizer; ``storage_options`` are the pyarrow filesystem's keyword arguments (an
+S3-compatible endpoint, credentials). Shard paths are confined to the objective directory as in
+the loader.
 """
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import os
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.fs as pafs
@@ -20,6 +24,7 @@ from lmpairs.inspection.examples import RENDERERS
 from lmpairs.inspection.render import PieceRenderer
 from lmpairs.inspection.summary import summarize
 from lmpairs.schemas import MANIFEST_NAME, Manifest, list_columns, list_to_numpy, read_manifest, resolve
+from lmpairs.schemas.storage import file_info, is_url, local_copy, shard_paths
 from lmpairs.tokenizer import Tokenizer
 
 
@@ -37,45 +42,60 @@ class InspectOptions:
     tokenizer: str | None = None
     width: int = 100
     max_tokens: int = 96
+    storage_options: dict[str, Any] | None = None
 
 
-def objective_dirs(path: str) -> list[str]:
+def objective_dirs(path: str, storage_options: dict[str, Any] | None = None) -> list[str]:
     """``path`` itself when it holds a manifest, else each ``path/<objective>`` that does."""
-    fs, root = resolve(path)
-    if fs.get_file_info(root).type == pafs.FileType.NotFound:
+    fs, root = resolve(path, storage_options)
+
+    def kind(where: str) -> pafs.FileType:
+        return file_info(fs, where, path).type
+
+    if not is_url(path) and kind(root) == pafs.FileType.NotFound:
         raise InspectError(f"{path}: no such directory; pass the --output of a finished `lmpairs build` "
                            "(or OUT/<objective>).")
-    if fs.get_file_info(posixpath.join(root, MANIFEST_NAME)).type == pafs.FileType.File:
+    if kind(posixpath.join(root, MANIFEST_NAME)) == pafs.FileType.File:
         return [path]
     found = [posixpath.join(path.rstrip("/"), name) for name in OBJECTIVES
-             if fs.get_file_info(posixpath.join(root, name, MANIFEST_NAME)).type == pafs.FileType.File]
+             if kind(posixpath.join(root, name, MANIFEST_NAME)) == pafs.FileType.File]
     if not found:
         raise InspectError(f"{path}: no manifest.json there nor in any of {', '.join(OBJECTIVES)}/ below it; "
                            "point at the --output of a finished `lmpairs build` (or OUT/<objective>).")
     return found
 
 
-def find_tokenizer(manifest: Manifest, objective_dir: str, given: str | None) -> Path:
+def find_tokenizer(manifest: Manifest, objective_dir: str, given: str | None,
+                   storage_options: dict[str, Any] | None = None) -> str:
     """The tokenizer model the build used: ``given``, or the manifest's file name next to the build
-    (in the objective directory, the output directory or the one above it)."""
+    (in the objective directory, the output directory or the one above it; local or remote)."""
     name = manifest.tokenizer.get("file", "")
     if given is not None:
-        return Path(given)
-    if "://" not in objective_dir:
+        return str(given)
+    if not is_url(objective_dir):
         here = Path(objective_dir).resolve()
         candidates = [here / name, here.parent / name, here.parent.parent / name]
         found = next((c for c in candidates if name and c.is_file()), None)
         if found is not None:
-            return found
+            return str(found)
         looked = ", ".join(str(c.parent) for c in candidates)
     else:
-        looked = "(remote output: no lookup)"
+        fs, root = resolve(objective_dir, storage_options)
+        base = objective_dir.rstrip("/")
+        urls = [f"{base}/{name}", f"{posixpath.dirname(base)}/{name}",
+                f"{posixpath.dirname(posixpath.dirname(base))}/{name}"]
+        paths = [posixpath.join(root, name), posixpath.join(posixpath.dirname(root), name),
+                 posixpath.join(posixpath.dirname(posixpath.dirname(root)), name)]
+        for url, path in zip(urls, paths):
+            if name and file_info(fs, path, url).type == pafs.FileType.File:
+                return url
+        looked = ", ".join(posixpath.dirname(u) for u in urls)
     raise InspectError(f"{objective_dir}: built with tokenizer {name or '?'} (sha256 "
                        f"{str(manifest.tokenizer.get('sha256', '?'))[:12]}), not found in {looked}; "
                        "pass --tokenizer PATH to the .model file the build used.")
 
 
-def check_tokenizer(tokenizer: Tokenizer, manifest: Manifest, objective_dir: str, path: Path) -> None:
+def check_tokenizer(tokenizer: Tokenizer, manifest: Manifest, objective_dir: str, path: str) -> None:
     """Refuse a tokenizer whose fingerprint differs from the one the shards were built with."""
     want = manifest.tokenizer.get("sha256")
     if tokenizer.sha256 != want:
@@ -84,18 +104,21 @@ def check_tokenizer(tokenizer: Tokenizer, manifest: Manifest, objective_dir: str
                            "with the model the build used, or rebuild with this one.")
 
 
-def read_rows(manifest: Manifest, objective_dir: str, split: str, count: int) -> list[dict[str, np.ndarray]]:
+def read_rows(manifest: Manifest, objective_dir: str, split: str, count: int,
+              storage_options: dict[str, Any] | None = None) -> list[dict[str, np.ndarray]]:
     """The first ``count`` rows of ``split`` in shard order, as ``{column: ids}`` dicts."""
     if split not in manifest.splits:
         raise InspectError(f"{objective_dir}: no split {split!r}; it has {', '.join(manifest.splits) or 'none'}; "
                            "pass --split with one of them.")
-    fs, root = resolve(objective_dir)
+    fs, root = resolve(objective_dir, storage_options)
     rows: list[dict[str, np.ndarray]] = []
     names = list_columns(manifest.objective)
-    for shard in manifest.splits[split]:
+    shards = manifest.splits[split]
+    paths = shard_paths(fs, root, [s.path for s in shards], posixpath.join(objective_dir, MANIFEST_NAME))
+    for shard, path in zip(shards, paths):
         if len(rows) >= count:
             break
-        with fs.open_input_file(posixpath.join(root, shard.path)) as source:
+        with fs.open_input_file(path) as source:
             batches = pq.ParquetFile(source).iter_batches(batch_size=count - len(rows), columns=names)
             batch = next(batches, None)
         if batch is None:
@@ -109,16 +132,18 @@ def read_rows(manifest: Manifest, objective_dir: str, split: str, count: int) ->
 def inspect_build(path: str, options: InspectOptions) -> str:
     """The summary and decoded examples of every objective under ``path``, as printable text."""
     blocks, tokenizers = [], {}
-    for objective_dir in objective_dirs(path):
-        manifest = read_manifest(objective_dir)
+    storage = options.storage_options
+    for objective_dir in objective_dirs(path, storage):
+        manifest = read_manifest(objective_dir, filesystem=storage)
         lines = summarize(manifest, objective_dir)
         if options.num_examples > 0:
-            model = find_tokenizer(manifest, objective_dir, options.tokenizer)
+            model = find_tokenizer(manifest, objective_dir, options.tokenizer, storage)
             if model not in tokenizers:
-                tokenizers[model] = PieceRenderer(Tokenizer.load(model))
+                with local_copy(model, storage if is_url(model) else None) as local:
+                    tokenizers[model] = PieceRenderer(Tokenizer.load(local))
             pieces = tokenizers[model]
             check_tokenizer(pieces.tokenizer, manifest, objective_dir, model)
-            rows = read_rows(manifest, objective_dir, options.split, options.num_examples)
+            rows = read_rows(manifest, objective_dir, options.split, options.num_examples, storage)
             render = RENDERERS[manifest.objective]
             for n, row in enumerate(rows, 1):
                 lines.append(f"  -- {options.split} example {n} of {len(rows)} "

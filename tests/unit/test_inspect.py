@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from lmpairs.inspection.render import PieceRenderer, side_by_side
 from lmpairs.schemas import Manifest, ShardInfo, rows_to_table, write_manifest
 from lmpairs.tokenizer import Tokenizer
 from lmpairs.transforms import make_objective
+from lmpairs.transforms.batch import DocumentBatch, Ragged
 
 SEQ_LEN = 32
 SHARD = "train/part-00000-of-00001.parquet"
@@ -29,25 +31,32 @@ COUNTERS = {"files_read": 1, "files_rejected": [], "documents_read": 41, "docume
 
 
 def build_objective(out: Path, name: str, tokenizer: Tokenizer, texts: list[str]) -> None:
-    """Rows of ``texts`` for objective ``name``, written as one shard plus a manifest."""
+    """Rows of ``texts`` for objective ``name`` (packed in document order), one shard plus a manifest."""
     config = OBJECTIVE_CONFIGS[name](seq_len=SEQ_LEN)
     objective = make_objective(name, config, tokenizer.vocab)
-    encoded = tokenizer.encode_documents(texts)
-    rows = objective.rows_in_memory([(f"doc{k}", ids, ends) for k, (ids, ends) in enumerate(encoded)], "bucket0")
-    rows.sort(key=lambda row: row.key)  # shards are sorted by key, as the pipeline writes them
-    keys, columns, measured = [], {c: [] for c in objective.columns}, {}
-    for row in rows:
-        for key, example in objective.examples(row, seed=0):
-            keys.append(key)
+    encoded = [(ids, ends) for ids, ends in tokenizer.encode_documents(texts) if len(ids)]
+    docs = DocumentBatch(keys=np.arange(1, len(encoded) + 1, dtype=np.uint64),
+                         ids=Ragged.from_rows([ids for ids, _ in encoded]),
+                         sentence_ends=Ragged.from_rows([ends for _, ends in encoded]))
+    packer = objective.packer()
+    row_batches = [packer.add(docs), packer.finish()[0]]
+    keys, columns, measured, num_rows = [], {c: [] for c in objective.columns}, {}, 0
+    for rows in row_batches:
+        num_rows += rows.num_rows
+        for example in (objective.examples(rows, seed=0) if rows.num_rows else []):
+            keys.append(example.keys)
             for column in objective.columns:
-                columns[column].append(example[column])
+                ragged = example.columns[column]
+                columns[column] += [ragged.row(i) for i in range(example.num_examples)]
             for field, value in objective.measure(example).items():
                 measured[field] = measured.get(field, 0) + value
+    keys = np.concatenate(keys)
     (out / name / "train").mkdir(parents=True)
-    pq.write_table(rows_to_table(name, np.asarray(keys, dtype=np.uint64), columns), out / name / SHARD)
-    shard = ShardInfo(path=SHARD, num_rows=len(keys), num_bytes=(out / name / SHARD).stat().st_size,
-                      num_row_groups=1, row_group_rows=[len(keys)], sha256="0" * 64)
-    counters = dict(COUNTERS, rows=len(rows), examples={"train": len(keys)}, measured=measured)
+    pq.write_table(rows_to_table(name, keys, columns), out / name / SHARD)
+    data = (out / name / SHARD).read_bytes()
+    shard = ShardInfo(path=SHARD, num_rows=len(keys), num_bytes=len(data), num_row_groups=1,
+                      row_group_rows=[len(keys)], sha256=hashlib.sha256(data).hexdigest())
+    counters = dict(COUNTERS, rows=num_rows, examples={"train": len(keys)}, measured=measured)
     write_manifest(Manifest(objective=name, config=config.to_dict(), seed=0, tokenizer=tokenizer.describe(),
                             inputs=[{"path": "corpus.jsonl"}], counters=counters, splits={"train": [shard]},
                             lmpairs_version="test"), str(out / name))
