@@ -3,23 +3,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from lmpairs.pipeline.filesystems import BeamFiles
+from lmpairs.reading import (READ_REJECTION_REASONS, UNREADABLE_FILE, InputSplit, UnreadableInput, plan_splits,
+                             read_split)
 from lmpairs.transforms import make_objective
 from lmpairs.vocab import Vocab
 
-try:
-    from lmpairs.reading import InputSplit, UnreadableInput, plan_splits, read_split
-except ImportError:  # TEMPORARY: until lmpairs.reading lands
-    from lmpairs.pipeline._v1_shim import InputSplit, UnreadableInput, plan_splits, read_split  # noqa: F401
-
-try:
-    from lmpairs.pipeline.filesystems import BeamFiles
-except ImportError:  # TEMPORARY: until pipeline/filesystems.py lands
-    BeamFiles = None  # type: ignore[assignment,misc]
+__all__ = ["READ_REJECTION_REASONS", "UNREADABLE_FILE", "InputSplit", "UnreadableInput", "build_objective",
+           "files_access", "plan_splits", "read_split"]
 
 
-def files_access():
+def files_access() -> BeamFiles:
     """The FileAccess the job reads inputs through (Beam's FileSystems: local paths and URLs)."""
-    return BeamFiles() if BeamFiles is not None else None
+    return BeamFiles()
 
 
 def build_objective(name: str, config: Any, vocab: Vocab):

@@ -73,6 +73,7 @@ def write_json(path: str, data: dict) -> None:
         with FileSystems.create(path) as out:
             out.write(payload)
         return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path + ".part", "wb") as out:
         out.write(payload)
         out.flush()

@@ -13,10 +13,7 @@ from apache_beam.metrics import Metrics
 
 from lmpairs.schemas.rates import applied_rates
 
-try:
-    from lmpairs.reading import REJECTION_REASONS as _READ_REASONS
-except ImportError:  # TEMPORARY: until lmpairs.reading lands
-    from lmpairs.pipeline.records import REJECTION_REASONS as _READ_REASONS
+from lmpairs.reading import READ_REJECTION_REASONS as _READ_REASONS
 
 NAMESPACE = "lmpairs"
 REJECTED_PREFIX = "documents_rejected."

@@ -89,7 +89,7 @@ def plan_inputs(config: BuildConfig, *, dry_run: bool) -> tuple[list[Any], list[
     if not globs:
         return [], []
     plan = plan_splits(globs, input_format=config.input_format, split_bytes=split_bytes(config),
-                       files=files_access(), exclude=(config.output,))
+                       files=files_access(), exclude=(config.output,), documents=config.documents)
     rejected = sorted((describe_rejection(r) for r in plan.rejected_files), key=lambda r: r["path"])
     return list(plan.splits), rejected
 

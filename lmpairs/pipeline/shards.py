@@ -48,6 +48,17 @@ def table_nbytes(batch: ExampleBatch) -> int:
     return 8 * batch.num_examples + sum(4 * (c.values.shape[0] + c.offsets.shape[0]) for c in batch.columns.values())
 
 
+def row_nbytes(table: pa.Table) -> np.ndarray:
+    """Arrow bytes of each row of an examples table (the same measure as :func:`table_nbytes`)."""
+    total = np.full(table.num_rows, 8, dtype=np.int64)
+    for column in table.columns[1:]:
+        lengths = [np.diff(np.frombuffer(c.buffers()[1], dtype=np.int32, count=len(c) + 1, offset=c.offset * 4))
+                   for c in column.chunks if len(c)]
+        if lengths:
+            total += 4 * (np.concatenate(lengths).astype(np.int64) + 1)
+    return total
+
+
 class HashingFile:
     """A write-only file object that hashes and counts what passes through it (pyarrow writes to it)."""
 
@@ -94,7 +105,7 @@ class ShardWriter:
         self._objective, self._tmp_dir, self._side, self._index = objective, tmp_dir, side, split_index
         self._group_bytes = max(1, int(row_group_mb * MB))
         self._shard_bytes = int((shard_mb or DEFAULT_SHARD_MB) * MB)
-        self._pending: list[ExampleBatch] = []
+        self._pending: list[pa.Table] = []
         self._pending_bytes = 0
         self._file: HashingFile | None = None
         self._writer: pq.ParquetWriter | None = None
@@ -108,17 +119,18 @@ class ShardWriter:
         return list(self._paths)
 
     def add(self, batch: ExampleBatch) -> None:
-        """Queue a batch; a full row group is written at once."""
+        """Queue a batch; every full row group is written at once."""
         if batch.num_examples == 0:
             return
-        self._pending.append(batch)
+        self._pending.append(examples_table(self._objective, batch))
         self._pending_bytes += table_nbytes(batch)
-        if self._pending_bytes >= self._group_bytes:
-            self._write_group()
+        while self._pending_bytes >= self._group_bytes:
+            self._write_group(full=True)
 
     def close(self) -> list[ShardInfo]:
         """Write what is queued, close the last shard; the ShardInfo of every shard, in order."""
-        self._write_group()
+        if self._pending_bytes:
+            self._write_group(full=False)
         self._close_shard()
         return list(self._shards)
 
@@ -137,19 +149,27 @@ class ShardWriter:
         if existing:
             FileSystems.delete(existing)
 
-    def _write_group(self) -> None:
-        if not self._pending:
-            return
-        tables = [examples_table(self._objective, b) for b in self._pending]
-        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables).combine_chunks()
-        self._pending, self._pending_bytes = [], 0
+    def _write_group(self, *, full: bool) -> None:
+        """Write one row group: the first rows whose bytes reach the target (all queued rows at the end).
+
+        Cutting at a row count that depends only on the rows keeps the file bytes independent of how
+        the rows were batched on the way here.
+        """
+        table = self._pending[0] if len(self._pending) == 1 else pa.concat_tables(self._pending)
+        num_rows = table.num_rows
+        if full:
+            ends = np.cumsum(row_nbytes(table))
+            num_rows = int(np.searchsorted(ends, self._group_bytes)) + 1
+        group, rest = table.slice(0, num_rows).combine_chunks(), table.slice(num_rows)
+        self._pending = [rest] if rest.num_rows else []
+        self._pending_bytes = int(row_nbytes(rest).sum()) if rest.num_rows else 0
         if self._writer is None:
             path = posixpath.join(self._tmp_dir, shard_name(self._side, self._index, len(self._shards)))
             self._paths.append(path)
             self._file = HashingFile(FileSystems.create(path))
-            self._writer = pq.ParquetWriter(self._file, table.schema, compression="zstd")
-        self._writer.write_table(table, row_group_size=table.num_rows)
-        self._group_rows.append(table.num_rows)
+            self._writer = pq.ParquetWriter(self._file, group.schema, compression="zstd")
+        self._writer.write_table(group, row_group_size=group.num_rows)
+        self._group_rows.append(group.num_rows)
         if self._file.tell() >= self._shard_bytes:
             self._close_shard()
 

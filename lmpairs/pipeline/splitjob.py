@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from lmpairs.pipeline.api import UnreadableInput, build_objective, read_split
+from lmpairs.pipeline.api import UNREADABLE_FILE, UnreadableInput, build_objective, read_split
 from lmpairs.pipeline.counters import EXAMPLES_PREFIX, MEASURED_PREFIX, REJECTED_PREFIX
 from lmpairs.pipeline.errors import OutOfSpace
 from lmpairs.pipeline.shards import ShardWriter
@@ -30,7 +30,6 @@ logger = logging.getLogger(__name__)
 TRAIN, VALIDATION = "train", "validation"
 NO_TOKENS = "no_tokens"
 UNENCODABLE = "unencodable"
-UNREADABLE_FILE = "unreadable_file"
 ENCODE_CHARACTERS = 1 << 20
 """Characters of text per ``encode_documents`` call (about 1 MB)."""
 CORRUPT_ROWS = 128

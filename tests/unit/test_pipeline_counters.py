@@ -1,17 +1,8 @@
 """Counter sums and the manifest's counters section."""
 import apache_beam as beam
 
-from lmpairs.pipeline.counters import CountingFn, SumCountsFn, manifest_counters
+from lmpairs.pipeline.counters import REJECTION_REASONS, manifest_counters, report_metrics
 from lmpairs.schemas.rates import applied_rates
-from lmpairs.pipeline.records import REJECTION_REASONS
-
-
-def test_sum_counts_merges_partial_sums_in_any_order():
-    fn = SumCountsFn()
-    a = fn.add_input(fn.add_input(fn.create_accumulator(), {"x": 1}), {"x": 2, "y": 5})
-    b = fn.add_input(fn.create_accumulator(), {"y": 1, "z": 0})
-    assert fn.extract_output(fn.merge_accumulators([a, b])) == fn.extract_output(fn.merge_accumulators([b, a]))
-    assert fn.extract_output(fn.merge_accumulators([a, b])) == {"x": 3, "y": 6, "z": 0}
 
 
 def test_manifest_counters_lists_every_reason_and_balances():
@@ -36,14 +27,13 @@ def test_rates_are_the_defining_ratios_and_zero_without_a_denominator():
     assert applied_rates("clm", {"tokens": 5}) == {}
 
 
-class _CountWords(CountingFn):
-    metrics_prefix = "test."
-
+class _CountWords(beam.DoFn):
     def process(self, line):
-        yield self.report({"words": len(line.split()), "lines": 1})
+        report_metrics({"words": len(line.split()), "lines": 1}, prefix="test.")
+        yield line
 
 
-def test_counting_fn_feeds_beam_metrics_once_per_bundle_with_the_same_totals():
+def test_report_metrics_feeds_beam_metrics():
     pipeline = beam.Pipeline(runner="DirectRunner")
     _ = pipeline | beam.Create(["a b", "c", "d e f"]) | beam.ParDo(_CountWords())
     result = pipeline.run()
@@ -51,3 +41,8 @@ def test_counting_fn_feeds_beam_metrics_once_per_bundle_with_the_same_totals():
     counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]
                 if c.key.metric.namespace == "lmpairs"}
     assert counters == {"test.words": 6, "test.lines": 3}
+
+
+def test_a_reason_outside_the_known_list_is_still_counted():
+    c = manifest_counters("clm", {"documents_read": 2, "documents_rejected.odd_reason": 2}, {}, ("train",), [])
+    assert c["documents_rejected"]["odd_reason"] == 2 and set(REJECTION_REASONS) <= set(c["documents_rejected"])

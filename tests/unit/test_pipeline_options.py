@@ -4,7 +4,7 @@ from apache_beam.options.pipeline_options import PortableOptions, StandardOption
 import pytest
 
 from lmpairs.pipeline.errors import BuildError
-from lmpairs.pipeline.options import check_staging_files, is_dry_run, pipeline_options
+from lmpairs.pipeline.options import DASK_RUNNER, check_staging_files, is_dry_run, pipeline_options, runner_name
 
 
 def test_default_runner_is_the_direct_runner_not_prism():
@@ -29,3 +29,13 @@ def test_a_missing_setup_file_is_named_before_beam_tries_to_stage_it(tmp_path, m
         check_staging_files(pipeline_options(["--setup_file", "./setup.py"]))
     (tmp_path / "setup.py").write_text("")
     check_staging_files(pipeline_options(["--setup_file", "./setup.py"]))
+
+
+def test_dask_runner_short_name_and_one_partition_per_split():
+    pytest.importorskip("dask.distributed")
+    options = pipeline_options(["--runner=DaskRunner", "--dask_client_address=tcp://127.0.0.1:8786"])
+    assert options.view_as(StandardOptions).runner == DASK_RUNNER and runner_name(options) == "DaskRunner"
+    assert options.get_all_options()["partition_size"] == 1
+    assert options.get_all_options()["address"] == "tcp://127.0.0.1:8786"
+    chosen = pipeline_options(["--runner=DaskRunner", "--dask_npartitions=4"]).get_all_options()
+    assert chosen["npartitions"] == 4 and chosen["partition_size"] is None
