@@ -1,79 +1,113 @@
-"""The ``lmpairs`` command: one small ``add_<command>`` function per subcommand.
+"""The ``lmpairs`` command: one small ``add_<command>`` function per subcommand, and the one :func:`main`.
 
 Each ``add_*`` function registers its argparse subparser and the function that runs it; adding a
-subcommand (inspect, train, demo) is one more such function listed in :data:`COMMANDS`. Defaults
-are read from the configs and functions they feed, so none is declared twice. Expected failures
-(bad config, tokenizer, input or output) print one message and exit with status 2.
+subcommand is one more such function listed in :data:`COMMANDS`. ``build`` has one flag per
+:class:`~lmpairs.config.BuildConfig` field, generated from the field's declaration (help, limits,
+default), so a field added there is a flag here with no other line. Arguments ``build`` does not
+know go to Beam, after two checks: one that looks like an lmpairs flag (``--seq_len``, ``--num-shard``)
+is refused with "did you mean", and the rest must be options Beam's own parser accepts. Every
+:class:`~lmpairs.errors.UserError` (bad config, tokenizer, input, output, command line) prints one
+line, ``lmpairs <command>: error: <message>``, and exits with status 2.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import inspect
 import json
 import logging
 import sys
-from typing import Any, Callable
+import textwrap
+import typing
+from typing import Any, Callable, NoReturn
 
 from lmpairs.config import OBJECTIVE_CONFIGS, OBJECTIVES, BuildConfig, ConfigError
+from lmpairs.errors import UsageError, UserError
+from lmpairs.fields import describe_field, field_type
 
 logger = logging.getLogger(__name__)
 
 EXIT_USAGE = 2
 
 
-def _default(cls: type, name: str) -> Any:
-    """A dataclass field's default (for help texts)."""
-    f = cls.__dataclass_fields__[name]
-    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are :class:`UsageError` (one line from :func:`main`), not an exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, prog=self.prog)
 
 
-def _help(text: str, cls: type, name: str) -> str:
-    default = _default(cls, name)
-    return f"{text} (default: {','.join(default) if isinstance(default, tuple) else default})"
+def _comma_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
+    """One ``--kebab-case`` flag per field of the config dataclass ``cls`` (nested configs excepted).
+
+    Flags default to "not given" so the dataclass's own default applies; the help text, limits and
+    default come from the field (:func:`lmpairs.fields.describe_field`). A field's metadata may set
+    ``flag``, ``metavar``, ``nargs`` and ``group`` (flags of one group exclude each other).
+    """
+    groups: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        base, _ = field_type(cls, f.name)
+        if dataclasses.is_dataclass(base):
+            continue  # objective configs: --seq-len and --set
+        meta = f.metadata
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": describe_field(cls, f)}
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            kwargs["required"] = True
+        if base is bool:
+            kwargs["action"] = "store_true" if f.default is False else argparse.BooleanOptionalAction
+        elif typing.get_origin(base) is typing.Literal:
+            kwargs["choices"] = typing.get_args(base)
+        elif typing.get_origin(base) is tuple and "nargs" in meta:
+            kwargs.update(nargs=meta["nargs"], action="extend")
+        else:
+            kwargs["type"] = _comma_list if typing.get_origin(base) is tuple else base
+        if "action" not in kwargs or kwargs["action"] == "extend":
+            if "choices" not in kwargs:
+                kwargs["metavar"] = meta.get("metavar") or {int: "N", float: "X"}.get(base, "VALUE")
+        target = parser
+        if "group" in meta:
+            if meta["group"] not in groups:
+                groups[meta["group"]] = parser.add_mutually_exclusive_group()
+            target = groups[meta["group"]]
+        target.add_argument(meta.get("flag", "--" + f.name.replace("_", "-")), **kwargs)
+
+
+def objective_settings_help(width: int = 100) -> str:
+    """The ``--set`` fields of every objective, with their help, limits and defaults (``build --help``)."""
+    lines = ["objective settings (--set OBJECTIVE.FIELD=VALUE; --seq-len sets every seq_len):"]
+    for name in OBJECTIVES:
+        cls = OBJECTIVE_CONFIGS[name]
+        for f in dataclasses.fields(cls):
+            lines += textwrap.wrap(describe_field(cls, f), width, initial_indent=f"  {name}.{f.name}: ",
+                                   subsequent_indent="      ")
+    return "\n".join(lines)
 
 
 def add_build(subparsers: argparse._SubParsersAction) -> None:
     """``lmpairs build``: corpora in, sharded Parquet per objective out (Beam options pass through)."""
-    p = subparsers.add_parser(
-        "build", allow_abbrev=False, help="tokenize corpora and write training examples as sharded Parquet",
-        description="Build training examples with Apache Beam. Arguments this command does not know are "
-        "Beam pipeline options, e.g. --runner=DataflowRunner --project=... --temp_location=gs://... "
-        "--setup_file ./setup.py, or --direct_num_workers=2 --direct_running_mode=multi_processing. "
-        "Without --runner the job runs in this process (DirectRunner).")
-    B = BuildConfig
-    p.add_argument("--input", dest="inputs", nargs="+", action="extend", required=True, metavar="GLOB",
-                   help="input files or globs (local, gs://, s3://); .gz/.bz2/.zst/.xz are decompressed")
-    p.add_argument("--output", required=True, metavar="DIR", help="output directory; gets OUT/<objective>/")
-    p.add_argument("--tokenizer", required=True, metavar="MODEL", help="SentencePiece .model file")
-    p.add_argument("--objectives", metavar="LIST",
-                   help=_help("comma-separated objectives out of " + ",".join(OBJECTIVES), B, "objectives"))
+    description = textwrap.fill(
+        "Build training examples with Apache Beam. Arguments this command does not know are Beam pipeline "
+        "options, checked by Beam's parser before the job starts, e.g. --runner=DataflowRunner --project=... "
+        "--temp_location=gs://... --setup_file ./setup.py, or --direct_num_workers=2 "
+        "--direct_running_mode=multi_processing. Without --runner the job runs in this process (DirectRunner).",
+        100)
+    p = subparsers.add_parser("build", allow_abbrev=False, help="tokenize corpora and write training examples as "
+                              "sharded Parquet", description=description, epilog=objective_settings_help(),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_flags(p, BuildConfig)
     p.add_argument("--seq-len", type=int, metavar="N",
-                   help="sequence length for every objective (T5: encoder input length); default per objective")
-    p.add_argument("--seed", type=int, help=_help("seed of every random choice", B, "seed"))
-    p.add_argument("--validation-fraction", type=float, metavar="F",
-                   help=_help("fraction of documents (by key hash) in the validation split", B, "validation_fraction"))
-    shards = p.add_mutually_exclusive_group()
-    shards.add_argument("--num-shards", type=int, metavar="N", help=_help("shards per split", B, "num_shards"))
-    shards.add_argument("--shard-size-mb", type=float, metavar="M",
-                        help="instead of --num-shards: about M MB of (uncompressed) rows per shard")
-    p.add_argument("--format", dest="input_format", choices=("auto", "text", "jsonl", "parquet"),
-                   help=_help("input format; auto picks by extension (.jsonl, .parquet, else text)", B, "input_format"))
-    p.add_argument("--text-field", help=_help("JSONL field / Parquet column holding the text", B, "text_field"))
-    p.add_argument("--documents", choices=("line", "paragraph", "file"),
-                   help=_help("what one document is in a text file: a line, a blank-line-separated paragraph, "
-                              "or the whole file", B, "documents"))
-    p.add_argument("--max-document-bytes", type=int, metavar="N",
-                   help=_help("longer documents are rejected as too_long", B, "max_document_bytes"))
-    p.add_argument("--pack-buckets", type=int, metavar="N",
-                   help=_help("hash buckets that document remainders are packed in", B, "pack_buckets"))
-    p.add_argument("--row-group-mb", type=float, metavar="M",
-                   help=_help("Parquet row group size in MB of rows", B, "row_group_mb"))
+                   help="sequence length of every chosen objective (T5: encoder input length); default per "
+                   "objective, at most 1,048,576")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="OBJECTIVE.FIELD=VALUE",
                    help="set any objective config field, e.g. --set mlm.whole_word=true --set clm.final_row=drop "
-                   "(repeatable; values are JSON or plain strings)")
-    p.add_argument("--overwrite", action="store_true", help="replace these objectives in a non-empty --output")
-    p.set_defaults(run=run_build_command, beam_args_allowed=True)
+                   "(repeatable; values are JSON or plain strings; the fields are listed below)")
+    p.set_defaults(run=run_build_command, beam_args_allowed=True,
+                   own_flags=tuple(o for a in p._actions for o in a.option_strings if o.startswith("--")))
 
 
 def parse_setting(setting: str) -> tuple[str, str, Any]:
@@ -94,13 +128,9 @@ def parse_setting(setting: str) -> tuple[str, str, Any]:
 
 
 def build_config(args: argparse.Namespace) -> BuildConfig:
-    """The BuildConfig of ``lmpairs build`` arguments; unset flags keep the config's defaults."""
-    names = ("inputs", "output", "tokenizer", "objectives", "seed", "validation_fraction", "num_shards",
-             "shard_size_mb", "input_format", "text_field", "documents", "max_document_bytes", "pack_buckets",
-             "row_group_mb")
-    given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
-    given["inputs"] = tuple(given["inputs"])
-    config = BuildConfig(overwrite=args.overwrite, **given)
+    """The BuildConfig of ``lmpairs build`` arguments; flags not given keep the config's defaults."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(BuildConfig) if hasattr(args, f.name)}
+    config = BuildConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()})
     if args.seq_len is not None:
         config = config.with_seq_len(args.seq_len)
     for setting in args.settings:
@@ -110,11 +140,37 @@ def build_config(args: argparse.Namespace) -> BuildConfig:
     return config
 
 
+def lmpairs_flag_like(option: str, own_flags: typing.Sequence[str]) -> str | None:
+    """The lmpairs flag ``option`` misspells (``--seq_len``, ``--num-shard``, ``--Seq-Len``), or None."""
+    spelled = "--" + option.lstrip("-").replace("_", "-").lower()
+    if spelled in own_flags:
+        return spelled
+    close = difflib.get_close_matches(spelled, own_flags, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def check_extra_arguments(args: argparse.Namespace, extra: list[str]) -> None:
+    """Refuse what ``build`` would hand Beam but is a misspelled lmpairs flag or not a Beam option."""
+    from lmpairs.pipeline.beam_args import beam_flags, beam_parser, check_beam_args
+
+    beam_known = beam_flags(beam_parser(extra))
+    misspelled = {option: lmpairs_flag_like(option, args.own_flags)
+                  for option in (e.split("=", 1)[0] for e in extra if e.startswith("-")) if option not in beam_known}
+    guesses = [f"{option} (did you mean {flag}?)" for option, flag in misspelled.items() if flag is not None]
+    if guesses:
+        raise UsageError(f"unrecognized argument{'s' if len(guesses) > 1 else ''} {', '.join(guesses)}; lmpairs "
+                         "flags are spelled with dashes, Beam's options (which get the arguments build does not "
+                         "know) with underscores", prog="lmpairs build")
+    check_beam_args(extra)
+
+
 def run_build_command(args: argparse.Namespace, beam_args: list[str]) -> int:
+    if beam_args:
+        check_extra_arguments(args, beam_args)
+    config = build_config(args)
     from lmpairs.pipeline import run_build
     from lmpairs.pipeline.counters import summarize
 
-    config = build_config(args)
     manifests = run_build(config, beam_args)
     if manifests:
         print(summarize(manifests))
@@ -164,7 +220,7 @@ def run_train_tokenizer_command(args: argparse.Namespace, extra: list[str]) -> i
 def _delegate(subparsers: argparse._SubParsersAction, name: str, summary: str, description: str,
               add_arguments: Callable[[argparse.ArgumentParser], Any], run: Callable[[argparse.Namespace], int]) -> None:
     """Register a subcommand whose options and runner live in its own module (no Beam options)."""
-    p = subparsers.add_parser(name, help=summary, description=description)
+    p = subparsers.add_parser(name, allow_abbrev=False, help=summary, description=description)
     add_arguments(p)
     p.set_defaults(run=lambda args, extra: run(args))
 
@@ -201,9 +257,9 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
 """Every subcommand's ``add_*`` function, in the order ``lmpairs --help`` lists them."""
 
 
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lmpairs", allow_abbrev=False,
-                                     description="Materialize CLM/MLM/T5/BART training pairs and stream them.")
+def make_parser() -> Parser:
+    parser = Parser(prog="lmpairs", allow_abbrev=False,
+                    description="Materialize CLM/MLM/T5/BART training pairs and stream them.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log Beam's own progress too")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:
@@ -211,28 +267,27 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def expected_errors() -> tuple[type[BaseException], ...]:
-    """Errors whose message already names the problem and the fix: no traceback for these."""
-    from lmpairs.pipeline.errors import BuildError
-    from lmpairs.schemas import ManifestError
-    from lmpairs.text import CorpusError
-    from lmpairs.tokenizer import TokenizerError
-
-    return ConfigError, TokenizerError, CorpusError, BuildError, ManifestError
+def one_line(message: str) -> str:
+    return " ".join(message.split())
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = make_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and not getattr(args, "beam_args_allowed", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apache_beam").setLevel(logging.INFO if args.verbose else logging.WARNING)
+    """Parse, run the command; a :class:`UserError` is one line on stderr and exit status 2."""
+    command = "lmpairs"
     try:
+        args, extra = make_parser().parse_known_args(argv)
+        command = f"lmpairs {args.command}"
+        if extra and not getattr(args, "beam_args_allowed", False):
+            raise UsageError(f"unrecognized arguments: {' '.join(extra)}", prog=command)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("apache_beam").setLevel(logging.INFO if args.verbose else logging.WARNING)
         return args.run(args, extra)
-    except expected_errors() as err:
-        print(f"lmpairs {args.command}: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+    except UsageError as err:
+        see = "" if "--help" in str(err) else f" (see {err.prog} --help)"
+        print(f"{err.prog}: error: {one_line(str(err))}{see}", file=sys.stderr)
+    except UserError as err:
+        print(f"{command}: error: {one_line(str(err))}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -1,16 +1,22 @@
 """Frozen, validated configs shared by the pipeline (which writes them) and the loader (which reads them back).
 
-Every field is keyword-only and checked in ``__post_init__``; errors name the field, what was
-given and how to fix it. ``to_dict``/``from_dict`` round-trip through the manifest, so a default
-is declared once, here.
+Every field is keyword-only and declared once with :func:`~lmpairs.fields.setting`: its help text
+(``lmpairs build --help`` shows it), its limits and its default. ``__post_init__`` checks each
+value's type and range (numbers must be finite) and the rules between fields; errors name the
+field, what was given and how to fix it. ``to_dict``/``from_dict`` round-trip through the manifest.
+
+Limits: every ``seq_len`` is at most :data:`MAX_SEQ_LEN` (1,048,576 tokens; T5's raw rows at most
+:data:`MAX_T5_RAW_LENGTH`), fractions and ratios lie in [0, 1], span lengths in [1, MAX_SEQ_LEN];
+the build's own limits are in each field's help.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from lmpairs.errors import UserError
+from lmpairs.fields import Limits, check_fields, setting
 
 OBJECTIVES = ("clm", "mlm", "t5", "bart")
 """The objective names, in the order their stable ids are assigned (clm=1 … bart=4)."""
@@ -20,36 +26,47 @@ class ConfigError(UserError):
     """A configuration value is out of range; the message names the field and the fix."""
 
 
+MAX_SEQ_LEN = 1 << 20
+"""The longest sequence any objective takes (1,048,576 tokens): rows are int32 arrays whose lengths
+and offsets must stay far from overflow, and MLM/T5 keep per-row work arrays of this size."""
+
+MAX_T5_RAW_LENGTH = 4 * MAX_SEQ_LEN
+"""The longest raw T5 row (before corruption); a high noise density with long spans needs many raw
+tokens per input token, and past this a single row no longer fits comfortably in memory."""
+
+FRACTION = Limits(0.0, 1.0)
+SPAN_LENGTH = Limits(1.0, float(MAX_SEQ_LEN))
+
+
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)
 
 
-def _check_fraction(owner: str, name: str, value: float, *, allow_zero: bool = True, allow_one: bool = True) -> None:
-    low_ok = value >= 0.0 if allow_zero else value > 0.0
-    high_ok = value <= 1.0 if allow_one else value < 1.0
-    _check(
-        isinstance(value, (int, float)) and not isinstance(value, bool) and low_ok and high_ok,
-        f"{owner}.{name}={value!r}: must be a number in "
-        f"{'[' if allow_zero else '('}0, 1{']' if allow_one else ')'}; pass e.g. --{name.replace('_', '-')} 0.15.",
-    )
+def seq_len_setting(default: int, minimum: int, help: str) -> Any:
+    return setting(default, help, limits=Limits(minimum, MAX_SEQ_LEN), hint=f"pass e.g. --seq-len {default}")
 
 
-def _check_int(owner: str, name: str, value: int, *, minimum: int) -> None:
-    _check(
-        isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
-        f"{owner}.{name}={value!r}: must be an integer >= {minimum}.",
-    )
+class _Config:
+    """Field checks on construction and to_dict/from_dict for flat or nested frozen dataclasses."""
 
+    owner: ClassVar[str]
+    """The prefix of this config's fields in messages (``mlm`` in ``mlm.mask_prob``)."""
 
-class _Serializable:
-    """to_dict/from_dict for flat or nested frozen dataclasses (manifest round-trip)."""
+    def __post_init__(self) -> None:
+        check_fields(self, self.owner, self._fix, ConfigError)
+
+    def _fix(self, f: dataclasses.Field) -> str:
+        if "hint" in f.metadata:
+            return f.metadata["hint"]
+        value = f.default if f.default is not dataclasses.MISSING else "VALUE"
+        return f"pass e.g. --set {self.owner}.{f.name}={json_value(value)}"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
-            if isinstance(value, _Serializable):
+            if isinstance(value, _Config):
                 value = value.to_dict()
             elif isinstance(value, tuple):
                 value = list(value)
@@ -73,19 +90,23 @@ class _Serializable:
         return cls(**kwargs)
 
 
+def json_value(value: Any) -> str:
+    """A value as ``--set`` reads it: ``true``, ``0.15``, plain strings unquoted."""
+    return value if isinstance(value, str) else "true" if value is True else "false" if value is False else str(value)
+
+
+FINAL_ROW = "what to do with the short last row of a stream: 'pad' it to full length or 'drop' it"
+
+
 @dataclass(frozen=True, kw_only=True)
-class ClmConfig(_Serializable):
+class ClmConfig(_Config):
     """Causal LM: documents framed ``[bos] ids [eos]``, packed into rows of ``seq_len + 1`` tokens."""
 
-    seq_len: int = 1024
-    add_bos: bool = True
-    add_eos: bool = True
-    final_row: Literal["pad", "drop"] = "pad"
-
-    def __post_init__(self) -> None:
-        _check_int("clm", "seq_len", self.seq_len, minimum=2)
-        _check(self.final_row in ("pad", "drop"),
-               f"clm.final_row={self.final_row!r}: must be 'pad' or 'drop'.")
+    owner: ClassVar[str] = "clm"
+    seq_len: int = seq_len_setting(1024, 2, "tokens of model input per row (a row stores seq_len + 1 tokens)")
+    add_bos: bool = setting(True, "start each document with the tokenizer's bos id")
+    add_eos: bool = setting(True, "end each document with the tokenizer's eos id")
+    final_row: Literal["pad", "drop"] = setting("pad", FINAL_ROW)
 
     @property
     def row_length(self) -> int:
@@ -94,31 +115,29 @@ class ClmConfig(_Serializable):
 
 
 @dataclass(frozen=True, kw_only=True)
-class MlmConfig(_Serializable):
+class MlmConfig(_Config):
     """Masked LM (BERT/RoBERTa): select ``mask_prob`` of maskable tokens, then 80/10/10."""
 
-    seq_len: int = 512
-    mask_prob: float = 0.15
-    selection: Literal["exact", "bernoulli"] = "exact"
-    mask_fraction: float = 0.8
-    random_fraction: float = 0.1
-    whole_word: bool = False
-    copies: int = 1
-    final_row: Literal["pad", "drop"] = "pad"
+    owner: ClassVar[str] = "mlm"
+    seq_len: int = seq_len_setting(512, 4, "tokens per row, including the frame tokens")
+    mask_prob: float = setting(0.15, "share of maskable tokens selected for prediction",
+                               limits=Limits(0.0, 1.0, low_open=True))
+    selection: Literal["exact", "bernoulli"] = setting(
+        "exact", "'exact' selects round(mask_prob * n) tokens per row (BERT); 'bernoulli' each token "
+        "independently (HF's collator)")
+    mask_fraction: float = setting(0.8, "share of selected tokens replaced by the mask id", limits=FRACTION)
+    random_fraction: float = setting(0.1, "share of selected tokens replaced by a random id; the rest stay "
+                                          "(mask_fraction + random_fraction <= 1)", limits=FRACTION)
+    whole_word: bool = setting(False, "select whole words (all pieces of a word together)")
+    copies: int = setting(1, "differently masked copies of each row (RoBERTa-style static duplication)",
+                          limits=Limits(1, 100))
+    final_row: Literal["pad", "drop"] = setting("pad", FINAL_ROW)
 
     def __post_init__(self) -> None:
-        _check_int("mlm", "seq_len", self.seq_len, minimum=4)
-        _check_fraction("mlm", "mask_prob", self.mask_prob, allow_zero=False)
-        _check(self.selection in ("exact", "bernoulli"),
-               f"mlm.selection={self.selection!r}: must be 'exact' (BERT) or 'bernoulli' (HF collator).")
-        _check_fraction("mlm", "mask_fraction", self.mask_fraction)
-        _check_fraction("mlm", "random_fraction", self.random_fraction)
+        super().__post_init__()
         _check(self.mask_fraction + self.random_fraction <= 1.0 + 1e-9,
                f"mlm.mask_fraction + mlm.random_fraction = {self.mask_fraction + self.random_fraction}: "
                "must be <= 1 (the rest stay unchanged); lower one of them.")
-        _check_int("mlm", "copies", self.copies, minimum=1)
-        _check(self.final_row in ("pad", "drop"),
-               f"mlm.final_row={self.final_row!r}: must be 'pad' or 'drop'.")
 
 
 def t5_lengths(inputs_length: int, noise_density: float, mean_noise_span_length: float) -> tuple[int, int]:
@@ -126,6 +145,9 @@ def t5_lengths(inputs_length: int, noise_density: float, mean_noise_span_length:
 
     Returns ``(raw_length, targets_length)``; both sides include their EOS. For the defaults
     (0.15, 3.0): 512 -> (568, 114) and 1024 -> (1137, 229), as in t5/data/preprocessors.py.
+    T5 steps the raw length up one token at a time; the corrupted length never decreases as the
+    raw length grows (each step adds 0, 1 or 2 tokens), so doubling then bisection finds the same
+    answer in O(log n) steps instead of O(n).
     """
 
     def lengths_for(tokens_length: int) -> tuple[int, int]:
@@ -134,9 +156,15 @@ def t5_lengths(inputs_length: int, noise_density: float, mean_noise_span_length:
         num_noise_spans = int(round(num_noise_tokens / mean_noise_span_length))
         return num_nonnoise_tokens + num_noise_spans + 1, num_noise_tokens + num_noise_spans + 1
 
-    tokens_length = inputs_length - 1
-    while lengths_for(tokens_length + 1)[0] <= inputs_length:
-        tokens_length += 1
+    # The longest raw length, at least inputs_length - 1, whose inputs fit: low fits (or is the start),
+    # high does not.
+    low, high = inputs_length - 1, max(inputs_length, 1)
+    while lengths_for(high)[0] <= inputs_length:
+        low, high = high, 2 * high
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if lengths_for(middle)[0] <= inputs_length else (low, middle)
+    tokens_length = low
     targets_length = lengths_for(tokens_length)[1]
     if noise_density == 0.5 and targets_length > inputs_length:  # T5's own tweak for density 0.5
         tokens_length -= 1
@@ -145,19 +173,25 @@ def t5_lengths(inputs_length: int, noise_density: float, mean_noise_span_length:
 
 
 @dataclass(frozen=True, kw_only=True)
-class T5Config(_Serializable):
+class T5Config(_Config):
     """T5 span corruption; ``seq_len`` is the encoder input length (512 reads 568 raw tokens)."""
 
-    seq_len: int = 512
-    noise_density: float = 0.15
-    mean_noise_span_length: float = 3.0
+    owner: ClassVar[str] = "t5"
+    # Below ~10 tokens T5's length arithmetic itself breaks (a full row corrupts to seq_len + 1).
+    seq_len: int = seq_len_setting(512, 16, "encoder input length; raw rows are longer by the tokens the "
+                                            "spans remove (512 reads 568 raw tokens)")
+    noise_density: float = setting(0.15, "share of raw tokens that become noise (targets)",
+                                   limits=Limits(0.0, 1.0, low_open=True, high_open=True))
+    mean_noise_span_length: float = setting(3.0, "mean length of a noise span, in tokens", limits=SPAN_LENGTH)
 
     def __post_init__(self) -> None:
-        # Below ~10 tokens T5's length arithmetic itself breaks (a full row corrupts to seq_len + 1).
-        _check_int("t5", "seq_len", self.seq_len, minimum=16)
-        _check_fraction("t5", "noise_density", self.noise_density, allow_zero=False, allow_one=False)
-        _check(isinstance(self.mean_noise_span_length, (int, float)) and self.mean_noise_span_length >= 1.0,
-               f"t5.mean_noise_span_length={self.mean_noise_span_length!r}: must be >= 1.")
+        super().__post_init__()
+        raw = self.raw_length
+        _check(raw <= MAX_T5_RAW_LENGTH,
+               f"t5.seq_len={self.seq_len} with t5.noise_density={self.noise_density} and "
+               f"t5.mean_noise_span_length={self.mean_noise_span_length} needs raw rows of {raw:,} tokens, more "
+               f"than the {MAX_T5_RAW_LENGTH:,} allowed; lower --seq-len or t5.noise_density, or shorten "
+               "t5.mean_noise_span_length.")
 
     @property
     def raw_length(self) -> int:
@@ -176,51 +210,68 @@ class T5Config(_Serializable):
 
 
 @dataclass(frozen=True, kw_only=True)
-class BartConfig(_Serializable):
+class BartConfig(_Config):
     """BART denoising; defaults are BART-large's (fairseq ``denoising`` task)."""
 
-    seq_len: int = 512
-    mask_ratio: float = 0.3
-    random_ratio: float = 0.1
-    poisson_lambda: float = 3.5
-    mask_whole_words: bool = True
-    token_mask_ratio: float = 0.0
-    token_delete_ratio: float = 0.0
-    insert_ratio: float = 0.0
-    permute_sentence_ratio: float = 1.0
-    rotate_ratio: float = 0.0
-
-    def __post_init__(self) -> None:
-        _check_int("bart", "seq_len", self.seq_len, minimum=4)
-        for name in ("mask_ratio", "random_ratio", "token_mask_ratio", "token_delete_ratio",
-                     "insert_ratio", "permute_sentence_ratio", "rotate_ratio"):
-            _check_fraction("bart", name, getattr(self, name))
-        _check(isinstance(self.poisson_lambda, (int, float)) and self.poisson_lambda > 0,
-               f"bart.poisson_lambda={self.poisson_lambda!r}: must be > 0 (BART uses 3.5).")
+    owner: ClassVar[str] = "bart"
+    seq_len: int = seq_len_setting(512, 4, "tokens per row (source and target), including the frame tokens")
+    mask_ratio: float = setting(0.3, "share of tokens (or words) masked by span infilling", limits=FRACTION)
+    random_ratio: float = setting(0.1, "share of masked and inserted tokens given a random id instead of the "
+                                       "mask id", limits=FRACTION)
+    poisson_lambda: float = setting(3.5, "mean span length (Poisson) of text infilling", limits=Limits(
+        0.0, float(MAX_SEQ_LEN), low_open=True))
+    mask_whole_words: bool = setting(True, "infill whole words (spans start at word starts)")
+    token_mask_ratio: float = setting(0.0, "share of single tokens masked (no spans)", limits=FRACTION)
+    token_delete_ratio: float = setting(0.0, "share of tokens deleted", limits=FRACTION)
+    insert_ratio: float = setting(0.0, "mask tokens inserted, as a share of the row", limits=FRACTION)
+    permute_sentence_ratio: float = setting(1.0, "share of sentences shuffled", limits=FRACTION)
+    rotate_ratio: float = setting(0.0, "probability of rotating the row to start at a random token",
+                                  limits=FRACTION)
 
 
 OBJECTIVE_CONFIGS: dict[str, type] = {"clm": ClmConfig, "mlm": MlmConfig, "t5": T5Config, "bart": BartConfig}
 
 
-@dataclass(frozen=True, kw_only=True)
-class BuildConfig(_Serializable):
-    """One ``lmpairs build`` job: inputs, tokenizer, objectives and how to write them."""
+MAX_INT64 = 2**63 - 1
 
-    inputs: tuple[str, ...]
-    output: str
-    tokenizer: str
-    objectives: tuple[str, ...] = OBJECTIVES
-    seed: int = 0
-    validation_fraction: float = 0.01
-    num_shards: int = 16
-    shard_size_mb: float | None = None
-    input_format: Literal["auto", "text", "jsonl", "parquet"] = "auto"
-    text_field: str = "text"
-    documents: Literal["line", "paragraph", "file"] = "line"
-    max_document_bytes: int = 16 * 1024 * 1024
-    pack_buckets: int = 16
-    row_group_mb: float = 4.0
-    overwrite: bool = False
+
+@dataclass(frozen=True, kw_only=True)
+class BuildConfig(_Config):
+    """One ``lmpairs build`` job: inputs, tokenizer, objectives and how to write them.
+
+    ``lmpairs build`` has one flag per field (``--max-document-bytes`` for ``max_document_bytes``;
+    ``flag`` in a field's metadata renames it), with the help, limits and default declared here;
+    the objective configs are set with ``--seq-len`` and ``--set OBJECTIVE.FIELD=VALUE``.
+    """
+
+    owner: ClassVar[str] = "build"
+    inputs: tuple[str, ...] = setting(
+        help="input files or globs (local, gs://, s3://); .gz/.bz2/.zst/.xz are decompressed",
+        flag="--input", nargs="+", metavar="GLOB")
+    output: str = setting(help="output directory; gets OUT/<objective>/", metavar="DIR")
+    tokenizer: str = setting(help="SentencePiece .model file", metavar="MODEL")
+    objectives: tuple[str, ...] = setting(OBJECTIVES, "comma-separated objectives out of " + ",".join(OBJECTIVES),
+                                          metavar="LIST")
+    seed: int = setting(0, "seed of every random choice", limits=Limits(0, MAX_INT64))
+    validation_fraction: float = setting(0.01, "fraction of documents (by key hash) in the validation split",
+                                         limits=Limits(0.0, 1.0, high_open=True), metavar="F")
+    num_shards: int = setting(16, "shards per split", limits=Limits(1, 65_536), group="shards")
+    shard_size_mb: float | None = setting(None, "instead of --num-shards: about M MB of (uncompressed) rows "
+                                                "per shard", limits=Limits(0.0, 1_048_576.0, low_open=True),
+                                          group="shards", metavar="M",
+                                          hint="pass e.g. --shard-size-mb 256, or --num-shards N instead")
+    input_format: Literal["auto", "text", "jsonl", "parquet"] = setting(
+        "auto", "input format; auto picks by extension (.jsonl, .parquet, else text)", flag="--format")
+    text_field: str = setting("text", "JSONL field / Parquet column holding the text", metavar="NAME")
+    documents: Literal["line", "paragraph", "file"] = setting(
+        "line", "what one document is in a text file: a line, a blank-line-separated paragraph, or the whole file")
+    max_document_bytes: int = setting(16 * 1024 * 1024, "longer documents are rejected as too_long",
+                                      limits=Limits(1, 2**31 - 1))
+    pack_buckets: int = setting(16, "hash buckets that document remainders are packed in",
+                                limits=Limits(1, 65_536))
+    row_group_mb: float = setting(4.0, "Parquet row group size in MB of rows",
+                                  limits=Limits(0.0, 1024.0, low_open=True), metavar="M")
+    overwrite: bool = setting(False, "replace these objectives in a non-empty --output")
     clm: ClmConfig = field(default_factory=ClmConfig)
     mlm: MlmConfig = field(default_factory=MlmConfig)
     t5: T5Config = field(default_factory=T5Config)
@@ -231,6 +282,7 @@ class BuildConfig(_Serializable):
             object.__setattr__(self, "inputs", (self.inputs,))
         if isinstance(self.objectives, str):
             object.__setattr__(self, "objectives", tuple(o.strip() for o in self.objectives.split(",") if o.strip()))
+        super().__post_init__()
         _check(len(self.inputs) > 0, "build.inputs is empty: pass --input GLOB (one or more).")
         _check(bool(self.output), "build.output is empty: pass --output DIR.")
         _check(bool(self.tokenizer), "build.tokenizer is empty: pass --tokenizer MODEL (a SentencePiece .model).")
@@ -239,33 +291,25 @@ class BuildConfig(_Serializable):
                f"build.objectives={list(self.objectives)}: unknown {unknown}; choose from {','.join(OBJECTIVES)}.")
         _check(len(set(self.objectives)) == len(self.objectives),
                f"build.objectives={list(self.objectives)}: lists an objective twice.")
-        _check_int("build", "seed", self.seed, minimum=0)
-        _check_fraction("build", "validation_fraction", self.validation_fraction, allow_one=False)
-        _check_int("build", "num_shards", self.num_shards, minimum=1)
-        _check(self.shard_size_mb is None or (isinstance(self.shard_size_mb, (int, float)) and self.shard_size_mb > 0),
-               f"build.shard_size_mb={self.shard_size_mb!r}: must be > 0 (or leave it unset and pass --num-shards).")
-        _check(self.input_format in ("auto", "text", "jsonl", "parquet"),
-               f"build.input_format={self.input_format!r}: choose auto, text, jsonl or parquet.")
-        _check(self.documents in ("line", "paragraph", "file"),
-               f"build.documents={self.documents!r}: choose line, paragraph (blank-line separated) or file.")
-        _check_int("build", "max_document_bytes", self.max_document_bytes, minimum=1)
-        _check_int("build", "pack_buckets", self.pack_buckets, minimum=1)
-        _check(isinstance(self.row_group_mb, (int, float)) and self.row_group_mb > 0,
-               f"build.row_group_mb={self.row_group_mb!r}: must be > 0.")
+        for name in OBJECTIVES:
+            config = getattr(self, name)
+            _check(isinstance(config, OBJECTIVE_CONFIGS[name]),
+                   f"build.{name}={config!r}: must be a {OBJECTIVE_CONFIGS[name].__name__}.")
+
+    def _fix(self, f: dataclasses.Field) -> str:
+        if "hint" in f.metadata:
+            return f.metadata["hint"]
+        flag = f.metadata.get("flag", "--" + f.name.replace("_", "-"))
+        return f"pass e.g. {flag} {json_value(f.default)}" if f.default is not dataclasses.MISSING else f"pass {flag}"
 
     def objective_config(self, objective: str):
         """The config of one objective by name (``clm``, ``mlm``, ``t5``, ``bart``)."""
         return getattr(self, objective)
 
     def with_seq_len(self, seq_len: int) -> "BuildConfig":
-        """Apply one ``--seq-len`` to every objective (T5 reads it as the encoder input length)."""
-        return dataclasses.replace(
-            self,
-            clm=dataclasses.replace(self.clm, seq_len=seq_len),
-            mlm=dataclasses.replace(self.mlm, seq_len=seq_len),
-            t5=dataclasses.replace(self.t5, seq_len=seq_len),
-            bart=dataclasses.replace(self.bart, seq_len=seq_len),
-        )
+        """Apply one ``--seq-len`` to every chosen objective (T5 reads it as the encoder input length)."""
+        return dataclasses.replace(self, **{name: dataclasses.replace(getattr(self, name), seq_len=seq_len)
+                                            for name in self.objectives})
 
 
 _NESTED: dict[tuple[str, str], type] = {("BuildConfig", name): cls for name, cls in OBJECTIVE_CONFIGS.items()}

@@ -6,6 +6,7 @@ this process), print each manifest's summary and a decoded example (:mod:`lmpair
 then stream each objective through ``PairStream`` into the reference trainer for a short run and
 report its first and last loss. Every stage logs its start and its time; training shows a
 progress bar on a terminal. Outputs stay in ``--output`` for ``lmpairs inspect`` and ``lmpairs train``.
+Run it as ``lmpairs demo`` (or ``python -m lmpairs demo``); :mod:`lmpairs.cli` wires these arguments.
 """
 from __future__ import annotations
 
@@ -197,24 +198,3 @@ def run_demo(args: argparse.Namespace) -> int:
                         num_examples=args.num_examples, device=args.device, seed=args.seed)
     demo(config)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m lmpairs.demo``: the same as ``lmpairs demo``."""
-    from lmpairs.cli import EXIT_USAGE, expected_errors
-
-    parser = add_demo_arguments(argparse.ArgumentParser(
-        prog="lmpairs demo", description="Train a tokenizer on CPython's bundled reference documentation, build "
-        "CLM/MLM/T5/BART examples with Beam, show them, and train a tiny model on each for a few steps."))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apache_beam").setLevel(logging.WARNING)
-    try:
-        return run_demo(args)
-    except expected_errors() as err:
-        print(f"lmpairs demo: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

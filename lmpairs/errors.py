@@ -8,3 +8,14 @@ from __future__ import annotations
 
 class UserError(ValueError):
     """A problem with the user's input, config, files or environment; the message names the fix."""
+
+
+class UsageError(UserError):
+    """A command line the parser cannot accept (unknown or misspelled flag, missing or bad argument).
+
+    ``prog`` is the command it belongs to (``lmpairs build``), so the CLI can point at its ``--help``.
+    """
+
+    def __init__(self, message: str, *, prog: str = "lmpairs") -> None:
+        super().__init__(message)
+        self.prog = prog

@@ -55,7 +55,12 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint to resume from; run without --resume to start a new run, "
                               "or pass the --checkpoint file an earlier run wrote.")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # any failure to unpickle means "not a checkpoint"; torch's text suggests unsafe loads
+        raise CheckpointError(f"{path}: not a checkpoint lmpairs can read ({type(err).__name__}); pass the file "
+                              "that `lmpairs train --checkpoint FILE` wrote, or start a new run without --resume."
+                              ) from err
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         got = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(f"{path}: checkpoint format {got!r}, this lmpairs reads {CHECKPOINT_FORMAT}; "

@@ -16,17 +16,11 @@ from typing import Any
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from lmpairs.config import ConfigError
-from lmpairs.loader import ShardError, StateError
-from lmpairs.schemas import ManifestError
-from lmpairs.trainer.checkpoint import CheckpointError
+from lmpairs.errors import UserError
 from lmpairs.trainer.config import TrainConfig
 from lmpairs.trainer.train import TrainResult, train
 
 logger = logging.getLogger(__name__)
-
-USER_ERRORS = (ConfigError, ManifestError, ShardError, StateError, CheckpointError)
-"""Failures caused by the input or the settings: reported as one message, not a traceback."""
 
 DESCRIPTION = """Train a tiny reference model on one built objective (OUT/<objective>): decoder-only for clm,
 encoder-only for mlm, encoder-decoder for t5 and bart, sized by the manifest's vocabulary. Streams the shards
@@ -92,7 +86,7 @@ def run_train(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         with logging_redirect_tqdm():
             result = train(args.objective_dir, config)
-    except USER_ERRORS as err:
+    except UserError as err:
         print(f"lmpairs train: error: {err}", file=sys.stderr)
         return 2
     print(summarize(result))

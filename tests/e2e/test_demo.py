@@ -1,7 +1,7 @@
 """The README's path end to end: ``lmpairs demo`` on a slice of the embedded corpus, then ``inspect``.
 
 The demo runs in a subprocess exactly as a user runs it (the ``lmpairs`` console script once it
-has the ``demo`` command, ``python -m lmpairs.demo`` before), with fewer documents and steps.
+has the ``demo`` command, ``python -m lmpairs demo`` before), with fewer documents and steps.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def demo_command() -> list[str]:
     commands = next(a.choices for a in make_parser()._actions if isinstance(a, argparse._SubParsersAction))
     if "demo" in commands and script.is_file():
         return [str(script), "demo"]
-    return [sys.executable, "-m", "lmpairs.demo"]
+    return [sys.executable, "-m", "lmpairs", "demo"]
 
 
 @pytest.fixture(scope="module")

@@ -42,3 +42,83 @@ def test_beam_is_only_in_pipeline_and_torch_only_in_loader_and_trainer():
             assert part == "pipeline", path
         if any(m == "torch" or m.startswith("torch.") for m in mods):
             assert part in ("loader", "trainer"), path
+
+
+
+def module_name(path: Path, package: Path) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def runtime_imports(path: Path, package: Path, modules: set[str]) -> set[str]:
+    """The package's modules that ``path`` imports when it runs: function-level imports included,
+    ``if TYPE_CHECKING:`` blocks not; ``from pkg import name`` is ``pkg.name`` when that is a module."""
+    name = module_name(path, package)
+    here = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text())
+    skipped = {id(n) for node in ast.walk(tree)
+               if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+               for stmt in node.body for n in ast.walk(stmt)}
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = here.split(".")[: len(here.split(".")) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            found.update(f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names)
+    return (found & modules) - {name}
+
+
+def import_cycles(package: Path) -> list[list[str]]:
+    """The strongly connected parts (two or more modules) of the package's import graph, sorted."""
+    paths = {module_name(p, package): p for p in package.rglob("*.py")}
+    graph = {name: runtime_imports(path, package, set(paths)) for name, path in paths.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def connect(node: str) -> None:  # Tarjan's algorithm
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                connect(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            part = []
+            while not part or part[-1] != node:
+                part.append(stack.pop())
+            if len(part) > 1:
+                cycles.append(sorted(part))
+
+    for node in sorted(graph):
+        if node not in index:
+            connect(node)
+    return sorted(cycles)
+
+
+def test_lmpairs_has_no_import_cycle():
+    assert import_cycles(PACKAGE) == []
+
+
+def test_import_cycles_are_found_through_lazy_imports_but_not_type_checking_blocks(tmp_path):
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("from .c import g\n")
+    (package / "a.py").write_text("def f():\n    from pkg import b\n")
+    (package / "b.py").write_text("from pkg.a import f\n")
+    (package / "sub" / "c.py").write_text("from typing import TYPE_CHECKING\nfrom .. import a\n"
+                                         "if TYPE_CHECKING:\n    from pkg.sub import g\n")
+    assert import_cycles(package) == [["pkg.a", "pkg.b"]]
+    (package / "sub" / "c.py").write_text("from pkg.sub import d\n")
+    (package / "sub" / "d.py").write_text("import pkg.sub\n")
+    assert import_cycles(package) == [["pkg.a", "pkg.b"], ["pkg.sub", "pkg.sub.c", "pkg.sub.d"]]
