@@ -23,6 +23,7 @@ import torch.distributed as dist
 from torch import nn
 
 from lmpairs.config import ConfigError
+from lmpairs.errors import UserError
 from lmpairs.loader import PairStream, loss_for
 from lmpairs.loader.losses import TARGET_KEYS
 from lmpairs.schemas import ManifestError, read_manifest
@@ -168,15 +169,28 @@ class Trainer:
             dist.barrier()  # no rank runs on (and may resume) before the file is complete
 
     def restore(self) -> int:
-        state = ckpt.load_checkpoint(self.config.checkpoint)
-        ckpt.check_compatible(state, self.identity(), self.config.checkpoint)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        mine = state["ranks"][dist.get_rank() if distributed() else 0]
-        self.loader.load_state_dict(mine["loader"])
-        ckpt.set_rng_state(mine["rng"])
-        logger.info("resumed %s from %s at step %d", self.objective, self.config.checkpoint, state["step"])
-        return int(state["step"])
+        """Load model, optimizer, this rank's loader position and RNG; any damage is a CheckpointError."""
+        path = self.config.checkpoint
+        state = ckpt.load_checkpoint(path)
+        ckpt.check_compatible(state, self.identity(), path)
+        fix = "pass the file `lmpairs train --checkpoint FILE` wrote, or start a new run without --resume"
+        try:
+            step, mine = int(state["step"]), state["ranks"][dist.get_rank() if distributed() else 0]
+            loader_state, rng = mine["loader"], mine["rng"]
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            ckpt.set_rng_state(rng)
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
+            if isinstance(err, UserError):
+                raise
+            detail = " ".join(f"{type(err).__name__}: {err}".split())[:160]
+            raise ckpt.CheckpointError(f"{path}: the checkpoint is incomplete or damaged ({detail}); {fix}.") from err
+        try:
+            self.loader.load_state_dict(loader_state)
+        except UserError as err:
+            raise ckpt.CheckpointError(f"{path}: its data position does not fit this run: {err}") from err
+        logger.info("resumed %s from %s at step %d", self.objective, path, step)
+        return step
 
     # -- steps --------------------------------------------------------------------------------------
     def fetch(self, batches: Iterator[dict], wait: Stopwatch, keys: list[list[int]] | None) -> tuple[list, int]:

@@ -67,3 +67,34 @@ def test_document_separation_is_refused_outside_clm(tmp_path, capsys):
     mlm = write_dataset(tmp_path / "mlm", "mlm", {"train": mlm_rows(8)})
     assert run_train(parser().parse_args([mlm, "--documents", "separate", *TINY])) == 2
     assert "applies to CLM rows" in capsys.readouterr().err
+
+
+def test_junk_and_damaged_checkpoints_are_one_line_errors_naming_the_file(clm_dir, tmp_path, capsys):
+    import torch
+
+    good = tmp_path / "good.pt"
+    assert run_train(parser().parse_args([clm_dir, "--steps", "4", "--stop-after", "2", "--checkpoint", str(good),
+                                          "--no-progress", *TINY])) == 0
+    capsys.readouterr()
+    state = torch.load(good, weights_only=True)
+    damaged = {
+        "junk.pt": b"this is not a checkpoint\n" * 10,
+        "empty.pt": b"",
+    }
+    for name, data in damaged.items():
+        (tmp_path / name).write_bytes(data)
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    torch.save({k: v for k, v in state.items() if k != "ranks"}, tmp_path / "no_ranks.pt")
+    bad_position = {**state, "ranks": [{**state["ranks"][0], "loader": {**state["ranks"][0]["loader"],
+                                                                         "worker_batches": [-5], "batches": -5}}]}
+    torch.save(bad_position, tmp_path / "bad_position.pt")
+    for name, expected in [("junk.pt", "not a checkpoint"), ("empty.pt", "not a checkpoint"),
+                           ("list.pt", "checkpoint format"), ("no_ranks.pt", "incomplete or damaged"),
+                           ("bad_position.pt", "data position does not fit")]:
+        path = str(tmp_path / name)
+        args = [clm_dir, "--steps", "4", "--checkpoint", path, "--resume", "--no-progress", *TINY]
+        assert run_train(parser().parse_args(args)) == 2, name
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err and "weights_only" not in err, err
+        assert err.startswith("lmpairs train: error:") and path in err and expected in err, err
+        assert "--resume" in err or "load_state_dict" in err or "set_epoch" in err, err
