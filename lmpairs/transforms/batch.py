@@ -89,3 +89,33 @@ class ExampleBatch:
     @property
     def num_examples(self) -> int:
         return int(self.keys.shape[0])
+
+
+def concat_ragged(parts: list[Ragged]) -> Ragged:
+    """Rows of ``parts`` one after another (one concatenate per array)."""
+    if not parts:
+        return Ragged(np.zeros(0, np.int32), np.zeros(1, np.int64))
+    values = np.concatenate([p.values for p in parts])
+    lengths = np.concatenate([np.diff(p.offsets) for p in parts])
+    offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return Ragged(values, offsets)
+
+
+def take_rows(rows: RowBatch, indices: np.ndarray) -> RowBatch:
+    """The rows at ``indices``, in that order."""
+    return RowBatch(rows.keys[indices], rows.ids.take(indices), rows.segments.take(indices))
+
+
+def concat_rows(parts: list[RowBatch]) -> RowBatch:
+    """Row batches one after another."""
+    keys = np.concatenate([p.keys for p in parts]) if parts else np.zeros(0, np.uint64)
+    return RowBatch(keys.astype(np.uint64), concat_ragged([p.ids for p in parts]),
+                    concat_ragged([p.segments for p in parts]))
+
+
+def concat_examples(parts: list[ExampleBatch]) -> ExampleBatch:
+    """Example batches (same columns) one after another."""
+    names = list(parts[0].columns)
+    return ExampleBatch(np.concatenate([p.keys for p in parts]).astype(np.uint64),
+                        {n: concat_ragged([p.columns[n] for p in parts]) for n in names})

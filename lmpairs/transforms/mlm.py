@@ -99,6 +99,8 @@ def select_positions(ids: np.ndarray, offsets: np.ndarray, keys: np.ndarray, *, 
     maskable = ~vocab.special[ids]
     starts = word_starts(ids, offsets, maskable, whole_word=whole_word, vocab=vocab)
     where = np.flatnonzero(starts)
+    if where.size == 0:
+        return np.zeros(ids.shape[0], dtype=bool)
     w_rows = rows[where]
     w_hash = words_at(keys[w_rows], where - offsets[w_rows])
     if selection == "bernoulli":

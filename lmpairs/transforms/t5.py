@@ -182,33 +182,38 @@ class T5Objective(Objective):
         in_sent, tg_sent = self._is_sentinel[inputs], self._is_sentinel[targets]
         spans_in = np.bincount(in_rows[in_sent], minlength=num_rows)
         spans_tg = np.bincount(tg_rows[tg_sent], minlength=num_rows)
-        tg_first_ok = ~(lengths_of(tg_offsets) > 0) | tg_sent[np.minimum(tg_offsets[:-1], max(targets.size - 1, 0))]
-        if (spans_tg < spans_in).any() or not tg_first_ok.all() or (spans_tg != spans_in).any():
-            bad = int(np.flatnonzero((spans_tg != spans_in) | ~tg_first_ok)[0])
-            raise ValueError(f"t5 example {bad}: {int(spans_in[bad])} input sentinels but {int(spans_tg[bad])} "
-                             "target spans; these columns were not written by T5 span corruption with this vocabulary.")
-        if not np.array_equal(inputs[in_sent], targets[tg_sent]):
-            raise ValueError("t5 examples: input sentinels do not match the sentinels that open the target "
-                             "spans; these columns were not written by T5 span corruption with this vocabulary.")
-        # span j of the batch (global numbering, row order) has length = target tokens after its sentinel
-        tg_span = np.cumsum(tg_sent) - 1
-        span_len = np.bincount(tg_span[~tg_sent], minlength=int(tg_sent.sum()))
+        tg_local = segment_cumsum(tg_sent, tg_offsets) - 1  # target span of each target token, in its row
+        nonempty = lengths_of(tg_offsets) > 0
+        opens = np.ones(num_rows, dtype=bool)
+        opens[nonempty] = tg_sent[tg_offsets[:-1][nonempty]]
+        # T5's targets may end with one extra, empty span (a mask ending in non-noise).
+        extra = tg_local >= spans_in[tg_rows]
+        bad = ~opens | (spans_tg < spans_in) | (spans_tg > spans_in + 1) \
+            | (np.bincount(tg_rows[extra & ~tg_sent], minlength=num_rows) > 0)
+        matched = tg_sent & ~extra
+        if bad.any() or not np.array_equal(inputs[in_sent], targets[matched]):
+            i = int(np.flatnonzero(bad)[0]) if bad.any() else 0
+            raise ValueError(f"t5 example {i}: {int(spans_in[i])} input sentinels do not match the "
+                             f"{int(spans_tg[i])} sentinels that open its target spans; these columns were not "
+                             "written by T5 span corruption with this vocabulary.")
+        take = ~tg_sent & ~extra
+        tg_span = np.cumsum(matched) - 1  # global matched span of each target token
+        span_len = np.bincount(tg_span[take], minlength=int(matched.sum()))
         span_offsets = offsets_of(spans_in)
         before = segment_cumsum(span_len, span_offsets) - span_len  # span tokens before each span in its row
-        out_lengths = lengths_of(in_offsets) - spans_in + np.bincount(tg_rows[~tg_sent], minlength=num_rows)
+        out_lengths = lengths_of(in_offsets) - spans_in + np.bincount(tg_rows[take], minlength=num_rows)
         out_offsets = offsets_of(out_lengths)
         out = np.empty(out_offsets[-1], dtype=np.int32)
         in_span = np.cumsum(in_sent) - in_sent  # global sentinels before each input token
         in_rank = in_span - span_offsets[in_rows]  # ... in its row
         in_pos = positions_in_rows(in_offsets, in_rows)
         keep = ~in_sent
-        dest = out_offsets[in_rows] + in_pos - in_rank + np.where(in_rank > 0, before[np.maximum(in_span - 1, 0)]
-                                                                  + span_len[np.maximum(in_span - 1, 0)], 0)
+        through = np.append(before + span_len, 0)  # span tokens up to and including each span; [-1] -> 0
+        dest = out_offsets[in_rows] + in_pos - in_rank + np.where(in_rank > 0, through[in_span - 1], 0)
         out[dest[keep]] = inputs[keep]
         sentinel_at = np.flatnonzero(in_sent)  # flat input position of each global span's sentinel
-        take = ~tg_sent
         span = tg_span[take]
-        offset = np.arange(targets.shape[0])[take] - np.flatnonzero(tg_sent)[span] - 1
+        offset = np.arange(targets.shape[0])[take] - np.flatnonzero(matched)[span] - 1
         s_row = in_rows[sentinel_at[span]]
         dest_t = (out_offsets[s_row] + (sentinel_at[span] - in_offsets[s_row]) - (span - span_offsets[s_row])
                   + before[span] + offset)

@@ -1,8 +1,8 @@
-"""One invariant checker run over every objective in the table (STYLE.md "Tests").
+"""One invariant checker run over every registered objective (STYLE.md "Tests").
 
-For any document: rows built by the objective, corrupted with a seeded generator, are
-reproducible, depend on the seed, keep int32 dtypes, never mutate their input, and can be turned
-back into the clean row (T5 inputs+targets rebuild it; BART targets and MLM labels restore it).
+For any documents split into any batches: the packer gives the same rows and keys; corruption is
+reproducible, seed-sensitive, int32, never mutates its input, rebuilds the clean rows through
+``clean``, and gives each row the same example whatever batch it is corrupted in.
 """
 import numpy as np
 import pytest
@@ -10,74 +10,90 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmpairs.config import BartConfig, ClmConfig, MlmConfig, T5Config
-from lmpairs.transforms import OBJECTIVE_TABLE, example_rng, make_objective
+from lmpairs.objectives import objective_names
+from lmpairs.transforms import make_objective
+from lmpairs.transforms.batch import concat_rows
+from lmpairs.transforms.testing import check_invariants, document_batch, examples_as_lists, rows_as_lists
 from lmpairs.vocab import toy_vocab
 
 VOCAB = toy_vocab(500)
 CONFIGS = {
-    "clm": ClmConfig(seq_len=48),
-    "mlm": MlmConfig(seq_len=48, copies=2),
-    "t5": T5Config(seq_len=48),
-    "bart": BartConfig(seq_len=48, rotate_ratio=0.5, insert_ratio=0.1, token_delete_ratio=0.05),
+    "clm": [ClmConfig(seq_len=24), ClmConfig(seq_len=7, add_bos=False, final_row="drop")],
+    "mlm": [MlmConfig(seq_len=24, copies=2), MlmConfig(seq_len=9, whole_word=True, selection="bernoulli"),
+            MlmConfig(seq_len=30, whole_word=True, mask_prob=0.4)],
+    "t5": [T5Config(seq_len=16), T5Config(seq_len=40, noise_density=0.5, mean_noise_span_length=1.0)],
+    "bart": [BartConfig(seq_len=24), BartConfig(seq_len=12, rotate_ratio=0.5, insert_ratio=0.1,
+                                                token_delete_ratio=0.05, token_mask_ratio=0.1,
+                                                permute_sentence_ratio=0.5, mask_whole_words=False)],
 }
-RANDOM = {"mlm", "t5", "bart"}
 
 
 def test_every_registered_objective_is_checked():
-    assert set(CONFIGS) == set(OBJECTIVE_TABLE)
+    assert set(CONFIGS) >= set(objective_names()) - {n for n in objective_names() if n.startswith("test-")}
 
 
-documents = st.lists(st.integers(1, 40), min_size=1, max_size=8).flatmap(
-    lambda sentence_lengths: st.tuples(
-        st.just(sentence_lengths),
-        st.lists(st.sampled_from(VOCAB.ordinary_ids.tolist()), min_size=sum(sentence_lengths),
-                 max_size=sum(sentence_lengths))))
+@st.composite
+def corpora(draw):
+    """Documents ``(key, ids, sentence_ends)`` with ordinary ids and a few specials inside."""
+    num = draw(st.integers(1, 12))
+    docs = []
+    for i in range(num):
+        sentences = draw(st.lists(st.integers(1, 15), min_size=0, max_size=5))
+        n = sum(sentences)
+        ids = np.array(draw(st.lists(st.integers(105, 604), min_size=n, max_size=n)), dtype=np.int32)
+        if n and draw(st.booleans()):
+            ids[draw(st.integers(0, n - 1))] = VOCAB.unk_id
+        docs.append((draw(st.integers(0, 2**56 - 1)) * 256 + i if i % 3 else f"doc-{i}", ids,  # keys unique
+                     np.cumsum(sentences).astype(np.int32)))
+    return docs
 
 
-def rows_of(objective, sentence_lengths, ids, key="doc.txt:0"):
-    ids = np.array(ids, dtype=np.int32)
-    ends = np.cumsum(sentence_lengths).astype(np.int32)
-    rows, rest = objective.document_rows(key, ids, ends)
-    packed, _ = objective.pack_leftovers("train/0", [rest])
-    return rows + packed
+def splits(draw, n: int) -> list[int]:
+    return sorted(set(draw(st.lists(st.integers(0, n), max_size=4))))
 
 
-@pytest.mark.parametrize("name", sorted(CONFIGS))
-@settings(max_examples=60, deadline=None)
-@given(doc=documents, seed=st.integers(0, 2**32 - 1))
-def test_invariants(name, doc, seed):
-    objective = make_objective(name, CONFIGS[name], VOCAB)
-    sentence_lengths, ids = doc
-    rows = rows_of(objective, sentence_lengths, ids)
-    for row in rows:
-        assert row.ids.dtype == np.int32 and int(row.segment_lengths.sum()) == len(row.ids)
-        before = row.ids.copy()
-        first = objective.corrupt(row, rng=example_rng(seed, name, row.key, 0))
-        again = objective.corrupt(row, rng=example_rng(seed, name, row.key, 0))
-        assert (row.ids == before).all(), "corrupt mutated its input"
-        assert set(first) == set(objective.columns)
-        for column in objective.columns:
-            assert first[column].dtype == np.int32, column
-            assert first[column].tolist() == again[column].tolist(), "same seed, different output"
-        assert objective.clean_ids(first).tolist() == row.ids.tolist()
-        assert objective.measure(first)["tokens"] >= 1
-        copies = objective.examples(row, seed=seed)
-        assert len(copies) == objective.num_copies and len({k for k, _ in copies}) == objective.num_copies
+def packed(objective, docs, cuts) -> tuple[list, int]:
+    packer = objective.packer()
+    parts, bounds = [], [0, *cuts, len(docs)]
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        parts.append(packer.add(document_batch(docs[a:b])))
+    last, dropped = packer.finish()
+    return concat_rows(parts + [last]), dropped
 
 
-@pytest.mark.parametrize("name", sorted(RANDOM))
-def test_different_seeds_give_different_examples(name):
-    objective = make_objective(name, CONFIGS[name], VOCAB)
-    ids = np.random.default_rng(0).choice(VOCAB.ordinary_ids, 400).astype(np.int32)
-    row = rows_of(objective, [40] * 10, ids)[0]
-    outputs = {tuple(objective.corrupt(row, rng=example_rng(s, name, row.key, 0))["input_ids"].tolist())
-               for s in range(4)}
-    assert len(outputs) > 1
+@pytest.mark.parametrize("name,index", [(n, i) for n in sorted(CONFIGS) for i in range(len(CONFIGS[n]))])
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), docs=corpora(), seed=st.integers(0, 2**64 - 1))
+def test_invariants(name, index, data, docs, seed):
+    objective = make_objective(name, CONFIGS[name][index], VOCAB)
+    rows, dropped = packed(objective, docs, [])
+    again, dropped_again = packed(objective, docs, data.draw(st.lists(st.integers(0, len(docs)), max_size=4)
+                                                             .map(lambda c: sorted(set(c)))))
+    assert rows_as_lists(rows) == rows_as_lists(again) and dropped == dropped_again
+    assert rows.ids.values.dtype == np.int32 and rows.keys.dtype == np.uint64
+    assert len(set(rows.keys.tolist())) == rows.num_rows, "row keys collide"
+    lengths = rows.ids.lengths
+    seg_sums = np.array([rows.segments.row(i).sum() for i in range(rows.num_rows)])
+    assert (seg_sums == lengths).all() and (lengths <= objective.full_row_length).all()
+    if rows.num_rows == 0:
+        return
+    cuts = data.draw(st.lists(st.integers(1, rows.num_rows), max_size=4))
+    for copy in range(objective.num_copies):
+        check_invariants(objective, rows, seed=seed, splits=cuts) if copy == 0 else None
+    measured = objective.measure(objective.corrupt(rows, seed=seed))
+    assert measured["tokens"] >= 1 and all(isinstance(v, int) for v in measured.values())
 
 
-def test_clm_has_no_randomness_to_differ():
-    objective = make_objective("clm", CONFIGS["clm"], VOCAB)
-    row = rows_of(objective, [100], VOCAB.ordinary_ids[:100].tolist())[0]
-    a = objective.corrupt(row, rng=example_rng(0, "clm", row.key, 0))
-    b = objective.corrupt(row, rng=example_rng(1, "clm", row.key, 0))
-    assert a["input_ids"].tolist() == b["input_ids"].tolist() == row.ids.tolist()
+@pytest.mark.parametrize("name,config", [("mlm", MlmConfig(seq_len=24)), ("t5", T5Config(seq_len=64)),
+                                         ("bart", BartConfig(seq_len=24))])
+def test_seed_and_copy_sensitivity(name, config):
+    objective = make_objective(name, config, VOCAB)
+    rng = np.random.default_rng(0)
+    docs = [(i, rng.integers(105, 605, 60).astype(np.int32), np.array([20, 40, 60])) for i in range(6)]
+    rows, _ = packed(objective, docs, [2])
+    base = examples_as_lists(objective.corrupt(rows, seed=1))
+    other_seed = examples_as_lists(objective.corrupt(rows, seed=2))
+    other_copy = objective.corrupt(rows, seed=1, copy=1)
+    assert sum(a[1:] != b[1:] for a, b in zip(base, other_seed)) >= rows.num_rows * 3 // 4
+    assert sum(a[1:] != b[1:] for a, b in zip(base, examples_as_lists(other_copy))) >= rows.num_rows * 3 // 4
+    assert not set(other_copy.keys.tolist()) & set(rows.keys.tolist())

@@ -1,214 +1,176 @@
-"""MLM objective: row framing, word grouping, exact/bernoulli selection and 80/10/10, with exact values."""
+"""MLM over batches: BERT's exact budget and greedy whole words, HF's bernoulli, 80/10/10, RoBERTa rows."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from lmpairs.config import MlmConfig
-from lmpairs.transforms import make_objective
-from lmpairs.transforms.mlm import (
-    IGNORE_INDEX, MlmObjective, choose_words_exact, exact_budget, mask_tokens, select_positions, word_index,
-)
-from lmpairs.transforms.objective import Row
+from lmpairs.objectives import IGNORE_INDEX
+from lmpairs.transforms import ExampleBatch, Ragged, RowBatch, make_objective
+from lmpairs.transforms.mlm import ACTION, RANDOM, SELECT, exact_budgets
+from lmpairs.transforms.seeding import stream_keys, threshold, uniform_ints, words_at
+from lmpairs.transforms.testing import check_invariants, document_batch, rows_as_lists, rows_in_memory
 from lmpairs.vocab import Vocab, toy_vocab
 
-VOCAB = toy_vocab()  # pad 0, unk 1, bos 2, eos 3, mask 4, sentinels 5..104, ordinary 105.. (word starts 105, 108, …)
-DEFAULTS = dict(mask_prob=0.15, selection="exact", mask_fraction=0.8, random_fraction=0.1, whole_word=False)
+VOCAB = toy_vocab()  # pad 0, unk 1, bos 2, eos 3, mask 4, sentinels 5..104, ordinary 105.. (word start every 3rd)
+MLM_ID = 2
 
 
-def _mask(ids, seed=0, **overrides):
-    return mask_tokens(np.asarray(ids, dtype=np.int32), **{**DEFAULTS, **overrides}, vocab=VOCAB,
-                       rng=np.random.default_rng(seed))
+def rows_of(*rows, key0: int = 11) -> RowBatch:
+    ids = Ragged.from_rows([np.asarray(r, np.int32) for r in rows])
+    return RowBatch(np.arange(len(rows), dtype=np.uint64) + key0, ids,
+                    Ragged(ids.lengths.astype(np.int32), np.arange(len(rows) + 1, dtype=np.int64)))
 
 
-def _no_bos_vocab() -> Vocab:
-    size = 50
-    special = np.zeros(size, dtype=bool)
-    special[:10] = True
-    return Vocab(size=size, pad_id=0, bos_id=None, eos_id=1, unk_id=2, mask_id=3, sentinel_ids=(9, 8, 7, 6, 5, 4),
-                 special=special, word_start=np.ones(size, dtype=bool))
+def word(seed: int, key: int, copy: int, stream: int, position: int) -> int:
+    k = stream_keys(seed, MLM_ID, np.array([key], np.uint64), copy, stream)
+    return int(words_at(k, np.array([position]))[0])
 
 
-# --- word grouping and budgets ---------------------------------------------------------------------
-
-def test_word_index_whole_words_start_at_word_start_pieces_and_after_specials():
-    ids = np.array([2, 105, 106, 107, 108, 3, 109, 110, 111, 112, 113, 3], dtype=np.int32)
-    words, num_words = word_index(ids, whole_word=True, vocab=VOCAB)
-    np.testing.assert_array_equal(words, [-1, 0, 0, 0, 1, -1, 2, 2, 3, 3, 3, -1])
-    assert num_words == 4
-
-
-def test_word_index_without_whole_words_makes_each_maskable_token_a_word():
-    ids = np.array([2, 105, 106, 3, 107], dtype=np.int32)
-    words, num_words = word_index(ids, whole_word=False, vocab=VOCAB)
-    np.testing.assert_array_equal(words, [-1, 0, 1, -1, 2])
-    assert num_words == 3
-
-
-def test_word_index_of_empty_row():
-    words, num_words = word_index(np.zeros(0, dtype=np.int32), whole_word=True, vocab=VOCAB)
-    assert words.shape == (0,) and num_words == 0
-
-
-@pytest.mark.parametrize("n, p, want", [(0, 0.15, 0), (1, 0.15, 1), (3, 0.15, 1), (10, 0.15, 2), (30, 0.15, 4),
-                                        (50, 0.15, 8), (511, 0.15, 77), (20, 1.0, 20)])
-def test_exact_budget_is_berts_max_1_round_half_even(n, p, want):
-    assert exact_budget(n, p) == want
-
-
-def test_exact_words_never_overflow_the_budget():
-    # Ten two-token words, budget 3: one word fits, every other one would overflow.
-    sizes = np.full(10, 2)
-    for seed in range(20):
-        chosen = choose_words_exact(sizes, 3, rng=np.random.default_rng(seed))
-        assert chosen.shape == (1,)
-
-
-def test_exact_words_skip_an_overflowing_word_and_keep_trying():
-    # Nine two-token words and one single: BERT's greedy always reaches 3 (2+1 or 1+2).
-    sizes = np.array([2] * 9 + [1])
-    for seed in range(50):
-        chosen = choose_words_exact(sizes, 3, rng=np.random.default_rng(seed))
-        assert int(sizes[chosen].sum()) == 3
-        assert 9 in chosen.tolist()
-        assert len(set(chosen.tolist())) == chosen.size
-
-
-# --- selection and replacement ---------------------------------------------------------------------
-
-def test_all_selected_all_masked_when_p_and_mask_fraction_are_one():
-    ids = [2, 105, 106, 3, 200, 4, 3]
-    input_ids, labels = _mask(ids, mask_prob=1.0, mask_fraction=1.0, random_fraction=0.0)
-    np.testing.assert_array_equal(input_ids, [2, 4, 4, 3, 4, 4, 3])
-    np.testing.assert_array_equal(labels, [-100, 105, 106, -100, 200, -100, -100])
-    assert input_ids.dtype == np.int32 and labels.dtype == np.int32
+def reference_row(ids: list[int], key: int, *, seed: int, config: MlmConfig, vocab: Vocab = VOCAB):
+    """One row, position by position, straight from the contract (BERT's loop for whole words)."""
+    special = vocab.special
+    maskable = [not special[i] for i in ids]
+    starts = []
+    for p, i in enumerate(ids):
+        if not maskable[p]:
+            continue
+        if not config.whole_word or p == 0 or not maskable[p - 1] or vocab.word_start[i]:
+            starts.append(p)
+    words = [[p] for p in starts]
+    if config.whole_word:
+        for w, p in enumerate(starts):
+            q = p + 1
+            while q < len(ids) and maskable[q] and q not in starts:
+                words[w].append(q)
+                q += 1
+    hashes = [word(seed, key, 0, SELECT, p) for p in starts]
+    selected = set()
+    if config.selection == "bernoulli":
+        for w, h in zip(words, hashes):
+            if h < threshold(config.mask_prob):
+                selected.update(w)
+    else:
+        n = sum(maskable)
+        budget = max(1, round(n * config.mask_prob)) if n else 0
+        for _, w in sorted(zip(hashes, words), key=lambda t: (t[0], t[1][0])):
+            if len(selected) >= budget:
+                break
+            if len(selected) + len(w) > budget:
+                continue
+            selected.update(w)
+    inputs, labels = list(ids), [IGNORE_INDEX] * len(ids)
+    for p in sorted(selected):
+        labels[p] = ids[p]
+        u = word(seed, key, 0, ACTION, p)
+        if u < threshold(config.mask_fraction):
+            inputs[p] = vocab.mask_id
+        elif u < threshold(config.mask_fraction + config.random_fraction):
+            r = word(seed, key, 0, RANDOM, p)
+            inputs[p] = int(vocab.ordinary_ids[int(uniform_ints(np.array([r], np.uint64), len(vocab.ordinary_ids))[0])])
+    return inputs, labels
 
 
-def test_bernoulli_with_p_one_selects_every_maskable_token():
-    ids = [2, 105, 106, 107, 3]
-    input_ids, labels = _mask(ids, selection="bernoulli", mask_prob=1.0, mask_fraction=0.0, random_fraction=0.0)
-    np.testing.assert_array_equal(input_ids, ids)
-    np.testing.assert_array_equal(labels, [-100, 105, 106, 107, -100])
+@pytest.mark.parametrize("selection", ["exact", "bernoulli"])
+@pytest.mark.parametrize("whole_word", [False, True])
+def test_batch_equals_the_position_by_position_reference(selection, whole_word):
+    config = MlmConfig(seq_len=128, selection=selection, whole_word=whole_word, mask_prob=0.2)
+    mlm = make_objective("mlm", config, VOCAB)
+    rng = np.random.default_rng(0)
+    rows = [[2, *rng.integers(105, 1105, n), 3, *rng.integers(105, 1105, 5)] for n in (1, 9, 40, 100)]
+    rows.append([2, 3])  # nothing maskable
+    batch = rows_of(*rows)
+    ex = mlm.corrupt(batch, seed=9)
+    for i, ids in enumerate(rows):
+        inputs, labels = reference_row([int(x) for x in ids], 11 + i, seed=9, config=config)
+        assert ex.columns["input_ids"].row(i).tolist() == inputs
+        assert ex.columns["labels"].row(i).tolist() == labels
 
 
-def test_random_fraction_one_draws_only_ordinary_ids():
-    ids = np.arange(105, 405, dtype=np.int32)
-    input_ids, labels = _mask(ids, mask_prob=1.0, mask_fraction=0.0, random_fraction=1.0)
-    np.testing.assert_array_equal(labels, ids)
-    assert not VOCAB.special[input_ids].any()
-    assert (input_ids != ids).mean() > 0.95  # 1000 ordinary ids: a draw repeats the original ~0.1% of the time
+def test_exact_budget_is_berts_rounding():
+    assert exact_budgets(np.array([0, 1, 3, 10, 62, 510]), 0.15).tolist() == [0, 1, 1, 2, 9, 76]
+    assert exact_budgets(np.array([10]), 0.25).tolist() == [2]  # round(2.5) is 2: half to even, as Python
 
 
-def test_exact_selects_budget_positions_among_maskable_only():
-    ids = np.array([2] + list(range(105, 125)) + [3], dtype=np.int32)  # 20 maskable
-    selected = select_positions(ids, mask_prob=0.15, selection="exact", whole_word=False, vocab=VOCAB,
-                                rng=np.random.default_rng(3))
-    assert selected.sum() == 3 and not selected[0] and not selected[-1]
+def test_exact_selects_exactly_the_budget_and_never_a_special():
+    mlm = make_objective("mlm", MlmConfig(seq_len=600, mask_prob=0.3), VOCAB)
+    ids = np.array([2, *range(105, 160), 3, 4, *range(700, 707), 0], dtype=np.int32)
+    ex = mlm.corrupt(rows_of(ids, ids[:30], ids[::-1]), seed=0)
+    for i, n in enumerate([62, 29, 62]):
+        labels = ex.columns["labels"].row(i)
+        assert (labels != IGNORE_INDEX).sum() == round(n * 0.3)
+        assert not VOCAB.special[ex.columns["labels"].row(i)[labels != IGNORE_INDEX]].any()
 
 
-def test_whole_word_exact_selects_whole_words_within_budget():
-    ids = np.arange(105, 144, dtype=np.int32)  # 39 tokens in 13 words of 3: budget round(5.85) = 6
-    words, _ = word_index(ids, whole_word=True, vocab=VOCAB)
-    for seed in range(20):
-        selected = select_positions(ids, mask_prob=0.15, selection="exact", whole_word=True, vocab=VOCAB,
-                                    rng=np.random.default_rng(seed))
-        assert selected.sum() == 6  # exactly two words
-        chosen = np.unique(words[selected])
-        assert selected.sum() == np.isin(words, chosen).sum()
+def test_random_replacements_are_ordinary_ids():
+    config = MlmConfig(seq_len=512, mask_prob=1.0, mask_fraction=0.0, random_fraction=1.0)
+    mlm = make_objective("mlm", config, VOCAB)
+    ex = mlm.corrupt(rows_of(np.arange(105, 605)), seed=0)
+    assert not VOCAB.special[ex.columns["input_ids"].values].any()
+    assert len(set(ex.columns["input_ids"].values.tolist())) > 300
 
 
-def test_unknown_selection_names_the_choices():
-    with pytest.raises(ValueError, match="'exact' .* or 'bernoulli'"):
-        _mask([105, 106], selection="uniform")
+def test_copies_differ_keys_are_copy_keys_and_clean_recovers():
+    mlm = make_objective("mlm", MlmConfig(seq_len=128, copies=3), VOCAB)
+    assert mlm.num_copies == 3
+    rows = rows_of(np.array([2, *range(105, 232)]))
+    copies = mlm.examples(rows, seed=1)
+    assert int(copies[0].keys[0]) == 11 and len({int(c.keys[0]) for c in copies}) == 3
+    labels = [c.columns["labels"].values for c in copies]
+    assert not np.array_equal(labels[0], labels[1]) and not np.array_equal(labels[1], labels[2])
+    for c in copies:
+        assert np.array_equal(mlm.clean(c).ids.values, rows.ids.values)
 
 
-def test_out_of_range_ids_name_the_range_and_the_likely_cause():
-    with pytest.raises(ValueError, match=r"ids in \[105, 5000\], expected \[0, 1105\).*different tokenizer"):
-        _mask([105, 5000])
-
-
-def test_same_rng_seed_same_example_and_input_untouched():
-    ids = np.arange(105, 305, dtype=np.int32)
-    ids.setflags(write=False)
-    a, b = _mask(ids, seed=7), _mask(ids, seed=7)
-    np.testing.assert_array_equal(a[0], b[0])
-    np.testing.assert_array_equal(a[1], b[1])
-    np.testing.assert_array_equal(ids, np.arange(105, 305))
-    assert not np.array_equal(a[1], _mask(ids, seed=8)[1])
-
-
-# --- row building ----------------------------------------------------------------------------------
-
-def test_row_length_leaves_room_for_bos():
-    assert MlmObjective(MlmConfig(seq_len=8), VOCAB).row_length == 7
-    assert MlmObjective(MlmConfig(seq_len=8), _no_bos_vocab()).row_length == 8
-
-
-def test_document_rows_are_bos_plus_row_length_tokens_and_remainder_ends_with_eos():
-    mlm = MlmObjective(MlmConfig(seq_len=8), VOCAB)
-    rows, remainder = mlm.document_rows("a.txt:0", np.arange(105, 115, dtype=np.int32), np.array([10]))
-    assert len(rows) == 1
-    np.testing.assert_array_equal(rows[0].ids, [2, 105, 106, 107, 108, 109, 110, 111])
-    np.testing.assert_array_equal(rows[0].segment_lengths, [8])
-    np.testing.assert_array_equal(remainder, [112, 113, 114, 3])
-
-
-def test_packed_leftovers_are_framed_rows_with_eos_between_documents():
-    mlm = MlmObjective(MlmConfig(seq_len=8), VOCAB)
-    leftovers = [np.array([105, 106, 107, 108, 109, 3]), np.array([200, 201, 202, 3]), np.array([300, 3])]
-    rows, dropped = mlm.pack_leftovers("bucket-0", leftovers)
-    assert dropped == 0 and len(rows) == 2
-    np.testing.assert_array_equal(rows[0].ids, [2, 105, 106, 107, 108, 109, 3, 200])
-    np.testing.assert_array_equal(rows[0].segment_lengths, [7, 1])
-    np.testing.assert_array_equal(rows[1].ids, [2, 201, 202, 3, 300, 3])
-    np.testing.assert_array_equal(rows[1].segment_lengths, [4, 2])
-    assert all(r.ids.dtype == np.int32 for r in rows)
-
-
-def test_final_row_drop_drops_and_counts_the_partial_row():
-    mlm = MlmObjective(MlmConfig(seq_len=8, final_row="drop"), VOCAB)
-    leftovers = [np.array([105, 106, 107, 108, 109, 3]), np.array([200, 201, 202, 3]), np.array([300, 3])]
-    rows, dropped = mlm.pack_leftovers("bucket-0", leftovers)
-    assert len(rows) == 1 and dropped == 5
-
-
-def test_vocab_without_bos_frames_with_eos_only():
-    mlm = MlmObjective(MlmConfig(seq_len=4), _no_bos_vocab())
-    np.testing.assert_array_equal(mlm.frame_document(np.array([20, 21]), np.array([2])), [20, 21, 1])
-    rows, remainder = mlm.document_rows("d", np.array([20, 21, 22, 23, 24]), np.array([5]))
-    np.testing.assert_array_equal(rows[0].ids, [20, 21, 22, 23])
-    np.testing.assert_array_equal(remainder, [24, 1])
-
-
-# --- columns: corrupt, clean_ids, measure, copies --------------------------------------------------
-
-def test_corrupt_columns_and_clean_ids_recovers_the_row():
-    mlm = make_objective("mlm", MlmConfig(seq_len=64, mask_prob=0.3), VOCAB)
-    assert isinstance(mlm, MlmObjective) and mlm.columns == ("input_ids", "labels")
-    row = Row(key=11, ids=np.array([2, *range(105, 160), 3, *range(700, 707)], dtype=np.int32),
-              segment_lengths=np.array([57, 7], dtype=np.int32))
-    columns = mlm.corrupt(row, rng=np.random.default_rng(0))
-    assert set(columns) == set(mlm.columns)
-    assert (columns["labels"] != IGNORE_INDEX).sum() == 19  # round(62 * 0.3)
-    np.testing.assert_array_equal(mlm.clean_ids(columns), row.ids)
+def test_invariants_and_seed_sensitivity():
+    mlm = make_objective("mlm", MlmConfig(seq_len=64, whole_word=True), VOCAB)
+    rng = np.random.default_rng(3)
+    docs = [(i, rng.integers(105, 1105, n), np.array([n])) for i, n in enumerate(rng.integers(1, 150, 25))]
+    rows = rows_in_memory(mlm, docs, batch_size=4)
+    a = check_invariants(mlm, rows, seed=5, splits=[2, 3, 11])
+    b = mlm.corrupt(rows, seed=6)
+    assert not np.array_equal(a.columns["labels"].values, b.columns["labels"].values)
 
 
 def test_measure_counts_each_outcome():
-    mlm = MlmObjective(MlmConfig(seq_len=8), VOCAB)
-    columns = {"input_ids": np.array([2, 4, 106, 999, 4, 108, 109, 3], dtype=np.int32),
-               "labels": np.array([-100, 105, 106, 107, -100, -100, 120, -100], dtype=np.int32)}
-    # clean row: [2, 105, 106, 107, 4, 108, 120, 3]: pos 4 holds an unselected mask id (special)
-    assert mlm.measure(columns) == {"tokens": 8, "maskable": 5, "selected": 4, "masked": 1, "random": 2, "kept": 1}
+    mlm = make_objective("mlm", MlmConfig(seq_len=8), VOCAB)
+    ex = ExampleBatch(np.zeros(2, np.uint64), {
+        "input_ids": Ragged.from_rows([[2, 4, 106, 999], [4, 108, 109, 3]]),
+        "labels": Ragged.from_rows([[-100, 105, 106, 107], [-100, -100, 120, -100]])})
+    # clean rows: [2, 105, 106, 107] [4, 108, 120, 3]: the second row's 4 is an unselected mask id (special)
+    assert mlm.measure(ex) == {"tokens": 8, "maskable": 5, "selected": 4, "masked": 1, "random": 2, "kept": 1}
 
 
-def test_copies_are_differently_masked_with_stable_keys():
-    mlm = MlmObjective(MlmConfig(seq_len=128, copies=3), VOCAB)
-    row = Row(key=5, ids=np.array([2, *range(105, 232)], dtype=np.int32), segment_lengths=np.array([128]))
-    examples = mlm.examples(row, seed=1)
-    assert [k for k, _ in examples][0] == 5 and len({k for k, _ in examples}) == 3
-    labels = [cols["labels"] for _, cols in examples]
-    assert not np.array_equal(labels[0], labels[1]) and not np.array_equal(labels[1], labels[2])
-    again = mlm.examples(row, seed=1)
-    for (k1, c1), (k2, c2) in zip(examples, again):
-        assert k1 == k2
-        np.testing.assert_array_equal(c1["input_ids"], c2["input_ids"])
+def test_ids_outside_the_vocabulary_are_an_error():
+    mlm = make_objective("mlm", MlmConfig(seq_len=8), VOCAB)
+    with pytest.raises(ValueError, match="different tokenizer"):
+        mlm.corrupt(rows_of([2, VOCAB.size]), seed=0)
+
+
+# --- rows: RoBERTa FULL-SENTENCES -------------------------------------------------------------------
+
+def test_rows_are_bos_plus_stream_chunks_with_eos_between_documents():
+    mlm = make_objective("mlm", MlmConfig(seq_len=8), VOCAB)
+    docs = [("a", np.arange(105, 115), np.array([10])), ("b", np.array([200, 201, 202]), np.array([3])),
+            ("c", np.array([300]), np.array([1]))]
+    rows = rows_as_lists(rows_in_memory(mlm, docs))
+    assert [r[1] for r in rows] == [[2, 105, 106, 107, 108, 109, 110, 111], [2, 112, 113, 114, 3, 200, 201, 202],
+                                    [2, 3, 300, 3]]
+    assert [r[2] for r in rows] == [[8], [5, 3], [2, 2]]
+    assert mlm.full_row_length == 8
+
+
+def test_final_row_drop_counts_its_tokens():
+    mlm = make_objective("mlm", MlmConfig(seq_len=8, final_row="drop"), VOCAB)
+    packer = mlm.packer()
+    full = packer.add(document_batch([("a", np.arange(105, 115), np.array([10]))]))
+    last, dropped = packer.finish()
+    assert full.num_rows == 1 and last.num_rows == 0 and dropped == 4  # 112 113 114 </s>
+
+
+def test_vocab_without_bos_frames_with_eos_only():
+    no_bos = Vocab(size=VOCAB.size, pad_id=0, unk_id=1, bos_id=None, eos_id=3, mask_id=4,
+                   sentinel_ids=VOCAB.sentinel_ids, special=VOCAB.special, word_start=VOCAB.word_start)
+    mlm = make_objective("mlm", MlmConfig(seq_len=4), no_bos)
+    rows = rows_as_lists(rows_in_memory(mlm, [("d", np.arange(20, 25) + 100, np.array([5]))]))
+    assert [r[1] for r in rows] == [[120, 121, 122, 123], [124, 3]]

@@ -1,51 +1,65 @@
-"""Packing: documents cut into whole rows, leftovers packed with exact segment boundaries."""
+"""ConcatPacker: framing, rows of a fixed length with segments, a carry shorter than a row, content keys."""
+from __future__ import annotations
+
 import numpy as np
-from hypothesis import given, settings
-from hypothesis import strategies as st
+import pytest
 
-from lmpairs.transforms.packing import cut_document, pack_sequences
-
-
-def test_cut_document_splits_whole_rows_and_remainder():
-    full, rest = cut_document(np.arange(11), 4)
-    assert full.tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]]
-    assert rest.tolist() == [8, 9, 10]
-    assert full.dtype == np.int32 and rest.dtype == np.int32
+from lmpairs.transforms.packing import ConcatPacker, frame_documents
+from lmpairs.transforms.seeding import row_keys
+from lmpairs.transforms.testing import document_batch, rows_as_lists
 
 
-def test_pack_sequences_records_segments_and_drops_partial_on_request():
-    seqs = [np.arange(5), np.arange(10, 13), np.arange(20, 27)]
-    packed, dropped = pack_sequences(seqs, 4, keep_partial=True)
-    rows = [packed.row(i) for i in range(packed.num_rows)]
-    assert [r.tolist() for r, _ in rows] == [[0, 1, 2, 3], [4, 10, 11, 12], [20, 21, 22, 23], [24, 25, 26]]
-    assert [s.tolist() for _, s in rows] == [[4], [1, 3], [4], [3]]
+def docs(*lengths, start: int = 100):
+    out, next_id = [], start
+    for i, n in enumerate(lengths):
+        out.append((i + 1, np.arange(next_id, next_id + n), np.array([n])))
+        next_id += n
+    return out
+
+
+def test_frame_documents():
+    framed, lengths = frame_documents(document_batch(docs(2, 0, 3)), 2, 3)
+    assert framed.tolist() == [2, 100, 101, 3, 2, 3, 2, 102, 103, 104, 3] and lengths.tolist() == [4, 2, 5]
+    framed, lengths = frame_documents(document_batch(docs(2, 1)), None, None)
+    assert framed.tolist() == [100, 101, 102] and lengths.tolist() == [2, 1]
+
+
+def test_rows_segments_keys_and_carry_across_add_calls():
+    packer = ConcatPacker(objective_id=9, row_length=4, suffix=3)
+    first = rows_as_lists(packer.add(document_batch(docs(2, 6)[:1])))  # [100 101 3] carried
+    assert first == []
+    second = packer.add(document_batch([(2, np.arange(200, 206), np.array([6]))]))
+    assert rows_as_lists(second) == [
+        (int(row_keys(9, np.array([1], np.uint64), np.array([0]))[0]), [100, 101, 3, 200], [3, 1]),
+        (int(row_keys(9, np.array([2], np.uint64), np.array([1]))[0]), [201, 202, 203, 204], [4])]
+    last, dropped = packer.finish()
+    assert rows_as_lists(last) == [(int(row_keys(9, np.array([2], np.uint64), np.array([5]))[0]), [205, 3], [2])]
     assert dropped == 0
-    packed, dropped = pack_sequences(seqs, 4, keep_partial=False)
-    assert packed.num_rows == 3 and dropped == 3
+    with pytest.raises(RuntimeError, match="after finish"):
+        packer.add(document_batch(docs(1)))
 
 
-def test_pack_sequences_of_nothing_is_empty():
-    packed, dropped = pack_sequences([np.zeros(0, np.int32)], 8, keep_partial=True)
-    assert packed.num_rows == 0 and dropped == 0
+def test_row_prefix_is_prepended_and_counted_in_the_first_segment():
+    packer = ConcatPacker(objective_id=2, row_length=3, suffix=3, row_prefix=2)
+    rows = rows_as_lists(packer.add(document_batch(docs(1, 3))))
+    assert [r[1] for r in rows] == [[2, 100, 3, 101], [2, 102, 103, 3]] and [r[2] for r in rows] == [[3, 1], [4]]
 
 
-@settings(max_examples=200, deadline=None)
-@given(lengths=st.lists(st.integers(0, 40), max_size=12), row_length=st.integers(1, 16), keep=st.booleans())
-def test_packing_loses_and_duplicates_nothing(lengths, row_length, keep):
-    seqs = [np.arange(n, dtype=np.int32) + 1000 * i for i, n in enumerate(lengths)]
-    stream = np.concatenate(seqs) if seqs else np.zeros(0, np.int32)
-    packed, dropped = pack_sequences(seqs, row_length, keep_partial=keep)
-    rows = [packed.row(i) for i in range(packed.num_rows)]
-    joined = np.concatenate([r for r, _ in rows]) if rows else np.zeros(0, np.int32)
-    assert joined.tolist() == stream[: len(joined)].tolist()
-    assert len(joined) + dropped == len(stream)
-    for i, (ids, segments) in enumerate(rows):
-        assert int(segments.sum()) == len(ids)
-        assert (segments > 0).all()
-        assert len(ids) == row_length or (keep and i == len(rows) - 1)
-    # Segment ends are exactly the document ends and row ends inside the kept stream.
-    seg_ends = np.cumsum(np.concatenate([s for _, s in rows])) if rows else np.zeros(0)
-    doc_ends = np.cumsum([n for n in lengths if n])
-    row_ends = np.cumsum([len(r) for r, _ in rows])
-    expected = np.union1d(doc_ends[doc_ends < len(joined)], row_ends)
-    assert seg_ends.tolist() == expected.tolist()
+def test_a_document_spanning_many_rows_and_empty_batches():
+    packer = ConcatPacker(objective_id=1, row_length=5)
+    assert packer.add(document_batch([])).num_rows == 0
+    rows = packer.add(document_batch(docs(23)))
+    assert rows.num_rows == 4 and rows.segments.values.tolist() == [5, 5, 5, 5]
+    assert rows.keys.tolist() == row_keys(1, np.ones(4, np.uint64), np.arange(0, 20, 5)).tolist()
+    last, dropped = packer.finish()
+    assert last.ids.values.tolist() == [120, 121, 122]
+
+
+def test_short_final_rows_dropped_and_counted():
+    packer = ConcatPacker(objective_id=1, row_length=5, keep_final=False)
+    packer.add(document_batch(docs(8)))
+    assert packer.finish()[1] == 3
+    packer = ConcatPacker(objective_id=1, row_length=5, min_row_tokens=2)
+    packer.add(document_batch(docs(6)))
+    last, dropped = packer.finish()
+    assert last.num_rows == 0 and dropped == 1
