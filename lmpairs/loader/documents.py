@@ -35,6 +35,10 @@ DOCUMENT_ATTENTION: tuple[str | None, ...] = (None, "position_ids", "cu_seqlens"
 ``"block_mask"``: positions plus the ``(B, 1, L, L)`` bool ``block_mask``."""
 
 
+TYPED_KEYS = ("cu_seqlens", "block_mask")
+"""Batch keys that keep their own dtype (int32, bool) instead of joining the batch's int64 storage."""
+
+
 def check_document_attention(value: str | None) -> str | None:
     """``value`` itself when it is one of :data:`DOCUMENT_ATTENTION`, else a ValueError naming them."""
     if value not in DOCUMENT_ATTENTION:
