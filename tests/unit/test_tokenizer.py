@@ -187,6 +187,14 @@ def test_encode_documents_on_japanese_sentences(shared_data):
     assert tok.decode(ids[ends[-2]:ends[-1]]) == last
 
 
+def test_encode_documents_on_generated_japanese_sentences(japanese_tokenizer, japanese_corpus):
+    lines = japanese_corpus.read_text(encoding="utf-8").splitlines()[:2]
+    sentences = split_sentences("\n".join(lines))
+    [(ids, ends)] = japanese_tokenizer.encode_documents(["\n".join(lines)])
+    assert ends.size == len(sentences) > 2 and ends[-1] == ids.size
+    assert japanese_tokenizer.decode(ids[ends[-2]:ends[-1]]) == sentences[-1]
+
+
 # Decoding and pickling ----------------------------------------------------------------------------
 
 def test_decode_shows_masks_and_sentinels(llama_tokenizer, trained_tokenizer):
