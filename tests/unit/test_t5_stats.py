@@ -1,6 +1,6 @@
 """T5 span corruption on real text through real tokenizers: applied rates, span statistics, rebuild.
 
-Rows are built the way the pipeline builds them (cut each document, pack the leftovers) from
+Rows are built the way the pipeline builds them (one packer, documents in order) from
 the hermetic English corpus (pydoc text and generated prose), tokenized by the lmpairs-trained tokenizer
 and by the LLaMA-layout pretrained model (sentinels
 appended past its 32,000 pieces). The expected span-length law is exact: a uniform partition of
@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from lmpairs.config import ConfigError, T5Config
-from lmpairs.transforms.objective import Row
+from lmpairs.transforms import Ragged, RowBatch
 from lmpairs.transforms.t5 import T5Objective
+from lmpairs.transforms.testing import document_batch, rows_in_memory
 
 TOKENIZERS = ["trained_tokenizer", "llama_tokenizer"]
 LITERAL = "A line that spells out <extra_id_0>, <extra_id_1> and <mask> as plain text."
@@ -24,21 +25,20 @@ LITERAL = "A line that spells out <extra_id_0>, <extra_id_1> and <mask> as plain
 
 @pytest.fixture(scope="module", params=TOKENIZERS)
 def corpus(request, english_corpus):
-    """(tokenizer, objective, clean rows, one example per row) for the English corpus."""
+    """(tokenizer, objective, clean rows as arrays, one example's columns per row) for the English corpus."""
     tokenizer = request.getfixturevalue(request.param)
     objective = T5Objective(T5Config(), tokenizer.vocab)
     text = english_corpus.read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line.strip()] + [LITERAL]
-    rows, leftovers = [], []
-    for index, (ids, sentence_ends) in enumerate(tokenizer.encode_documents(lines)):
-        whole, remainder = objective.document_rows(f"english:{index:06d}", ids, sentence_ends)
-        rows += whole
-        leftovers.append(remainder)
-    packed, dropped = objective.pack_leftovers("0", leftovers)
-    assert dropped == 0  # T5 keeps the short final row
-    rows += packed
-    examples = [objective.examples(row, seed=0)[0][1] for row in rows]
-    return tokenizer, objective, rows, examples
+    documents = [(f"english:{i:06d}", ids, ends) for i, (ids, ends) in enumerate(tokenizer.encode_documents(lines))]
+    packer = objective.packer()
+    packer.add(document_batch(documents))
+    last, dropped = packer.finish()
+    assert dropped == 0 and last.num_rows == 1  # T5 keeps the short final row
+    rows = rows_in_memory(objective, documents)
+    ex = objective.corrupt(rows, seed=0)
+    examples = [{name: column.row(i) for name, column in ex.columns.items()} for i in range(rows.num_rows)]
+    return tokenizer, objective, rows, [rows.ids.row(i) for i in range(rows.num_rows)], examples
 
 
 def _span_lengths(objective: T5Objective, columns) -> tuple[np.ndarray, np.ndarray]:
@@ -54,32 +54,28 @@ def _span_lengths(objective: T5Objective, columns) -> tuple[np.ndarray, np.ndarr
 
 
 def test_real_rows_rebuild_exactly_and_full_rows_fit(corpus):
-    tokenizer, objective, rows, examples = corpus
+    tokenizer, objective, batch, rows, examples = corpus
     assert len(rows) > 400
     sentinels = np.asarray(tokenizer.vocab.sentinel_ids)
-    num_full = 0
-    for row, columns in zip(rows, examples):
-        assert not np.isin(row.ids, sentinels).any()  # literal "<extra_id_0>" text is not a sentinel
-        np.testing.assert_array_equal(objective.clean_ids(columns), row.ids)
-        if row.ids.shape[0] == 568:
-            num_full += 1
-            assert columns["input_ids"].shape == (512,) and columns["labels"].shape == (114,)
-    assert num_full >= len(rows) - 1  # only the packed bucket's last row may be short
+    assert not np.isin(batch.ids.values, sentinels).any()  # literal "<extra_id_0>" text is not a sentinel
+    clean = objective.clean(objective.corrupt(batch, seed=0))
+    assert np.array_equal(clean.ids.values, batch.ids.values) and np.array_equal(clean.ids.offsets, batch.ids.offsets)
+    full = [columns for row, columns in zip(rows, examples) if row.shape[0] == 568]
+    assert all(c["input_ids"].shape == (512,) and c["labels"].shape == (114,) for c in full)
+    assert len(full) == len(rows) - 1  # only the stream's last row is short
 
 
 def test_noise_density_and_mean_span_length_over_the_corpus(corpus):
-    _, objective, _, examples = corpus
-    stats = [objective.measure(columns) for columns in examples]
-    tokens = sum(s["tokens"] for s in stats)
-    noise = sum(s["noise_tokens"] for s in stats)
-    spans = sum(s["noise_spans"] for s in stats)
+    _, objective, batch, _, _ = corpus
+    stats = objective.measure(objective.corrupt(batch, seed=0))
+    tokens, noise, spans = stats["tokens"], stats["noise_tokens"], stats["noise_spans"]
     assert 0.145 <= noise / tokens <= 0.155, noise / tokens  # 85 / 568 = 0.1496 per full row
     assert 2.9 <= noise / spans <= 3.1, noise / spans  # 85 / 28 = 3.04 per full row
 
 
 def test_span_lengths_follow_the_uniform_partition_law(corpus):
-    _, objective, rows, examples = corpus
-    full = [columns for row, columns in zip(rows, examples) if row.ids.shape[0] == 568]
+    _, objective, _, rows, examples = corpus
+    full = [columns for row, columns in zip(rows, examples) if row.shape[0] == 568]
     lengths = [_span_lengths(objective, columns) for columns in full]
     for side, (n, k) in ((0, (483, 28)), (1, (85, 28))):
         pooled = np.concatenate([pair[side] for pair in lengths])
@@ -92,11 +88,11 @@ def test_span_lengths_follow_the_uniform_partition_law(corpus):
 
 def test_noise_is_spread_over_the_row(corpus):
     # T5's mask starts with non-noise and ends with noise; in between, no region is favoured.
-    _, objective, rows, examples = corpus
+    _, objective, _, rows, examples = corpus
     hits = np.zeros(568)
     full = 0
     for row, columns in zip(rows, examples):
-        if row.ids.shape[0] != 568:
+        if row.shape[0] != 568:
             continue
         nonnoise, noise = _span_lengths(objective, columns)
         hits += np.repeat(np.tile([False, True], noise.shape[0]), np.stack([nonnoise, noise], 1).ravel())
@@ -107,7 +103,7 @@ def test_noise_is_spread_over_the_row(corpus):
 
 
 def test_sentinels_decode_as_extra_ids(corpus):
-    tokenizer, _, _, examples = corpus
+    tokenizer, _, _, _, examples = corpus
     inputs, targets = examples[0]["input_ids"], examples[0]["labels"]
     first = [tokenizer.id_to_piece(int(i)) for i in targets[:1]]
     assert first == ["<extra_id_0>"]
@@ -121,9 +117,8 @@ def test_llama_sentinels_sit_past_its_vocabulary_in_t5_layout(llama_tokenizer):
     assert vocab.sentinel_ids[0] == 32099 and vocab.sentinel_ids[99] == 32000
     objective = T5Objective(T5Config(), vocab)
     ids = np.arange(1000, 1568, dtype=np.int32)
-    columns = objective.corrupt(Row(key=0, ids=ids, segment_lengths=np.array([568], dtype=np.int32)),
-                                rng=np.random.default_rng(0))
-    assert columns["labels"][0] == 32099
+    rows = RowBatch(np.zeros(1, np.uint64), Ragged(ids, np.array([0, 568])), Ragged.from_rows([[568]]))
+    assert objective.corrupt(rows, seed=0).columns["labels"].values[0] == 32099
 
 
 @pytest.mark.parametrize("name", TOKENIZERS)
