@@ -58,17 +58,15 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": describe_field(cls, f)}
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             kwargs["required"] = True
+        metavar = meta.get("metavar") or {int: "N", float: "X"}.get(base, "VALUE")
         if base is bool:
             kwargs["action"] = "store_true" if f.default is False else argparse.BooleanOptionalAction
         elif typing.get_origin(base) is typing.Literal:
             kwargs["choices"] = typing.get_args(base)
         elif typing.get_origin(base) is tuple and "nargs" in meta:
-            kwargs.update(nargs=meta["nargs"], action="extend")
+            kwargs.update(nargs=meta["nargs"], action="extend", metavar=metavar)
         else:
-            kwargs["type"] = _comma_list if typing.get_origin(base) is tuple else base
-        if "action" not in kwargs or kwargs["action"] == "extend":
-            if "choices" not in kwargs:
-                kwargs["metavar"] = meta.get("metavar") or {int: "N", float: "X"}.get(base, "VALUE")
+            kwargs.update(type=_comma_list if typing.get_origin(base) is tuple else base, metavar=metavar)
         target = parser
         if "group" in meta:
             if meta["group"] not in groups:
@@ -264,6 +262,9 @@ def make_parser() -> Parser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:
         add(subparsers)
+    for sub in subparsers.choices.values():  # after the command too: `lmpairs build ... -v`
+        sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help="log Beam's own progress too")
     return parser
 
 

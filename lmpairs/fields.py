@@ -70,8 +70,7 @@ def _hints(cls: type) -> dict[str, Any]:
 
 def describe_field(cls: type, field: dataclasses.Field) -> str:
     """The help text, the limits and the default of one field, as ``--help`` and the docs show them."""
-    parts = [field.metadata.get("help", "")]
-    base, optional = field_type(cls, field.name)
+    base, _ = field_type(cls, field.name)
     notes = []
     limits = field.metadata.get("limits")
     if limits is not None:
@@ -82,7 +81,7 @@ def describe_field(cls: type, field: dataclasses.Field) -> str:
                  else str(default).lower() if isinstance(default, bool)
                  else f"{default:,}" if isinstance(default, int) else default)
         notes.append(f"default: {shown}")
-    return parts[0] + (f" ({'; '.join(notes)})" if notes else "")
+    return field.metadata.get("help", "") + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _expected(base: Any, limits: Limits | None) -> str | None:
