@@ -43,13 +43,8 @@ def examples_table(objective: str, batch: ExampleBatch) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=row_schema(objective))
 
 
-def table_nbytes(batch: ExampleBatch) -> int:
-    """Arrow bytes of a batch: keys plus each column's values and offsets."""
-    return 8 * batch.num_examples + sum(4 * (c.values.shape[0] + c.offsets.shape[0]) for c in batch.columns.values())
-
-
 def row_nbytes(table: pa.Table) -> np.ndarray:
-    """Arrow bytes of each row of an examples table (the same measure as :func:`table_nbytes`)."""
+    """Arrow bytes of each row of an examples table: its key, and per list column its values and offset."""
     total = np.full(table.num_rows, 8, dtype=np.int64)
     for column in table.columns[1:]:
         lengths = [np.diff(np.frombuffer(c.buffers()[1], dtype=np.int32, count=len(c) + 1, offset=c.offset * 4))
@@ -122,8 +117,9 @@ class ShardWriter:
         """Queue a batch; every full row group is written at once."""
         if batch.num_examples == 0:
             return
-        self._pending.append(examples_table(self._objective, batch))
-        self._pending_bytes += table_nbytes(batch)
+        table = examples_table(self._objective, batch)
+        self._pending.append(table)
+        self._pending_bytes += int(row_nbytes(table).sum())
         while self._pending_bytes >= self._group_bytes:
             self._write_group(full=True)
 
