@@ -1,9 +1,11 @@
 """Loader: ``PairStream`` tokens/s delivered as torch batches, against a plain pyarrow read and HF datasets.
 
-Question: what does the loader's planning, shuffling and collation cost over reading the shards?
-CLM shards (rows of 1,024 + 1 tokens, zstd, the pipeline's defaults) are built once from the tiled
-corpus with ``lmpairs build`` and cached. Each round reads the whole train split once per case,
-round-robin, batches of ``BATCH`` rows:
+Question: what does the loader's planning, shuffling and collation cost over reading the shards,
+and what does verifying them cost? CLM shards (rows of 1,024 + 1 tokens, zstd, row groups of
+``GROUP_ROWS`` rows, the pipeline's layout) are written once with :mod:`lmpairs.schemas` (random ids
+in a 16,000-piece vocabulary, a short row every ``SHORT_EVERY``; the loader's cost does not depend on
+how the ids were made, and the bench does not wait on a Beam build) and cached. Each round reads
+the whole train split once per case, round-robin, batches of ``BATCH`` rows:
 
 - ``pyarrow``: each shard's row groups read (``input_ids`` only) into a numpy ``(rows, 1025)``
   array (short rows padded), sliced into batches (the ceiling: no shuffle, no tensors);
@@ -19,7 +21,12 @@ round-robin, batches of ``BATCH`` rows:
 
 Each timed call reads the split ``PASSES`` times (one pass takes tens of milliseconds). Tokens/s
 count ``seq_len`` tokens per delivered row, the same for every case. Targets: PairStream
-0 workers >= 0.8x pyarrow and >= 5x HF datasets streaming::
+0 workers >= 0.8x pyarrow and >= 5x HF datasets streaming. (The steady-state cases run after a
+warm-up, so their shards are already hashed: they include the per-window id range check only.)
+
+Verification: a fresh ``PairStream`` plus its first epoch (0 workers, no shuffle), with
+``verify="sha256"`` (every shard hashed on its first open), ``"size"`` and ``"none"``; reported as
+time against ``"none"``::
 
     python -m bench.loader [--quick] [--repeats N] [--json out.json]
 """
@@ -32,13 +39,17 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from bench.common import (Metric, at_least, finish, interleaved, median, paired_ratio, python_cmd, ratio_metric,
-                          run_process, script_args)
-from bench.corpus import cache_dir, tiled_corpus, tokenizer_model
+from bench.common import Metric, at_least, finish, interleaved, median, paired_ratio, ratio_metric, script_args
+from bench.corpus import cache_dir
 
 FULL_MB, QUICK_MB = 16.0, 0.2
 SEQ_LEN = 1024
 BATCH = 8
+VOCAB = 16_000
+GROUP_ROWS = 512
+SHORT_EVERY = 97
+ROWS_PER_MB = 250
+"""About 4 MB of int32 ids per 1,000 rows; a corpus MB tokenizes to roughly 250 rows of 1,025 ids."""
 PASSES = 5
 """Epochs per timed call: one epoch of the 16 MB build reads in ~40 ms, too short to time alone."""
 
@@ -46,15 +57,40 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # never reach for the network
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def clm_shards(mb: float) -> Path:
-    """``OUT/clm`` of a CLM build of the ``mb`` corpus (defaults: seq_len 1024, zstd), built once."""
-    out = cache_dir() / f"shards-clm-{mb:g}MB"
-    if not (out / "clm" / "manifest.json").exists():
-        corpus, model = tiled_corpus(mb), tokenizer_model()
-        run_process(python_cmd("lmpairs.cli", "build", "--input", str(corpus / "*.jsonl"), "--output", str(out),
-                               "--tokenizer", str(model), "--objectives", "clm", "--seq-len", str(SEQ_LEN),
-                               "--overwrite"))
-    return out / "clm"
+def clm_shards(mb: float, num_shards: int = 4) -> Path:
+    """``OUT/clm`` with about ``mb`` corpus-MB of CLM rows (seq_len 1024, zstd), written once."""
+    import hashlib
+
+    from lmpairs.schemas import FORMAT_VERSION, Manifest, ShardInfo, rows_to_table, write_manifest
+
+    out = cache_dir() / f"shards-clm-{mb:g}MB-v{FORMAT_VERSION}" / "clm"
+    if (out / "manifest.json").exists():
+        return out
+    rng = np.random.default_rng(0)
+    num_rows = max(num_shards * 4, int(mb * ROWS_PER_MB))
+    lengths = np.full(num_rows, SEQ_LEN + 1)
+    lengths[SHORT_EVERY - 1::SHORT_EVERY] = SEQ_LEN // 3
+    bounds = np.linspace(0, num_rows, num_shards + 1).astype(int)
+    shards = []
+    (out / "train").mkdir(parents=True, exist_ok=True)
+    for i in range(num_shards):
+        a, b = bounds[i], bounds[i + 1]
+        ids = [rng.integers(10, VOCAB, size=n, dtype=np.int32) for n in lengths[a:b]]
+        table = rows_to_table("clm", np.arange(a, b, dtype=np.uint64),
+                              {"input_ids": ids, "doc_lengths": [np.array([len(r)], np.int32) for r in ids]})
+        rel = f"train/part-{i:05d}.parquet"
+        pq.write_table(table, out / rel, compression="zstd", row_group_size=GROUP_ROWS)
+        data = (out / rel).read_bytes()
+        groups = [pq.ParquetFile(out / rel).metadata.row_group(g).num_rows
+                  for g in range(pq.ParquetFile(out / rel).metadata.num_row_groups)]
+        shards.append(ShardInfo(path=rel, num_rows=int(b - a), num_bytes=len(data), num_row_groups=len(groups),
+                                row_group_rows=groups, sha256=hashlib.sha256(data).hexdigest()))
+    special = {"pad": 0, "unk": 1, "bos": 2, "eos": 3, "mask": None, "extra_id_0": None, "num_sentinels": 0}
+    write_manifest(Manifest(objective="clm", config={"seq_len": SEQ_LEN}, seed=0,
+                            tokenizer={"file": "bench.model", "sha256": "0" * 64, "vocab_size": VOCAB,
+                                       "special_ids": special},
+                            inputs=[], counters={}, splits={"train": shards}, lmpairs_version="bench"), str(out))
+    return out
 
 
 def train_files(path: Path) -> list[str]:
@@ -132,6 +168,28 @@ class EpochRunner:
         return iterate(self.loader)
 
 
+def first_epoch(path: Path, verify: str) -> int:
+    """A fresh stream (its shards not yet hashed) and one unshuffled epoch."""
+    from lmpairs.loader import PairStream
+
+    return iterate(PairStream(str(path), batch_size=BATCH, shuffle=False, seed=0, verify=verify))
+
+
+def verify_metrics(path: Path, repeats: int, num_tokens: int) -> list[Metric]:
+    """First-epoch time with each ``verify`` mode, as a ratio to ``verify="none"``."""
+    modes = ("sha256", "size", "none")
+    times = interleaved({m: partial(first_epoch, path, m) for m in modes}, repeats, warmup=True)
+    shard_bytes = sum(p.stat().st_size for p in (path / "train").glob("*.parquet"))
+    metrics = []
+    for mode in ("sha256", "size"):
+        metrics.append(ratio_metric(f"first epoch, verify={mode} (fresh stream, 0w)",
+                                    num_tokens / median(times[mode]), "tok/s",
+                                    paired_ratio(times["none"], times[mode]), "verify=none", None,
+                                    seconds=times[mode], ref_seconds=times["none"], tokens=num_tokens,
+                                    shard_bytes=shard_bytes))
+    return metrics
+
+
 def run(*, quick: bool = False, repeats: int | None = None) -> list[Metric]:
     from lmpairs.loader import PairStream
 
@@ -175,6 +233,7 @@ def run(*, quick: bool = False, repeats: int | None = None) -> list[Metric]:
     else:
         metrics.append(Metric(name="pairstream vs hf datasets", value=float("nan"), unit="tok/s",
                               detail={"skipped": hf_missing}))
+    metrics += verify_metrics(path, repeats, plain.num_rows * SEQ_LEN)
     return metrics
 
 
