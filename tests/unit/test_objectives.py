@@ -1,0 +1,159 @@
+"""One declaration per objective: the registry, and a test-only objective registered in one place.
+
+The extra objective (``test-reverse``: an encoder-decoder whose input is the row reversed) gets a
+schema, Parquet round trip, collation, loss, model, applied rates and an inspection view from its
+declaration alone: no table anywhere else names it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lmpairs.config import BartConfig, ClmConfig, MlmConfig, T5Config
+from lmpairs.objectives import (FAMILIES, IGNORE_INDEX, ObjectiveSpec, get_spec, objective_names, register,
+                                unregister)
+from lmpairs.schemas.rates import RATIOS, applied_rates
+from lmpairs.schemas.rows import batch_to_table, check_schema, list_columns, list_to_numpy, row_schema
+from lmpairs.transforms import ExampleBatch, Ragged, RowBatch, make_objective
+from lmpairs.transforms.objective import Objective
+from lmpairs.transforms.packing import ConcatPacker
+from lmpairs.transforms.testing import check_invariants, rows_in_memory
+from lmpairs.vocab import toy_vocab
+
+VOCAB = toy_vocab()
+
+
+class ReverseObjective(Objective):
+    """Test-only: rows of ``seq_len`` tokens; the input is the row reversed, the labels the row."""
+
+    name = "test-reverse"
+
+    @property
+    def full_row_length(self) -> int:
+        return self.config.seq_len
+
+    def packer(self) -> ConcatPacker:
+        return ConcatPacker(objective_id=self.objective_id, row_length=self.config.seq_len, suffix=self.vocab.eos_id)
+
+    def corrupt_columns(self, rows: RowBatch, *, seed: int, copy: int) -> dict:
+        lengths = rows.ids.lengths
+        rows_of = np.repeat(np.arange(rows.num_rows), lengths)
+        flipped = rows.ids.offsets[1:][rows_of] - 1 - (np.arange(rows.ids.values.shape[0]) - rows.ids.offsets[rows_of])
+        return {"input_ids": Ragged(rows.ids.values[flipped], rows.ids.offsets),
+                "labels": Ragged(rows.ids.values.copy(), rows.ids.offsets)}
+
+    def clean(self, examples: ExampleBatch) -> RowBatch:
+        labels = examples.columns["labels"]
+        return RowBatch(examples.keys, labels, Ragged(labels.lengths.astype(np.int32),
+                                                      np.arange(labels.num_rows + 1, dtype=np.int64)))
+
+    def measure(self, examples: ExampleBatch) -> dict[str, int]:
+        tokens = int(examples.columns["input_ids"].values.shape[0])
+        return {"tokens": tokens, "reversed": tokens}
+
+
+SPEC = ObjectiveSpec(name="test-reverse", objective_id=99, config=ClmConfig, columns=("input_ids", "labels"),
+                     family="encoder-decoder", decoder_start="eos", transform=ReverseObjective,
+                     rates=(("reversed / tokens", "reversed", "tokens", None),))
+
+
+@pytest.fixture
+def reverse():
+    register(SPEC)
+    yield make_objective("test-reverse", ClmConfig(seq_len=6), VOCAB)
+    unregister("test-reverse")
+
+
+def test_the_four_objectives_are_declared_once():
+    assert objective_names()[:4] == ("clm", "mlm", "t5", "bart")
+    expected = {"clm": (1, ClmConfig, "decoder", ("input_ids", "doc_lengths")),
+                "mlm": (2, MlmConfig, "encoder", ("input_ids", "labels")),
+                "t5": (3, T5Config, "encoder-decoder", ("input_ids", "labels")),
+                "bart": (4, BartConfig, "encoder-decoder", ("input_ids", "labels"))}
+    for name, (oid, config, family, columns) in expected.items():
+        spec = get_spec(name)
+        assert (spec.objective_id, spec.config, spec.family, spec.columns) == (oid, config, family, columns)
+        assert make_objective(name, config(), VOCAB).spec is spec
+    assert get_spec("clm").target_key == "target_ids" and get_spec("mlm").target_key == "labels"
+    assert get_spec("mlm").rate_names == ("selected_per_maskable", "masked_per_selected", "random_per_selected",
+                                          "kept_per_selected")
+    assert IGNORE_INDEX == -100 and set(FAMILIES) == {"decoder", "encoder", "encoder-decoder"}
+
+
+def test_register_rejects_taken_names_ids_and_bad_declarations():
+    with pytest.raises(ValueError, match="already registered"):
+        register(get_spec("mlm"))
+    with pytest.raises(ValueError, match="id 2 is taken"):
+        register(ObjectiveSpec(name="x", objective_id=2, config=MlmConfig, columns=("input_ids",),
+                               family="encoder", transform="m:C"))
+    with pytest.raises(ValueError, match="family"):
+        ObjectiveSpec(name="x", objective_id=50, config=MlmConfig, columns=("input_ids",), family="rnn",
+                      transform="m:C")
+    with pytest.raises(ValueError, match="decoder_start"):
+        ObjectiveSpec(name="x", objective_id=50, config=MlmConfig, columns=("input_ids",),
+                      family="encoder-decoder", transform="m:C")
+    with pytest.raises(ValueError, match="unknown objective 'gpt'"):
+        get_spec("gpt")
+
+
+def test_a_registered_objective_builds_writes_collates_and_inspects(reverse, tmp_path):
+    import pyarrow.parquet as pq
+
+    from lmpairs.loader.collate import COLLATORS, CollateSpec, example_lengths, needed_columns
+    from lmpairs.loader.losses import TARGET_KEYS, loss_for, seq2seq_loss
+    from lmpairs.inspection.examples import RENDERERS, render_plain
+    from lmpairs.loader.ragged import Ragged as LoaderRagged
+
+    rows = rows_in_memory(reverse, [("a", np.arange(105, 112), np.array([7])), ("b", np.arange(300, 302), [2])])
+    assert rows.ids.values.tolist() == [105, 106, 107, 108, 109, 110, 111, 3, 300, 301, 3]
+    ex = check_invariants(reverse, rows, seed=0, splits=[1])
+    assert ex.columns["input_ids"].row(0).tolist() == [110, 109, 108, 107, 106, 105]
+    # schema and Parquet
+    assert list_columns("test-reverse") == ("input_ids", "labels")
+    table = batch_to_table("test-reverse", ex.keys, ex.columns)
+    check_schema(table.schema, "test-reverse", "x.parquet")
+    pq.write_table(table, tmp_path / "x.parquet")
+    back = pq.read_table(tmp_path / "x.parquet")
+    values, offsets = list_to_numpy(back.column("labels"))
+    assert values.tolist() == rows.ids.values.tolist() and offsets.tolist() == rows.ids.offsets.tolist()
+    assert row_schema("test-reverse").metadata[b"lmpairs.format_version"] == b"2"
+    # rates
+    assert RATIOS["test-reverse"] == [("reversed / tokens", "reversed", "tokens", None)]
+    assert applied_rates("test-reverse", reverse.measure(ex)) == {"reversed_per_tokens": 1.0}
+    # collation and loss, by family
+    spec = CollateSpec(pad_id=VOCAB.pad_id, eos_id=VOCAB.eos_id)
+    columns = {n: LoaderRagged(c.values, c.offsets) for n, c in ex.columns.items()}
+    assert needed_columns("test-reverse", spec) == ("input_ids", "labels")
+    batch = COLLATORS["test-reverse"](columns, np.arange(ex.num_examples), spec)
+    assert batch["decoder_input_ids"][:, 0].tolist() == [VOCAB.eos_id] * ex.num_examples  # declared start
+    assert batch["labels"].tolist() == [[105, 106, 107, 108, 109, 110], [111, 3, 300, 301, 3, IGNORE_INDEX]]
+    assert example_lengths("test-reverse", columns).tolist() == [6, 5]
+    assert loss_for("test-reverse") is seq2seq_loss and TARGET_KEYS["test-reverse"] == "labels"
+    assert RENDERERS["test-reverse"] is render_plain
+    assert "test-reverse" in COLLATORS
+
+
+def test_reference_model_by_family(reverse):
+    torch = pytest.importorskip("torch")
+    from lmpairs.trainer.models import MODELS, EncoderDecoder, ModelConfig, build_model
+
+    assert MODELS["test-reverse"] is EncoderDecoder
+    model = build_model("test-reverse", ModelConfig(vocab_size=VOCAB.size, d_model=16, num_layers=1, num_heads=2,
+                                                    d_ff=32))
+    ids = torch.tensor([[105, 106, 3]])
+    out = model({"input_ids": ids, "attention_mask": torch.ones_like(ids), "decoder_input_ids": ids})
+    assert out.shape == (1, 3, VOCAB.size)
+
+
+def test_plain_view_decodes_every_column(reverse, trained_tokenizer):
+    from lmpairs.inspection.examples import RENDERERS
+    from lmpairs.inspection.render import PieceRenderer
+
+    vocab = trained_tokenizer.vocab
+    ids = np.array(trained_tokenizer.encode_batch(["hello there, my friend"])[0], dtype=np.int32)
+    ex = make_objective("test-reverse", ClmConfig(seq_len=64), vocab).corrupt(
+        rows_in_memory(make_objective("test-reverse", ClmConfig(seq_len=64), vocab), [("d", ids, [ids.size])]),
+        seed=0)
+    lines = RENDERERS["test-reverse"]({n: c.row(0) for n, c in ex.columns.items()},
+                                      PieceRenderer(trained_tokenizer), 100, 50)
+    assert lines[0].startswith("  input_ids (") and "friend" in lines[1]
