@@ -20,7 +20,8 @@ import logging
 import sys
 import textwrap
 import typing
-from typing import Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from lmpairs.config import OBJECTIVE_CONFIGS, OBJECTIVES, BuildConfig, ConfigError
 from lmpairs.errors import UsageError, UserError
@@ -201,7 +202,8 @@ def add_train_tokenizer(subparsers: argparse._SubParsersAction) -> None:
                    help=f"JSONL field holding the text (default: {defaults['text_field']})")
     p.add_argument("--seed", type=int, default=defaults["seed"], help=f"sampling seed (default: {defaults['seed']})")
     p.add_argument("--num-threads", type=int, default=defaults["num_threads"], metavar="N",
-                   help=f"training threads; fixed so the model bytes are reproducible (default: {defaults['num_threads']})")
+                   help="training threads; fixed so the model bytes are reproducible "
+                   f"(default: {defaults['num_threads']})")
     p.set_defaults(run=run_train_tokenizer_command)
 
 
@@ -216,7 +218,8 @@ def run_train_tokenizer_command(args: argparse.Namespace, extra: list[str]) -> i
 
 
 def _delegate(subparsers: argparse._SubParsersAction, name: str, summary: str, description: str,
-              add_arguments: Callable[[argparse.ArgumentParser], Any], run: Callable[[argparse.Namespace], int]) -> None:
+              add_arguments: Callable[[argparse.ArgumentParser], Any],
+              run: Callable[[argparse.Namespace], int]) -> None:
     """Register a subcommand whose options and runner live in its own module (no Beam options)."""
     p = subparsers.add_parser(name, allow_abbrev=False, help=summary, description=description)
     add_arguments(p)

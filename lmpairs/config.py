@@ -306,7 +306,7 @@ class BuildConfig(_Config):
         """The config of one objective by name (``clm``, ``mlm``, ``t5``, ``bart``)."""
         return getattr(self, objective)
 
-    def with_seq_len(self, seq_len: int) -> "BuildConfig":
+    def with_seq_len(self, seq_len: int) -> BuildConfig:
         """Apply one ``--seq-len`` to every chosen objective (T5 reads it as the encoder input length)."""
         return dataclasses.replace(self, **{name: dataclasses.replace(getattr(self, name), seq_len=seq_len)
                                             for name in self.objectives})

@@ -15,9 +15,10 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from lmpairs.config import OBJECTIVES, BuildConfig, ConfigError
 from lmpairs.corpus import describe_corpus, write_corpus
@@ -143,7 +144,7 @@ def demo(config: DemoConfig, *, out: TextIO = sys.stdout) -> DemoResult:
     options = InspectOptions(num_examples=config.num_examples, width=default_width(), max_tokens=160)
     out.write(timed(result, "inspect", out, lambda: inspect_build(str(output), options)))
     for objective in OBJECTIVES:
-        run = timed(result, f"train {objective}", out, lambda: train_objective(config, objective))
+        run = timed(result, f"train {objective}", out, lambda name=objective: train_objective(config, name))
         report_training(result, objective, run, out)
     result.timings["total"] = time.perf_counter() - started
     result.cpu_timings["total"] = time.process_time() - started_cpu

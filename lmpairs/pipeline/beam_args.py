@@ -13,7 +13,8 @@ import argparse
 import difflib
 import importlib
 import logging
-from typing import NoReturn, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, _BeamArgumentParser
 

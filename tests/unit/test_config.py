@@ -6,8 +6,18 @@ import time
 
 import pytest
 
-from lmpairs.config import (MAX_SEQ_LEN, MAX_T5_RAW_LENGTH, OBJECTIVE_CONFIGS, BartConfig, BuildConfig, ClmConfig,
-                            ConfigError, MlmConfig, T5Config, t5_lengths)
+from lmpairs.config import (
+    MAX_SEQ_LEN,
+    MAX_T5_RAW_LENGTH,
+    OBJECTIVE_CONFIGS,
+    BartConfig,
+    BuildConfig,
+    ClmConfig,
+    ConfigError,
+    MlmConfig,
+    T5Config,
+    t5_lengths,
+)
 from lmpairs.errors import UserError
 from lmpairs.fields import field_type
 
