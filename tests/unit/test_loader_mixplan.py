@@ -120,3 +120,31 @@ def test_same_seed_and_epoch_same_plan_other_epoch_other_order():
                             num_workers=1, options=options)
         return [(w.parts, [b.tolist() for _, b in plan.batches(w)]) for w in plan.windows]
     assert batches(0) == batches(0) and batches(0) != batches(1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(1, 30), min_size=1, max_size=3), data=st.data(),
+       batch_size=st.integers(1, 6), buffer=st.integers(1, 20), world_size=st.integers(1, 3),
+       num_workers=st.integers(1, 3), per_source=st.booleans(), drop_last=st.booleans())
+def test_a_worker_resumed_after_any_batch_yields_the_rest_of_its_batches(sizes, data, batch_size, buffer, world_size,
+                                                                         num_workers, per_source, drop_last):
+    counts = [data.draw(st.integers(0, 3 * n)) for n in sizes]
+    options = MixOptions(batch_size=batch_size, shuffle_buffer=buffer, per_source=per_source, drop_last=drop_last)
+    if sum(options.quanta(c) for c in counts) < world_size:
+        return
+    unit_rows = [np.array([n // 2, n - n // 2]) for n in sizes]
+    lengths = set()
+    for rank in range(world_size):
+        total = 0
+        for worker in range(num_workers):
+            plan = plan_mixture(unit_rows, counts, seed=9, epoch=2, rank=rank, world_size=world_size, worker=worker,
+                                num_workers=num_workers, options=options)
+            full = [(w.index, s, b.tolist()) for w in plan.windows for s, b in plan.batches(w)]
+            assert len(full) == plan.num_batches
+            total += len(full)
+            for done in range(len(full) + 1):
+                first, offset = plan.skip(done)
+                rest = [(w.index, s, b.tolist()) for w in plan.windows[first:] for s, b in plan.batches(w)][offset:]
+                assert rest == full[done:]
+        lengths.add(total)
+    assert len(lengths) == 1  # every rank the same number of batches
