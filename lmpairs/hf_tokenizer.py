@@ -277,17 +277,24 @@ def encode_threads() -> int:
 
 
 def beam_worker_processes(cores: int) -> int:
-    """How many Beam SDK worker processes share this machine (1 outside a Beam worker process)."""
+    """How many Beam SDK worker processes share this machine (1 outside a Beam worker process).
+
+    Direct runner: ``direct_num_workers`` (0 means one per core). Dataflow starts one SDK process
+    per vCPU unless the ``no_use_multiple_sdk_containers`` experiment is set.
+    """
     raw = os.environ.get("PIPELINE_OPTIONS")
     if not raw:
         return 1
     try:
-        options = json.loads(raw)
-        options = options.get("options", options)
+        parsed = json.loads(raw)
+        parsed = parsed.get("options", parsed)
         # Keys are plain ("direct_num_workers") or URNs ("beam:option:direct_num_workers:v1").
-        value = next((v for k, v in options.items() if "direct_num_workers" in k.split(":")), 1)
-        workers = int(value)
-    except (ValueError, TypeError, AttributeError):
+        options = {(k.split(":")[2] if k.startswith("beam:option:") else k): v for k, v in parsed.items()}
+        if "Dataflow" in str(options.get("runner", "")):
+            single = "no_use_multiple_sdk_containers" in (options.get("experiments") or [])
+            return 1 if single else cores
+        workers = int(options.get("direct_num_workers", 1))
+    except (ValueError, TypeError, AttributeError, IndexError):
         return 1
     return cores if workers <= 0 else workers
 

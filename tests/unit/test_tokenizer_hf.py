@@ -275,6 +275,11 @@ def test_encode_threads_share_the_cores_among_beam_worker_processes(clean_thread
     assert encode_threads() == 4
     clean_thread_env.setenv("PIPELINE_OPTIONS", json.dumps({"beam:option:direct_num_workers:v1": 0}))  # 0 = all cores
     assert encode_threads() == 1
+    clean_thread_env.setenv("PIPELINE_OPTIONS", json.dumps({"options": {"runner": "DataflowRunner"}}))
+    assert encode_threads() == 1  # one SDK process per vCPU
+    clean_thread_env.setenv("PIPELINE_OPTIONS", json.dumps({"options": {
+        "runner": "DataflowRunner", "experiments": ["no_use_multiple_sdk_containers"]}}))
+    assert encode_threads() == 16
     clean_thread_env.setenv("LMPAIRS_TOKENIZER_THREADS", "3")
     assert encode_threads() == 3
 
