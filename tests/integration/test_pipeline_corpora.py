@@ -1,8 +1,9 @@
 """All four objectives built from small corpora in every layout (English, Japanese, BOM+CRLF, gzip, JSONL), read back.
 
-The CLM check is exact: each document, tokenized on its own here, framed ``[bos] ids [eos]`` and
-cut into rows, must equal the stored rows with its key, and each bucket's packed rows must equal
-its documents' remainders in key order; the only tokens allowed to be missing are the counted
+The CLM check is exact: the documents of each input file, read here independently of the
+pipeline (their keys are byte offsets), tokenized on their own, framed ``[bos] ids [eos]`` and
+concatenated in file order per train/validation side, must equal that file's stored rows
+concatenated in shard order; the only tokens allowed to be missing are the counted
 ``dropped_tokens``.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections import defaultdict
+import re
 from pathlib import Path
 
 import duckdb
@@ -19,40 +20,38 @@ import pyarrow.parquet as pq
 import pytest
 
 from lmpairs.config import T5Config
-from lmpairs.pipeline.examples import assign_split, pack_bucket
+from lmpairs.pipeline.splitjob import is_validation
 from lmpairs.schemas import check_schema, list_to_numpy, read_manifest
-from lmpairs.transforms import stable_hash64
 
 pytestmark = pytest.mark.slow
 OBJECTIVES = ("clm", "mlm", "t5", "bart")
 SEQ_LEN = 64
 FRACTION = 0.1
-BUCKETS = 16
 
 
-def text_documents(path: Path, key_prefix: str) -> dict[str, str]:
-    """Line documents of a (possibly gzipped) text file, read independently of the pipeline."""
+def line_documents(path: Path, key_prefix: str) -> list[tuple[str, str]]:
+    """(key, text) of each non-blank line of a (possibly gzipped) file, keyed by its byte offset."""
     data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    lines = data.decode("utf-8-sig").replace("\r\n", "\n").split("\n")
-    return {f"{key_prefix}:{i}": line for i, line in enumerate(lines) if line.strip()}
-
-
-def jsonl_documents(path: Path, key_prefix: str) -> dict[str, str]:
-    return {f"{key_prefix}:{i}": json.loads(line)["text"] for i, line in enumerate(path.read_text().splitlines())}
-
-
-def expected_documents(root: Path) -> dict[str, str]:
-    docs = {}
-    for name in ("en/shakespeare.txt", "en/botchan.txt.gz", "ja.txt"):
-        docs.update(text_documents(root / name, name))
-    docs.update(jsonl_documents(root / "arxiv.jsonl", "arxiv.jsonl"))
+    offset = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    docs = []
+    for line in data[offset:].split(b"\n"):
+        text = line.decode("utf-8").rstrip("\r")
+        if path.name.endswith(".jsonl") and text:
+            text = json.loads(text)["text"]
+        if text.strip():
+            docs.append((f"{key_prefix}:{offset}", text))
+        offset += len(line) + 1
     return docs
+
+
+def expected_documents(root: Path, names=("arxiv.jsonl", "en/botchan.txt.gz", "en/shakespeare.txt", "ja.txt")):
+    return {name: line_documents(root / name, name) for name in names}
 
 
 @pytest.fixture(scope="module")
 def trained_build(build, corpus_slices, trained_tokenizer, tmp_path_factory):
     out = tmp_path_factory.mktemp("trained") / "out"
-    manifests = build([f"{corpus_slices}/**"], out, trained_tokenizer.name, seq_len=SEQ_LEN, num_shards=3,
+    manifests = build([f"{corpus_slices}/**"], out, trained_tokenizer.name, seq_len=SEQ_LEN, documents="line",
                       validation_fraction=FRACTION)
     return out, manifests
 
@@ -61,7 +60,7 @@ def trained_build(build, corpus_slices, trained_tokenizer, tmp_path_factory):
 def llama_build(build, corpus_slices, llama_tokenizer, tmp_path_factory):
     out = tmp_path_factory.mktemp("llama") / "out"
     manifests = build([f"{corpus_slices}/ja.txt", f"{corpus_slices}/en/botchan.txt.gz"], out, llama_tokenizer.name,
-                      seq_len=SEQ_LEN, num_shards=2, validation_fraction=FRACTION)
+                      seq_len=SEQ_LEN, documents="line", validation_fraction=FRACTION)
     return out, manifests
 
 
@@ -109,63 +108,62 @@ def test_duckdb_reads_the_shards_back(trained_build):
 
 def test_inputs_and_formats_are_recorded(trained_build):
     _, manifests = trained_build
-    inputs = {f["key_prefix"]: (f["format"], f["compression"]) for f in manifests["clm"].inputs}
-    assert inputs == {"arxiv.jsonl": ("jsonl", "uncompressed"), "en/botchan.txt.gz": ("text", "gzip"),
-                      "en/shakespeare.txt": ("text", "uncompressed"), "ja.txt": ("text", "uncompressed")}
+    inputs = {f["key_prefix"]: (f["format"], f["compression"], f["index"]) for f in manifests["clm"].inputs}
+    assert inputs == {"arxiv.jsonl": ("jsonl", "uncompressed", 0), "en/botchan.txt.gz": ("text", "gzip", 1),
+                      "en/shakespeare.txt": ("text", "uncompressed", 2), "ja.txt": ("text", "uncompressed", 3)}
+    assert manifests["clm"].format_version == 2
 
 
-def framed(tokenizer, text: str) -> np.ndarray:
+def framed(tokenizer, text: str) -> list[int]:
     ids = tokenizer.encode_documents([text])[0][0]
-    return np.concatenate([[tokenizer.vocab.bos_id], ids, [tokenizer.vocab.eos_id]]).astype(np.int32)
+    return [tokenizer.vocab.bos_id, *ids.tolist(), tokenizer.vocab.eos_id]
 
 
-def check_clm_reproduces_documents(out: Path, manifest, tokenizer, documents: dict[str, str]) -> None:
-    rows = read_rows(out / "clm", manifest)
-    length = SEQ_LEN + 1
-    seen, missing = set(), 0
-    remainders = defaultdict(list)
-    for key in sorted(documents):
-        ids = framed(tokenizer, documents[key])
-        split = assign_split(key, FRACTION)
-        for i in range(len(ids) // length):
-            row = rows[stable_hash64("clm", "doc", key, i)]
-            assert row["split"] == split and np.array_equal(row["input_ids"], ids[i * length:(i + 1) * length])
-            assert row["doc_lengths"].tolist() == [length]
-            seen.add(stable_hash64("clm", "doc", key, i))
-        if len(ids) % length:
-            remainders[f"{split}/{pack_bucket(key, BUCKETS)}"].append(ids[len(ids) // length * length:])
-    for group, parts in remainders.items():
-        expected = np.concatenate(parts)
-        stream, lengths, i = [], [], 0
-        while (key := stable_hash64("clm", "pack", group, i)) in rows:
-            assert rows[key]["split"] == group.split("/")[0]
-            stream.append(rows[key]["input_ids"])
-            lengths.append(rows[key]["doc_lengths"])
-            seen.add(key)
-            i += 1
-        stream = np.concatenate(stream) if stream else np.zeros(0, np.int32)
-        assert np.array_equal(stream, expected[:len(stream)]), group
-        assert np.concatenate(lengths).sum() == len(stream)
-        missing += len(expected) - len(stream)
-    assert seen == set(rows), "rows the documents do not explain"
+def clm_streams(out: Path, manifest) -> dict[tuple[int, str], list[int]]:
+    """Each (input split index, side)'s CLM tokens: its rows concatenated in shard order."""
+    streams: dict[tuple[int, str], list[int]] = {}
+    for side, shards in manifest.splits.items():
+        for shard in sorted(shards, key=lambda s: s.path):
+            index = int(re.match(r"[a-z]+/part-(\d+)-\d+\.parquet", shard.path).group(1))
+            for row in pq.read_table(out / "clm" / shard.path).column("input_ids").to_pylist():
+                assert len(row) <= SEQ_LEN + 1
+                streams.setdefault((index, side), []).extend(row)
+    return streams
+
+
+def check_clm_reproduces_documents(out: Path, manifest, tokenizer, documents: dict[str, list]) -> None:
+    streams = clm_streams(out, manifest)
+    index = {f["key_prefix"]: f["index"] for f in manifest.inputs}
+    expected = {}
+    for name, docs in documents.items():
+        for key, text in docs:
+            side = "validation" if is_validation(key, FRACTION) else "train"
+            expected.setdefault((index[name], side), []).extend(framed(tokenizer, text))
+    assert streams.keys() <= expected.keys()
+    missing = 0
+    for stream, tokens in expected.items():
+        got = streams.get(stream, [])
+        assert got == tokens[:len(got)], stream  # only a split's final short row may be dropped
+        missing += len(tokens) - len(got)
     assert missing == manifest.counters["dropped_tokens"]
 
 
 def test_clm_rows_reproduce_the_tokenized_corpus(trained_build, trained_tokenizer, corpus_slices):
     out, manifests = trained_build
     documents = expected_documents(corpus_slices)
-    assert manifests["clm"].counters["documents_used"] == len(documents)
+    assert manifests["clm"].counters["documents_used"] == sum(map(len, documents.values()))
     check_clm_reproduces_documents(out, manifests["clm"], trained_tokenizer, documents)
 
 
 def test_clm_rows_reproduce_japanese_and_bom_crlf_text_with_llama(llama_build, llama_tokenizer, corpus_slices):
     out, manifests = llama_build
-    documents = text_documents(corpus_slices / "ja.txt", "ja.txt")
-    documents.update(text_documents(corpus_slices / "en/botchan.txt.gz", "botchan.txt.gz"))
-    assert manifests["clm"].counters["documents_used"] == len(documents)
+    documents = expected_documents(corpus_slices, ("en/botchan.txt.gz", "ja.txt"))
+    documents = {name.rsplit("/", 1)[-1]: docs for name, docs in documents.items()}
+    documents = {name: [(f"{name}:{key.split(':')[1]}", text) for key, text in docs] for name, docs in documents.items()}
+    assert manifests["clm"].counters["documents_used"] == sum(map(len, documents.values()))
     check_clm_reproduces_documents(out, manifests["clm"], llama_tokenizer, documents)
     text = "".join(llama_tokenizer.decode(r["input_ids"]) for r in read_rows(out / "clm", manifests["clm"]).values())
-    assert documents["ja.txt:0"][:12] in text and documents["botchan.txt.gz:0"][:12] in text  # starts of first lines
+    assert documents["ja.txt"][0][1][:12] in text and documents["botchan.txt.gz"][0][1][:12] in text
     assert "\ufeff" not in text and "\r" not in text  # LLaMA's byte fallback would keep both
 
 
