@@ -254,6 +254,9 @@ def _build_vocab(model, name: str) -> tuple[Vocab, dict[int, str]]:
     size = n + len(appended)
     special = np.ones(size, dtype=bool)
     special[:n] = model.special
+    if special.all():
+        raise TokenizerError(f"{name}: every one of its {n} ids is a special token, so nothing is left to "
+                             "encode text with; pass a trained tokenizer.")
     word_start = np.zeros(size, dtype=bool)
     word_start[:n] = model.word_start
     vocab = Vocab(size=size, pad_id=pad_id, bos_id=model.bos_id, eos_id=eos_id, unk_id=model.unk_id,

@@ -8,6 +8,7 @@ bos, mask or sentinels. Japanese sentences are built from a fixed word list with
 """
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -53,4 +54,30 @@ def write_t5_style(directory: Path) -> Path:
     path.write_bytes(train_tokenizer_json(training_texts(), "unigram-metaspace", VOCAB_SIZE,
                                           special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>",
                                           eos_template="</s>"))
+    return path
+
+
+def write_llama_style(directory: Path) -> Path:
+    """A LLaMA-2-style tokenizer.json as ``transformers`` converts a SentencePiece BPE: no pre-tokenizer,
+    a normalizer that prepends ``▁`` and turns spaces into ``▁``, ``<unk>`` 0, ``<s>`` 1, ``</s>`` 2,
+    byte fallback (256 ``<0xNN>`` pieces, here after the trained ones) and a ``<s> $A`` template."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first")  # for training only
+    tokenizer.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                           decoders.Strip(" ", 1, 0)])
+    trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE - 256, special_tokens=["<unk>", "<s>", "</s>"],
+                                  show_progress=False)
+    tokenizer.train_from_iterator([d.text for d in corpus_documents()[:100]], trainer)
+    tokenizer.pre_tokenizer = None
+    tokenizer.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+    n = tokenizer.get_vocab_size()
+    config = json.loads(tokenizer.to_str())
+    config["model"]["vocab"].update({f"<0x{b:02X}>": n + b for b in range(256)})
+    config["post_processor"] = json.loads(processors.TemplateProcessing(
+        single="<s> $A", special_tokens=[("<s>", 1)]).__getstate__())
+    path = directory / "llama_style" / "tokenizer.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
     return path

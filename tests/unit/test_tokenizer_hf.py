@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 import pytest
-from hf_tokenizers import japanese_documents, write_gpt2_style, write_t5_style
+from hf_tokenizers import japanese_documents, write_gpt2_style, write_llama_style, write_t5_style
 
 from lmpairs.errors import UserError
 from lmpairs.hf_tokenizer import bytes_to_unicode, configure_threads, encode_threads
@@ -311,3 +311,55 @@ def test_piece_texts_show_characters_split_into_byte_pieces_whole(gpt2, t5):
     assert "".join(gpt2.piece_texts(ids)) == "である" and "" in gpt2.piece_texts(ids)
     lone = gpt2.piece_to_id(bytes_to_unicode()[0xE3])
     assert gpt2.piece_texts([lone, gpt2.vocab.mask_id]) == ["<0xE3>", "<mask>"]
+
+
+
+# Other layouts: LLaMA-2 as transformers converts it, BERT's WordPiece -------------------------------
+
+@pytest.fixture(scope="session")
+def llama(hf_dir):
+    return Tokenizer.load(write_llama_style(hf_dir))
+
+
+def test_llama_style_specials_word_starts_and_byte_fallback(llama):
+    n, vocab = llama.model_vocab_size, llama.vocab
+    assert (vocab.unk_id, vocab.bos_id, vocab.eos_id) == (0, 1, 2)  # bos from the "<s> $A" template
+    assert (vocab.sentinel(0), vocab.mask_id, vocab.pad_id, vocab.size) == (n + 99, n + 100, n + 101, n + 102)
+    assert llama._model.scheme == "metaspace"  # from the normalizer's Replace(" ", "▁")
+    assert vocab.word_start[llama.piece_to_id("\u2581The")] and not vocab.word_start[llama.piece_to_id("at")]
+    byte_ids = [llama.piece_to_id(f"<0x{b:02X}>") for b in range(256)]
+    assert not vocab.special[byte_ids].any()  # byte-fallback pieces are ordinary
+    text = "The cat sat.\n吾輩は猫である。"
+    [(ids, ends)] = llama.encode_documents([text])
+    assert llama.decode(ids) == text and len(ends) == 2
+    assert "".join(llama.piece_texts(ids)).lstrip() == text
+    assert llama.piece_text(byte_ids[0x41]) == "A" and llama.piece_text(byte_ids[0xE3]) == "<0xE3>"
+
+
+def test_wordpiece_takes_cls_sep_pad_mask_from_the_file(tmp_path):
+    from tokenizers.implementations import BertWordPieceTokenizer
+
+    bert = BertWordPieceTokenizer(lowercase=True)
+    bert.train_from_iterator([ENGLISH] * 20, vocab_size=300, show_progress=False)
+    bert.enable_padding(pad_id=bert.token_to_id("[PAD]"), pad_token="[PAD]")
+    path = tmp_path / "tokenizer.json"
+    bert.save(str(path))
+    tok = Tokenizer.load(path)
+    vocab, find = tok.vocab, tok.piece_to_id
+    assert (vocab.bos_id, vocab.eos_id, vocab.pad_id, vocab.unk_id, vocab.mask_id) == (
+        find("[CLS]"), find("[SEP]"), find("[PAD]"), find("[UNK]"), find("[MASK]"))
+    assert tok.appended == {tok.model_vocab_size + k: f"<extra_id_{99 - k}>" for k in range(100)}
+    [ids] = tok.encode_batch(["reassignments statementsss"])  # words the tiny vocabulary splits
+    pieces = [tok.id_to_piece(i) for i in ids]
+    assert any(p.startswith("##") for p in pieces)
+    assert vocab.word_start[ids].tolist() == [not p.startswith("##") for p in pieces]
+    assert "".join(tok.piece_text(i) for i in ids) == " reassignments statementsss"
+
+
+def test_a_tokenizer_json_with_only_special_tokens_is_refused(gpt2_path, tmp_path):
+    config = json.loads(gpt2_path.read_text("utf-8"))
+    config["model"]["vocab"], config["model"]["merges"] = {"<|endoftext|>": 0}, []
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(TokenizerError, match="every one of its 1 ids is a special token"):
+        Tokenizer.load(path)
