@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Sequence
 from itertools import zip_longest
-from typing import Sequence
 
 import numpy as np
 

@@ -113,9 +113,8 @@ def read_rows(manifest: Manifest, objective_dir: str, split: str, count: int,
     fs, root = resolve(objective_dir, storage_options)
     rows: list[dict[str, np.ndarray]] = []
     names = list_columns(manifest.objective)
-    shards = manifest.splits[split]
-    paths = shard_paths(fs, root, [s.path for s in shards], posixpath.join(objective_dir, MANIFEST_NAME))
-    for shard, path in zip(shards, paths):
+    relative = [s.path for s in manifest.splits[split]]
+    for path in shard_paths(fs, root, relative, posixpath.join(objective_dir, MANIFEST_NAME)):
         if len(rows) >= count:
             break
         with fs.open_input_file(path) as source:

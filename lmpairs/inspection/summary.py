@@ -11,6 +11,7 @@ from typing import Any
 from lmpairs.schemas import Manifest
 from lmpairs.schemas.rates import RATIOS
 
+
 def _number(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 

@@ -19,11 +19,10 @@ to an embedding (a device-side assert on CUDA).
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Sequence
-
 import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa

@@ -17,7 +17,8 @@ Only :class:`~lmpairs.loader.dataset.PairStream` writes it, through the methods 
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 

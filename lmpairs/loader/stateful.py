@@ -18,7 +18,8 @@ counts are equal by construction (:mod:`lmpairs.loader.plan`).
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.distributed as dist

@@ -5,8 +5,8 @@ single Parquet footer. Units with no rows are left out; they would only cost a r
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

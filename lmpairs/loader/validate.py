@@ -19,8 +19,16 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from lmpairs.loader.read import REBUILD, ShardError, check_row_groups
-from lmpairs.schemas import (Manifest, ManifestError, SchemaError, ShardInfo, check_schema, manifest_path,
-                             read_manifest, resolve)
+from lmpairs.schemas import (
+    Manifest,
+    ManifestError,
+    SchemaError,
+    ShardInfo,
+    check_schema,
+    manifest_path,
+    read_manifest,
+    resolve,
+)
 from lmpairs.schemas.storage import FileSystemArg, is_url, one_line, shard_paths
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")

@@ -67,7 +67,7 @@ class Manifest:
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod
-    def from_json(cls, text: str, where: str) -> "Manifest":
+    def from_json(cls, text: str, where: str) -> Manifest:
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, RecursionError) as err:

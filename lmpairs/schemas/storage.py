@@ -13,15 +13,16 @@ import os
 import posixpath
 import shutil
 import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping, Sequence, Union
+from typing import Any, Union
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
 from lmpairs.errors import UserError
 
-FileSystemArg = Union[pafs.FileSystem, Mapping[str, Any], None]
+FileSystemArg = Union[pafs.FileSystem, Mapping[str, Any], None]  # noqa: UP007 (a runtime alias on 3.10)
 
 _BY_SCHEME = {"s3": "S3FileSystem", "gs": "GcsFileSystem", "gcs": "GcsFileSystem", "hdfs": "HadoopFileSystem"}
 
@@ -61,8 +62,8 @@ def resolve(path: str, filesystem: FileSystemArg = None) -> tuple[pafs.FileSyste
         scheme = urlparse(path).scheme if is_url(path) else ""
         name = _BY_SCHEME.get(scheme)
         if name is None:
-            raise StorageError(f"{path}: storage options apply to s3://, gs:// or hdfs:// URLs, not {scheme or 'a local path'}; "
-                               "leave filesystem=None for local paths.")
+            raise StorageError(f"{path}: storage options apply to s3://, gs:// or hdfs:// URLs, not "
+                               f"{scheme or 'a local path'}; leave filesystem=None for local paths.")
         try:
             fs = getattr(pafs, name)(**dict(filesystem))
         except (TypeError, ValueError, OSError, ImportError) as err:

@@ -2,8 +2,8 @@
 import json
 
 import pytest
-from torch.utils.data import DataLoader
 from loader_fixtures import clm_rows, seq2seq_rows, write_dataset
+from torch.utils.data import DataLoader
 
 from lmpairs.loader import PairStream, StateError
 
@@ -73,8 +73,8 @@ def test_resume_with_two_workers_inside_windows_and_across_workers(clm_dir, midp
 
 def test_resume_with_two_ranks_and_padding(clm_dir):
     for rank in range(2):
-        check_resume(lambda: clm_stream(clm_dir, rank=rank, world_size=2, remainder="pad",
-                                        position_ids=True).make_loader(num_workers=2), [4, 11])
+        check_resume(lambda rank=rank: clm_stream(clm_dir, rank=rank, world_size=2, remainder="pad",
+                                                  position_ids=True).make_loader(num_workers=2), [4, 11])
 
 
 def test_resume_token_budget_batches_with_workers(t5_dir):

@@ -14,6 +14,7 @@ from lmpairs.errors import UserError
 from lmpairs.loader import PairStream
 from lmpairs.schemas.storage import StorageError
 
+
 @pytest.fixture(scope="module")
 def datasets(tmp_path_factory, s3):  # noqa: F811
     root = tmp_path_factory.mktemp("s3data")
