@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -37,7 +38,8 @@ class SplitProgress:
         if self._dir is None or (not done and now - self._last < WRITE_SECONDS):
             return
         self._last = now
-        data = {"tokens": int(counts.get("tokens", 0)), "bytes": self._bytes if done else 0, "done": done}
+        data = {"tokens": int(counts.get("tokens", 0)), "bytes": self._bytes if done else 0, "done": done,
+                "worker": f"{socket.gethostname()}:{os.getpid()}"}
         try:
             os.makedirs(self._dir, exist_ok=True)
             path = os.path.join(self._dir, f"{self._index}.json")
@@ -51,8 +53,9 @@ class SplitProgress:
         self.update(counts, done=True)
 
 
-def read_progress(tmp_root: str) -> tuple[int, int, int]:
-    """(splits done, bytes of the splits done, tokens so far) from the progress files."""
+def read_progress(tmp_root: str, workers: set | None = None) -> tuple[int, int, int]:
+    """(splits done, bytes of the splits done, tokens so far) from the progress files; the worker
+    processes seen are added to ``workers``."""
     done = num_bytes = tokens = 0
     try:
         names = os.listdir(os.path.join(tmp_root, PROGRESS_DIR))
@@ -69,6 +72,8 @@ def read_progress(tmp_root: str) -> tuple[int, int, int]:
         done += bool(data.get("done"))
         num_bytes += int(data.get("bytes", 0))
         tokens += int(data.get("tokens", 0))
+        if workers is not None and data.get("worker"):
+            workers.add(data["worker"])
     return done, num_bytes, tokens
 
 
@@ -82,6 +87,8 @@ class ProgressMonitor:
         self._thread: threading.Thread | None = None
         self._start = time.perf_counter()
         self.tokens = 0
+        self.workers: set[str] = set()
+        """The worker processes that reported a split (for the log line at the end)."""
 
     def start(self) -> "ProgressMonitor":
         if is_remote(self._tmp_root):
@@ -110,7 +117,7 @@ class ProgressMonitor:
         last_log = time.perf_counter()
         while True:
             stopping = self._stop.wait(self._interval)
-            done, num_bytes, tokens = read_progress(self._tmp_root)
+            done, num_bytes, tokens = read_progress(self._tmp_root, self.workers)
             self.tokens = max(self.tokens, tokens)
             if bar is not None:
                 bar.n = done

@@ -1,17 +1,22 @@
-"""Same inputs, config and seed on three runners -> byte-identical shards and manifests (but created_at).
+"""Same inputs, config and seed on four runners -> byte-identical shards and manifests (but created_at).
 
-Runners: the DirectRunner in-process, the DirectRunner with two worker processes, and the
-PortableRunner on an embedded job server. The shard count comes from ``--shard-size-mb`` (a side
-input computed in the pipeline), and a truncated ``.gz`` makes ``files_rejected`` non-empty, so
-those paths are covered too.
+Runners: the DirectRunner in-process, the DirectRunner with two worker processes, the PortableRunner
+on an embedded job server, and Beam's DaskRunner on a ``dask.distributed.LocalCluster`` of two
+worker processes that the test starts and stops on 127.0.0.1. The corpus is cut into a few dozen
+byte-range splits (so the Dask partitions spread over both workers), shards roll over at a tiny
+size, and a truncated ``.gz`` makes ``files_rejected`` non-empty, so those paths are covered too.
 """
 from __future__ import annotations
 
 import gzip
 import hashlib
 import json
+import logging
 
 import pytest
+
+from lmpairs.pipeline import preflight
+from textgen import english_paragraphs
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +24,9 @@ RUNNERS = {
     "in_process": (),
     "two_workers": ("--direct_num_workers=2", "--direct_running_mode=multi_processing"),
     "portable": ("--runner=PortableRunner", "--job_endpoint=embed"),
+    "dask": ("--runner=DaskRunner",),
 }
+SPLIT_BYTES = 2048
 
 
 def fingerprint(out, manifests) -> dict:
@@ -35,37 +42,77 @@ def fingerprint(out, manifests) -> dict:
 
 
 @pytest.fixture(scope="module")
-def inputs(corpus_slices, tmp_path_factory):
+def inputs(tmp_path_factory):
     root = tmp_path_factory.mktemp("determinism")
-    (root / "shakespeare.txt").write_bytes((corpus_slices / "en/shakespeare.txt").read_bytes()[:12_000])
-    (root / "botchan.txt.gz").write_bytes((corpus_slices / "en/botchan.txt.gz").read_bytes())
-    paper = json.loads((corpus_slices / "arxiv.jsonl").read_text().splitlines()[0])["text"]
-    (root / "arxiv.jsonl").write_text(json.dumps({"text": paper[:20_000]}) + "\n" + "not json\n")
+    (root / "novel.txt").write_text("\n\n".join(english_paragraphs(100, seed=5)) + "\n", encoding="utf-8")
+    (root / "short.txt.gz").write_bytes(gzip.compress("\n\n".join(english_paragraphs(20, seed=6)).encode(), mtime=0))
+    (root / "papers.jsonl").write_text("".join(json.dumps({"text": p}) + "\n" for p in english_paragraphs(10, seed=7))
+                                       + "not json\n", encoding="utf-8")
     packed = gzip.compress(b"".join(b"lost line %d\n" % i for i in range(500)))
     (root / "broken.txt.gz").write_bytes(packed[: len(packed) // 2])
     return [str(root / "*")]
 
 
+def dask_cluster():
+    distributed = pytest.importorskip("dask.distributed")
+    return distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+                                    dashboard_address=None)
+
+
 @pytest.fixture(scope="module")
 def builds(build, inputs, trained_tokenizer, tmp_path_factory):
-    results = {}
-    for runner, args in RUNNERS.items():
-        out = tmp_path_factory.mktemp(runner) / "out"
-        manifests = build(inputs, out, trained_tokenizer.name, beam_args=args, seq_len=32, shard_size_mb=0.01,
-                          validation_fraction=0.2, pack_buckets=4)
-        results[runner] = fingerprint(out, manifests)
-    return results
+    results, logs = {}, {}
+    handler = _Lines()
+    logging.getLogger("lmpairs").addHandler(handler)
+    logging.getLogger("lmpairs").setLevel(logging.INFO)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(preflight, "split_bytes", lambda config: SPLIT_BYTES)
+            for runner, args in RUNNERS.items():
+                out = tmp_path_factory.mktemp(runner) / "out"
+                cluster = dask_cluster() if runner == "dask" else None
+                if cluster is not None:
+                    args = (*args, f"--dask_client_address={cluster.scheduler_address}")
+                handler.lines.clear()
+                try:
+                    manifests = build(inputs, out, trained_tokenizer.name, beam_args=args, seq_len=32,
+                                      shard_size_mb=0.004, row_group_mb=0.001, validation_fraction=0.2,
+                                      documents="paragraph")
+                finally:
+                    if cluster is not None:
+                        cluster.close()
+                results[runner] = fingerprint(out, manifests)
+                logs[runner] = list(handler.lines)
+    finally:
+        logging.getLogger("lmpairs").removeHandler(handler)
+    return results, logs
 
 
-def test_setup_exercises_several_shards_splits_and_a_rejected_file(builds):
-    clm = builds["in_process"]["clm"]
-    assert len(clm["manifest"]["splits"]["train"]) > 1 and clm["manifest"]["splits"]["validation"]
-    assert [f["reason"] for f in clm["manifest"]["counters"]["files_rejected"]] == ["unreadable_file"]
-    assert set(builds["in_process"]) == {"clm", "mlm", "t5", "bart"}
+class _Lines(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
 
 
-@pytest.mark.parametrize("runner", ["two_workers", "portable"])
+def test_setup_exercises_many_splits_shards_sides_and_a_rejected_file(builds):
+    clm = builds[0]["in_process"]["clm"]["manifest"]
+    assert len(clm["inputs"]) > 20 and clm["splits"]["validation"]
+    assert any(s["path"].endswith("-0001.parquet") for s in clm["splits"]["train"])  # a shard rolled over
+    assert [f["reason"] for f in clm["counters"]["files_rejected"]] == ["unreadable_file"]
+    assert clm["counters"]["documents_rejected"]["invalid_json"] == 1
+    assert set(builds[0]["in_process"]) == {"clm", "mlm", "t5", "bart"}
+
+
+@pytest.mark.parametrize("runner", ["two_workers", "portable", "dask"])
 def test_runner_gives_byte_identical_shards_and_manifests(builds, runner):
-    for name, expected in builds["in_process"].items():
-        assert builds[runner][name]["files"] == expected["files"], name
-        assert builds[runner][name]["manifest"] == expected["manifest"], name
+    for name, expected in builds[0]["in_process"].items():
+        assert builds[0][runner][name]["files"] == expected["files"], name
+        assert builds[0][runner][name]["manifest"] == expected["manifest"], name
+
+
+def test_dask_spreads_the_splits_over_both_workers(builds):
+    [line] = [line for line in builds[1]["dask"] if line.startswith("finished")]
+    assert "on 2 worker processes" in line, line
