@@ -7,7 +7,10 @@ objective directory into place with one rename (a previous dataset of that objec
 first and is deleted at the end). A commit killed half-way is finished by the next ``lmpairs build``
 into the same output before anything else happens, so a visible manifest always sits next to all
 of its shards, no ``manifest.json.tmp`` is ever left outside the temp dir, and a plain rerun
-completes. Object stores have no directory rename: there each shard moves, then the manifest.
+completes. Object stores have no directory rename: there the old manifest is deleted first, then
+the old dataset's other files, then each staged shard moves and the manifest moves last (still
+idempotent: what was moved is skipped, the staged manifest says which files are the new ones).
+Every file goes through Beam's ``FileSystems`` (see :mod:`lmpairs.pipeline.paths`).
 """
 from __future__ import annotations
 
@@ -23,8 +26,16 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from lmpairs.pipeline.counters import manifest_counters
-from lmpairs.pipeline.paths import delete_tree, ensure_dir, is_remote
-from lmpairs.schemas import MANIFEST_NAME, Manifest, ShardInfo, write_manifest
+from lmpairs.pipeline.paths import (
+    apply_storage_options,
+    delete_tree,
+    ensure_dir,
+    is_remote,
+    read_bytes,
+    storage_options,
+    write_bytes,
+)
+from lmpairs.schemas import MANIFEST_NAME, Manifest, ManifestError, ShardInfo
 
 logger = logging.getLogger(__name__)
 
@@ -68,17 +79,22 @@ def document_counts(results: list[dict], plan_rejected: list[dict]) -> tuple[dic
 
 def write_json(path: str, data: dict) -> None:
     """Write ``data`` to ``path`` atomically where the filesystem allows (temp file + rename)."""
-    payload = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    if is_remote(path):
-        with FileSystems.create(path) as out:
-            out.write(payload)
-        return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".part", "wb") as out:
-        out.write(payload)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(path + ".part", path)
+    write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def write_staged_manifest(manifest: Manifest, staged: str) -> None:
+    """``staged/manifest.json`` through Beam's FileSystems (the same bytes as ``schemas.write_manifest``)."""
+    write_bytes(posixpath.join(staged, MANIFEST_NAME), manifest.to_json().encode("utf-8"))
+
+
+def read_output_manifest(objective_dir: str, objective: str) -> Manifest:
+    """Read and validate ``objective_dir/manifest.json`` through Beam's FileSystems (storage options honored)."""
+    path = posixpath.join(objective_dir, MANIFEST_NAME)
+    manifest = Manifest.from_json(read_bytes(path).decode("utf-8"), path)
+    if manifest.objective != objective:
+        raise ManifestError(f"{path}: holds {manifest.objective} examples, but {objective} was expected; "
+                            "rebuild with `lmpairs build --overwrite`.")
+    return manifest
 
 
 def stage_build(output: str, objectives: tuple[str, ...], sides: tuple[str, ...], base: dict[str, Any],
@@ -104,7 +120,7 @@ def stage_build(output: str, objectives: tuple[str, ...], sides: tuple[str, ...]
         counters = manifest_counters(name, documents, dict(counts), sides, rejected)
         staged = posixpath.join(root, name)
         ensure_dir(staged)
-        write_manifest(build_manifest(name, shards, counters, base, sides), staged)
+        write_staged_manifest(build_manifest(name, shards, counters, base, sides), staged)
     write_json(posixpath.join(root, JOURNAL), {"objectives": list(objectives), "build_key": build_key})
     return list(objectives)
 
@@ -113,8 +129,7 @@ def read_journal(output: str) -> dict | None:
     path = posixpath.join(tmp_root(output), JOURNAL)
     if not FileSystems.exists(path):
         return None
-    with FileSystems.open(path) as f:
-        return json.loads(f.read().decode("utf-8"))
+    return json.loads(read_bytes(path).decode("utf-8"))
 
 
 def apply_commit(output: str) -> list[str]:
@@ -151,18 +166,28 @@ def _publish_dir(staged: str, final: str, replaced: str) -> None:
 
 
 def _publish_files(staged: str, final: str) -> None:
-    """Object stores: drop the old manifest, move each staged file, the manifest last."""
-    matched = FileSystems.match([staged.rstrip("/") + "/**"])[0].metadata_list
-    sources = sorted(m.path for m in matched)
-    if not sources:
-        return
+    """Object stores: drop the old manifest and the old dataset's files, move each staged file, the manifest last.
+
+    Until the staged manifest has moved, it names the new files: every other object under ``final``
+    belongs to the replaced dataset (or to nothing) and is deleted, so a rerun after a kill anywhere
+    in here deletes nothing it moved and ends with exactly the new dataset.
+    """
+    manifest = posixpath.join(staged, MANIFEST_NAME)
+    if not FileSystems.exists(manifest):
+        return  # published by an earlier, interrupted attempt
+    new = {posixpath.join(final, s.path) for shards in
+           Manifest.from_json(read_bytes(manifest).decode("utf-8"), manifest).splits.values() for s in shards}
     old_manifest = posixpath.join(final, MANIFEST_NAME)
     if FileSystems.exists(old_manifest):
         FileSystems.delete([old_manifest])
-    manifest = posixpath.join(staged, MANIFEST_NAME)
-    for src in [s for s in sources if s != manifest] + [manifest]:
-        if FileSystems.exists(src):
-            FileSystems.rename([src], [final + src[len(staged):]])
+    old = [m.path for m in FileSystems.match([final.rstrip("/") + "/**"])[0].metadata_list if m.path not in new]
+    if old:
+        FileSystems.delete(old)
+    matched = FileSystems.match([staged.rstrip("/") + "/**"])[0].metadata_list
+    sources = sorted(m.path for m in matched if m.path != manifest)
+    for batch in (sources, [manifest]):
+        if batch:
+            FileSystems.rename(batch, [final + src[len(staged):] for src in batch])
 
 
 class CommitBuildFn(beam.DoFn):
@@ -172,6 +197,11 @@ class CommitBuildFn(beam.DoFn):
                  plan_rejected: list[dict], build_key: str) -> None:
         self._args = (output, objectives, sides, base)
         self._plan_rejected, self._build_key = plan_rejected, build_key
+        self.storage: dict | None = None
+        """Pipeline options for Beam's FileSystems on workers whose runner does not set them (set by CommitBuild)."""
+
+    def setup(self) -> None:
+        apply_storage_options(self.storage, force=False)
 
     def process(self, element) -> Iterator[str]:
         _, results = element
@@ -191,6 +221,7 @@ class CommitBuild(beam.PTransform):
         self._fn = CommitBuildFn(**kwargs)
 
     def expand(self, results):
+        self._fn.storage = storage_options(results.pipeline.options)
         return (results
                 | "OneKey" >> beam.Map(lambda r: (None, r))
                 | "Gather" >> beam.GroupByKey()

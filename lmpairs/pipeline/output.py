@@ -7,6 +7,16 @@ are removed. With ``--overwrite`` OUT may also hold lmpairs datasets (real direc
 builds. Anything else (a user's file, a symlink, a directory without a manifest) is refused, never
 followed, never deleted. A lock file with pid, host and start time makes builds exclusive; a lock
 whose process is gone, or that has not been refreshed for :data:`STALE_SECONDS`, is taken over.
+
+Object stores (``s3://``, ``gs://``) have no symlinks and no directories (a "directory" is a key
+prefix; a dataset is a prefix holding ``manifest.json``), and Beam's FileSystems offer no atomic
+create-if-absent. There the lock is a lease: a build refuses a lock object refreshed within
+:data:`STALE_SECONDS` (or whose process on this host is gone: taken over), writes its own with a
+random token, waits :data:`SETTLE_SECONDS` and reads it back; if another build's token is there,
+the later writer won and this build stops. Two builds can both proceed only if one takes longer
+than ``SETTLE_SECONDS`` between finding no lock and writing its own (a stalled process); so run one
+build per output, as locally. The lock is refreshed every :data:`HEARTBEAT_SECONDS` (its update
+time is the age) and deleted at the end if it is still this build's.
 """
 from __future__ import annotations
 
@@ -24,7 +34,7 @@ from apache_beam.io.filesystems import FileSystems
 from lmpairs.config import OBJECTIVES
 from lmpairs.pipeline.commit import JOURNAL, TMP_NAME, apply_commit, read_journal
 from lmpairs.pipeline.errors import BuildError
-from lmpairs.pipeline.paths import delete_tree, is_remote
+from lmpairs.pipeline.paths import delete_tree, is_remote, read_bytes, write_bytes
 from lmpairs.schemas import MANIFEST_NAME
 
 logger = logging.getLogger(__name__)
@@ -34,11 +44,28 @@ LOCK_NAME = "_lmpairs_lock.json"
 STALE_SECONDS = 600.0
 """A lock not refreshed for this long belongs to a dead build (a live one refreshes it every minute)."""
 HEARTBEAT_SECONDS = 60.0
+SETTLE_SECONDS = 2.0
+"""Object stores: the wait between writing the lock and reading it back (see the module docstring)."""
+
+
+def unreachable_output(output: str, err: BaseException) -> BuildError:
+    detail = " ".join(str(err).split())[:300]
+    return BuildError(f"--output {output}: cannot reach it ({detail}); check the URL and the storage flags "
+                      "(--s3_endpoint_url, --s3_access_key_id, --s3_secret_access_key, --s3_region_name for "
+                      "S3-compatible stores; --project and Google credentials for gs://).")
 
 
 def check_output_path(output: str) -> None:
-    """Refuse ``/``, the home directory and a path that is a file."""
+    """Refuse ``/``, the home directory and a path that is a file (on object stores: an object)."""
     if is_remote(output):
+        path = output.rstrip("/")
+        try:
+            is_object = path.count("/") > 2 and FileSystems.exists(path)
+        except OSError as err:
+            raise unreachable_output(output, err) from err
+        if is_object:
+            raise BuildError(f"--output {output}: is an object (a file), expected a prefix (a directory); "
+                             "choose another --output.")
         return
     real = os.path.realpath(output)
     home = os.path.realpath(os.path.expanduser("~"))
@@ -74,7 +101,7 @@ def _remote_entries(output: str) -> dict[str, str]:
     try:
         matched = FileSystems.match([posixpath.join(output, "**")])[0].metadata_list
     except OSError as err:
-        raise BuildError(f"--output {output}: cannot list it ({err}); check the path and your access.") from err
+        raise unreachable_output(output, err) from err
     root = output.rstrip("/") + "/"
     files = [m.path[len(root):] for m in matched if m.path.startswith(root)]
     kinds = {}
@@ -95,16 +122,14 @@ class OutputLock:
 
     def __init__(self, output: str) -> None:
         self.output = output
-        self.path = os.path.join(output, LOCK_NAME)
+        self.path = posixpath.join(output, LOCK_NAME)
         self.token = uuid.uuid4().hex
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def acquire(self) -> "OutputLock":
         if is_remote(self.output):
-            logger.info("%s: object stores have no exclusive create; not locking (run one build at a time)",
-                        self.output)
-            return self
+            return self._acquire_lease()
         try:
             os.makedirs(self.output, exist_ok=True)
         except OSError as err:
@@ -138,6 +163,56 @@ class OutputLock:
         raise BuildError(f"--output {self.output}: could not take the build lock {self.path}; another build "
                          "keeps taking it: run one build at a time into one output.")
 
+    def _payload(self) -> bytes:
+        return json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "token": self.token,
+                           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode()
+
+    def _busy(self, holder: dict) -> BuildError:
+        return BuildError(
+            f"--output {self.output}: another lmpairs build is writing there (pid {holder.get('pid')} "
+            f"on {holder.get('host')}, started {holder.get('started')}); wait for it to finish or "
+            f"choose another --output. If that build is gone, delete {self.path}.")
+
+    def _acquire_lease(self) -> OutputLock:
+        """Object stores: write, settle, read back (see the module docstring)."""
+        holder = self._remote_holder()
+        if holder is not None:
+            raise self._busy(holder)
+        try:
+            write_bytes(self.path, self._payload())
+            time.sleep(SETTLE_SECONDS)
+            winner = json.loads(read_bytes(self.path).decode("utf-8"))
+        except (OSError, ValueError) as err:
+            raise unreachable_output(self.output, err) from err
+        if winner.get("token") != self.token:
+            raise self._busy(winner)
+        self._start_heartbeat()
+        return self
+
+    def _remote_holder(self) -> dict | None:
+        """The live holder of an existing lock object, or None when there is none or it is stale."""
+        try:
+            found = [m for m in FileSystems.match([self.path])[0].metadata_list if m.path == self.path]
+            if not found:
+                return None
+            age = time.time() - float(found[0].last_updated_in_seconds or 0)
+            holder = json.loads(read_bytes(self.path).decode("utf-8"))
+        except ValueError:
+            holder = {"pid": "?", "host": "?", "started": "?"}
+        except OSError as err:
+            raise unreachable_output(self.output, err) from err
+        if holder.get("host") == socket.gethostname() and not _pid_alive(holder.get("pid")):
+            logger.info("%s: taking over the lock of a build that is gone", self.output)
+            return None
+        if age >= STALE_SECONDS:
+            logger.info("%s: taking over a lock not refreshed for %.0f s", self.output, age)
+            return None
+        return holder
+
+    def _start_heartbeat(self) -> None:
+        self._thread = threading.Thread(target=self._beat, name="lmpairs-lock", daemon=True)
+        self._thread.start()
+
     def _holder(self) -> dict | None:
         """The live holder of an existing lock, or None when it is stale."""
         try:
@@ -161,13 +236,29 @@ class OutputLock:
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
             try:
-                os.utime(self.path)
+                if not is_remote(self.output):
+                    os.utime(self.path)
+                elif self._mine():
+                    write_bytes(self.path, self._payload())  # a new object: its update time is the heartbeat
+                else:
+                    return
             except OSError:
                 return
+
+    def _mine(self) -> bool:
+        try:
+            return json.loads(read_bytes(self.path).decode("utf-8")).get("token") == self.token
+        except (OSError, ValueError):
+            return False
 
     def release(self) -> None:
         self._stop.set()
         if is_remote(self.output):
+            try:
+                if self._mine():
+                    FileSystems.delete([self.path])
+            except OSError as err:
+                logger.warning("%s: could not delete the build lock (%s); delete it yourself", self.path, err)
             return
         try:
             with open(self.path) as f:

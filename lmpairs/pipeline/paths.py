@@ -1,11 +1,21 @@
-"""Path helpers over Beam's FileSystems that behave the same on local disks and object stores."""
+"""Path helpers over Beam's FileSystems that behave the same on local disks and object stores.
+
+Every file the build writes or reads under ``--output`` (shards, manifests, journal, lock, temp
+dir) goes through here or through Beam's ``FileSystems`` directly, never through pyarrow's
+``FileSystem.from_uri`` (which ignores ``--s3_endpoint_url`` and the other storage options):
+:func:`apply_storage_options` hands the job's pipeline options to ``FileSystems`` on the driver
+before any URL is touched, and on every worker whose runner did not.
+"""
 from __future__ import annotations
 
 import os
 import posixpath
 import shutil
+from typing import Any
 
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
 
 
 def is_remote(path: str) -> bool:
@@ -40,3 +50,45 @@ def delete_tree(path: str) -> None:
     files = [m.path for m in FileSystems.match([path.rstrip("/") + "/**"])[0].metadata_list]
     if files:
         FileSystems.delete(files)
+
+
+def storage_options(options: PipelineOptions) -> dict[str, Any]:
+    """The options a worker needs to reach storage (``--s3_*``, GCS project/credentials, HDFS…): all the
+    flags given, as a small picklable dict (see :func:`apply_storage_options`)."""
+    return dict(options.get_all_options(drop_default=True))
+
+
+def apply_storage_options(options: PipelineOptions | dict[str, Any] | None, *, force: bool = True) -> None:
+    """Hand pipeline options to Beam's ``FileSystems`` (S3's endpoint and keys, GCS's project…).
+
+    The driver calls it before any check touches a URL. Workers call it with ``force=False`` from
+    ``setup()``: runners that start Beam's own SDK harness have set the options already, others
+    (Dask's workers) have not, and ``s3://`` would fail with "Must provide one of client or options".
+    """
+    if options is None or (not force and FileSystems._pipeline_options is not None):
+        return
+    if isinstance(options, dict):
+        options = PipelineOptions.from_dictionary(options)
+    FileSystems.set_options(options)
+
+
+def read_bytes(path: str) -> bytes:
+    """The whole file at ``path`` (local or URL), never decompressed."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return f.read()
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Write ``path`` so that readers see all of ``data`` or nothing: a local file is written beside it
+    and renamed over it (after an fsync); an object store's single upload is visible only once complete."""
+    if is_remote(path):
+        with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as out:
+            out.write(data)
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".part", "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(path + ".part", path)
+
