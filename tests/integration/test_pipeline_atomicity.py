@@ -1,6 +1,7 @@
-"""A build killed mid-run leaves no manifest and no shard in place; rerunning into the same OUT completes."""
+"""A build killed mid-run or mid-commit leaves nothing half-visible, and a plain rerun completes."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -8,7 +9,9 @@ import sys
 
 import pytest
 
-from lmpairs.pipeline.commit import TMP_NAME
+from lmpairs.pipeline import commit
+from lmpairs.pipeline.commit import JOURNAL, TMP_NAME
+from lmpairs.pipeline.output import LOCK_NAME
 from lmpairs.schemas import read_manifest
 
 pytestmark = pytest.mark.slow
@@ -17,7 +20,7 @@ OBJECTIVES = ("clm", "mlm", "t5", "bart")
 
 def command(corpus, out, tokenizer) -> list[str]:
     return [sys.executable, "-m", "lmpairs.cli", "build", "--input", str(corpus), "--output", str(out),
-            "--tokenizer", tokenizer, "--seq-len", "32", "--num-shards", "4"]
+            "--tokenizer", tokenizer, "--seq-len", "32", "--row-group-mb", "0.001"]
 
 
 def kill_once_shards_are_written(proc: subprocess.Popen, tmp_dir) -> None:
@@ -33,23 +36,58 @@ def kill_once_shards_are_written(proc: subprocess.Popen, tmp_dir) -> None:
     proc.wait()
 
 
-def test_killed_build_leaves_nothing_in_place_and_a_rerun_completes(corpus_slices, trained_tokenizer, tmp_path,
+def visible(out):
+    return [p for p in out.rglob("*") if p.is_file() and p.relative_to(out).parts[0] not in (TMP_NAME, LOCK_NAME)]
+
+
+def test_killed_build_leaves_nothing_in_place_and_a_rerun_completes(english_corpus, trained_tokenizer, tmp_path,
                                                                     repo_root):
     out = tmp_path / "out"
-    corpus = corpus_slices / "en" / "shakespeare.txt"
-    proc = subprocess.Popen(command(corpus, out, trained_tokenizer.name), cwd=repo_root, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(command(english_corpus, out, trained_tokenizer.name), cwd=repo_root,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     kill_once_shards_are_written(proc, out / TMP_NAME)
     assert proc.returncode == -signal.SIGKILL
-    assert not list(out.rglob("manifest.json"))
-    placed = [p for p in out.rglob("*.parquet") if p.relative_to(out).parts[0] != TMP_NAME]
-    assert placed == []
+    assert visible(out) == []
+    assert json.loads((out / LOCK_NAME).read_text())["pid"] == proc.pid  # left behind by the killed build
 
-    rerun = subprocess.run(command(corpus, out, trained_tokenizer.name), cwd=repo_root, capture_output=True,
-                           text=True, timeout=300)
+    rerun = subprocess.run(command(english_corpus, out, trained_tokenizer.name), cwd=repo_root, capture_output=True,
+                           text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert "interrupted build" in rerun.stderr
+    assert "stale lock" in rerun.stderr and "interrupted build" in rerun.stderr
     for name in OBJECTIVES:
         manifest = read_manifest(str(out / name), objective=name)
         assert all((out / name / s.path).is_file() for shards in manifest.splits.values() for s in shards)
-    assert not (out / TMP_NAME).exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted(OBJECTIVES)
+
+
+def test_a_commit_killed_between_objectives_is_finished_by_a_plain_rerun(build, corpus_slices, trained_tokenizer,
+                                                                        tmp_path, monkeypatch):
+    inputs = [str(corpus_slices / "en" / "shakespeare.txt")]
+    clean = build(inputs, tmp_path / "clean", trained_tokenizer.name, seq_len=32)
+    out = tmp_path / "out"
+    real, calls = commit._publish_dir, []
+
+    def dies_after_one(*args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise OSError("killed in the middle of the commit")
+        real(*args)
+
+    monkeypatch.setattr(commit, "_publish_dir", dies_after_one)
+    with pytest.raises(Exception, match="killed in the middle of the commit"):
+        build(inputs, out, trained_tokenizer.name, seq_len=32)
+    # What a reader sees now: one complete objective (every shard present), the rest not at all.
+    [published] = [p.name for p in out.iterdir() if p.name in OBJECTIVES]
+    manifest = read_manifest(str(out / published), objective=published)
+    assert all((out / published / s.path).is_file() for shards in manifest.splits.values() for s in shards)
+    assert (out / TMP_NAME / JOURNAL).is_file() and not [p for p in out.rglob("*.tmp")]
+
+    monkeypatch.setattr(commit, "_publish_dir", real)
+    rerun = build(inputs, out, trained_tokenizer.name, seq_len=32)
+    assert sorted(p.name for p in out.iterdir()) == sorted(OBJECTIVES)
+    for name in OBJECTIVES:
+        strip = lambda m: {k: v for k, v in json.loads(m.to_json()).items() if k != "created_at"}  # noqa: E731
+        assert strip(rerun[name]) == strip(clean[name])
+        for shards in rerun[name].splits.values():
+            for s in shards:
+                assert (out / name / s.path).read_bytes() == (tmp_path / "clean" / name / s.path).read_bytes()
