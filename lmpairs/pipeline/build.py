@@ -21,17 +21,17 @@ import apache_beam as beam
 from apache_beam.runners.runner import PipelineState
 
 from lmpairs.config import BuildConfig
-from lmpairs.pipeline.commit import NOTHING, CommitBuild, tmp_root
+from lmpairs.pipeline.commit import NOTHING, CommitBuild, read_output_manifest, tmp_root
 from lmpairs.pipeline.counters import report_metrics
 from lmpairs.pipeline.errors import BuildError, OutOfSpace
 from lmpairs.pipeline.options import check_staging_files, is_dry_run, pipeline_options, runner_name
 from lmpairs.pipeline.output import OutputLock, check_output_path, discard_temp, finish_interrupted_commit, prepare_output
-from lmpairs.pipeline.paths import absolute, join
+from lmpairs.pipeline.paths import absolute, apply_storage_options, join, storage_options
 from lmpairs.pipeline.preflight import Plan, preflight
 from lmpairs.pipeline.progress import ProgressMonitor, SplitProgress
 from lmpairs.pipeline.splitjob import SplitJob, TRAIN, VALIDATION, process_split
 from lmpairs.pipeline.api import files_access
-from lmpairs.schemas import Manifest, read_manifest
+from lmpairs.schemas import Manifest
 from lmpairs.tokenizer import Tokenizer
 from lmpairs.version import __version__
 
@@ -84,8 +84,11 @@ class BuildSplitFn(beam.DoFn):
     def __init__(self, job: SplitJob, model_bytes: bytes, tokenizer_name: str) -> None:
         self._job, self._model_bytes, self._name = job, model_bytes, tokenizer_name
         self._tokenizer: Tokenizer | None = None
+        self.storage: dict | None = None
+        """Pipeline options for Beam's FileSystems on workers whose runner does not set them (Dask's)."""
 
     def setup(self) -> None:
+        apply_storage_options(self.storage, force=False)
         if self._tokenizer is None:
             self._tokenizer = cached_tokenizer(self._model_bytes, self._name)
 
@@ -118,10 +121,12 @@ class BuildObjectives(beam.PTransform):
     def expand(self, pbegin):
         c, plan = self._config, self._plan
         job = split_job(c, plan.tokenizer)
+        build_fn = BuildSplitFn(job, plan.model_bytes, c.tokenizer)
+        build_fn.storage = storage_options(pbegin.pipeline.options)
         return (pbegin
                 | "Splits" >> beam.Create(list(enumerate(plan.splits)))
                 | "Redistribute" >> beam.Reshuffle()
-                | "BuildSplits" >> beam.ParDo(BuildSplitFn(job, plan.model_bytes, c.tokenizer))
+                | "BuildSplits" >> beam.ParDo(build_fn)
                 | "Commit" >> CommitBuild(output=c.output, objectives=c.objectives, sides=job.sides, base=self._base,
                                           plan_rejected=plan.rejected, build_key=self._key))
 
@@ -144,6 +149,7 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
     ``--runner`` the DirectRunner runs in this process.
     """
     options = pipeline_options(beam_args)
+    apply_storage_options(options)  # before anything below touches a URL (--s3_endpoint_url and friends)
     check_staging_files(options)
     dry_run = is_dry_run(options)
     config = dataclasses.replace(config, output=absolute(config.output),
@@ -173,7 +179,7 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
 
 
 def read_manifests(config: BuildConfig) -> dict[str, Manifest]:
-    return {name: read_manifest(join(config.output, name), objective=name) for name in config.objectives}
+    return {name: read_output_manifest(join(config.output, name), name) for name in config.objectives}
 
 
 def execute(config: BuildConfig, plan: Plan, options, key: str) -> dict[str, Manifest]:
