@@ -3,19 +3,20 @@
 Question: what does taking a tokenizer.json cost against the SentencePiece fast path? Both models
 are BPE with the same number of pieces, trained once on the same text (the embedded pydoc corpus
 plus the English corpora in ``../shared/data`` when present) and cached. The text is cut into
-documents of about 2,000 characters and tiled to the requested size. Each round times, side by
-side (round-robin, wall clock):
+documents of about 2,000 characters and tiled to the requested size. The process pins itself to
+one core (SentencePiece and the ``tokenizers`` Rust pool get one thread), and each round times,
+side by side, in CPU seconds (other load on a shared machine does not inflate them):
 
-- ``spm raw``: ``SentencePieceProcessor.encode(docs)`` on whole documents, one thread;
-- ``hf raw``: ``tokenizers.Tokenizer.encode_batch_fast(docs)``, one thread;
-- ``spm encode_documents`` / ``hf encode_documents``: the facade's call the build makes (sentence
-  split, sentence ends, int32 arrays), with each library's default threading (SentencePiece's
-  batch threads, the Rust pool sized by :func:`lmpairs.hf_tokenizer.encode_threads`);
-- ``hf encode_documents 1t``: the same with the Rust pool off (a Beam worker's share on a busy
-  machine).
+- ``spm raw``: ``SentencePieceProcessor.encode(docs)`` on whole documents;
+- ``hf raw``: ``tokenizers.Tokenizer.encode_batch_fast(docs)`` (no offsets);
+- ``spm encode_documents`` / ``hf encode_documents``: the facade's call the build makes
+  (normalization, sentence split, sentence ends, int32 arrays; SentencePiece encodes each
+  sentence, tokenizer.json each whole document and maps the ends through its offsets).
 
-Rates are tokens/s (each model's own token count) and MB/s of text. Run as a module (the file
-name shadows the ``tokenizers`` package when run as a script)::
+Rates are tokens/s per core (each model's own token count) and MB/s of text. A Beam worker gets
+``cores / worker processes`` Rust threads (:func:`lmpairs.hf_tokenizer.encode_threads`), so the
+per-core rate times a worker's threads is its rate. Run as a module (the file name shadows the
+``tokenizers`` package when run as a script)::
 
     python -m bench.tokenizers [--quick] [--repeats N] [--json out.json]
 """
@@ -23,8 +24,10 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("RAYON_NUM_THREADS", str(len(os.sched_getaffinity(0))))  # before the pool starts
+os.environ["RAYON_NUM_THREADS"] = "1"  # before the Rust pool starts
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from bench.common import Metric, finish, interleaved, median, paired_ratio, ratio_metric, script_args  # noqa: E402
@@ -33,6 +36,7 @@ from bench.corpus import SHARED_DATA, cache_dir, split_documents  # noqa: E402
 FULL_MB, QUICK_MB = 8.0, 0.3
 VOCAB_SIZE, QUICK_VOCAB_SIZE = 16_000, 2_000
 SOURCES = ("tinyshakespeare.txt", "pride_and_prejudice.txt", "botchan.txt")
+
 
 def source_documents() -> list[str]:
     """The pydoc corpus and whichever shared English corpora exist, as ~2,000-character documents."""
@@ -46,6 +50,7 @@ def source_documents() -> list[str]:
                 docs.extend(split_documents(f.read()))
     return docs
 
+
 def tiled(docs: list[str], mb: float) -> list[str]:
     out, total, i = [], 0, 0
     while total < mb * 1e6:
@@ -53,6 +58,7 @@ def tiled(docs: list[str], mb: float) -> list[str]:
         total += len(out[-1].encode("utf-8"))
         i += 1
     return out
+
 
 def trained_models(docs: list[str], vocab_size: int) -> tuple[Path, Path]:
     """The SentencePiece BPE ``.model`` and byte-level BPE ``tokenizer.json``, trained once and cached."""
@@ -71,6 +77,7 @@ def trained_models(docs: list[str], vocab_size: int) -> tuple[Path, Path]:
                                                  special_tokens=lmpairs_special_tokens(), unk_token="<unk>"))
     return spm_path, hf_path
 
+
 def run(*, quick: bool, repeats: int | None) -> list[Metric]:
     from lmpairs.tokenizer import Tokenizer
 
@@ -81,47 +88,38 @@ def run(*, quick: bool, repeats: int | None) -> list[Metric]:
     mb = sum(len(d.encode("utf-8")) for d in docs) / 1e6
     spm, hf = Tokenizer.load(spm_path), Tokenizer.load(hf_path)
     sp, raw_hf = spm._model.processor, hf._model._tok
-    threads = int(os.environ["RAYON_NUM_THREADS"])
-
-    def hf_one_thread(fn):
-        def call():
-            before = os.environ.get("TOKENIZERS_PARALLELISM")
-            os.environ["TOKENIZERS_PARALLELISM"] = "false"  # read by tokenizers at every call
-            try:
-                return fn()
-            finally:
-                os.environ["TOKENIZERS_PARALLELISM"] = before or "true"
-        return call
-
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     cases = {
-        "spm raw 1t": lambda: sp.encode(docs, out_type=int, num_threads=1),
-        "hf raw 1t": hf_one_thread(lambda: raw_hf.encode_batch_fast(docs, add_special_tokens=False)),
+        "spm raw": lambda: sp.encode(docs, out_type=int, num_threads=1),
+        "hf raw": lambda: raw_hf.encode_batch_fast(docs, add_special_tokens=False),
         "spm encode_documents": lambda: spm.encode_documents(docs),
         "hf encode_documents": lambda: hf.encode_documents(docs),
-        "hf encode_documents 1t": hf_one_thread(lambda: hf.encode_documents(docs)),
     }
-    tokens = {
-        "spm": sum(int(ids.shape[0]) for ids, _ in spm.encode_documents(docs)),
-        "hf": sum(int(ids.shape[0]) for ids, _ in hf.encode_documents(docs)),
+    tokens = {  # each case's own count: whole documents (raw) and sentences (spm encode_documents) differ
+        "spm raw": sum(map(len, sp.encode(docs, out_type=int))),
+        "hf raw": sum(len(e.ids) for e in raw_hf.encode_batch_fast(docs, add_special_tokens=False)),
+        "spm encode_documents": sum(int(ids.shape[0]) for ids, _ in spm.encode_documents(docs)),
+        "hf encode_documents": sum(int(ids.shape[0]) for ids, _ in hf.encode_documents(docs)),
     }
-    times = interleaved(cases, repeats, warmup=not quick)
+    times = interleaved(cases, repeats, warmup=not quick, clock=time.process_time)
     metrics = []
     for name, seconds in times.items():
-        kind = name.split()[0]
-        rate = tokens[kind] / median(seconds)
-        reference = "spm raw 1t" if "raw" in name else "spm encode_documents"
-        ratio = paired_ratio([tokens[kind] / s for s in seconds], [tokens["spm"] / s for s in times[reference]])
-        metrics.append(ratio_metric(f"{name} tok/s", rate, "tok/s", ratio, reference,
-                                    mb_per_s=round(mb / median(seconds), 3), tokens=tokens[kind], mb=round(mb, 2),
-                                    seconds=seconds, rayon_threads=threads))
-    metrics.append(Metric(name="hf/spm tokens per MB", value=tokens["hf"] / tokens["spm"], unit="x",
-                          detail={"spm_tokens": tokens["spm"], "hf_tokens": tokens["hf"],
+        rate = tokens[name] / median(seconds)
+        reference = "spm raw" if "raw" in name else "spm encode_documents"
+        ratio = paired_ratio([tokens[name] / s for s in seconds], [tokens[reference] / s for s in times[reference]])
+        metrics.append(ratio_metric(f"{name} tok/s/core", rate, "tok/s", ratio, reference,
+                                    mb_per_s=round(mb / median(seconds), 3), tokens=tokens[name], mb=round(mb, 2),
+                                    cpu_seconds=seconds))
+    metrics.append(Metric(name="hf/spm tokens per MB", value=tokens["hf raw"] / tokens["spm raw"], unit="x",
+                          detail={"spm_tokens": tokens["spm raw"], "hf_tokens": tokens["hf raw"],
                                   "spm_vocab": spm.model_vocab_size, "hf_vocab": hf.model_vocab_size}))
     return metrics
+
 
 def main() -> None:
     args = script_args(__doc__.splitlines()[0])
     finish(run(quick=args.quick, repeats=args.repeats), args.json)
+
 
 if __name__ == "__main__":
     main()
