@@ -179,7 +179,8 @@ class ShardReader:
                              f"file is damaged or from another build; {REBUILD}.")
 
     def _concat(self, name: str, chunks: list[pa.ChunkedArray], units: list[int]) -> Ragged:
-        parts = [list_to_numpy(chunk) for chunk in chunks]
+        # a slice that starts a row group views its whole child array: keep only the slice's values
+        parts = [(values[:int(offsets[-1])], offsets) for values, offsets in map(list_to_numpy, chunks)]
         for (values, _), unit in zip(parts, units):
             self._check_ids(name, values, unit)
         sizes = [values.shape[0] for values, _ in parts]

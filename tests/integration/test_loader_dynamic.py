@@ -9,7 +9,8 @@ from loader_fixtures import write_dataset
 from lmpairs.config import MlmConfig, T5Config
 from lmpairs.loader import PairStream
 from lmpairs.tokenizer import Tokenizer
-from lmpairs.transforms import Row, make_objective
+from lmpairs.transforms import ExampleBatch, RowBatch, make_objective
+from lmpairs.transforms.batch import DocumentBatch, Ragged
 
 MODEL: Path  # the 1,000-piece default-layout model (tests/conftest.py), set by _hermetic_inputs
 TEXT: Path  # generated English (tests/conftest.py)
@@ -22,21 +23,32 @@ def _hermetic_inputs(spm_test_model_path, english_corpus):
     MODEL, TEXT = spm_test_model_path, english_corpus
 
 
+def concat_rows(parts: list[RowBatch]) -> RowBatch:
+    rows = [(p.keys[i], p.ids.row(i), p.segments.row(i)) for p in parts for i in range(p.num_rows)]
+    return RowBatch(np.array([k for k, _, _ in rows], dtype=np.uint64), Ragged.from_rows([r for _, r, _ in rows]),
+                    Ragged.from_rows([s for _, _, s in rows]))
+
+
 def build(tmp_path, name, config, *, extra_long=False):
-    """Encode real text, cut it into the objective's clean rows and store copy 0 of each."""
+    """Encode real text, pack it into the objective's clean rows and store copy 0 of each."""
     tokenizer = Tokenizer.load(MODEL)
     objective = make_objective(name, config, tokenizer.vocab)
     paragraphs = [p for p in TEXT.read_text().split("\n\n") if p.strip()][:120]
-    rows = []
-    for i, (ids, ends) in enumerate(tokenizer.encode_documents(paragraphs)):
-        rows += objective.document_rows(f"doc{i}", ids, ends)[0]
+    encoded = [(ids, ends) for ids, ends in tokenizer.encode_documents(paragraphs) if len(ids)]
+    docs = DocumentBatch(np.arange(1, len(encoded) + 1, dtype=np.uint64), Ragged.from_rows([i for i, _ in encoded]),
+                         Ragged.from_rows([e for _, e in encoded]))
+    packer = objective.packer()
+    rows = concat_rows([packer.add(docs), packer.finish()[0]])
     if extra_long:  # a clean row longer than the objective builds: dynamic mode must pass it through
-        rows.append(Row(12345, np.concatenate([rows[0].ids, rows[1].ids]), np.array([0], dtype=np.int32)))
-    examples = [e for row in rows for e in objective.examples(row, seed=SEED)]
-    keys = np.array([k for k, _ in examples], dtype=np.uint64)
-    columns = {c: [cols[c] for _, cols in examples] for c in ("input_ids", "labels")}
-    return write_dataset(tmp_path / name, name, {"train": (keys, columns)}, num_shards=2, row_group_rows=16,
-                         config=config.to_dict(), seed=SEED, tokenizer=tokenizer.describe()), objective
+        long_ids = np.concatenate([rows.ids.row(0), rows.ids.row(1)])
+        extra = RowBatch(np.array([12345], dtype=np.uint64), Ragged.from_rows([long_ids]),
+                         Ragged.from_rows([np.array([len(long_ids)], dtype=np.int32)]))
+        rows = concat_rows([rows, extra])
+    examples = objective.corrupt(rows, seed=SEED, copy=0)
+    columns = {c: [examples.columns[c].row(i) for i in range(examples.num_examples)] for c in ("input_ids", "labels")}
+    return write_dataset(tmp_path / name, name, {"train": (examples.keys, columns)}, num_shards=2,
+                         row_group_rows=16, config=config.to_dict(), seed=SEED,
+                         tokenizer=tokenizer.describe()), objective
 
 
 def batches(path, *, dynamic, epoch=0, num_workers=0):
@@ -55,7 +67,9 @@ def clean_rows(objective, batch_list):
             inputs = b["input_ids"][i][b["attention_mask"][i] == 1]
             labels = b["labels"][i][:inputs.shape[0]] if "decoder_input_ids" not in b else \
                 b["labels"][i][b["decoder_attention_mask"][i] == 1]
-            out[key] = objective.clean_ids({"input_ids": inputs, "labels": labels}).tolist()
+            stored = ExampleBatch(np.array([key], dtype=np.int64).view(np.uint64),
+                                  {"input_ids": Ragged.from_rows([inputs]), "labels": Ragged.from_rows([labels])})
+            out[key] = objective.clean(stored).ids.row(0).tolist()
     return out
 
 
@@ -91,6 +105,6 @@ def test_rows_too_long_for_the_objective_pass_through_and_are_counted(tmp_path):
 def test_dynamic_needs_the_tokenizer_the_shards_were_built_with(tmp_path, spm_test_tokenizer, japanese_tokenizer):
     path, _ = build(tmp_path, "mlm", MlmConfig(seq_len=48))
     other = japanese_tokenizer.name
-    with pytest.raises(ValueError, match=rf"manifest\.json: written with tokenizer {spm_test_tokenizer.sha256[:12]}, but "
-                                         rf"tokenizer={other} is"):
+    want = spm_test_tokenizer.sha256[:12]
+    with pytest.raises(ValueError, match=rf"manifest\.json: written with tokenizer {want}, but tokenizer={other} is"):
         PairStream(path, batch_size=4, dynamic=True, tokenizer=str(other))

@@ -121,3 +121,12 @@ def test_pinned_batches_and_int64_tensors(clm_dir):
     assert set(batch) == {"input_ids", "attention_mask", "target_ids", "example_key"}
     assert all(t.dtype == torch.int64 for t in batch.values())
     assert np.all(batch["attention_mask"].numpy() >= 0)
+
+
+def test_window_columns_hold_exactly_their_rows_values(clm_dir):
+    """A slice from the start of a row group must not carry the group's other values (transforms
+    such as dynamic corruption take ``values`` to be exactly the rows' ids)."""
+    ds = PairStream(clm_dir, batch_size=4, shuffle=False)
+    rows = ds.reader.read([(0, 0, 2)])
+    ids = rows.columns["input_ids"]
+    assert ids.offsets.shape[0] == 3 and ids.values.shape[0] == int(ids.offsets[-1])
