@@ -138,7 +138,8 @@ def nothing_survived(documents: dict[str, Any], files_rejected: list[dict[str, A
     return BuildError(
         f"nothing survived: {documents.get('documents_read', 0)} documents read, "
         f"{documents.get('documents_used', 0)} used ({documents.get('tokens', 0)} tokens, too few for one row), "
-        f"rejected {reasons or 'none'}; {len(files_rejected)} files rejected" + (f" ({files})" if files else "")
+        f"rejected: {', '.join(f'{k} {v}' for k, v in sorted(reasons.items())) or 'none'}; "
+        f"{len(files_rejected)} files rejected" + (f" ({files})" if files else "")
         + "; check --input, --input-format, --text-field and --documents.")
 
 
@@ -154,6 +155,8 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
     dry_run = is_dry_run(options)
     config = dataclasses.replace(config, output=absolute(config.output),
                                  inputs=tuple(absolute(g) for g in config.inputs))
+    if not dry_run:
+        check_output_path(config.output)  # before anything lists inputs: --output / is refused at once
     plan = preflight(config, dry_run=dry_run)
     if dry_run:
         pipeline = beam.Pipeline(options=options)
@@ -161,7 +164,6 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
         pipeline.run()
         logger.info("dry run: the %s job was built, not run", runner_name(options))
         return {}
-    check_output_path(config.output)
     lock = OutputLock(config.output).acquire()
     try:
         key = build_key(config, manifest_base(config, plan.tokenizer, plan.splits))
