@@ -154,6 +154,14 @@ def test_a_trained_in_vocabulary_mask_and_sentinels_are_used(tmp_path, gpt2):
     assert not vocab.special[ids].any()  # literal special text is not a special id
 
 
+def test_byte_level_training_is_reproducible(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(ENGLISH * 20 + "\n" + "\n".join(japanese_documents(30)), encoding="utf-8")
+    first = train_tokenizer([corpus], tmp_path / "a" / "tokenizer.json", 400, model_type="bpe-bytelevel")
+    second = train_tokenizer([corpus], tmp_path / "b" / "tokenizer.json", 400, model_type="bpe-bytelevel")
+    assert first.sha256 == second.sha256
+
+
 def test_hf_kinds_write_json_paths(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(ENGLISH, encoding="utf-8")
