@@ -34,13 +34,13 @@ from lmpairs.objectives import IGNORE_INDEX
 from lmpairs.transforms.batch import ExampleBatch, Ragged, RowBatch
 from lmpairs.transforms.objective import Objective, check_ids
 from lmpairs.transforms.packing import ConcatPacker
-from lmpairs.transforms.rowops import (offsets_of, positions_in_rows, rank_in_rows, row_of, segment_cumsum,
-                                       smallest_k, words_for)
-from lmpairs.transforms.seeding import threshold, uniform_ints, words_at
+from lmpairs.transforms.rowops import break_ties, candidate_bounds, kth_smallest, offsets_of, rank_in_rows, segment_cumsum
+from lmpairs.transforms.seeding import threshold, uniform_ints, word_grid, words_at
 from lmpairs.vocab import Vocab
 
 SELECT, ACTION, RANDOM = 0, 1, 2
 """Hash streams of MLM."""
+STREAMS = (SELECT, ACTION, RANDOM)
 
 
 def exact_budgets(num_maskable: np.ndarray, mask_prob: float) -> np.ndarray:
@@ -49,16 +49,39 @@ def exact_budgets(num_maskable: np.ndarray, mask_prob: float) -> np.ndarray:
     return np.where(num_maskable > 0, budget, 0)
 
 
-def word_starts(ids: np.ndarray, offsets: np.ndarray, maskable: np.ndarray, *, whole_word: bool,
-                vocab: Vocab) -> np.ndarray:
-    """Positions that start a word: maskable and (a ``▁`` piece, a row start or after a special)."""
-    starts = maskable.copy()
-    if whole_word:
-        after_maskable = np.zeros_like(maskable)
-        after_maskable[1:] = maskable[:-1]
-        after_maskable[offsets[:-1][offsets[:-1] < ids.shape[0]]] = False
-        starts &= vocab.word_start[ids] | ~after_maskable
-    return starts
+def to_grid(values: np.ndarray, offsets: np.ndarray, fill: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows as a ``(rows, longest)`` grid (a free reshape when all rows are equally long) and the
+    valid-position mask (None when every position is valid)."""
+    lengths = offsets[1:] - offsets[:-1]
+    num_rows = lengths.shape[0]
+    width = int(lengths.max()) if num_rows else 0
+    if num_rows and (lengths == width).all():
+        return values.reshape(num_rows, width), None
+    valid = np.arange(width)[None, :] < lengths[:, None]
+    grid = np.full((num_rows, width), fill, dtype=values.dtype)
+    grid[valid] = values
+    return grid, valid
+
+
+def smallest_k_grid(words: np.ndarray, eligible: np.ndarray, n: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Per row of a grid, the ``k`` eligible positions with the smallest ``(word, position)``."""
+    num_rows, width = words.shape
+    bound, take_all = candidate_bounds(n, k)
+    cand = eligible & ((words < bound[:, None]) | take_all[:, None])
+    counts = np.count_nonzero(cand, axis=1)
+    short = counts < k
+    if short.any():  # about one row in 5,000: redo it with every eligible position
+        cand[short] = eligible[short]
+        counts[short] = n[short]
+    kth, live, tie = kth_smallest(words.reshape(-1).take(np.flatnonzero(cand)), counts, k)
+    selected = cand & (words <= kth[:, None]) & live[:, None]
+    if tie.any():  # equal words at the budget's edge (about 1 row in 2**50): order them by position
+        idx = np.flatnonzero(cand)
+        flat = selected.reshape(-1)
+        sub = flat[idx]
+        break_ties(sub, idx // width, words.reshape(-1)[idx], np.minimum(k, counts), tie, num_rows)
+        flat[idx] = sub
+    return selected
 
 
 def greedy_exact(word_rows: np.ndarray, word_hash: np.ndarray, sizes: np.ndarray, budget: np.ndarray,
@@ -89,59 +112,68 @@ def greedy_exact(word_rows: np.ndarray, word_hash: np.ndarray, sizes: np.ndarray
     return chosen
 
 
-def select_positions(ids: np.ndarray, offsets: np.ndarray, keys: np.ndarray, *, mask_prob: float,
-                     selection: Literal["exact", "bernoulli"], whole_word: bool, vocab: Vocab) -> np.ndarray:
-    """Boolean mask of the flat positions to predict; ``keys`` are the rows' ``SELECT`` stream keys."""
+def select_grid(grid: np.ndarray, valid: np.ndarray | None, keys: np.ndarray, *, mask_prob: float,
+                selection: Literal["exact", "bernoulli"], whole_word: bool, vocab: Vocab) -> np.ndarray:
+    """Boolean ``(rows, width)`` mask of the positions to predict; ``keys``: the rows' ``SELECT`` keys."""
     if selection not in ("exact", "bernoulli"):
         raise ValueError(f"mlm selection={selection!r}: must be 'exact' (BERT) or 'bernoulli' (HF collator).")
-    num_rows = offsets.shape[0] - 1
-    rows = row_of(offsets)
-    maskable = ~vocab.special[ids]
-    starts = word_starts(ids, offsets, maskable, whole_word=whole_word, vocab=vocab)
+    num_rows, width = grid.shape
+    maskable = ~np.take(vocab.special, grid)
+    if valid is not None:
+        maskable &= valid
+    starts = maskable
+    if whole_word:
+        after_maskable = np.zeros_like(maskable)
+        after_maskable[:, 1:] = maskable[:, :-1]
+        starts = maskable & (vocab.word_start[grid] | ~after_maskable)
+    words = word_grid(keys, width, scratch=True)  # used only inside this call
+    if selection == "bernoulli":
+        chosen = starts & (words < np.uint64(threshold(mask_prob))) if mask_prob < 1.0 else starts.copy()
+        if not whole_word:
+            return chosen
+        word_id = np.cumsum(starts.ravel()) - 1
+        return maskable & chosen.ravel()[np.flatnonzero(starts.ravel())][np.maximum(word_id, 0)].reshape(
+            grid.shape) if starts.any() else chosen
+    num_maskable = np.count_nonzero(maskable, axis=1)
+    budget = exact_budgets(num_maskable, mask_prob)
+    if not whole_word:
+        return smallest_k_grid(words, maskable, num_maskable, budget)
     where = np.flatnonzero(starts)
     if where.size == 0:
-        return np.zeros(ids.shape[0], dtype=bool)
-    w_rows = rows[where]
-    w_hash = words_at(keys[w_rows], where - offsets[w_rows])
-    if selection == "bernoulli":
-        chosen = w_hash < np.uint64(threshold(mask_prob)) if mask_prob < 1.0 else np.ones(where.shape[0], bool)
-    else:
-        budget = exact_budgets(np.bincount(rows[maskable], minlength=num_rows), mask_prob)
-        if not whole_word:
-            chosen = smallest_k(w_rows, w_hash, budget, num_rows)
-        else:
-            word_id = np.cumsum(starts) - 1
-            sizes = np.bincount(word_id[maskable], minlength=where.shape[0])
-            chosen = greedy_exact(w_rows, w_hash, sizes, budget, num_rows)
-    if not whole_word:
-        selected = np.zeros(ids.shape[0], dtype=bool)
-        selected[where[chosen]] = True
-        return selected
-    word_id = np.cumsum(starts) - 1
-    return maskable & chosen[np.maximum(word_id, 0)] & (word_id >= 0)
+        return np.zeros(grid.shape, dtype=bool)
+    word_id = np.cumsum(starts.ravel()) - 1
+    sizes = np.bincount(word_id[maskable.ravel()], minlength=where.shape[0])
+    chosen = greedy_exact(where // width, words.ravel()[where], sizes, budget, num_rows)
+    return maskable & chosen[np.maximum(word_id, 0)].reshape(grid.shape)
 
 
 def mask_batch(ids: np.ndarray, offsets: np.ndarray, select_keys: np.ndarray, action_keys: np.ndarray,
                random_keys: np.ndarray, *, config: MlmConfig, vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
     """``(input_ids, labels)`` flat int32 for rows ``ids``/``offsets``; ``ids`` is not modified."""
     c = config
-    selected = select_positions(ids, offsets, select_keys, mask_prob=c.mask_prob, selection=c.selection,
-                                whole_word=c.whole_word, vocab=vocab)
+    grid, valid = to_grid(ids, offsets, vocab.pad_id)
+    width = grid.shape[1]
+    selected = select_grid(grid, valid, select_keys, mask_prob=c.mask_prob, selection=c.selection,
+                           whole_word=c.whole_word, vocab=vocab)
     positions = np.flatnonzero(selected)
-    sel_rows = np.searchsorted(offsets, positions, side="right") - 1
-    draw = words_at(action_keys[sel_rows], positions - offsets[sel_rows])
+    sel_rows = positions // max(width, 1)
+    draw = words_at(action_keys[sel_rows], positions - sel_rows * width)
     t_mask, t_random = threshold(c.mask_fraction), threshold(c.mask_fraction + c.random_fraction)
-    is_mask = draw < np.uint64(min(t_mask, 2**64 - 1)) if t_mask < 2**64 else np.ones(draw.shape, bool)
-    is_random = ~is_mask & ((draw < np.uint64(t_random)) if t_random < 2**64 else True)
-    input_ids = ids.copy()
-    input_ids[positions[is_mask]] = vocab.mask_id
+    is_mask = draw < np.uint64(t_mask) if t_mask < 2**64 else np.ones(draw.shape, bool)
+    is_random = ~is_mask & (draw < np.uint64(t_random)) if t_random < 2**64 else ~is_mask
+    inputs = grid.copy()
+    flat_inputs = inputs.reshape(-1)
+    flat_inputs[positions[is_mask]] = vocab.mask_id
     rnd = positions[is_random]
     if rnd.size:
         rnd_rows = sel_rows[is_random]
-        picks = uniform_ints(words_at(random_keys[rnd_rows], rnd - offsets[rnd_rows]), vocab.ordinary_ids.shape[0])
-        input_ids[rnd] = vocab.ordinary_ids[picks]
-    labels = np.where(selected, ids, np.int32(IGNORE_INDEX)).astype(np.int32, copy=False)
-    return input_ids, labels
+        picks = uniform_ints(words_at(random_keys[rnd_rows], rnd - rnd_rows * width), vocab.ordinary_ids.shape[0])
+        flat_inputs[rnd] = vocab.ordinary_ids[picks]
+    labels = np.full(grid.shape, IGNORE_INDEX, dtype=np.int32)
+    labels.reshape(-1)[positions] = grid.reshape(-1)[positions]
+    if valid is None:
+        return flat_inputs, labels.reshape(-1)
+    return inputs[valid], labels[valid]
 
 
 def one_segment(lengths: np.ndarray) -> Ragged:
@@ -169,9 +201,8 @@ class MlmObjective(Objective):
     def corrupt_columns(self, rows: RowBatch, *, seed: int, copy: int) -> dict:
         ids = rows.ids.values
         check_ids(ids, self.vocab, "mlm")
-        input_ids, labels = mask_batch(
-            ids, rows.ids.offsets, self.keys_for(rows, seed, copy, SELECT), self.keys_for(rows, seed, copy, ACTION),
-            self.keys_for(rows, seed, copy, RANDOM), config=self.config, vocab=self.vocab)
+        input_ids, labels = mask_batch(ids, rows.ids.offsets, *self.keys_for_streams(rows, seed, copy, STREAMS),
+                                       config=self.config, vocab=self.vocab)
         offsets = rows.ids.offsets
         return {"input_ids": Ragged(input_ids, offsets), "labels": Ragged(labels, offsets)}
 
@@ -198,4 +229,3 @@ class MlmObjective(Objective):
         }
 
 
-__all__ = ["MlmObjective", "exact_budgets", "mask_batch", "select_positions", "positions_in_rows", "words_for"]

@@ -22,7 +22,7 @@ import numpy as np
 
 from lmpairs.objectives import ObjectiveSpec, get_spec
 from lmpairs.transforms.batch import DocumentBatch, ExampleBatch, Ragged, RowBatch
-from lmpairs.transforms.seeding import copy_keys, stream_keys
+from lmpairs.transforms.seeding import copy_keys, stream_keys, stream_keys_many
 from lmpairs.vocab import Vocab
 
 
@@ -87,6 +87,10 @@ class Objective(ABC):
     def keys_for(self, rows: RowBatch, seed: int, copy: int, stream: int) -> np.ndarray:
         """Stream keys of every row: DESIGN's ``k(seed, objective_id, row key, copy, stream)``."""
         return stream_keys(seed, self.objective_id, rows.keys, copy, stream)
+
+    def keys_for_streams(self, rows: RowBatch, seed: int, copy: int, streams: tuple[int, ...]) -> list[np.ndarray]:
+        """:meth:`keys_for` of several streams at once (the shared part of the chain computed once)."""
+        return stream_keys_many(seed, self.objective_id, rows.keys, copy, streams)
 
     def examples(self, rows: RowBatch, *, seed: int) -> list[ExampleBatch]:
         """Every static copy of ``rows`` (``num_copies`` batches)."""

@@ -54,30 +54,93 @@ def rank_in_rows(rows: np.ndarray, words: np.ndarray, num_rows: int) -> tuple[np
     return order, rank
 
 
+_MAX64 = np.uint64(2**64 - 1)
+
+
+def candidate_bounds(n: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row hash bound that lets through about ``k + 3 sqrt(k) + 8`` of ``n`` uniform items (fewer
+    than ``k`` get through about once in 5,000 rows: those rows are redone with every item), and
+    whether the row takes every item instead (the bound would be near or above 1)."""
+    frac = (k + 3.0 * np.sqrt(k) + 8.0) / np.maximum(n, 1)
+    take_all = frac >= 0.5
+    bound = np.where(take_all, 0.0, frac * 2.0**64).astype(np.uint64)
+    return bound, take_all
+
+
+def kth_smallest(words: np.ndarray, counts: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's ``k``-th smallest word among ``words`` grouped by row (``counts`` per row).
+
+    Every row is placed in one padded matrix, shifted right by ``max(k) - k`` zeros so that all
+    rows' k-th smallest land in the same column; one ``np.partition`` at that column (and the next)
+    finds them all. Filled by boolean masks, no index arithmetic. Returns ``(kth, live, tie)``: the
+    k-th word (rows with ``k > 0``: ``live``) and the rows whose k-th and (k+1)-th words are equal,
+    which need positions to break the tie.
+    """
+    num_rows = counts.shape[0]
+    kk = np.minimum(k, counts)
+    live = kk > 0
+    if not live.any():
+        return np.zeros(num_rows, np.uint64), live, np.zeros(num_rows, bool)
+    top = int(kk.max())
+    pad = top - kk
+    width = int((pad + counts).max()) + 1
+    columns = np.arange(width)[None, :]
+    grid = np.full((num_rows, width), _MAX64, dtype=np.uint64)
+    grid[columns < pad[:, None]] = 0
+    grid[(columns >= pad[:, None]) & (columns < (pad + counts)[:, None])] = words
+    grid.partition((top - 1, top), axis=1)
+    kth = grid[:, top - 1]
+    tie = live & (grid[:, top] == kth) & (kk < counts)
+    return kth, live, tie
+
+
+def break_ties(out: np.ndarray, rows: np.ndarray, words: np.ndarray, k: np.ndarray, tie: np.ndarray,
+               num_rows: int) -> None:
+    """Redo the rows marked ``tie`` exactly, in place: the ``k`` smallest by ``(word, position)``."""
+    items = np.flatnonzero(tie[rows])
+    order = np.lexsort((items, words[items], rows[items]))
+    sorted_rows = rows[items][order]
+    starts = offsets_of(np.bincount(sorted_rows, minlength=num_rows))
+    in_row = np.arange(items.shape[0]) - starts[sorted_rows]
+    out[items] = False
+    out[items[order][in_row < k[sorted_rows]]] = True
+
+
+def select_sorted(rows: np.ndarray, words: np.ndarray, k: np.ndarray, counts: np.ndarray,
+                  num_rows: int) -> np.ndarray:
+    """Mask of the ``k[row]`` smallest ``(word, position)`` among items grouped by row, in position order.
+
+    Items at or below each row's k-th smallest word are taken; a row whose k-th and (k+1)-th words
+    are equal (probability about ``count**2 / 2**64``) is resolved exactly by position.
+    """
+    kth, live, tie = kth_smallest(words, counts, k)
+    out = live[rows] & (words <= kth[rows])
+    if tie.any():
+        break_ties(out, rows, words, np.minimum(k, counts), tie, num_rows)
+    return out
+
+
 def smallest_k(rows: np.ndarray, words: np.ndarray, k: np.ndarray, num_rows: int) -> np.ndarray:
     """Boolean mask of each row's ``k[row]`` items with the smallest ``(word, position)`` keys.
 
-    The exact-count draw of DESIGN ("Determinism"): uniform without replacement, order-free.
-    Only candidates under a per-row hash bound holding ``k`` are sorted.
-
-    The bound lets through about ``k + 6 sqrt(k) + 16`` of a row's ``n`` items; a row with fewer
-    than ``k`` under it (vanishingly rare) takes all its items. The result is exactly the ``k``
-    smallest ``(word, position)`` per row either way.
+    The exact-count draw of DESIGN ("Determinism"): uniform without replacement, order-free. Items
+    come grouped by row in position order (flat ragged data). Only candidates under a per-row hash
+    bound that holds ``k`` with overwhelming probability are ranked; a row with fewer than ``k``
+    under it is redone with all its items, so the result is exact either way.
     """
     if rows.shape[0] == 0:
         return np.zeros(0, dtype=bool)
     n = np.bincount(rows, minlength=num_rows)
-    frac = (k + 6.0 * np.sqrt(k) + 16.0) / np.maximum(n, 1)
-    take_all = frac >= 1.0
-    bound = np.where(take_all, 0, np.minimum(frac, 0.999) * 2.0**64).astype(np.uint64)
+    bound, take_all = candidate_bounds(n, k)
     cand = (words < bound[rows]) | take_all[rows]
-    short = np.bincount(rows[cand], minlength=num_rows) < k
+    counts = np.bincount(rows[cand], minlength=num_rows)
+    short = counts < np.minimum(k, n)
     if short.any():
         cand |= short[rows]
+        counts = np.bincount(rows[cand], minlength=num_rows)
     idx = np.flatnonzero(cand)
-    _, rank = rank_in_rows(rows[idx], words[idx], num_rows)
     out = np.zeros(rows.shape[0], dtype=bool)
-    out[idx[rank < k[rows[idx]]]] = True
+    out[idx[select_sorted(rows[idx], words[idx], k, counts, num_rows)]] = True
     return out
 
 

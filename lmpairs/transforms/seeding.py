@@ -15,6 +15,7 @@ salted per process and never used.
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import numpy as np
 
@@ -43,13 +44,46 @@ def stable_hash64(*parts: str | int | bytes) -> int:
 
 
 def mix(z: np.ndarray) -> np.ndarray:
-    """SplitMix64's finalizer on a ``uint64`` array, **in place** (pass an array you own); returns it."""
-    z ^= z >> _S30
+    """SplitMix64's finalizer on a ``uint64`` array, **in place** (pass an array you own); returns it.
+
+    One scratch buffer serves the three shifts (fresh temporaries of a large batch cost page faults).
+    """
+    if z.ndim == 0:
+        z = z.reshape(1)
+        return mix(z).reshape(())
+    tmp = _scratch(z.size).reshape(z.shape)
+    np.right_shift(z, _S30, out=tmp)
+    z ^= tmp
     z *= _M1
-    z ^= z >> _S27
+    np.right_shift(z, _S27, out=tmp)
+    z ^= tmp
     z *= _M2
-    z ^= z >> _S31
+    np.right_shift(z, _S31, out=tmp)
+    z ^= tmp
     return z
+
+
+_LOCAL = threading.local()
+
+
+def _scratch(size: int, slot: str = "mix") -> np.ndarray:
+    """A per-thread uint64 work buffer of at least ``size`` (reused: fresh pages cost page faults)."""
+    buf = getattr(_LOCAL, slot, None)
+    if buf is None or buf.shape[0] < size:
+        buf = np.empty(max(size, 1 << 12), dtype=np.uint64)
+        setattr(_LOCAL, slot, buf)
+    return buf[:size]
+
+
+def mix_int(z: int) -> int:
+    """:func:`mix` of one Python int (exact, modulo 2**64)."""
+    z &= _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+_GOLDEN_INT = 0x9E3779B97F4A7C15
 
 
 def _u64(x) -> np.ndarray:
@@ -72,22 +106,67 @@ def chain(*parts) -> np.ndarray:
 
 def stream_keys(seed: int, objective_id: int, example_keys: np.ndarray, copy: int, stream: int) -> np.ndarray:
     """The stream key ``k`` of each example (``uint64``, the shape of ``example_keys``)."""
+    return stream_keys_many(seed, objective_id, example_keys, copy, (stream,))[0]
+
+
+def stream_keys_many(seed: int, objective_id: int, example_keys: np.ndarray, copy: int,
+                     streams: tuple[int, ...]) -> list[np.ndarray]:
+    """:func:`stream_keys` for several streams, sharing the chain up to ``copy`` (scalars in Python ints)."""
+    h = mix_int((mix_int((0 ^ (int(seed) & _MASK64)) + _GOLDEN_INT) ^ (int(objective_id) & _MASK64)) + _GOLDEN_INT)
     with np.errstate(over="ignore"):
-        return chain(seed, objective_id, np.asarray(example_keys, dtype=np.uint64), copy, stream)
+        z = np.bitwise_xor(np.asarray(example_keys, dtype=np.uint64), np.uint64(h))
+        z += GOLDEN
+        z = mix(z)
+        z ^= np.uint64(int(copy) & _MASK64)
+        z += GOLDEN
+        z = mix(z)
+        out = []
+        for stream in streams:
+            k = np.bitwise_xor(z, np.uint64(int(stream) & _MASK64))
+            k += GOLDEN
+            out.append(mix(k))
+    return out
 
 
 def words_at(keys: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """``mix(k + (position + 1) * GOLDEN)`` elementwise (broadcasting ``keys`` against ``positions``)."""
     with np.errstate(over="ignore"):
-        steps = np.asarray(positions).astype(np.uint64)
-        steps += np.uint64(1)
-        steps *= GOLDEN
-        return mix(np.add(steps, np.asarray(keys, dtype=np.uint64)))
+        z = np.asarray(positions).astype(np.uint64)
+        z += np.uint64(1)
+        z *= GOLDEN
+        keys = np.asarray(keys, dtype=np.uint64)
+        if keys.shape == z.shape:
+            z += keys
+        else:
+            z = np.add(z, keys)
+        return mix(z)
 
 
-def word_grid(keys: np.ndarray, length: int) -> np.ndarray:
-    """Words at positions ``0 .. length-1`` of every key: a ``(len(keys), length)`` uint64 array."""
-    return words_at(np.asarray(keys, dtype=np.uint64)[:, None], np.arange(length, dtype=np.uint64)[None, :])
+_STEPS: dict[int, np.ndarray] = {}
+
+
+def steps(length: int) -> np.ndarray:
+    """``(position + 1) * GOLDEN`` for positions ``0 .. length-1`` (cached per length, read-only)."""
+    out = _STEPS.get(length)
+    if out is None:
+        with np.errstate(over="ignore"):
+            out = (np.arange(length, dtype=np.uint64) + np.uint64(1)) * GOLDEN
+        out.setflags(write=False)
+        if len(_STEPS) < 64:
+            _STEPS[length] = out
+    return out
+
+
+def word_grid(keys: np.ndarray, length: int, *, scratch: bool = False) -> np.ndarray:
+    """Words at positions ``0 .. length-1`` of every key: a ``(len(keys), length)`` uint64 array.
+
+    ``scratch=True`` writes into this thread's second work buffer: for callers that use the words
+    only until their next call (saves fresh pages of a large batch).
+    """
+    keys = np.asarray(keys, dtype=np.uint64)
+    out = _scratch(keys.shape[0] * length, slot="words").reshape(keys.shape[0], length) if scratch else None
+    z = np.add(keys[:, None], steps(length)[None, :], out=out)
+    return mix(z)
 
 
 def threshold(p: float) -> int:
