@@ -75,8 +75,11 @@ class HFTokenizerModel:
             raise TokenizerError(f"{name}: the tokenizers library cannot read this tokenizer.json ({reason}); "
                                  "re-save it with a current `tokenizers`, or upgrade: "
                                  f"{INSTALL_HINT} --upgrade.") from err
-        # Corpus text that spells a special token ("<|endoftext|>") is text, never that token's id.
+        # Corpus text that spells a special token ("<|endoftext|>") is text, never that token's id;
+        # documents are encoded whole (a file's truncation would cut them, its padding pad them).
         self._tok.encode_special_tokens = True
+        self._tok.no_truncation()
+        self._tok.no_padding()
         by_piece = self._tok.get_vocab(with_added_tokens=True)
         if not by_piece:
             raise TokenizerError(f"{name}: the tokenizer.json has an empty vocabulary; pass a trained tokenizer.")

@@ -350,6 +350,7 @@ def test_wordpiece_takes_cls_sep_pad_mask_from_the_file(tmp_path):
     bert = BertWordPieceTokenizer(lowercase=True)
     bert.train_from_iterator([ENGLISH] * 20, vocab_size=300, show_progress=False)
     bert.enable_padding(pad_id=bert.token_to_id("[PAD]"), pad_token="[PAD]")
+    bert.enable_truncation(max_length=8)  # a file's padding and truncation must not reach the data
     path = tmp_path / "tokenizer.json"
     bert.save(str(path))
     tok = Tokenizer.load(path)
@@ -362,6 +363,8 @@ def test_wordpiece_takes_cls_sep_pad_mask_from_the_file(tmp_path):
     assert any(p.startswith("##") for p in pieces)
     assert vocab.word_start[ids].tolist() == [not p.startswith("##") for p in pieces]
     assert "".join(tok.piece_text(i) for i in ids) == " reassignments statementsss"
+    short, long = tok.encode_batch(["statements", ENGLISH])
+    assert short.shape[0] == 1 and long.shape[0] > 8 and vocab.pad_id not in long.tolist()
 
 
 def test_a_tokenizer_json_with_only_special_tokens_is_refused(gpt2_path, tmp_path):
