@@ -374,3 +374,9 @@ def test_a_tokenizer_json_with_only_special_tokens_is_refused(gpt2_path, tmp_pat
     path.write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(TokenizerError, match="every one of its 1 ids is a special token"):
         Tokenizer.load(path)
+
+
+def test_unencodable_text_raises_what_the_build_counts_per_document(hf):
+    # lmpairs.pipeline.splitjob.encode retries a failed batch per document on these exceptions.
+    with pytest.raises((TypeError, UnicodeError, RuntimeError)):
+        hf.encode_documents(["fine", "lone surrogate \ud800 here"])
