@@ -111,6 +111,11 @@ class PairMixture(IterableDataset):
                                "or 'count' (weights are examples per epoch).")
         if not sources:
             raise MixtureError("PairMixture: no sources; pass [(path, weight), ...].")
+        unsupported = sorted(set(stream_options) & {"max_tokens", "remainder"})
+        if unsupported:
+            raise MixtureError(f"PairMixture: {', '.join(unsupported)} are PairStream options a mixture does not take "
+                               "(its batches have batch_size rows; the epoch's last quanta that do not divide "
+                               "among ranks are dropped).")
         self.paths = [str(p) for p, _ in sources]
         self.weights = [w for _, w in sources]
         self.mode, self.split = mode, split
@@ -289,9 +294,15 @@ class PairMixture(IterableDataset):
         plan = self._plan(self._position.epoch, worker, num_workers)
         return self._generate(plan, worker, skips[worker], in_worker=info is not None, tagged=tracked)
 
-    def _read(self, plan: MixturePlan, window) -> list[WindowRows]:
-        return [stream.reader.read(source.segments(a, b)) if b > a else None
-                for stream, source, (a, b) in zip(self.streams, plan.sources, window.parts)]
+    def _read(self, plan: MixturePlan, window) -> list[WindowRows | None]:
+        """Each source's rows of the window (None where it has none), re-corrupted if dynamic."""
+        parts = []
+        for stream, source, (a, b) in zip(self.streams, plan.sources, window.parts):
+            rows = stream.reader.read(source.segments(a, b)) if b > a else None
+            if rows is not None and stream.dynamic is not None:
+                rows, _ = stream.dynamic.apply(rows, epoch=plan.epoch)  # a repeat within an epoch: same draws
+            parts.append(rows)
+        return parts
 
     def _generate(self, plan: MixturePlan, worker: int, skip: int, *, in_worker: bool,
                   tagged: bool) -> Iterator[dict]:
