@@ -49,6 +49,24 @@ def exact_budgets(num_maskable: np.ndarray, mask_prob: float) -> np.ndarray:
     return np.where(num_maskable > 0, budget, 0)
 
 
+def ordinary_range(vocab: Vocab) -> tuple[int, int] | None:
+    """``(lo, hi)`` when exactly the ids in ``[lo, hi)`` are ordinary (specials only at both ends, as in
+    lmpairs-trained and most pretrained vocabularies), else None."""
+    ordinary = vocab.ordinary_ids
+    lo, hi = int(ordinary[0]), int(ordinary[-1]) + 1
+    return (lo, hi) if hi - lo == ordinary.shape[0] else None
+
+
+def maskable_ids(grid: np.ndarray, vocab: Vocab) -> np.ndarray:
+    """``~vocab.special[grid]``: one range test when the ordinary ids are contiguous, a gather otherwise."""
+    bounds = ordinary_range(vocab)
+    if bounds is None:
+        return ~np.take(vocab.special, grid)
+    shifted = grid.astype(np.uint32)  # ids are non-negative int32: same order as unsigned
+    shifted -= np.uint32(bounds[0])  # ids below lo wrap around to huge values
+    return shifted < np.uint32(bounds[1] - bounds[0])
+
+
 def to_grid(values: np.ndarray, offsets: np.ndarray, fill: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Rows as a ``(rows, longest)`` grid (a free reshape when all rows are equally long) and the
     valid-position mask (None when every position is valid)."""
@@ -64,24 +82,28 @@ def to_grid(values: np.ndarray, offsets: np.ndarray, fill: int) -> tuple[np.ndar
 
 
 def smallest_k_grid(words: np.ndarray, eligible: np.ndarray, n: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Per row of a grid, the ``k`` eligible positions with the smallest ``(word, position)``."""
+    """Per row of a grid, the ``k`` eligible positions with the smallest ``(word, position)``, as
+    sorted flat indices into the grid."""
     num_rows, width = words.shape
     bound, take_all = candidate_bounds(n, k)
-    cand = eligible & ((words < bound[:, None]) | take_all[:, None])
-    counts = np.count_nonzero(cand, axis=1)
+    cand = words < bound[:, None]
+    if take_all.any():
+        cand |= take_all[:, None]
+    cand &= eligible
+    idx = np.flatnonzero(cand)
+    counts = np.diff(np.searchsorted(idx, np.arange(num_rows + 1) * width))
     short = counts < k
     if short.any():  # about one row in 5,000: redo it with every eligible position
         cand[short] = eligible[short]
-        counts[short] = n[short]
-    kth, live, tie = kth_smallest(words.reshape(-1).take(np.flatnonzero(cand)), counts, k)
-    selected = cand & (words <= kth[:, None]) & live[:, None]
-    if tie.any():  # equal words at the budget's edge (about 1 row in 2**50): order them by position
         idx = np.flatnonzero(cand)
-        flat = selected.reshape(-1)
-        sub = flat[idx]
-        break_ties(sub, idx // width, words.reshape(-1)[idx], np.minimum(k, counts), tie, num_rows)
-        flat[idx] = sub
-    return selected
+        counts = np.diff(np.searchsorted(idx, np.arange(num_rows + 1) * width))
+    flat_words = words.reshape(-1).take(idx)
+    kth, live, tie = kth_smallest(flat_words, counts, k)
+    rows = np.repeat(np.arange(num_rows), counts)
+    keep = (flat_words <= kth[rows]) & live[rows]
+    if tie.any():  # equal words at the budget's edge (about 1 row in 2**50): order them by position
+        break_ties(keep, rows, flat_words, np.minimum(k, counts), tie, num_rows)
+    return idx[keep]
 
 
 def greedy_exact(word_rows: np.ndarray, word_hash: np.ndarray, sizes: np.ndarray, budget: np.ndarray,
@@ -114,11 +136,11 @@ def greedy_exact(word_rows: np.ndarray, word_hash: np.ndarray, sizes: np.ndarray
 
 def select_grid(grid: np.ndarray, valid: np.ndarray | None, keys: np.ndarray, *, mask_prob: float,
                 selection: Literal["exact", "bernoulli"], whole_word: bool, vocab: Vocab) -> np.ndarray:
-    """Boolean ``(rows, width)`` mask of the positions to predict; ``keys``: the rows' ``SELECT`` keys."""
+    """Sorted flat grid indices of the positions to predict; ``keys``: the rows' ``SELECT`` keys."""
     if selection not in ("exact", "bernoulli"):
         raise ValueError(f"mlm selection={selection!r}: must be 'exact' (BERT) or 'bernoulli' (HF collator).")
     num_rows, width = grid.shape
-    maskable = ~np.take(vocab.special, grid)
+    maskable = maskable_ids(grid, vocab)
     if valid is not None:
         maskable &= valid
     starts = maskable
@@ -129,22 +151,21 @@ def select_grid(grid: np.ndarray, valid: np.ndarray | None, keys: np.ndarray, *,
     words = word_grid(keys, width, scratch=True)  # used only inside this call
     if selection == "bernoulli":
         chosen = starts & (words < np.uint64(threshold(mask_prob))) if mask_prob < 1.0 else starts.copy()
-        if not whole_word:
-            return chosen
+        if not whole_word or not starts.any():
+            return np.flatnonzero(chosen)
         word_id = np.cumsum(starts.ravel()) - 1
-        return maskable & chosen.ravel()[np.flatnonzero(starts.ravel())][np.maximum(word_id, 0)].reshape(
-            grid.shape) if starts.any() else chosen
+        return np.flatnonzero(maskable.ravel() & chosen.ravel()[np.flatnonzero(starts.ravel())][np.maximum(word_id, 0)])
     num_maskable = np.count_nonzero(maskable, axis=1)
     budget = exact_budgets(num_maskable, mask_prob)
     if not whole_word:
         return smallest_k_grid(words, maskable, num_maskable, budget)
     where = np.flatnonzero(starts)
     if where.size == 0:
-        return np.zeros(grid.shape, dtype=bool)
+        return where
     word_id = np.cumsum(starts.ravel()) - 1
     sizes = np.bincount(word_id[maskable.ravel()], minlength=where.shape[0])
     chosen = greedy_exact(where // width, words.ravel()[where], sizes, budget, num_rows)
-    return maskable & chosen[np.maximum(word_id, 0)].reshape(grid.shape)
+    return np.flatnonzero(maskable.ravel() & chosen[np.maximum(word_id, 0)])
 
 
 def mask_batch(ids: np.ndarray, offsets: np.ndarray, select_keys: np.ndarray, action_keys: np.ndarray,
@@ -153,9 +174,8 @@ def mask_batch(ids: np.ndarray, offsets: np.ndarray, select_keys: np.ndarray, ac
     c = config
     grid, valid = to_grid(ids, offsets, vocab.pad_id)
     width = grid.shape[1]
-    selected = select_grid(grid, valid, select_keys, mask_prob=c.mask_prob, selection=c.selection,
-                           whole_word=c.whole_word, vocab=vocab)
-    positions = np.flatnonzero(selected)
+    positions = select_grid(grid, valid, select_keys, mask_prob=c.mask_prob, selection=c.selection,
+                            whole_word=c.whole_word, vocab=vocab)
     sel_rows = positions // max(width, 1)
     draw = words_at(action_keys[sel_rows], positions - sel_rows * width)
     t_mask, t_random = threshold(c.mask_fraction), threshold(c.mask_fraction + c.random_fraction)
