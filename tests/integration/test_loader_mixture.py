@@ -158,6 +158,8 @@ def test_sources_with_other_tokenizer_or_objective_are_refused(sources):
         PairMixture([(sources["t5"], 1), (sources["bart"], 1)], batch_size=4, verify="size")
     with pytest.raises(MixtureError, match="mode="):
         PairMixture([(sources["web"], 1)], batch_size=4, mode="ratio", verify="size")
+    with pytest.raises(MixtureError, match="max_tokens"):
+        PairMixture([(sources["web"], 1)], batch_size=4, max_tokens=64, verify="size")
     with pytest.raises(MixtureError, match="whole example counts"):
         PairMixture([(sources["web"], 0.5)], batch_size=4, mode="count", verify="size")
 
