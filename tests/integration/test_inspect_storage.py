@@ -11,6 +11,8 @@ from lmpairs.inspection.cli import main
 from lmpairs.schemas import FORMAT_VERSION
 from lmpairs.tokenizer import Tokenizer
 
+pytestmark = pytest.mark.fast  # one in-process S3 server and small files: the default tier
+
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory, spm_test_model_path):

@@ -3,7 +3,8 @@
 The dataset is written locally with the schemas and copied into the bucket, so the s3 stream must
 give exactly the local stream's batches, with and without DataLoader workers, and resume from a
 state_dict (states bind to the manifest's identity, not its location: a local state resumes the
-s3 copy). Unreachable storage is one line naming the URL and the fix.
+s3 copy). Unreachable storage is one line naming the URL and the fix. All but the dynamic case
+(which trains a tokenizer) run in the default tier: the server is one in-process thread.
 """
 import pyarrow.fs as pafs
 import pytest
@@ -41,6 +42,7 @@ def stream(path, **kwargs):
     return PairStream(path, batch_size=4, shuffle_buffer=12, return_keys=True, **kwargs)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_s3_stream_equals_the_local_copy(datasets, s3, num_workers):  # noqa: F811
     local, url = datasets
@@ -49,12 +51,14 @@ def test_s3_stream_equals_the_local_copy(datasets, s3, num_workers):  # noqa: F8
     assert got == want and len(want) == 16
 
 
+@pytest.mark.fast
 def test_a_pyarrow_filesystem_object_works_too(datasets, s3):  # noqa: F811
     local, url = datasets
     fs = pafs.S3FileSystem(**s3.options)
     assert batches(stream(url, filesystem=fs)) == batches(stream(local))
 
 
+@pytest.mark.fast
 def test_resume_on_s3_from_a_state_dict(datasets, s3):  # noqa: F811
     local, url = datasets
     full = batches(stream(url, filesystem=s3.options).make_loader(num_workers=2))
@@ -84,6 +88,7 @@ def test_dynamic_corruption_takes_the_tokenizer_from_s3(tmp_path, s3, spm_test_m
     assert ds.dynamic is not None
 
 
+@pytest.mark.fast
 def test_unreachable_storage_names_the_url_and_the_fix(datasets):
     _, url = datasets
     closed = {"endpoint_override": "127.0.0.1:9", "scheme": "http", "access_key": "x", "secret_key": "y",
@@ -95,6 +100,7 @@ def test_unreachable_storage_names_the_url_and_the_fix(datasets):
     assert "\n" not in text and url in text and "cannot reach storage" in text and "endpoint" in text
 
 
+@pytest.mark.fast
 def test_missing_tokenizer_on_s3_is_one_line(datasets, s3):  # noqa: F811
     _, url = datasets
     with pytest.raises(UserError, match=r"s3://lmpairs-test/nothing\.model: no such file"):

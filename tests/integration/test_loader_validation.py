@@ -12,6 +12,8 @@ from lmpairs.schemas import ManifestError, SchemaError, read_manifest, write_man
 
 SHARD = "train/part-00001-of-00002.parquet"
 
+pytestmark = pytest.mark.fast  # no workers, no Beam: the default tier
+
 
 @pytest.fixture
 def clm_dir(tmp_path):

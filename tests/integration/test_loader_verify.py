@@ -19,6 +19,8 @@ from lmpairs.schemas.storage import UnsafePath
 
 SHARD = "train/part-00001-of-00002.parquet"
 
+pytestmark = pytest.mark.fast  # well under a second each: the default tier
+
 
 @pytest.fixture
 def clm_dir(tmp_path):
