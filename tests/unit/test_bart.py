@@ -214,3 +214,15 @@ def test_measure_counts_removed_masks_and_added():
         "labels": Ragged.from_rows([[BOS, 300, 301, 302, 303, 304, EOS], [BOS, 300, EOS]])})
     assert bart.measure(ex) == {"tokens": 10, "label_tokens": 10, "body_tokens": 6, "removed": 3, "masks": 2,
                                 "added": 1}
+
+
+def test_shared_counts_is_the_multiset_intersection():
+    from collections import Counter
+
+    from lmpairs.transforms.bart import shared_counts
+
+    rng = np.random.default_rng(0)
+    a = [rng.integers(0, 6, n) for n in (0, 1, 5, 30, 12)]
+    b = [rng.integers(0, 6, n) for n in (3, 0, 5, 25, 12)]
+    want = sum(sum((Counter(x.tolist()) & Counter(y.tolist())).values()) for x, y in zip(a, b))
+    assert shared_counts(Ragged.from_rows(a), Ragged.from_rows(b)) == want
