@@ -4,8 +4,14 @@ from __future__ import annotations
 from typing import Any
 
 from lmpairs.pipeline.filesystems import BeamFiles
-from lmpairs.reading import (READ_REJECTION_REASONS, UNREADABLE_FILE, InputSplit, UnreadableInput, plan_splits,
-                             read_split)
+from lmpairs.reading import (
+    READ_REJECTION_REASONS,
+    UNREADABLE_FILE,
+    InputSplit,
+    UnreadableInput,
+    plan_splits,
+    read_split,
+)
 from lmpairs.transforms import make_objective
 from lmpairs.vocab import Vocab
 

@@ -34,9 +34,13 @@ def runner_class(beam_args: Sequence[str]) -> type | None:
     """The class ``--runner`` names (importing its module registers its options), or None."""
     from apache_beam.runners.runner import _RUNNER_MAP
 
+    from lmpairs.pipeline.options import DASK_RUNNER, is_dask
+
     name = PipelineOptions(list(beam_args)).view_as(StandardOptions).runner
     if not isinstance(name, str):
         return None
+    if is_dask(name):  # --runner=DaskRunner: Beam's runner map has no short name for it
+        name = DASK_RUNNER
     path = _RUNNER_MAP.get(name.lower(), _RUNNER_MAP.get(name.lower() + "runner", name))
     module, _, attr = path.rpartition(".")
     try:

@@ -15,22 +15,29 @@ import logging
 import posixpath
 import time
 from collections import Counter
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.runners.runner import PipelineState
 
 from lmpairs.config import BuildConfig
+from lmpairs.pipeline.api import files_access
 from lmpairs.pipeline.commit import NOTHING, CommitBuild, read_output_manifest, tmp_root
 from lmpairs.pipeline.counters import report_metrics
 from lmpairs.pipeline.errors import BuildError, OutOfSpace
 from lmpairs.pipeline.options import check_staging_files, is_dry_run, pipeline_options, runner_name
-from lmpairs.pipeline.output import OutputLock, check_output_path, discard_temp, finish_interrupted_commit, prepare_output
+from lmpairs.pipeline.output import (
+    OutputLock,
+    check_output_path,
+    discard_temp,
+    finish_interrupted_commit,
+    prepare_output,
+)
 from lmpairs.pipeline.paths import absolute, apply_storage_options, join, storage_options
 from lmpairs.pipeline.preflight import Plan, preflight
 from lmpairs.pipeline.progress import ProgressMonitor, SplitProgress
-from lmpairs.pipeline.splitjob import SplitJob, TRAIN, VALIDATION, process_split
-from lmpairs.pipeline.api import files_access
+from lmpairs.pipeline.splitjob import TRAIN, VALIDATION, SplitJob, process_split
 from lmpairs.schemas import Manifest
 from lmpairs.tokenizer import Tokenizer
 from lmpairs.version import __version__

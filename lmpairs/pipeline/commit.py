@@ -19,8 +19,9 @@ import logging
 import os
 import posixpath
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems

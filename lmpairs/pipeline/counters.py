@@ -11,9 +11,8 @@ from typing import Any
 
 from apache_beam.metrics import Metrics
 
-from lmpairs.schemas.rates import applied_rates
-
 from lmpairs.reading import READ_REJECTION_REASONS as _READ_REASONS
+from lmpairs.schemas.rates import applied_rates
 
 NAMESPACE = "lmpairs"
 REJECTED_PREFIX = "documents_rejected."

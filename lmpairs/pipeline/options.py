@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 import logging
-
 import os
 
-from apache_beam.options.pipeline_options import (PipelineOptions, PortableOptions, SetupOptions, StandardOptions,
-                                                  TestOptions)
+from apache_beam.options.pipeline_options import (
+    PipelineOptions,
+    PortableOptions,
+    SetupOptions,
+    StandardOptions,
+    TestOptions,
+)
 
 from lmpairs.pipeline.errors import BuildError
 

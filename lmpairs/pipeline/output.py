@@ -127,7 +127,7 @@ class OutputLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def acquire(self) -> "OutputLock":
+    def acquire(self) -> OutputLock:
         if is_remote(self.output):
             return self._acquire_lease()
         try:

@@ -90,7 +90,7 @@ class ProgressMonitor:
         self.workers: set[str] = set()
         """The worker processes that reported a split (for the log line at the end)."""
 
-    def start(self) -> "ProgressMonitor":
+    def start(self) -> ProgressMonitor:
         if is_remote(self._tmp_root):
             return self
         self._start = time.perf_counter()

@@ -159,7 +159,8 @@ def test_clm_rows_reproduce_japanese_and_bom_crlf_text_with_llama(llama_build, l
     out, manifests = llama_build
     documents = expected_documents(corpus_slices, ("en/botchan.txt.gz", "ja.txt"))
     documents = {name.rsplit("/", 1)[-1]: docs for name, docs in documents.items()}
-    documents = {name: [(f"{name}:{key.split(':')[1]}", text) for key, text in docs] for name, docs in documents.items()}
+    documents = {name: [(f"{name}:{key.split(':')[1]}", text) for key, text in docs]
+                 for name, docs in documents.items()}
     assert manifests["clm"].counters["documents_used"] == sum(map(len, documents.values()))
     check_clm_reproduces_documents(out, manifests["clm"], llama_tokenizer, documents)
     text = "".join(llama_tokenizer.decode(r["input_ids"]) for r in read_rows(out / "clm", manifests["clm"]).values())

@@ -14,9 +14,9 @@ import json
 import logging
 
 import pytest
+from textgen import english_paragraphs
 
 from lmpairs.pipeline import preflight
-from textgen import english_paragraphs
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,8 @@ from lmpairs.pipeline import commit
 from lmpairs.pipeline.commit import JOURNAL, NOTHING, TMP_NAME, apply_commit, stage_build
 from lmpairs.schemas import ShardInfo, read_manifest
 
-BASE = {"configs": {"clm": {"seq_len": 8}, "mlm": {"seq_len": 8}}, "seed": 0, "tokenizer": {"file": "t.model", "vocab_size": 100, "special_ids": {}},
+BASE = {"configs": {"clm": {"seq_len": 8}, "mlm": {"seq_len": 8}}, "seed": 0,
+        "tokenizer": {"file": "t.model", "vocab_size": 100, "special_ids": {}},
         "lmpairs_version": "0", "build": {}, "inputs": [{"path": "/c/a.txt", "index": 0}]}
 
 

@@ -10,7 +10,8 @@ def test_manifest_counters_lists_every_reason_and_balances():
                  "documents_rejected.no_tokens": 1, "tokens": 50, "files_read": 2}
     objective = {"rows": 4, "examples.train": 3, "examples.validation": 1, "padding_tokens": 7,
                  "measured.tokens": 40, "measured.maskable": 30, "measured.selected": 6}
-    c = manifest_counters("mlm", documents, objective, ("train", "validation"), [{"path": "p", "reason": "r", "detail": "d"}])
+    rejected = [{"path": "p", "reason": "r", "detail": "d"}]
+    c = manifest_counters("mlm", documents, objective, ("train", "validation"), rejected)
     assert list(c["documents_rejected"]) == list(REJECTION_REASONS)
     assert c["documents_read"] == c["documents_used"] + sum(c["documents_rejected"].values())
     assert c["examples"] == {"train": 3, "validation": 1} and c["dropped_tokens"] == 0

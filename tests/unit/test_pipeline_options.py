@@ -1,7 +1,6 @@
 """Beam options defaults of lmpairs build."""
-from apache_beam.options.pipeline_options import PortableOptions, StandardOptions
-
 import pytest
+from apache_beam.options.pipeline_options import PortableOptions, StandardOptions
 
 from lmpairs.pipeline.errors import BuildError
 from lmpairs.pipeline.options import DASK_RUNNER, check_staging_files, is_dry_run, pipeline_options, runner_name

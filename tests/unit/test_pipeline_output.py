@@ -7,8 +7,15 @@ import pytest
 
 from lmpairs.pipeline.commit import TMP_NAME
 from lmpairs.pipeline.errors import BuildError
-from lmpairs.pipeline.output import (LOCK_NAME, MARKER, STALE_SECONDS, OutputLock, check_output_path,
-                                     discard_temp, prepare_output)
+from lmpairs.pipeline.output import (
+    LOCK_NAME,
+    MARKER,
+    STALE_SECONDS,
+    OutputLock,
+    check_output_path,
+    discard_temp,
+    prepare_output,
+)
 
 
 def files(root):
