@@ -255,20 +255,20 @@ class BuildConfig(_Config):
     seed: int = setting(0, "seed of every random choice", limits=Limits(0, MAX_INT64))
     validation_fraction: float = setting(0.01, "fraction of documents (by key hash) in the validation split",
                                          limits=Limits(0.0, 1.0, high_open=True), metavar="F")
-    num_shards: int = setting(16, "shards per split", limits=Limits(1, 65_536), group="shards")
-    shard_size_mb: float | None = setting(None, "instead of --num-shards: about M MB of (uncompressed) rows "
-                                                "per shard", limits=Limits(0.0, 1_048_576.0, low_open=True),
-                                          group="shards", metavar="M",
-                                          hint="pass e.g. --shard-size-mb 256, or --num-shards N instead")
+    split_mb: float = setting(64.0, "large uncompressed text/JSONL inputs are cut into byte-range splits of about "
+                                    "M MB, each read, packed and written by one worker (compressed files and Parquet "
+                                    "are one split each)", limits=Limits(0.0, 1_048_576.0, low_open=True), metavar="M")
+    shard_size_mb: float = setting(256.0, "a split's shard rolls over to a new file after about M MB of "
+                                          "(uncompressed) rows", limits=Limits(0.0, 1_048_576.0, low_open=True),
+                                   metavar="M")
     input_format: Literal["auto", "text", "jsonl", "parquet"] = setting(
         "auto", "input format; auto picks by extension (.jsonl, .parquet, else text)", flag="--format")
     text_field: str = setting("text", "JSONL field / Parquet column holding the text", metavar="NAME")
     documents: Literal["line", "paragraph", "file"] = setting(
-        "line", "what one document is in a text file: a line, a blank-line-separated paragraph, or the whole file")
+        "paragraph", "what one document is in a text file: a blank-line-separated paragraph (books, articles, "
+        "most corpora), a line (one-document-per-line corpora) or the whole file")
     max_document_bytes: int = setting(16 * 1024 * 1024, "longer documents are rejected as too_long",
                                       limits=Limits(1, 2**31 - 1))
-    pack_buckets: int = setting(16, "hash buckets that document remainders are packed in",
-                                limits=Limits(1, 65_536))
     row_group_mb: float = setting(4.0, "Parquet row group size in MB of rows",
                                   limits=Limits(0.0, 1024.0, low_open=True), metavar="M")
     overwrite: bool = setting(False, "replace these objectives in a non-empty --output")

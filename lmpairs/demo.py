@@ -45,12 +45,11 @@ class DemoConfig:
     num_examples: int = 1
     device: str = "auto"
     seed: int = 0
-    num_shards: int = 4
     model: dict[str, Any] = field(default_factory=lambda: {"d_model": 128, "num_layers": 2, "num_heads": 4,
                                                            "d_ff": 512})
 
     def __post_init__(self) -> None:
-        for name in ("steps", "seq_len", "vocab_size", "batch_size", "num_shards"):
+        for name in ("steps", "seq_len", "vocab_size", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"demo.{name}={value!r}: must be an integer >= 1; pass e.g. "
@@ -105,7 +104,7 @@ def build_all(config: DemoConfig, corpus: list[Path], model: Path) -> dict:
     from lmpairs.pipeline import run_build  # Beam is heavy: import it when the stage starts
 
     build = BuildConfig(inputs=tuple(str(p) for p in corpus), output=str(config.output), tokenizer=str(model),
-                        objectives=OBJECTIVES, seed=config.seed, num_shards=config.num_shards, overwrite=True)
+                        objectives=OBJECTIVES, seed=config.seed, overwrite=True)
     return run_build(build.with_seq_len(config.seq_len), [])
 
 

@@ -79,7 +79,7 @@ def test_t5_density_half_keeps_targets_no_longer_than_inputs():
     (lambda: build(objectives=("clm", "gpt")), "build.objectives"),
     (lambda: build(objectives=("clm", "clm")), "build.objectives"),
     (lambda: build(validation_fraction=1.0), "build.validation_fraction"),
-    (lambda: build(num_shards=0), "build.num_shards"),
+    (lambda: build(split_mb=0), "build.split_mb"),
     (lambda: build(shard_size_mb=-1), "build.shard_size_mb"),
     (lambda: build(input_format="csv"), "build.input_format"),
     (lambda: build(documents="page"), "build.documents"),
@@ -191,8 +191,8 @@ def test_every_field_has_help_text(cls):
     (lambda: build(text_field=3), "build.text_field=3: must be a string; pass e.g. --text-field text."),
     (lambda: build(inputs=("a", 3)), "build.inputs=('a', 3): must be a list of strings; pass --input."),
     (lambda: build(row_group_mb=10**400), "build.row_group_mb=1000000000"),
-    (lambda: build(shard_size_mb=0), "build.shard_size_mb=0: must be a finite number with 0 < X <= 1,048,576 "
-                                     "(or unset); pass e.g. --shard-size-mb 256, or --num-shards N instead."),
+    (lambda: build(shard_size_mb=0), "build.shard_size_mb=0: must be a finite number with 0 < X <= 1,048,576; "
+                                     "pass e.g. --shard-size-mb 256.0."),
     (lambda: build(clm={"seq_len": 8}), "build.clm={'seq_len': 8}: must be a ClmConfig."),
 ])
 def test_wrong_types_name_the_field_and_the_fix(make_bad, message):

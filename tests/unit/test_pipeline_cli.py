@@ -35,9 +35,10 @@ def test_flags_map_onto_the_build_config_and_unknown_flags_go_to_beam():
     assert extra == ["--runner=DataflowRunner", "--project", "p"]
 
 
-def test_num_shards_and_shard_size_are_exclusive():
-    with pytest.raises(UsageError, match="not allowed with argument"):
-        parse("--input", "a", "--output", "o", "--tokenizer", "t", "--num-shards", "2", "--shard-size-mb", "1")
+def test_split_size_and_shard_size_flags_map_to_the_config():
+    args, _ = parse("--input", "a", "--output", "o", "--tokenizer", "t", "--split-mb", "8", "--shard-size-mb", "1")
+    config = build_config(args)
+    assert (config.split_mb, config.shard_size_mb) == (8, 1)
 
 
 REQUIRED = ("--input", "a", "--output", "o", "--tokenizer", "t")
@@ -134,7 +135,7 @@ def run_build_cli(capsys, *argv) -> str:
     (["--objectives", "t5", "--seq-len", "1048576", "--set", "t5.noise_density=0.99", "--set",
       "t5.mean_noise_span_length=1000"], "needs raw rows of 95,411,749 tokens, more than the 4,194,304 allowed"),
     (["--max-document-bytes", "4294967296"], "build.max_document_bytes=4294967296"),
-    (["--num-shards", "1000000"], "build.num_shards=1000000: must be an integer with 1 <= N <= 65,536"),
+    (["--split-mb", "0"], "build.split_mb=0.0: must be a finite number with 0 < X <= 1,048,576"),
     (["--seed", "-1"], "build.seed=-1"),
     (["--set", "mlm.copies=two"], "mlm.copies='two': must be an integer with 1 <= N <= 100"),
     (["--set", "mlm.copies=2.5"], "mlm.copies=2.5: must be an integer"),
@@ -152,10 +153,10 @@ def test_bad_settings_are_one_line_errors_before_any_work(argv, message, capsys,
 
 
 @pytest.mark.parametrize("argv, guesses", [
-    (["--seq_len", "64", "--num_shards", "3"], ["--seq_len (did you mean --seq-len?)",
-                                                "--num_shards (did you mean --num-shards?)"]),
+    (["--seq_len", "64", "--split_mb", "3"], ["--seq_len (did you mean --seq-len?)",
+                                              "--split_mb (did you mean --split-mb?)"]),
     (["--seq_len=64"], ["--seq_len (did you mean --seq-len?)"]),
-    (["--num-shard", "3"], ["--num-shard (did you mean --num-shards?)"]),
+    (["--split-md", "3"], ["--split-md (did you mean --split-mb?)"]),
     (["--Row-Group-MB", "3"], ["--Row-Group-MB (did you mean --row-group-mb?)"]),
     (["--shard_size_mb", "3", "--runner=DirectRunner"], ["--shard_size_mb (did you mean --shard-size-mb?)"]),
     (["--validation-fractoin", "0.1"], ["--validation-fractoin (did you mean --validation-fraction?)"]),
