@@ -34,7 +34,7 @@ from lmpairs.objectives import IGNORE_INDEX
 from lmpairs.transforms.batch import ExampleBatch, Ragged, RowBatch
 from lmpairs.transforms.objective import Objective, check_ids
 from lmpairs.transforms.packing import ConcatPacker
-from lmpairs.transforms.rowops import break_ties, candidate_bounds, kth_smallest, offsets_of, rank_in_rows, segment_cumsum
+from lmpairs.transforms.rowops import offsets_of, rank_in_rows, segment_cumsum, smallest_k_grid, to_grid
 from lmpairs.transforms.seeding import threshold, uniform_ints, word_grid, words_at
 from lmpairs.vocab import Vocab
 
@@ -65,45 +65,6 @@ def maskable_ids(grid: np.ndarray, vocab: Vocab) -> np.ndarray:
     shifted = grid.astype(np.uint32)  # ids are non-negative int32: same order as unsigned
     shifted -= np.uint32(bounds[0])  # ids below lo wrap around to huge values
     return shifted < np.uint32(bounds[1] - bounds[0])
-
-
-def to_grid(values: np.ndarray, offsets: np.ndarray, fill: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Rows as a ``(rows, longest)`` grid (a free reshape when all rows are equally long) and the
-    valid-position mask (None when every position is valid)."""
-    lengths = offsets[1:] - offsets[:-1]
-    num_rows = lengths.shape[0]
-    width = int(lengths.max()) if num_rows else 0
-    if num_rows and (lengths == width).all():
-        return values.reshape(num_rows, width), None
-    valid = np.arange(width)[None, :] < lengths[:, None]
-    grid = np.full((num_rows, width), fill, dtype=values.dtype)
-    grid[valid] = values
-    return grid, valid
-
-
-def smallest_k_grid(words: np.ndarray, eligible: np.ndarray, n: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Per row of a grid, the ``k`` eligible positions with the smallest ``(word, position)``, as
-    sorted flat indices into the grid."""
-    num_rows, width = words.shape
-    bound, take_all = candidate_bounds(n, k)
-    cand = words < bound[:, None]
-    if take_all.any():
-        cand |= take_all[:, None]
-    cand &= eligible
-    idx = np.flatnonzero(cand)
-    counts = np.diff(np.searchsorted(idx, np.arange(num_rows + 1) * width))
-    short = counts < k
-    if short.any():  # about one row in 5,000: redo it with every eligible position
-        cand[short] = eligible[short]
-        idx = np.flatnonzero(cand)
-        counts = np.diff(np.searchsorted(idx, np.arange(num_rows + 1) * width))
-    flat_words = words.reshape(-1).take(idx)
-    kth, live, tie = kth_smallest(flat_words, counts, k)
-    rows = np.repeat(np.arange(num_rows), counts)
-    keep = (flat_words <= kth[rows]) & live[rows]
-    if tie.any():  # equal words at the budget's edge (about 1 row in 2**50): order them by position
-        break_ties(keep, rows, flat_words, np.minimum(k, counts), tie, num_rows)
-    return idx[keep]
 
 
 def greedy_exact(word_rows: np.ndarray, word_hash: np.ndarray, sizes: np.ndarray, budget: np.ndarray,

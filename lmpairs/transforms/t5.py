@@ -25,8 +25,8 @@ from lmpairs.transforms.batch import ExampleBatch, Ragged, RowBatch
 from lmpairs.transforms.objective import Objective, check_ids
 from lmpairs.transforms.packing import ConcatPacker
 from lmpairs.transforms.rowops import (lengths_of, offsets_of, positions_in_rows, row_of, segment_cumsum,
-                                       smallest_k)
-from lmpairs.transforms.seeding import words_at
+                                       smallest_k_grid, to_grid)
+from lmpairs.transforms.seeding import word_grid
 from lmpairs.vocab import Vocab
 
 NOISE, NONNOISE = 0, 1
@@ -52,31 +52,31 @@ def noise_counts(length, *, noise_density: float, mean_noise_span_length: float)
 def random_partitions(items: np.ndarray, parts: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Flat part lengths: row ``i``'s ``items[i]`` split uniformly into ``parts[i]`` non-empty parts.
 
-    The cut points are the ``parts - 1`` gaps (of ``items - 1``) with the smallest hash words.
+    The cut points are the ``parts - 1`` gaps (of ``items - 1``) with the smallest hash words,
+    drawn on a ``(rows, most gaps)`` grid.
     """
     num_rows = items.shape[0]
     gaps = np.maximum(items - 1, 0)
-    gap_offsets = offsets_of(gaps)
-    gap_rows = row_of(gap_offsets)
-    gap_pos = positions_in_rows(gap_offsets, gap_rows)
-    cut = smallest_k(gap_rows, words_at(keys[gap_rows], gap_pos), parts - 1, num_rows)
+    width = int(gaps.max()) if num_rows else 0
     part_offsets = offsets_of(parts)
     ends = np.empty(part_offsets[-1], dtype=np.int64)
     ends[part_offsets[1:] - 1] = items  # the last part ends at the row's end
-    cut_rows = gap_rows[cut]
-    rank = np.arange(cut_rows.shape[0]) - offsets_of(np.bincount(cut_rows, minlength=num_rows))[cut_rows]
-    ends[part_offsets[cut_rows] + rank] = gap_pos[cut] + 1
+    if width:
+        eligible = np.arange(width)[None, :] < gaps[:, None]
+        cuts = smallest_k_grid(word_grid(keys, width, scratch=True), eligible, gaps, parts - 1)
+        cut_rows = cuts // width
+        rank = np.arange(cuts.shape[0]) - np.searchsorted(cut_rows, cut_rows, side="left")
+        ends[part_offsets[cut_rows] + rank] = cuts - cut_rows * width + 1
     lengths = ends.copy()
-    first = np.zeros(ends.shape[0], dtype=bool)
-    first[part_offsets[:-1][parts > 0]] = True
-    later = np.flatnonzero(~first)
-    lengths[later] -= ends[later - 1]
+    lengths[1:] -= ends[:-1]
+    lengths[part_offsets[:-1][parts > 0]] = ends[part_offsets[:-1][parts > 0]]
     return lengths
 
 
 def noise_masks(lengths: np.ndarray, noise_keys: np.ndarray, nonnoise_keys: np.ndarray, *, noise_density: float,
                 mean_noise_span_length: float) -> np.ndarray:
-    """T5's noise masks of rows of ``lengths``, flat bool: non-noise and noise spans alternate."""
+    """T5's noise masks of rows of ``lengths`` as a ``(rows, longest)`` bool grid (False past a row's end):
+    non-noise and noise spans alternate, non-noise first."""
     num_noise, num_spans = noise_counts(lengths, noise_density=noise_density,
                                         mean_noise_span_length=mean_noise_span_length)
     padded = np.maximum(lengths, 2)
@@ -87,37 +87,49 @@ def noise_masks(lengths: np.ndarray, noise_keys: np.ndarray, nonnoise_keys: np.n
     interleaved[1::2] = noise
     is_noise = np.zeros(interleaved.shape[0], dtype=bool)
     is_noise[1::2] = True
-    mask = np.repeat(is_noise, interleaved)
-    if (padded == lengths).all():
-        return mask
-    padded_offsets = offsets_of(padded)
-    return mask[positions_in_rows(padded_offsets) < np.repeat(lengths, padded)]
+    flat = np.repeat(is_noise, interleaved)  # rows of padded lengths, one after another
+    num_rows, width = lengths.shape[0], int(padded.max()) if lengths.size else 0
+    if (padded == width).all():
+        grid = flat.reshape(num_rows, width)
+    else:
+        grid = np.zeros((num_rows, width), dtype=bool)
+        grid[np.arange(width)[None, :] < padded[:, None]] = flat
+    real = int(lengths.max()) if lengths.size else 0
+    grid = grid[:, :real]
+    if (lengths < real).any():
+        grid = grid & (np.arange(real)[None, :] < lengths[:, None])
+    return grid
 
 
-def runs_to_sentinels(ids: np.ndarray, offsets: np.ndarray, span_mask: np.ndarray, sentinels: np.ndarray,
+def runs_to_sentinels(ids: np.ndarray, valid: np.ndarray | None, span_mask: np.ndarray, sentinels: np.ndarray,
                       eos_id: int) -> Ragged:
-    """T5's ``noise_span_to_unique_sentinel`` per row: the j-th run of ``span_mask`` becomes sentinel j, then EOS."""
-    rows = row_of(offsets)
+    """T5's ``noise_span_to_unique_sentinel`` per row of a grid: the j-th run of ``span_mask``
+    becomes sentinel j, the rest of the run vanishes, and EOS ends the row."""
+    num_rows, width = ids.shape
     first = span_mask.copy()
-    first[1:] &= ~span_mask[:-1]
-    row_starts = offsets[:-1][offsets[:-1] < offsets[1:]]
-    first[row_starts] = span_mask[row_starts]
-    span_index = segment_cumsum(first, offsets) - 1
-    if first.any() and int(span_index[first].max()) >= sentinels.shape[0]:
-        raise ValueError(f"t5: a row has {int(span_index[first].max()) + 1} noise spans but only "
-                         f"{sentinels.shape[0]} sentinel ids exist; lower the noise density or the row length "
-                         "(see validate_t5_config), or use a vocabulary with more <extra_id_N> pieces.")
-    keep = ~span_mask | first
-    kept = ids[keep]
-    kept[first[keep]] = sentinels[span_index[first]]
-    out_lengths = np.bincount(rows[keep], minlength=offsets.shape[0] - 1) + 1
-    out_offsets = offsets_of(out_lengths)
-    out = np.empty(out_offsets[-1], dtype=np.int32)
-    body = np.ones(out.shape[0], dtype=bool)
-    body[out_offsets[1:] - 1] = False
-    out[~body] = eos_id
-    out[body] = kept
-    return Ragged(out, out_offsets)
+    first[:, 1:] &= ~span_mask[:, :-1]
+    span_index = np.cumsum(first, axis=1, dtype=np.int32) - 1
+    most = int(span_index[:, -1].max()) + 1 if width else 0
+    if most > sentinels.shape[0]:
+        raise ValueError(f"t5: a row has {most} noise spans but only {sentinels.shape[0]} sentinel ids exist; "
+                         "lower the noise density or the row length (see validate_t5_config), or use a "
+                         "vocabulary with more <extra_id_N> pieces.")
+    keep = ~span_mask
+    keep |= first
+    if valid is not None:
+        keep &= valid
+    marked = np.where(first, sentinels[np.maximum(span_index, 0)], ids) if most else ids
+    counts = np.count_nonzero(keep, axis=1)
+    out_width = int(counts.max()) + 1 if num_rows else 1
+    columns = np.arange(out_width)[None, :]
+    if (counts == out_width - 1).all():  # every row keeps as many: one reshape
+        out = np.empty((num_rows, out_width), dtype=np.int32)
+        out[:, :-1] = marked[keep].reshape(num_rows, out_width - 1)
+        out[:, -1] = eos_id
+        return Ragged(out.reshape(-1), np.arange(num_rows + 1, dtype=np.int64) * out_width)
+    out = np.full((num_rows, out_width), eos_id, dtype=np.int32)
+    out[columns < counts[:, None]] = marked[keep]
+    return Ragged(out[columns <= counts[:, None]], offsets_of(counts + 1))
 
 
 def validate_t5_config(config: T5Config, vocab: Vocab) -> None:
@@ -156,18 +168,19 @@ class T5Objective(Objective):
         return ConcatPacker(objective_id=self.objective_id, row_length=self._raw_length, keep_final=True)
 
     def noise_mask(self, rows: RowBatch, *, seed: int, copy: int = 0) -> np.ndarray:
-        """The batch's flat noise mask."""
-        return noise_masks(rows.ids.lengths, self.keys_for(rows, seed, copy, NOISE),
-                           self.keys_for(rows, seed, copy, NONNOISE), noise_density=self.config.noise_density,
+        """The batch's noise masks as a ``(rows, longest)`` grid."""
+        noise_keys, nonnoise_keys = self.keys_for_streams(rows, seed, copy, (NOISE, NONNOISE))
+        return noise_masks(rows.ids.lengths, noise_keys, nonnoise_keys, noise_density=self.config.noise_density,
                            mean_noise_span_length=self.config.mean_noise_span_length)
 
     def corrupt_columns(self, rows: RowBatch, *, seed: int, copy: int) -> dict:
-        ids, offsets = rows.ids.values, rows.ids.offsets
-        check_ids(ids, self.vocab, "t5")
+        check_ids(rows.ids.values, self.vocab, "t5")
+        grid, valid = to_grid(rows.ids.values, rows.ids.offsets, self.vocab.pad_id)
         mask = self.noise_mask(rows, seed=seed, copy=copy)
         eos = self.vocab.eos_id
-        return {"input_ids": runs_to_sentinels(ids, offsets, mask, self._sentinels, eos),
-                "labels": runs_to_sentinels(ids, offsets, ~mask, self._sentinels, eos)}
+        nonnoise = ~mask if valid is None else valid & ~mask
+        return {"input_ids": runs_to_sentinels(grid, valid, mask, self._sentinels, eos),
+                "labels": runs_to_sentinels(grid, valid, nonnoise, self._sentinels, eos)}
 
     def clean(self, examples: ExampleBatch) -> RowBatch:
         """The clean rows: each input sentinel replaced by what follows it in the targets.

@@ -5,8 +5,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmpairs.transforms.mlm import smallest_k_grid
-from lmpairs.transforms.rowops import gather, insert_values, offsets_of, segment_cumsum, smallest_k
+from lmpairs.transforms.rowops import gather, insert_values, offsets_of, segment_cumsum, smallest_k, smallest_k_grid
 
 
 def reference(rows, words, k):

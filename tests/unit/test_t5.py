@@ -10,6 +10,7 @@ import pytest
 from lmpairs.config import ConfigError, T5Config, t5_lengths
 from lmpairs.transforms import ExampleBatch, Ragged, RowBatch, make_objective
 from lmpairs.transforms.t5 import noise_counts, random_partitions, runs_to_sentinels, validate_t5_config
+from lmpairs.transforms.rowops import to_grid
 from lmpairs.transforms.testing import check_invariants, rows_in_memory
 from lmpairs.vocab import Vocab, toy_vocab
 
@@ -31,6 +32,14 @@ def reference_noise_span_to_unique_sentinel(tokens: list[int], noise_mask: list[
     return out + [EOS]
 
 
+def runs(flat, offsets, mask) -> Ragged:
+    """``runs_to_sentinels`` over flat rows (converted to the grid it takes)."""
+    grid, valid = to_grid(np.asarray(flat, np.int32), np.asarray(offsets, np.int64), 0)
+    mask_grid, _ = to_grid(np.asarray(mask, np.int32), np.asarray(offsets, np.int64), 0)
+    mask_grid = mask_grid.astype(bool)
+    return runs_to_sentinels(grid, valid, mask_grid, S, EOS)
+
+
 def rows_of(*rows) -> RowBatch:
     ids = Ragged.from_rows([np.asarray(r, np.int32) for r in rows])
     return RowBatch(np.arange(len(rows), dtype=np.uint64) + 7, ids,
@@ -46,8 +55,8 @@ def test_worked_example_and_t5_docstring_example_in_one_batch():
     mask = np.array(mask_a + mask_b, dtype=bool)
     flat = np.concatenate([a, b]).astype(np.int32)
     offsets = np.array([0, 7, 7 + len(words)])
-    inputs = runs_to_sentinels(flat, offsets, mask, S, EOS)
-    targets = runs_to_sentinels(flat, offsets, ~mask, S, EOS)
+    inputs = runs(flat, offsets, mask)
+    targets = runs(flat, offsets, ~mask)
     assert inputs.row(0).tolist() == [200, S[0], 203, 204, S[1], EOS]
     assert targets.row(0).tolist() == [S[0], 201, 202, S[1], 205, 206, EOS]
     assert inputs.row(1).tolist() == [300, 301, S[0], 304, 305, S[1], 308, EOS]
@@ -60,7 +69,7 @@ def test_runs_to_sentinels_equal_the_reference_on_edge_masks(masks):
     flat = np.arange(200, 200 + sum(map(len, masks)), dtype=np.int32)
     offsets = np.concatenate([[0], np.cumsum([len(m) for m in masks])]).astype(np.int64)
     mask = np.array([x for m in masks for x in m], dtype=bool)
-    out = runs_to_sentinels(flat, offsets, mask, S, EOS)
+    out = runs(flat, offsets, mask)
     for i, m in enumerate(masks):
         tokens = flat[offsets[i]:offsets[i + 1]].tolist()
         assert out.row(i).tolist() == reference_noise_span_to_unique_sentinel(tokens, [bool(x) for x in m])
@@ -102,9 +111,10 @@ def test_masks_start_with_nonnoise_end_with_noise_and_have_exact_counts():
     lengths = [2, 3, 10, 37, 72, 72]
     rows = rows_of(*[np.arange(105, 105 + n) for n in lengths])
     mask = objective.noise_mask(rows, seed=4)
-    offsets = rows.ids.offsets
+    assert mask.shape == (len(lengths), max(lengths))
     for i, n in enumerate(lengths):
-        m = mask[offsets[i]:offsets[i + 1]]
+        assert not mask[i, n:].any()
+        m = mask[i, :n]
         num_noise, num_spans = noise_counts(n, noise_density=0.15, mean_noise_span_length=3.0)
         assert not m[0] and m[-1] and int(m.sum()) == num_noise
         assert int((m[1:] & ~m[:-1]).sum()) == num_spans
