@@ -108,8 +108,10 @@ def runs_to_sentinels(ids: np.ndarray, valid: np.ndarray | None, span_mask: np.n
     num_rows, width = ids.shape
     first = span_mask.copy()
     first[:, 1:] &= ~span_mask[:, :-1]
-    span_index = np.cumsum(first, axis=1, dtype=np.int32) - 1
-    most = int(span_index[:, -1].max()) + 1 if width else 0
+    at = np.flatnonzero(first)  # run starts, row by row
+    at_rows = at // max(width, 1)
+    span_index = np.arange(at.shape[0]) - np.searchsorted(at_rows, at_rows, side="left")
+    most = int(span_index.max()) + 1 if at.size else 0
     if most > sentinels.shape[0]:
         raise ValueError(f"t5: a row has {most} noise spans but only {sentinels.shape[0]} sentinel ids exist; "
                          "lower the noise density or the row length (see validate_t5_config), or use a "
@@ -118,7 +120,8 @@ def runs_to_sentinels(ids: np.ndarray, valid: np.ndarray | None, span_mask: np.n
     keep |= first
     if valid is not None:
         keep &= valid
-    marked = np.where(first, sentinels[np.maximum(span_index, 0)], ids) if most else ids
+    marked = ids.copy()
+    marked.reshape(-1)[at] = sentinels[span_index]
     counts = np.count_nonzero(keep, axis=1)
     out_width = int(counts.max()) + 1 if num_rows else 1
     columns = np.arange(out_width)[None, :]
