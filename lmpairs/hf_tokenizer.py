@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from lmpairs.text import normalize_text, sentence_end_offsets
+from lmpairs.tokenizer_common import TokenizerError
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ def parse_tokenizer_json(data: bytes, name: str) -> dict[str, Any] | None:
     """The parsed file when ``data`` is a Hugging Face ``tokenizer.json`` (a JSON object with
     ``model`` or ``added_tokens``), None when it does not start like JSON (e.g. a SentencePiece
     protobuf). JSON that is no tokenizer.json raises :class:`TokenizerError`."""
-    from lmpairs.tokenizer import TokenizerError
-
     if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] not in (b"{", b"["):  # never a SentencePiece protobuf's first byte
         return None
     try:
@@ -64,8 +63,6 @@ class HFTokenizerModel:
     kind = "tokenizer.json"
 
     def __init__(self, data: bytes, config: dict[str, Any], name: str, *, num_threads: int | None = None) -> None:
-        from lmpairs.tokenizer import TokenizerError
-
         tokenizers = _import_tokenizers(name)
         configure_threads(num_threads if num_threads is not None else encode_threads())
         try:
@@ -195,8 +192,6 @@ class HFTokenizerModel:
 
 
 def _import_tokenizers(name: str):
-    from lmpairs.tokenizer import TokenizerError
-
     try:
         import tokenizers
     except ImportError as err:

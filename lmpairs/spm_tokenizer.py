@@ -2,7 +2,7 @@
 
 SentencePiece is the default and the fast path: one C++ call encodes a batch of sentences, and
 sentence ends are the running sums of the sentence lengths (no offsets needed). Every failure is
-a :class:`~lmpairs.tokenizer.TokenizerError` raised by the facade's message helpers.
+a :class:`~lmpairs.tokenizer_common.TokenizerError`.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import numpy as np
 import sentencepiece as spm
 
 from lmpairs.text import normalize_text, split_sentences
+from lmpairs.tokenizer_common import TokenizerError
 
 WORD_START = "\u2581"
 PAD_PIECES = ("<pad>", "[PAD]")
@@ -28,8 +29,6 @@ class SentencePieceModel:
     kind = "sentencepiece"
 
     def __init__(self, data: bytes, name: str) -> None:
-        from lmpairs.tokenizer import TokenizerError
-
         sp = spm.SentencePieceProcessor()
         try:
             sp.LoadFromSerializedProto(data)

@@ -14,6 +14,7 @@ piece, so nothing is appended to it.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -23,25 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-from lmpairs.errors import UserError
+from lmpairs.tokenizer_common import NUM_SENTINELS, TokenizerError, sentinel_piece
+from lmpairs.tokenizer_training import HF_MODEL_TYPES, MODEL_TYPES, write_trained_tokenizer
 from lmpairs.vocab import Vocab
 
 logger = logging.getLogger(__name__)
 
-NUM_SENTINELS = 100
 MASK_PIECES = ("<mask>", "[MASK]")
 WORD_START = "\u2581"
 _FIX = ("pass a SentencePiece .model file or a Hugging Face tokenizer.json, or train one with "
         "`lmpairs train-tokenizer`.")
-
-
-class TokenizerError(UserError):
-    """A tokenizer file or training input is unusable; the message names the path and the fix."""
-
-
-def sentinel_piece(index: int) -> str:
-    """The piece text of T5's ``index``-th sentinel, ``<extra_id_{index}>``."""
-    return f"<extra_id_{index}>"
 
 
 class Tokenizer:
@@ -264,7 +256,12 @@ def _build_vocab(model, name: str) -> tuple[Vocab, dict[int, str]]:
     return vocab, appended
 
 
-from lmpairs.tokenizer_training import HF_MODEL_TYPES, MODEL_TYPES, train_tokenizer  # noqa: E402 (re-export)
+@functools.wraps(write_trained_tokenizer, assigned=("__module__", "__name__", "__qualname__"))
+def train_tokenizer(*args, **kwargs) -> Tokenizer:
+    """Train a tokenizer (see :func:`lmpairs.tokenizer_training.write_trained_tokenizer` for the
+    arguments), write it and return it loaded."""
+    return Tokenizer.load(write_trained_tokenizer(*args, **kwargs))
+
 
 __all__ = ["HF_MODEL_TYPES", "MODEL_TYPES", "NUM_SENTINELS", "Tokenizer", "TokenizerError", "sentinel_piece",
            "train_tokenizer"]

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from lmpairs.text import CorpusSentences, resolve_inputs
+from lmpairs.tokenizer_common import NUM_SENTINELS, TokenizerError, sentinel_piece
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +31,10 @@ TRAINED_SPECIALS = {"pad_id": 0, "unk_id": 1, "bos_id": 2, "eos_id": 3,
 
 def lmpairs_special_tokens() -> list[str]:
     """The special pieces of a trained tokenizer, in id order (pad, unk, bos, eos, mask, sentinels 99..0)."""
-    from lmpairs.tokenizer import NUM_SENTINELS, sentinel_piece
-
     return ["<pad>", "<unk>", "<s>", "</s>", "<mask>", *(sentinel_piece(i) for i in reversed(range(NUM_SENTINELS)))]
 
 
-def train_tokenizer(
+def write_trained_tokenizer(
     inputs: Sequence[str | os.PathLike] | str | os.PathLike,
     output: str | os.PathLike,
     vocab_size: int,
@@ -47,9 +46,9 @@ def train_tokenizer(
     text_field: str = "text",
     seed: int = 0,
     num_threads: int = 4,
-):
+) -> Path:
     """Train a tokenizer on text files and write it to ``output`` (``.model``, or ``.json`` for the
-    ``tokenizer.json`` kinds); returns the loaded :class:`~lmpairs.tokenizer.Tokenizer`.
+    ``tokenizer.json`` kinds); returns ``output``. :func:`lmpairs.tokenizer.train_tokenizer` loads it.
 
     ``inputs`` are files, directories or globs (``.jsonl`` files give their ``text_field``).
     Lines are normalized and split into sentences, as :meth:`Tokenizer.encode_documents` sees
@@ -58,8 +57,6 @@ def train_tokenizer(
     ``num_threads`` only apply to SentencePiece (byte-level BPE covers every byte by design).
     Unusable inputs raise :class:`~lmpairs.text.CorpusError`, failed training ``TokenizerError``.
     """
-    from lmpairs.tokenizer import Tokenizer, TokenizerError
-
     output = Path(output)
     if model_type not in MODEL_TYPES:
         raise TokenizerError(f"model_type={model_type!r}: expected one of {', '.join(MODEL_TYPES)}.")
@@ -88,7 +85,7 @@ def train_tokenizer(
                                     byte_fallback=byte_fallback, seed=seed, num_threads=num_threads)
     _write_atomically(output, data)
     logger.info("wrote %s (%d sentences read)", output, sentences.count)
-    return Tokenizer.load(output)
+    return output
 
 
 def _train_sentencepiece(sentences: CorpusSentences, vocab_size: int, *, model_type: str, character_coverage: float,
@@ -149,8 +146,6 @@ def train_tokenizer_json(texts: Iterable[str], model_type: str, vocab_size: int,
 
 
 def _training_error(err: Exception, feed: CorpusSentences, vocab_size: int) -> Exception:
-    from lmpairs.tokenizer import TokenizerError
-
     if feed.error is not None:
         return feed.error
     reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
