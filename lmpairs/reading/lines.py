@@ -86,7 +86,9 @@ class LineScanner:
         limit = self._limit
         cursor = self.position  # offset of the pending line's first byte
         held = b""  # a CR at a chunk's end: maybe half of a CRLF, decided with the next chunk
-        pieces: list[bytes] | None = []  # the pending line so far (None: over the limit, not held)
+        # The pending line so far; None: not held (over the limit, or a range split's first line,
+        # of which only the size and blankness matter).
+        pieces: list[bytes] | None = None if self._keep_first else []
         size, blank = 0, True
         if self._stop_here(cursor):
             return

@@ -115,7 +115,7 @@ def absolute(path: str) -> str:
     return path if "://" in path else os.path.abspath(os.path.expanduser(path))
 
 
-def plan_splits(globs: Iterable[str], *, input_format: str = "auto", split_bytes: int = DEFAULT_SPLIT_BYTES,
+def plan_splits(globs: Iterable[str | os.PathLike] | str | os.PathLike, *, input_format: str = "auto", split_bytes: int = DEFAULT_SPLIT_BYTES,
                 files: FileAccess | None = None, exclude: Iterable[str] = (),
                 documents: str = "paragraph") -> SplitPlan:
     """Expand ``globs`` into sorted :class:`InputSplit` s.
@@ -134,12 +134,18 @@ def plan_splits(globs: Iterable[str], *, input_format: str = "auto", split_bytes
         raise InputError(f"split_bytes={split_bytes!r}: must be a positive whole number of bytes.")
     excluded = tuple(_comparable(absolute(path)) for path in exclude)
     by_path: dict[str, tuple[str, FileMatch]] = {}
-    globs = [absolute(glob) for glob in globs]
+    if isinstance(globs, (str, os.PathLike)):
+        globs = [globs]
+    globs = [absolute(os.fspath(glob)) for glob in globs]
     if not globs:
         raise InputError("no inputs given; pass files, directories or globs.")
     for glob in globs:
         for key_prefix, found in _expand(glob, files, excluded):
-            by_path.setdefault(found.path, (key_prefix, found))
+            # A file matched by several globs takes its path under the shallowest root: the
+            # same key prefix whatever the order of the globs.
+            other = by_path.get(found.path)
+            if other is None or (len(key_prefix), key_prefix) > (len(other[0]), other[0]):
+                by_path[found.path] = (key_prefix, found)
     _check_unique_prefixes(by_path)
     splits, rejected = [], []
     for key_prefix, found in by_path.values():
