@@ -93,7 +93,9 @@ def add_build(subparsers: argparse._SubParsersAction) -> None:
         "Build training examples with Apache Beam. Arguments this command does not know are Beam pipeline "
         "options, checked by Beam's parser before the job starts, e.g. --runner=DataflowRunner --project=... "
         "--temp_location=gs://... --setup_file ./setup.py, or --direct_num_workers=2 "
-        "--direct_running_mode=multi_processing. Without --runner the job runs in this process (DirectRunner).",
+        "--direct_running_mode=multi_processing, or --runner=DaskRunner --dask_client_address=HOST:8786 (a Dask "
+        "cluster's scheduler; pip install 'lmpairs[dask]'; without the address Dask starts a local cluster). "
+        "Without --runner the job runs in this process (DirectRunner).",
         100)
     p = subparsers.add_parser("build", allow_abbrev=False, help="tokenize corpora and write training examples as "
                               "sharded Parquet", description=description, epilog=objective_settings_help(),
