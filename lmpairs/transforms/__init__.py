@@ -9,8 +9,8 @@ import importlib
 
 from lmpairs.objectives import ObjectiveSpec, get_spec
 from lmpairs.transforms.batch import DocumentBatch, ExampleBatch, Ragged, RowBatch
-from lmpairs.transforms.objective import Objective, Packer, Row
-from lmpairs.transforms.seeding import copy_key, copy_keys, example_rng, stable_hash64, stream_keys
+from lmpairs.transforms.objective import Objective, Packer
+from lmpairs.transforms.seeding import copy_key, copy_keys, stable_hash64, stream_keys
 from lmpairs.vocab import Vocab
 
 
@@ -29,4 +29,4 @@ def make_objective(name: str, config, vocab: Vocab) -> Objective:
 
 
 __all__ = ["DocumentBatch", "ExampleBatch", "Objective", "ObjectiveSpec", "Packer", "Ragged", "RowBatch", "Vocab",
-           "Row", "copy_key", "copy_keys", "example_rng", "make_objective", "objective_class", "stable_hash64", "stream_keys"]
+           "copy_key", "copy_keys", "make_objective", "objective_class", "stable_hash64", "stream_keys"]

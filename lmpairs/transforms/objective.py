@@ -106,10 +106,3 @@ def check_ids(values: np.ndarray, vocab: Vocab, name: str) -> None:
     if values.size and (int(values.min()) < 0 or int(values.max()) >= vocab.size):
         raise ValueError(f"{name}: rows hold ids in [{int(values.min())}, {int(values.max())}], expected "
                          f"[0, {vocab.size}); they were tokenized with a different tokenizer than this vocab's.")
-
-
-class Row:
-    """Format-1 per-row type, kept only so modules not yet moved to v2 still import; do not use."""
-
-    def __init__(self, key: int, ids: np.ndarray, segment_lengths: np.ndarray) -> None:
-        self.key, self.ids, self.segment_lengths = key, ids, segment_lengths

@@ -215,13 +215,3 @@ def row_keys(objective_id: int, doc_keys: np.ndarray, offsets: np.ndarray) -> np
 def copy_key(example_key: int, copy_index: int) -> int:
     """Scalar :func:`copy_keys` (tests and small callers)."""
     return int(copy_keys(np.array([example_key], dtype=np.uint64), copy_index)[0])
-
-
-# --- format version 1 (per-example generators); removed once the pipeline and loader use v2 ---------
-OBJECTIVE_IDS: dict[str, int] = {"clm": 1, "mlm": 2, "t5": 3, "bart": 4}
-
-
-def example_rng(seed: int, objective: str, example_key: int, copy_index: int = 0) -> np.random.Generator:
-    """Format-1 generator of one example (kept only while the v1 per-row API still has callers)."""
-    return np.random.Generator(np.random.PCG64(
-        np.random.SeedSequence([int(seed), OBJECTIVE_IDS[objective], int(example_key), int(copy_index)])))
