@@ -37,11 +37,12 @@ WRITERS = {"gpt2": write_gpt2_style, "t5": write_t5_style}
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> tuple[Path, list[str]]:
-    """The embedded corpus (JSONL) and generated Japanese (one document a line); the normalized texts."""
+    """The embedded corpus and generated Japanese, both JSONL; the normalized texts."""
     root = tmp_path_factory.mktemp("hf_corpus")
     paths = write_corpus(root, max_documents=200)
     japanese = japanese_documents(60, seed=11)
-    (root / "japanese.txt").write_text("\n".join(japanese) + "\n", encoding="utf-8")
+    lines = (json.dumps({"text": text}, ensure_ascii=False) + "\n" for text in japanese)
+    (root / "japanese.jsonl").write_text("".join(lines), encoding="utf-8")
     texts = [normalize_text(json.loads(line)["text"]) for p in paths for line in p.read_text("utf-8").splitlines()]
     return root, texts + japanese
 
