@@ -267,7 +267,6 @@ def process_split(index: int, split, job: SplitJob, tokenizer: Tokenizer, *, fil
         entry["counts"].update(stream.counts)
     for entry in objectives.values():
         entry["counts"] = {k: int(v) for k, v in sorted(entry["counts"].items())}
-    counts["files_read"] += 0
     counts["bytes_read"] += split.end - split.start
     return split_result(index, split, counts, objectives)
 
