@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: setup test test-all lint demo bench clean
+.PHONY: setup test test-all lint lint-fix demo bench clean
 
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test-all: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check lmpairs tests bench setup.py
+
+# Apply ruff's safe fixes (import order, pyupgrade, ...); what remains, `make lint` lists for hand fixing.
+lint-fix: $(STAMP)
+	$(PY) -m ruff check --fix lmpairs tests bench setup.py
 
 demo: $(STAMP)
 	$(VENV)/bin/lmpairs demo --output demo-out
