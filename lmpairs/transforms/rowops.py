@@ -58,10 +58,10 @@ _MAX64 = np.uint64(2**64 - 1)
 
 
 def candidate_bounds(n: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row hash bound that lets through about ``k + 3 sqrt(k) + 8`` of ``n`` uniform items (fewer
-    than ``k`` get through about once in 5,000 rows: those rows are redone with every item), and
+    """Per-row hash bound that lets through about ``k + 2 sqrt(k) + 4`` of ``n`` uniform items (fewer
+    than ``k`` get through in about one row in 100: those rows are redone with every item), and
     whether the row takes every item instead (the bound would be near or above 1)."""
-    frac = (k + 3.0 * np.sqrt(k) + 8.0) / np.maximum(n, 1)
+    frac = (k + 2.0 * np.sqrt(k) + 4.0) / np.maximum(n, 1)
     take_all = frac >= 0.5
     bound = np.where(take_all, 0.0, frac * 2.0**64).astype(np.uint64)
     return bound, take_all
@@ -81,6 +81,13 @@ def kth_smallest(words: np.ndarray, counts: np.ndarray, k: np.ndarray) -> tuple[
     live = kk > 0
     if not live.any():
         return np.zeros(num_rows, np.uint64), live, np.zeros(num_rows, bool)
+    wide = counts > 2 * int(np.median(counts)) + 16
+    if wide.any() and not wide.all():  # a few long rows would widen everyone's matrix: do them apart
+        item_wide = np.repeat(wide, counts)
+        kth, tie = np.zeros(num_rows, np.uint64), np.zeros(num_rows, bool)
+        for part, items in ((~wide, ~item_wide), (wide, item_wide)):
+            kth[part], _, tie[part] = kth_smallest(words[items], counts[part], k[part])
+        return kth, live, tie
     top = int(kk.max())
     pad = top - kk
     width = int((pad + counts).max()) + 1

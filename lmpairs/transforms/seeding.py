@@ -120,12 +120,10 @@ def stream_keys_many(seed: int, objective_id: int, example_keys: np.ndarray, cop
         z ^= np.uint64(int(copy) & _MASK64)
         z += GOLDEN
         z = mix(z)
-        out = []
-        for stream in streams:
-            k = np.bitwise_xor(z, np.uint64(int(stream) & _MASK64))
-            k += GOLDEN
-            out.append(mix(k))
-    return out
+        tags = np.array([int(s) & _MASK64 for s in streams], dtype=np.uint64).reshape((-1,) + (1,) * z.ndim)
+        k = np.bitwise_xor(z[None], tags)  # every stream in one array: one mix for all
+        k += GOLDEN
+        return list(mix(k))
 
 
 def words_at(keys: np.ndarray, positions: np.ndarray) -> np.ndarray:
