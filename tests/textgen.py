@@ -85,7 +85,8 @@ def write_corpus_slices(root: Path) -> Path:
     from, so tests keep their paths; the text is generated (pydoc text in the JSONL).
     """
     (root / "en").mkdir(parents=True, exist_ok=True)
-    (root / "en" / "shakespeare.txt").write_bytes(head_lines("\n\n".join(english_paragraphs(120, seed=1)).encode(), 24_000))
+    plays = "\n\n".join(english_paragraphs(120, seed=1))
+    (root / "en" / "shakespeare.txt").write_bytes(head_lines(plays.encode(), 24_000))
     novel = "\n".join(english_paragraphs(80, seed=2)) + "\n"
     (root / "en" / "botchan.txt.gz").write_bytes(gzip.compress(head_lines(bom_crlf_bytes(novel), 16_000), mtime=0))
     ja = "\r\n".join(japanese_lines(200, seed=3)) + "\r\n"

@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textgen import write_corpus_slices
 
 from lmpairs.config import BuildConfig
 from lmpairs.pipeline import run_build
-from textgen import write_corpus_slices
 
 
 @pytest.fixture(scope="session")

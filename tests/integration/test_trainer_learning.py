@@ -1,7 +1,8 @@
 """The reference trainer learns every objective from real text streamed through PairStream.
 
-Shards are written straight from the objectives' transforms (no Beam) for 60 paragraphs of the embedded
-pydoc corpus (real English prose, via the ``english_corpus`` fixture), tokenized with the session's trained 2,000-piece tokenizer, 32 tokens per row.
+Shards are written straight from the objectives' transforms (no Beam) for 60 paragraphs of the
+embedded pydoc corpus (real English prose, via the ``english_corpus`` fixture), tokenized with the
+session's trained 2,000-piece tokenizer, 32 tokens per row.
 Random-init loss is about ln(2108) = 7.65; learning only token frequencies brings it near 6, so
 "last 5 steps below 0.8 × first 5" needs the model to use context within 40 steps.
 """
