@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from lmpairs.text import CorpusSentences, resolve_inputs
+from lmpairs.reading.sentences import CorpusSentences
 from lmpairs.tokenizer_common import NUM_SENTINELS, TokenizerError, sentinel_piece
 
 logger = logging.getLogger(__name__)
@@ -50,12 +50,13 @@ def write_trained_tokenizer(
     """Train a tokenizer on text files and write it to ``output`` (``.model``, or ``.json`` for the
     ``tokenizer.json`` kinds); returns ``output``. :func:`lmpairs.tokenizer.train_tokenizer` loads it.
 
-    ``inputs`` are files, directories or globs (``.jsonl`` files give their ``text_field``).
-    Lines are normalized and split into sentences, as :meth:`Tokenizer.encode_documents` sees
-    them. Special pieces are control pieces (literal ``<mask>`` in a corpus is not matched).
+    ``inputs`` are files, directories or globs, read as ``lmpairs build`` reads them
+    (:mod:`lmpairs.reading`: text paragraphs, JSONL/Parquet ``text_field``, compressed files);
+    documents are split into sentences, as :meth:`Tokenizer.encode_documents` sees them.
+    Special pieces are control pieces (literal ``<mask>`` in a corpus is not matched).
     ``character_coverage``, ``input_sentence_size``, ``byte_fallback``, ``seed`` and
     ``num_threads`` only apply to SentencePiece (byte-level BPE covers every byte by design).
-    Unusable inputs raise :class:`~lmpairs.text.CorpusError`, failed training ``TokenizerError``.
+    Unusable inputs raise :class:`~lmpairs.reading.InputError`, failed training ``TokenizerError``.
     """
     output = Path(output)
     if model_type not in MODEL_TYPES:
@@ -64,13 +65,12 @@ def write_trained_tokenizer(
     if output.suffix != suffix:
         raise TokenizerError(f"{output}: a {model_type} tokenizer is written to a {suffix} path, "
                              f"e.g. {output.with_suffix(suffix)}.")
-    paths = resolve_inputs(inputs)
+    sentences = CorpusSentences(inputs, text_field=text_field)
     reserved = len(lmpairs_special_tokens())
     if not isinstance(vocab_size, int) or vocab_size <= reserved:
         raise TokenizerError(f"vocab_size={vocab_size!r}: must be an integer > {reserved} (the special "
                              "pieces) plus room for characters; pass e.g. --vocab-size 8000.")
-    sentences = CorpusSentences(paths, text_field=text_field)
-    logger.info("training a %s tokenizer (vocab %d) on %d file(s)", model_type, vocab_size, len(paths))
+    logger.info("training a %s tokenizer (vocab %d) on %d file(s)", model_type, vocab_size, sentences.num_files)
     if model_type in HF_MODEL_TYPES:
         try:
             data = train_tokenizer_json(sentences, model_type, vocab_size, special_tokens=lmpairs_special_tokens(),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bz2
 import lzma
 import zlib
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import zstandard
 

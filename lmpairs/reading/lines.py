@@ -16,8 +16,9 @@ their content is ``None`` and only their size and blankness are tracked while th
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from itertools import accumulate
-from typing import BinaryIO, Iterable, Iterator, NamedTuple
+from typing import BinaryIO, NamedTuple
 
 BOM = b"\xef\xbb\xbf"
 WHITESPACE = b" \t\f\v"
@@ -143,7 +144,8 @@ class LineScanner:
         if held or size:  # a final line without a break, or one ending in a lone CR
             content = b"".join(pieces) if pieces is not None else None
             blank = not _NON_BLANK.search(content) if content is not None else blank
-            batch = LineBatch([cursor], [content], [size], frozenset((0,)) if content is None and blank else frozenset())
+            long_blank = frozenset((0,)) if content is None and blank else frozenset()
+            batch = LineBatch([cursor], [content], [size], long_blank)
             cursor += size + len(held)
             if self._keep_first and self.first is None:
                 batch = self._take_first(batch)

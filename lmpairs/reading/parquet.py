@@ -6,7 +6,8 @@ value is an ``invalid_utf8`` rejection of that row rather than an error for the 
 """
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq

@@ -7,8 +7,9 @@ after some records: the caller discards everything the split produced and counts
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import chain
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from lmpairs.reading.decompress import DamagedStream, iter_decompressed
 from lmpairs.reading.errors import UnreadableInput

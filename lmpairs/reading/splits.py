@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 from lmpairs.reading.errors import InputError
 from lmpairs.reading.files import WILDCARDS, FileAccess, FileMatch, LocalFiles, has_wildcards
@@ -115,8 +116,8 @@ def absolute(path: str) -> str:
     return path if "://" in path else os.path.abspath(os.path.expanduser(path))
 
 
-def plan_splits(globs: Iterable[str | os.PathLike] | str | os.PathLike, *, input_format: str = "auto", split_bytes: int = DEFAULT_SPLIT_BYTES,
-                files: FileAccess | None = None, exclude: Iterable[str] = (),
+def plan_splits(globs: Iterable[str | os.PathLike] | str | os.PathLike, *, input_format: str = "auto",
+                split_bytes: int = DEFAULT_SPLIT_BYTES, files: FileAccess | None = None, exclude: Iterable[str] = (),
                 documents: str = "paragraph") -> SplitPlan:
     """Expand ``globs`` into sorted :class:`InputSplit` s.
 

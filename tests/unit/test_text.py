@@ -1,16 +1,11 @@
-"""Text normalization, sentence splitting and corpus reading (lmpairs.text)."""
+"""Text normalization and sentence splitting (lmpairs.text); corpus reading is tested in test_reading_*."""
 from __future__ import annotations
-
-import json
-import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmpairs.text import (
-    CorpusError, CorpusSentences, iter_corpus_sentences, normalize_text, resolve_inputs, split_sentences,
-)
+from lmpairs.text import normalize_text, split_sentences
 
 
 def assert_lossless_split(text: str, sentences: list[str]) -> None:
@@ -117,71 +112,3 @@ _ALPHABET = st.sampled_from(list("ab Z.!?。！？」\"')\n\r\t\u3000猫"))
 @given(st.text(_ALPHABET, max_size=60))
 def test_split_sentences_keeps_every_non_space_character_in_order(text):
     assert_lossless_split(text, split_sentences(text))
-
-
-# resolve_inputs / iter_corpus_sentences ---------------------------------------------------------
-
-def test_resolve_inputs_expands_files_dirs_and_globs_in_a_stable_order(tmp_path):
-    for name in ["b.txt", "a.txt", "sub/c.txt", ".hidden/d.txt", "sub/.e.txt"]:
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text("x\n")
-    assert resolve_inputs(tmp_path) == [tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "sub/c.txt"]
-    assert resolve_inputs([str(tmp_path / "*.txt"), tmp_path / "a.txt", tmp_path / "sub/c.txt"]) == [
-        tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "sub/c.txt"]
-    assert resolve_inputs(str(tmp_path / "**/c.txt")) == [tmp_path / "sub/c.txt"]
-
-
-def test_resolve_inputs_names_a_glob_that_matches_nothing(tmp_path):
-    pattern = str(tmp_path / "*.nothing")
-    with pytest.raises(CorpusError, match=re.escape(pattern) + ": matches no files"):
-        resolve_inputs([pattern])
-    (tmp_path / "empty_dir").mkdir()
-    with pytest.raises(CorpusError, match=re.escape(str(tmp_path / "empty_dir")) + ": matches no files"):
-        resolve_inputs([tmp_path / "empty_dir"])
-    with pytest.raises(CorpusError, match="no inputs given"):
-        resolve_inputs([])
-
-
-def test_resolve_inputs_names_a_missing_path(tmp_path):
-    with pytest.raises(CorpusError, match=re.escape(str(tmp_path / "absent.txt"))):
-        resolve_inputs([tmp_path / "absent.txt"])
-
-
-def test_iter_corpus_sentences_handles_bom_crlf_and_skips_blank_lines(bom_crlf_corpus):
-    sentences = list(iter_corpus_sentences([bom_crlf_corpus]))
-    first_line = bom_crlf_corpus.read_text(encoding="utf-8-sig").splitlines()[0]
-    assert sentences[0] == split_sentences(first_line)[0] and len(sentences) > len(first_line.splitlines())
-    assert not any("\r" in s or "\ufeff" in s or not s.strip() for s in sentences)
-
-
-def test_iter_corpus_sentences_reads_jsonl_text_fields(tmp_path):
-    path = tmp_path / "docs.jsonl"
-    path.write_text(json.dumps({"text": "One. Two!\r\nThree", "meta": 1}) + "\n\n"
-                    + json.dumps({"text": "猫である。"}) + "\n", encoding="utf-8")
-    assert list(iter_corpus_sentences([path])) == ["One.", "Two!", "Three", "猫である。"]
-
-
-def test_iter_corpus_sentences_names_a_bad_jsonl_record(tmp_path):
-    path = tmp_path / "docs.jsonl"
-    path.write_text('{"text": "ok"}\n{"body": "no text field"}\n', encoding="utf-8")
-    with pytest.raises(CorpusError, match=re.escape(f"{path}:2") + ".*'text'.*--text-field"):
-        list(iter_corpus_sentences([path]))
-
-
-def test_corpus_sentences_counts_and_keeps_the_error_that_stopped_it(tmp_path):
-    good, bad = tmp_path / "good.txt", tmp_path / "bad.txt"
-    good.write_text("One. Two.\nThree\n", encoding="utf-8")
-    bad.write_bytes(b"Fine line.\n\xff\xfe broken\n")
-    feed = CorpusSentences([good])
-    assert list(feed) == ["One.", "Two.", "Three"] and feed.count == 3 and feed.error is None
-    feed = CorpusSentences([good, bad])
-    with pytest.raises(CorpusError):
-        list(feed)
-    assert feed.count == 3 and str(bad) in str(feed.error)
-
-
-def test_iter_corpus_sentences_names_a_file_that_is_not_utf8(tmp_path):
-    path = tmp_path / "latin1.txt"
-    path.write_bytes("Caf\u00e9 cr\u00e8me.\n".encode("latin-1"))
-    with pytest.raises(CorpusError, match=re.escape(str(path)) + ".*not UTF-8"):
-        list(iter_corpus_sentences([path]))
