@@ -275,3 +275,21 @@ def test_training_errors_say_how_to_fix_them(tmp_path):
     latin1.write_bytes("Caf\u00e9.\n".encode("latin-1"))
     with pytest.raises(CorpusError, match=re.escape(str(latin1)) + ".*not UTF-8"):
         train_tokenizer([latin1], tmp_path / "x.model", 500)
+
+
+def test_piece_text_shows_spaces_bytes_and_special_pieces(llama_tokenizer):
+    """What ``inspect`` shows per token: ``▁`` as a space, a printable ASCII byte piece as its
+    character (other bytes stay ``<0xNN>``), special and appended pieces as themselves."""
+    tok, vocab = llama_tokenizer, llama_tokenizer.vocab
+
+    def expected(i: int) -> str:
+        piece = tok.id_to_piece(i)
+        byte = re.fullmatch(r"<0x([0-9A-F]{2})>", piece)
+        if byte:
+            value = int(byte.group(1), 16)
+            return chr(value) if 0x20 <= value < 0x7F else piece
+        return piece if vocab.special[i] else piece.replace("\u2581", " ")
+
+    assert [tok.piece_text(i) for i in range(vocab.size)] == [expected(i) for i in range(vocab.size)]
+    [ids] = tok.encode_batch(["吾輩は猫"])
+    assert "".join(tok.piece_texts(ids)).strip() == "吾輩は猫"
