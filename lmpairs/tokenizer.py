@@ -31,7 +31,6 @@ from lmpairs.vocab import Vocab
 logger = logging.getLogger(__name__)
 
 MASK_PIECES = ("<mask>", "[MASK]")
-WORD_START = "\u2581"
 _FIX = ("pass a SentencePiece .model file or a Hugging Face tokenizer.json, or train one with "
         "`lmpairs train-tokenizer`.")
 
