@@ -138,18 +138,18 @@ def mask_batch(ids: np.ndarray, offsets: np.ndarray, select_keys: np.ndarray, ac
     positions = select_grid(grid, valid, select_keys, mask_prob=c.mask_prob, selection=c.selection,
                             whole_word=c.whole_word, vocab=vocab)
     sel_rows = positions // max(width, 1)
-    draw = words_at(action_keys[sel_rows], positions - sel_rows * width)
+    # ACTION and RANDOM words of every selected position in one mix (RANDOM is used where random).
+    both = words_at(np.stack([action_keys[sel_rows], random_keys[sel_rows]]), positions - sel_rows * width)
+    draw = both[0]
     t_mask, t_random = threshold(c.mask_fraction), threshold(c.mask_fraction + c.random_fraction)
     is_mask = draw < np.uint64(t_mask) if t_mask < 2**64 else np.ones(draw.shape, bool)
     is_random = ~is_mask & (draw < np.uint64(t_random)) if t_random < 2**64 else ~is_mask
     inputs = grid.copy()
     flat_inputs = inputs.reshape(-1)
     flat_inputs[positions[is_mask]] = vocab.mask_id
-    rnd = positions[is_random]
-    if rnd.size:
-        rnd_rows = sel_rows[is_random]
-        picks = uniform_ints(words_at(random_keys[rnd_rows], rnd - rnd_rows * width), vocab.ordinary_ids.shape[0])
-        flat_inputs[rnd] = vocab.ordinary_ids[picks]
+    if is_random.any():
+        picks = uniform_ints(both[1][is_random], vocab.ordinary_ids.shape[0])
+        flat_inputs[positions[is_random]] = vocab.ordinary_ids[picks]
     labels = np.full(grid.shape, IGNORE_INDEX, dtype=np.int32)
     labels.reshape(-1)[positions] = grid.reshape(-1)[positions]
     if valid is None:

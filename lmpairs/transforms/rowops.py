@@ -63,8 +63,9 @@ def candidate_bounds(n: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarr
     whether the row takes every item instead (the bound would be near or above 1)."""
     frac = (k + 2.0 * np.sqrt(k) + 4.0) / np.maximum(n, 1)
     take_all = frac >= 0.5
-    bound = np.where(take_all, 0.0, frac * 2.0**64).astype(np.uint64)
-    return bound, take_all
+    frac[take_all] = 0.0
+    frac *= 2.0**64
+    return frac.astype(np.uint64), take_all
 
 
 def kth_smallest(words: np.ndarray, counts: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -81,7 +82,7 @@ def kth_smallest(words: np.ndarray, counts: np.ndarray, k: np.ndarray) -> tuple[
     live = kk > 0
     if not live.any():
         return np.zeros(num_rows, np.uint64), live, np.zeros(num_rows, bool)
-    wide = counts > 2 * int(np.median(counts)) + 16
+    wide = counts > 2 * int(counts.mean()) + 16
     if wide.any() and not wide.all():  # a few long rows would widen everyone's matrix: do them apart
         item_wide = np.repeat(wide, counts)
         kth, tie = np.zeros(num_rows, np.uint64), np.zeros(num_rows, bool)
