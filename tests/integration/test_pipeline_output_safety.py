@@ -90,3 +90,21 @@ def test_a_second_build_into_the_same_output_is_refused_while_the_first_runs(bui
         build(small, out, trained_tokenizer.name, objectives="clm", overwrite=True)
     assert first.wait(timeout=600) == 0, first.stderr.read()[-2000:]
     assert read_manifest(str(out / "clm")).counters["documents_used"] > 1000
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temp_files(build, small, trained_tokenizer, tmp_path, monkeypatch):
+    import errno
+
+    from lmpairs.pipeline import shards
+    from lmpairs.pipeline.errors import OutOfSpace
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shards.ShardWriter, "_write_group", full)
+    out = tmp_path / "out"
+    with pytest.raises(OutOfSpace) as caught:
+        build(small, out, trained_tokenizer.name, objectives="clm")
+    assert str(caught.value) == (f"--output {out}: out of disk space; the temporary files were removed: free some "
+                                 "space or choose another --output.")
+    assert list(out.iterdir()) == []
