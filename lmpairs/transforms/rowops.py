@@ -57,11 +57,11 @@ def rank_in_rows(rows: np.ndarray, words: np.ndarray, num_rows: int) -> tuple[np
 _MAX64 = np.uint64(2**64 - 1)
 
 
-def candidate_bounds(n: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row hash bound that lets through about ``k + 2 sqrt(k) + 4`` of ``n`` uniform items (fewer
-    than ``k`` get through in about one row in 100: those rows are redone with every item), and
-    whether the row takes every item instead (the bound would be near or above 1)."""
-    frac = (k + 2.0 * np.sqrt(k) + 4.0) / np.maximum(n, 1)
+def candidate_bounds(n: np.ndarray, k: np.ndarray, *, spread: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row hash bound that lets through about ``k + spread (sqrt(k) + 2)`` of ``n`` uniform items
+    (with the default, fewer than ``k`` get through in about one row in 100: callers redo those
+    rows with a wider bound), and whether the row takes every item (the bound would be near 1)."""
+    frac = (k + spread * (np.sqrt(k) + 2.0)) / np.maximum(n, 1)
     take_all = frac >= 0.5
     frac[take_all] = 0.0
     frac *= 2.0**64
@@ -139,7 +139,7 @@ def smallest_k(rows: np.ndarray, words: np.ndarray, k: np.ndarray, num_rows: int
     if rows.shape[0] == 0:
         return np.zeros(0, dtype=bool)
     n = np.bincount(rows, minlength=num_rows)
-    bound, take_all = candidate_bounds(n, k)
+    bound, take_all = candidate_bounds(n, k, spread=4.0)
     cand = (words < bound[rows]) | take_all[rows]
     counts = np.bincount(rows[cand], minlength=num_rows)
     short = counts < np.minimum(k, n)
@@ -178,10 +178,17 @@ def smallest_k_grid(words: np.ndarray, eligible: np.ndarray, n: np.ndarray, k: n
     idx = np.flatnonzero(cand)
     counts = np.diff(np.searchsorted(idx, np.arange(num_rows + 1) * width))
     short = counts < k
-    if short.any():  # about one row in 5,000: redo it with every eligible position
-        cand[short] = eligible[short]
+    if short.any():  # about one row in 100: a bound 4x wider (then every eligible position, if ever needed)
+        wide_bound, wide_all = candidate_bounds(n[short], k[short], spread=8.0)
+        redo = (words[short] < wide_bound[:, None]) | wide_all[:, None]
+        cand[short] = redo & eligible[short]
         idx = np.flatnonzero(cand)
         counts = np.diff(np.searchsorted(idx, np.arange(num_rows + 1) * width))
+        still = counts < k
+        if still.any():
+            cand[still] = eligible[still]
+            idx = np.flatnonzero(cand)
+            counts = np.diff(np.searchsorted(idx, np.arange(num_rows + 1) * width))
     flat_words = words.reshape(-1).take(idx)
     kth, live, tie = kth_smallest(flat_words, counts, k)
     rows = np.repeat(np.arange(num_rows), counts)
