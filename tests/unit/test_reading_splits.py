@@ -158,3 +158,19 @@ def test_bad_settings_are_user_errors(tmp_path, kwargs, message):
 ])
 def test_glob_to_regex_matches_beams_translation(glob, path, matches):
     assert bool(glob_to_regex(glob).match(path)) is matches
+
+
+def test_reading_imports_neither_beam_nor_torch():
+    import ast
+    from pathlib import Path
+
+    import lmpairs.reading
+    imported = set()
+    for path in Path(lmpairs.reading.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module if node.module.startswith("lmpairs") else node.module.split(".")[0])
+    assert not imported & {"apache_beam", "torch"}
+    assert not {m for m in imported if m.startswith(("lmpairs.pipeline", "lmpairs.loader", "lmpairs.trainer"))}
