@@ -60,25 +60,11 @@ def read_split(split: InputSplit, *, documents: str = "paragraph", text_field: s
 def _blocks(f: BinaryIO, split: InputSplit, documents: str, limit: int) -> Iterator[Block]:
     """Raw records of a text or JSONL split whose first byte lies in the split's range."""
     uncompressed = split.compression == UNCOMPRESSED
-    stop = split.end if uncompressed else None
-    if documents == "file" and uncompressed and split.start > len(BOM):
-        return  # the file's only record starts in the split at its beginning
     if uncompressed and split.start > len(BOM):
-        # Scan from the byte before ``start``: the first (partial) line then ends exactly where
-        # the first line starting at or after ``start`` begins.
-        f.seek(split.start - 1)
-        scanner = LineScanner(iter_decompressed(f.read, UNCOMPRESSED), offset=split.start - 1, limit=limit,
-                              stop=stop, keep_first=True)
-        batches = iter(scanner)
-        head = next(batches, None)  # by now the first line is complete
-        batches = chain([head] if head is not None else [], batches)
-        if documents == "paragraph":
-            previous_blank = scanner.first is None or line_before_is_blank(f, scanner.first)
-            yield from iter_paragraphs(scanner, batches, limit=limit, stop=stop, previous_blank=previous_blank)
-        else:
-            yield from iter_lines(batches, stop=stop)
-        _check_size(split, scanner)
+        if documents != "file":  # a whole-file record starts in the split at the file's beginning
+            yield from _range_blocks(f, split, documents, limit)
         return
+    stop = split.end if uncompressed else None
     chunks, offset = _skip_bom(iter_decompressed(f.read, split.compression))
     if documents == "file":
         yield from _whole_file(chunks, offset, limit)
@@ -90,6 +76,23 @@ def _blocks(f: BinaryIO, split: InputSplit, documents: str, limit: int) -> Itera
         yield from iter_lines(iter(scanner), stop=stop, min_start=split.start)
     if uncompressed:
         _check_size(split, scanner)
+
+
+def _range_blocks(f: BinaryIO, split: InputSplit, documents: str, limit: int) -> Iterator[Block]:
+    """A byte range inside an uncompressed file, scanned from the byte before its start: the first
+    (partial) line then ends exactly where the first line starting at or after ``start`` begins."""
+    f.seek(split.start - 1)
+    scanner = LineScanner(iter_decompressed(f.read, UNCOMPRESSED), offset=split.start - 1, limit=limit,
+                          stop=split.end, keep_first=True)
+    batches = iter(scanner)
+    head = next(batches, None)  # by now the first line is complete
+    batches = chain([head] if head is not None else [], batches)
+    if documents == "paragraph":
+        previous_blank = scanner.first is None or line_before_is_blank(f, scanner.first)
+        yield from iter_paragraphs(scanner, batches, limit=limit, stop=split.end, previous_blank=previous_blank)
+    else:
+        yield from iter_lines(batches, stop=split.end)
+    _check_size(split, scanner)
 
 
 def _skip_bom(chunks: Iterator[bytes]) -> tuple[Iterator[bytes], int]:

@@ -2,6 +2,8 @@
 import gzip
 import os
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from lmpairs.pipeline.filesystems import BeamFiles
@@ -15,6 +17,7 @@ def corpus(tmp_path):
                        "x[1].txt": b"bracket\n"}.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(data)
+    pq.write_table(pa.table({"text": ["row zero", "row one"]}), tmp_path / "sub" / "d.parquet", row_group_size=1)
     os.mkfifo(tmp_path / "pipe.txt")
     return tmp_path
 
@@ -33,3 +36,4 @@ def test_beam_files_read_byte_ranges_and_compressed_files_like_local_files(corpu
     local = [tuple(r) for s in plan_splits([f"{corpus}/**"]).splits for r in read_split(s)]
     assert beam == local
     assert ("a.txt:5", "two wrapped\nline", None) in beam and ("sub/deeper/c.txt.gz:0", "packed", None) in beam
+    assert ("sub/d.parquet:1", "row one", None) in beam
