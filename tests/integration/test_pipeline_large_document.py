@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 import pytest
+from textgen import english_paragraphs
 
 from lmpairs.pipeline import preflight
-from textgen import english_paragraphs
 
 pytestmark = pytest.mark.slow
 
