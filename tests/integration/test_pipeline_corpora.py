@@ -183,3 +183,46 @@ def test_objectives_respect_their_lengths(trained_build, trained_tokenizer):
     assert 0.14 < manifests["mlm"].counters["rates"]["selected_per_maskable"] < 0.16
     assert 0.14 < manifests["t5"].counters["rates"]["noise_tokens_per_tokens"] < 0.16
     assert 0.25 < manifests["bart"].counters["rates"]["removed_per_body_tokens"] < 0.35
+
+
+def test_clm_rows_reproduce_a_file_cut_into_many_byte_ranges(build, corpus_slices, trained_tokenizer, tmp_path,
+                                                             monkeypatch):
+    from lmpairs.pipeline import preflight
+    from lmpairs.reading import LocalFiles, plan_splits, read_split
+
+    path = corpus_slices / "en" / "shakespeare.txt"
+    monkeypatch.setattr(preflight, "split_bytes", lambda config: 1000)
+    manifests = build([str(path)], tmp_path / "out", trained_tokenizer.name, seq_len=SEQ_LEN, objectives="clm",
+                      documents="paragraph", validation_fraction=FRACTION)
+    manifest = manifests["clm"]
+    assert len(manifest.inputs) == -(-path.stat().st_size // 1000)
+    splits = plan_splits([str(path)], input_format="text", split_bytes=1000, documents="paragraph").splits
+    per_split = [[(r.key, r.text) for r in read_split(s, documents="paragraph", files=LocalFiles()) if not r.reason]
+                 for s in splits]
+    straddling = [i for i, s in enumerate(splits[:-1]) if per_split[i] and
+                  int(per_split[i][-1][0].split(":")[1]) + len(per_split[i][-1][1].encode()) > s.end]
+    assert straddling  # some paragraph starts in one split and ends in the next
+    assert [d for docs in per_split for d in docs] == line_paragraphs(path)
+    documents = {f"split{i}": docs for i, docs in enumerate(per_split)}
+    index = {f"split{i}": i for i in range(len(splits))}
+    streams = clm_streams(tmp_path / "out", manifest)
+    missing = 0
+    for name, docs in documents.items():
+        for side in ("train", "validation"):
+            tokens = [t for key, text in docs if is_validation(key, FRACTION) == (side == "validation")
+                      for t in framed(trained_tokenizer, text)]
+            got = streams.get((index[name], side), [])
+            assert got == tokens[:len(got)], (name, side)
+            missing += len(tokens) - len(got)
+    assert missing == manifest.counters["dropped_tokens"]
+
+
+def line_paragraphs(path: Path) -> list[tuple[str, str]]:
+    """(key, text) of each blank-line-separated paragraph, read here independently (LF text, no BOM)."""
+    data, docs, offset = path.read_text(encoding="utf-8"), [], 0
+    for block in data.split("\n\n"):
+        text = block.strip("\n")
+        if text.strip():
+            docs.append((f"{path.name}:{offset + len(block) - len(block.lstrip(chr(10)))}", text))
+        offset += len(block.encode()) + 2
+    return docs
