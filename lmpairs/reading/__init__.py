@@ -4,6 +4,21 @@
 of large uncompressed text/JSONL); ``read_split`` yields one split's :class:`Record` s with bounded
 memory. ``lmpairs build`` (one Beam DoFn per split) and ``lmpairs train-tokenizer`` both read
 through these two functions, so they accept the same formats, compressions and globs.
+
+Conventions (the same for every caller):
+
+- Globs use Beam's syntax (``*`` within a directory, ``**`` across, ``[...]`` a character class:
+  write ``[[]`` for a literal ``[``); a wildcard-free path naming a directory reads every file below
+  it, hidden names skipped. Paths inside ``exclude`` (the build's output) are never inputs.
+- Text documents are blank-line-separated paragraphs by default, or lines, or whole files; a line
+  ends at LF, CRLF or a lone CR; a leading UTF-8 BOM is dropped. JSONL is one record per line,
+  Parquet one per row (string, large_string, string_view, binary or dictionary columns).
+- Keys are ``"<path under the glob's root>:<position>"``: the byte offset of the record's first
+  byte in the (decompressed) file for text and JSONL, the row index for Parquet.
+- A record that cannot be used is a :class:`Record` with one of :data:`REJECTION_REASONS`; a split
+  that cannot be read to its end raises :class:`UnreadableInput`; a FIFO or device matched by a
+  glob is listed in ``SplitPlan.rejected_files`` and never opened; a 0-byte file is zero records,
+  whatever its compression (``.gz``, ``.bz2``, ``.xz``, ``.zst``: no stream is an empty stream).
 """
 from lmpairs.reading.errors import InputError, UnreadableInput
 from lmpairs.reading.files import FileAccess, FileMatch, LocalFiles
