@@ -107,6 +107,12 @@ class ClmConfig(_Config):
     add_bos: bool = setting(True, "start each document with the tokenizer's bos id")
     add_eos: bool = setting(True, "end each document with the tokenizer's eos id")
     final_row: Literal["pad", "drop"] = setting("pad", FINAL_ROW)
+    packing: Literal["concat", "best_fit"] = setting(
+        "concat", "how documents fill rows: 'concat' cuts the document stream at row ends; 'best_fit' puts "
+        "whole documents into rows by best-fit decreasing within each input split (rows padded, counted)")
+    long_documents: Literal["fragment", "truncate"] = setting(
+        "fragment", "best_fit only: a document longer than a row is cut into full rows plus a packed rest "
+        "('fragment') or cut to one row ('truncate', the rest dropped and counted)")
 
     @property
     def row_length(self) -> int:
