@@ -153,6 +153,35 @@ def measure(cpu: int, *, quick: bool, repeats: int) -> list[Metric]:
                                                  [num_tokens / t for t in times["spm"]]),
                                     "spm encode, 1 core", seconds=times[key], tokens=row_tokens))
     metrics += mlm_versus_hf(objectives["mlm"], tokenizer, batches, repeats, quick=quick)
+    metrics += clm_packing(tokenizer, batches, num_tokens, times["spm"], repeats, quick=quick)
+    return metrics
+
+
+def clm_packing(tokenizer: Tokenizer, batches, num_tokens: int, spm_seconds, repeats: int, *,
+                quick: bool) -> list[Metric]:
+    """CLM ``concat`` versus ``best_fit`` (issue 13): rate, padding share, documents cut across rows."""
+    base = OBJECTIVE_CONFIGS["clm"]()
+    variants = {"concat": base, "best_fit": dataclasses.replace(base, packing="best_fit"),
+                "best_fit truncate": dataclasses.replace(base, packing="best_fit", long_documents="truncate")}
+    objectives = {name: make_objective("clm", config, tokenizer.vocab) for name, config in variants.items()}
+    times = interleaved({name: partial(build_examples, obj, batches) for name, obj in objectives.items()},
+                        repeats, warmup=not quick, clock=time.process_time)
+    num_docs = sum(b.num_documents for b in batches)
+    metrics = []
+    for name, obj in objectives.items():
+        rows = packed_rows(obj, batches)
+        full = obj.full_row_length
+        padding = rows.num_rows * full - rows.ids.values.shape[0]
+        pieces = rows.segments.values.shape[0]
+        kept = int(rows.ids.values.shape[0])
+        metrics.append(ratio_metric(f"clm {name} (rows + examples)", num_tokens / median(times[name]), "tok/s",
+                                    median(spm_seconds) / median(times[name]), "spm encode, 1 core",
+                                    seconds=times[name]))
+        metrics.append(Metric(name=f"clm {name} padding", value=100.0 * padding / (rows.num_rows * full), unit="%",
+                              detail={"rows": rows.num_rows, "padding_tokens": padding}))
+        metrics.append(Metric(name=f"clm {name} documents cut", value=100.0 * (pieces - num_docs) / num_docs,
+                              unit="% (pieces beyond one per document)",
+                              detail={"documents": num_docs, "pieces": pieces, "tokens_kept": kept}))
     return metrics
 
 
