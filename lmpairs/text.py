@@ -11,6 +11,7 @@ import re
 BOM = "\ufeff"
 _CLOSERS = "\"'”’)\\]}»」』）】〉》"
 _NEWLINES = "\n\r\u2028\u2029\x85"
+_BLANK_AHEAD = rf"(?=[^\S{_NEWLINES}]*[{_NEWLINES}])"  # optional spaces, then another line break
 _SENTENCE_END = re.compile(
     # Every branch starts at one character class, so the regex engine skips to candidates in C.
     rf"[.!?。！？{_NEWLINES}](?:"
@@ -19,8 +20,10 @@ _SENTENCE_END = re.compile(
     rf"(?<=[.!?])[{_CLOSERS}]*(?=\s+(?![\sa-z]))"
     # CJK 。！？ (plus closers): no space needed after them.
     rf"|(?<=[。！？])[{_CLOSERS}]*"
-    # Any line break ends a sentence.
-    rf"|(?<=[{_NEWLINES}]))"
+    # A blank line ends a sentence; a single line break is a wrap (hard-wrapped paragraphs keep
+    # their sentences whole). CRLF counts as one line break.
+    rf"|(?<=[\n\u2028\u2029\x85]){_BLANK_AHEAD}"
+    rf"|(?<=\r)(?:\n{_BLANK_AHEAD}|(?!\n){_BLANK_AHEAD}))"
 )
 
 
@@ -38,7 +41,11 @@ def normalize_text(text: str) -> str:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split ``text`` into sentences at line breaks, after ``. ! ?`` and after ``。！？``.
+    """Split ``text`` into sentences at blank lines, after ``. ! ?`` and after ``。！？``.
+
+    A single line break inside a paragraph is a wrap, not a sentence end (DESIGN, BART): a
+    hard-wrapped book keeps its sentences whole, and a line that ends in ``. ! ?`` still ends one
+    when the next line does not start in lowercase.
 
     Only the whitespace between sentences is dropped: joining the result with the removed
     whitespace gives ``text`` back. Empty pieces (blank lines) are skipped. A final sentence
