@@ -141,6 +141,11 @@ def test_jsonl_text_limit_applies_to_the_text_not_the_line(tmp_path):
     path = tmp_path / "f.jsonl"
     path.write_bytes(b'{"text": "\\u00e9\\u00e9", "meta": "' + b"m" * 40 + b'"}\n{"text": "' + b"z" * 30 + b'"}\n')
     assert [r[1:] for r in read_all(path, max_document_bytes=20)] == [("\u00e9\u00e9", None), (None, "too_long")]
+    path.write_bytes(b'{"text": "kept", "meta": "' + b"m" * 70_000 + b'"}\n{"text": "next"}\n')
+    assert [r[1:] for r in read_all(path, max_document_bytes=1000)] == [("kept", None), ("next", None)]
+    assert [r[1:] for r in read_all(path, max_document_bytes=1)] == [(None, "too_long"), (None, "too_long")]
+    path.write_bytes(b'{"text": "x", "meta": "' + b"m" * 200_000 + b'"}\n{"text": "next"}\n')
+    assert [r[1:] for r in read_all(path, max_document_bytes=10)] == [(None, "too_long"), ("next", None)]
 
 
 def test_a_50_mb_single_line_document_is_one_record_or_rejected_without_holding_it(tmp_path):
