@@ -63,9 +63,11 @@ class InputSplit:
         return self.key_prefix if self.whole_file else f"{self.key_prefix}@{self.start}-{self.end}"
 
     def describe(self) -> dict:
-        """The split's entry in a manifest."""
+        """The split's entry in a manifest; ``bytes`` are the bytes it covers (its range, or the whole
+        file), so they sum to the corpus size over all splits; ``file_bytes`` is the file's size."""
         return {"path": self.path, "key_prefix": self.key_prefix, "format": self.format,
-                "compression": self.compression, "start": self.start, "end": self.end, "bytes": self.file_bytes}
+                "compression": self.compression, "start": self.start, "end": self.end,
+                "bytes": self.end - self.start, "file_bytes": self.file_bytes}
 
 
 class FileRejection(NamedTuple):

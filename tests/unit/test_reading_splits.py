@@ -44,7 +44,8 @@ def test_large_uncompressed_text_and_jsonl_are_cut_into_byte_ranges_the_rest_sta
         ("e.txt", 0, 5, 5, True)]
     assert [s.name for s in splits[:4]] == ["a.txt@0-10", "a.txt@10-20", "a.txt@20-25", "b.jsonl"]
     assert splits[0].describe() == {"path": str(tmp_path / "a.txt"), "key_prefix": "a.txt", "format": "text",
-                                    "compression": "uncompressed", "start": 0, "end": 10, "bytes": 25}
+                                    "compression": "uncompressed", "start": 0, "end": 10, "bytes": 10,
+                                    "file_bytes": 25}
 
 
 def test_documents_file_keeps_text_whole_but_still_cuts_jsonl(tmp_path):
