@@ -180,20 +180,21 @@ def run_build_command(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 
 def add_train_tokenizer(subparsers: argparse._SubParsersAction) -> None:
-    """``lmpairs train-tokenizer``: a SentencePiece model with pad, mask and sentinel pieces."""
+    """``lmpairs train-tokenizer``: a SentencePiece model (or a byte-level BPE tokenizer.json) with lmpairs' specials."""
     from lmpairs.tokenizer import MODEL_TYPES, train_tokenizer
 
     defaults = {k: v.default for k, v in inspect.signature(train_tokenizer).parameters.items()}
     p = subparsers.add_parser(
-        "train-tokenizer", allow_abbrev=False, help="train a SentencePiece model for lmpairs",
+        "train-tokenizer", allow_abbrev=False, help="train a SentencePiece model (or a byte-level BPE tokenizer.json) for lmpairs",
         description="Train a SentencePiece model with pad 0, unk 1, bos 2, eos 3, <mask> and 100 "
-        "<extra_id_N> sentinels, from text/JSONL files, directories or globs.")
+        "<extra_id_N> sentinels, from text/JSONL files, directories or globs. --model-type bpe-bytelevel writes a "
+        "GPT-2-style byte-level BPE tokenizer.json instead (needs the hf extra).")
     p.add_argument("--input", dest="inputs", nargs="+", action="extend", required=True, metavar="PATH",
                    help="training text: files, directories or globs (.jsonl gives --text-field)")
-    p.add_argument("--output", required=True, metavar="MODEL", help="where to write the .model file")
+    p.add_argument("--output", required=True, metavar="MODEL", help="where to write the .model file (tokenizer.json for bpe-bytelevel)")
     p.add_argument("--vocab-size", type=int, required=True, metavar="N", help="number of pieces, e.g. 8000")
     p.add_argument("--model-type", choices=MODEL_TYPES, default=defaults["model_type"],
-                   help=f"SentencePiece algorithm (default: {defaults['model_type']})")
+                   help=f"tokenizer algorithm (default: {defaults['model_type']})")
     p.add_argument("--character-coverage", type=float, default=defaults["character_coverage"], metavar="F",
                    help=f"share of characters covered; 0.9995 for English, 1.0 for CJK "
                    f"(default: {defaults['character_coverage']})")

@@ -255,7 +255,8 @@ class BuildConfig(_Config):
         help="input files or globs (local, gs://, s3://); .gz/.bz2/.zst/.xz are decompressed",
         flag="--input", nargs="+", metavar="GLOB")
     output: str = setting(help="output directory; gets OUT/<objective>/", metavar="DIR")
-    tokenizer: str = setting(help="SentencePiece .model file", metavar="MODEL")
+    tokenizer: str = setting(help="SentencePiece .model or Hugging Face tokenizer.json (local, gs://, s3://)",
+                             metavar="MODEL")
     objectives: tuple[str, ...] = setting(OBJECTIVES, "comma-separated objectives out of " + ",".join(OBJECTIVES),
                                           metavar="LIST")
     seed: int = setting(0, "seed of every random choice", limits=Limits(0, MAX_INT64))
@@ -291,7 +292,7 @@ class BuildConfig(_Config):
         super().__post_init__()
         _check(len(self.inputs) > 0, "build.inputs is empty: pass --input GLOB (one or more).")
         _check(bool(self.output), "build.output is empty: pass --output DIR.")
-        _check(bool(self.tokenizer), "build.tokenizer is empty: pass --tokenizer MODEL (a SentencePiece .model).")
+        _check(bool(self.tokenizer), "build.tokenizer is empty: pass --tokenizer MODEL (a SentencePiece .model or a tokenizer.json).")
         unknown = [o for o in self.objectives if o not in OBJECTIVES]
         _check(not unknown and len(self.objectives) > 0,
                f"build.objectives={list(self.objectives)}: unknown {unknown}; choose from {','.join(OBJECTIVES)}.")
