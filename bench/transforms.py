@@ -29,9 +29,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Iterator
 
 import numpy as np
 
@@ -202,8 +202,8 @@ def mlm_versus_hf(mlm, tokenizer: Tokenizer, batches, repeats: int, *, quick: bo
         ours = row_batches(rows, size)
         cases[f"exact {size}"] = partial(corrupt_all, mlm, ours)
         cases[f"bernoulli {size}"] = partial(corrupt_all, bernoulli, ours)
-        cases[f"hf {size}"] = partial(hf_mask, collator, [stacked[i:i + size] for i in range(0, stacked.shape[0], size)],
-                                      tokenizer.vocab.special)
+        hf_batches = [stacked[i:i + size] for i in range(0, stacked.shape[0], size)]
+        cases[f"hf {size}"] = partial(hf_mask, collator, hf_batches, tokenizer.vocab.special)
     times = interleaved(cases, repeats, warmup=not quick, clock=time.process_time)
     metrics = []
     for size in HF_BATCHES:

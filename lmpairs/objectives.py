@@ -43,7 +43,7 @@ class ObjectiveSpec:
     config: type
     columns: tuple[str, ...]
     family: Family
-    transform: "str | type"
+    transform: str | type
     rates: tuple[RatioSpec, ...] = ()
     decoder_start: Literal["pad", "eos"] | None = None
     view: str = "plain"

@@ -1,19 +1,20 @@
 """Decoded examples shown the way each objective is usually explained: input beside target.
 
-One function per declared ``view`` (``ObjectiveSpec.view``; ``RENDERERS[name]`` looks it up). CLM shows document boundaries
-(``║``) and the next-token shift; MLM marks ``[MASK]``, ``{random→orig}`` and ``(kept)`` positions;
+One function per declared ``view`` (``ObjectiveSpec.view``; ``RENDERERS[name]`` looks it up). CLM shows
+document boundaries (``║``) and the next-token shift; MLM marks ``[MASK]``, ``{random→orig}`` and ``(kept)`` positions;
 T5 aligns each sentinel in the input with its span in the target; BART shows the noised input
 beside the original with masks, removed and added tokens visible.
 """
 from __future__ import annotations
 
 import difflib
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from lmpairs.inspection.render import DOC_BOUNDARY, MASK_MARK, WORD_START, PieceRenderer, side_by_side, truncated
 from lmpairs.objectives import IGNORE_INDEX, SpecTable
+
 SHIFT_ROWS = 6
 """Positions of the CLM next-token table."""
 MAX_SPAN_LINES = 8

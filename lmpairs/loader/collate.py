@@ -15,9 +15,9 @@ multiple of ``pad_to_multiple_of``), −100 wherever a position carries no loss.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 import numpy as np
 import torch

@@ -16,12 +16,13 @@ without any target has mean loss 0 (not NaN), so an all-padding micro-batch is h
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
-from lmpairs.objectives import IGNORE_INDEX, TARGET_KEYS as FAMILY_TARGET_KEYS, SpecTable, get_spec
+from lmpairs.objectives import IGNORE_INDEX, SpecTable, get_spec
+from lmpairs.objectives import TARGET_KEYS as FAMILY_TARGET_KEYS
 
 
 def num_targets(labels: torch.Tensor) -> torch.Tensor:

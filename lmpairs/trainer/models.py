@@ -19,8 +19,9 @@ built per batch, which disables the flash path but keeps documents packed in one
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F

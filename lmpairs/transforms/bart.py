@@ -120,7 +120,7 @@ def shared_counts(a: Ragged, b: Ragged) -> int:
 class BartPacker:
     """BART rows of one stream: per document, never packed across documents; ``finish`` has nothing left."""
 
-    def __init__(self, objective: "BartObjective") -> None:
+    def __init__(self, objective: BartObjective) -> None:
         self.objective = objective
 
     def add(self, docs: DocumentBatch) -> RowBatch:

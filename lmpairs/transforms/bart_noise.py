@@ -20,8 +20,17 @@ import math
 
 import numpy as np
 
-from lmpairs.transforms.rowops import (gather, insert_values, lengths_of, offsets_of, positions_in_rows,
-                                       rank_in_rows, row_of, segment_cumsum, smallest_k)
+from lmpairs.transforms.rowops import (
+    gather,
+    insert_values,
+    lengths_of,
+    offsets_of,
+    positions_in_rows,
+    rank_in_rows,
+    row_of,
+    segment_cumsum,
+    smallest_k,
+)
 from lmpairs.transforms.seeding import below, uniform_ints, unit_floats, words_at
 from lmpairs.vocab import Vocab
 

@@ -31,14 +31,14 @@ class Ragged:
         return self.values[self.offsets[i]:self.offsets[i + 1]]
 
     @classmethod
-    def from_rows(cls, rows: list[np.ndarray], dtype=np.int32) -> "Ragged":
+    def from_rows(cls, rows: list[np.ndarray], dtype=np.int32) -> Ragged:
         """Build from a list of 1-D arrays (tests and small callers; the hot paths build flat arrays)."""
         offsets = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum([len(r) for r in rows], out=offsets[1:])
         values = np.concatenate([np.asarray(r, dtype=dtype) for r in rows]) if rows else np.zeros(0, dtype)
         return cls(values.astype(dtype, copy=False), offsets)
 
-    def take(self, indices: np.ndarray) -> "Ragged":
+    def take(self, indices: np.ndarray) -> Ragged:
         """The rows at ``indices``, in that order."""
         indices = np.asarray(indices, dtype=np.int64)
         starts, lengths = self.offsets[indices], self.lengths[indices]

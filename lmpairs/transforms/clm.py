@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from lmpairs.config import ClmConfig
 from lmpairs.transforms.batch import ExampleBatch, RowBatch
-from lmpairs.transforms.objective import Objective
 from lmpairs.transforms.bestfit import BestFitPacker
+from lmpairs.transforms.objective import Objective
 from lmpairs.transforms.packing import ConcatPacker
 
 

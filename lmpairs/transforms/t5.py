@@ -24,8 +24,15 @@ from lmpairs.config import ConfigError, T5Config
 from lmpairs.transforms.batch import ExampleBatch, Ragged, RowBatch
 from lmpairs.transforms.objective import Objective, check_ids
 from lmpairs.transforms.packing import ConcatPacker
-from lmpairs.transforms.rowops import (lengths_of, offsets_of, positions_in_rows, row_of, segment_cumsum,
-                                       smallest_k_grid, to_grid)
+from lmpairs.transforms.rowops import (
+    lengths_of,
+    offsets_of,
+    positions_in_rows,
+    row_of,
+    segment_cumsum,
+    smallest_k_grid,
+    to_grid,
+)
 from lmpairs.transforms.seeding import word_grid
 from lmpairs.vocab import Vocab
 

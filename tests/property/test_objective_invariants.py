@@ -19,7 +19,8 @@ from lmpairs.vocab import toy_vocab
 VOCAB = toy_vocab(500)
 CONFIGS = {
     "clm": [ClmConfig(seq_len=24), ClmConfig(seq_len=7, add_bos=False, final_row="drop"),
-            ClmConfig(seq_len=11, packing="best_fit"), ClmConfig(seq_len=9, packing="best_fit", long_documents="truncate")],
+            ClmConfig(seq_len=11, packing="best_fit"),
+            ClmConfig(seq_len=9, packing="best_fit", long_documents="truncate")],
     "mlm": [MlmConfig(seq_len=24, copies=2), MlmConfig(seq_len=9, whole_word=True, selection="bernoulli"),
             MlmConfig(seq_len=30, whole_word=True, mask_prob=0.4)],
     "t5": [T5Config(seq_len=16), T5Config(seq_len=40, noise_density=0.5, mean_noise_span_length=1.0)],

@@ -77,7 +77,8 @@ def test_rows_without_bos_use_eos_only():
 
 def test_noise_counts_are_fairseq_ceil_without_float_error():
     assert noise.noise_counts(np.array([10, 11, 0, 3]), 0.3).tolist() == [3, 4, 0, 1]
-    assert noise.noise_counts(np.array([5]), 0.0).tolist() == [0] and noise.noise_counts(np.array([3]), 1.0).tolist() == [3]
+    assert noise.noise_counts(np.array([5]), 0.0).tolist() == [0]
+    assert noise.noise_counts(np.array([3]), 1.0).tolist() == [3]
 
 
 def test_permute_sentences_moves_whole_sentences():

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from lmpairs.config import BartConfig, ClmConfig, MlmConfig, T5Config
-from lmpairs.objectives import (FAMILIES, IGNORE_INDEX, ObjectiveSpec, get_spec, objective_names, register,
-                                unregister)
+from lmpairs.objectives import FAMILIES, IGNORE_INDEX, ObjectiveSpec, get_spec, objective_names, register, unregister
 from lmpairs.schemas.rates import RATIOS, applied_rates
 from lmpairs.schemas.rows import batch_to_table, check_schema, list_columns, list_to_numpy, row_schema
 from lmpairs.transforms import ExampleBatch, Ragged, RowBatch, make_objective
@@ -99,9 +98,9 @@ def test_register_rejects_taken_names_ids_and_bad_declarations():
 def test_a_registered_objective_builds_writes_collates_and_inspects(reverse, tmp_path):
     import pyarrow.parquet as pq
 
+    from lmpairs.inspection.examples import RENDERERS, render_plain
     from lmpairs.loader.collate import COLLATORS, CollateSpec, example_lengths, needed_columns
     from lmpairs.loader.losses import TARGET_KEYS, loss_for, seq2seq_loss
-    from lmpairs.inspection.examples import RENDERERS, render_plain
     from lmpairs.loader.ragged import Ragged as LoaderRagged
 
     rows = rows_in_memory(reverse, [("a", np.arange(105, 112), np.array([7])), ("b", np.arange(300, 302), [2])])

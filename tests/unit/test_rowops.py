@@ -34,7 +34,8 @@ def test_smallest_k_is_exact_with_and_without_ties(counts, data, spread):
 def test_smallest_k_grid_matches(data, width, num_rows, spread):
     words = np.array(data.draw(st.lists(st.integers(0, spread), min_size=width * num_rows,
                                         max_size=width * num_rows)), dtype=np.uint64).reshape(num_rows, width)
-    eligible = np.array(data.draw(st.lists(st.booleans(), min_size=words.size, max_size=words.size))).reshape(words.shape)
+    flags = data.draw(st.lists(st.booleans(), min_size=words.size, max_size=words.size))
+    eligible = np.array(flags).reshape(words.shape)
     n = eligible.sum(axis=1)
     k = np.array([data.draw(st.integers(0, int(c))) for c in n])
     got = smallest_k_grid(words, eligible, n, k)

@@ -9,8 +9,8 @@ import pytest
 
 from lmpairs.config import ConfigError, T5Config, t5_lengths
 from lmpairs.transforms import ExampleBatch, Ragged, RowBatch, make_objective
-from lmpairs.transforms.t5 import noise_counts, random_partitions, runs_to_sentinels, validate_t5_config
 from lmpairs.transforms.rowops import to_grid
+from lmpairs.transforms.t5 import noise_counts, random_partitions, runs_to_sentinels, validate_t5_config
 from lmpairs.transforms.testing import check_invariants, rows_in_memory
 from lmpairs.vocab import Vocab, toy_vocab
 
@@ -154,8 +154,8 @@ def test_clean_rejects_foreign_columns():
 
 
 def test_too_many_spans_is_a_config_error_before_any_row():
-    few = Vocab(size=VOCAB.size, pad_id=0, unk_id=1, bos_id=2, eos_id=3, mask_id=4, sentinel_ids=tuple(range(104, 94, -1)),
-                special=VOCAB.special, word_start=VOCAB.word_start)
+    few = Vocab(size=VOCAB.size, pad_id=0, unk_id=1, bos_id=2, eos_id=3, mask_id=4,
+                sentinel_ids=tuple(range(104, 94, -1)), special=VOCAB.special, word_start=VOCAB.word_start)
     with pytest.raises(ConfigError, match="sentinel"):
         validate_t5_config(T5Config(seq_len=512), few)
     with pytest.raises(ValueError, match="sentinel"):  # a dynamic row longer than the build's
