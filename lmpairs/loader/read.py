@@ -22,12 +22,15 @@ an embedding (a device-side assert on CUDA).
 from __future__ import annotations
 
 import hashlib
+import os
+import pickle
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import torch
 
@@ -85,6 +88,7 @@ class ShardReader:
         self.keys = keys
         self.max_open = max_open
         self._fs = None
+        self._fs_pid = -1
         self._files: OrderedDict[int, pq.ParquetFile] = OrderedDict()
         self._checked: set[int] = set()  # shards already checked in this process (a reopen skips it)
         self._last: tuple[int, pa.Table] | None = None
@@ -100,8 +104,7 @@ class ShardReader:
         if shard in self._files:
             self._files.move_to_end(shard)
             return self._files[shard]
-        if self._fs is None:
-            self._fs = resolve(self.root, self.filesystem)[0]
+        self._filesystem()
         path = self.units.shard_paths[shard]
         if self.verify == "sha256" and not int(self.verified[shard]):
             self._check_sha256(shard, path)
@@ -109,9 +112,11 @@ class ShardReader:
             parquet = pq.ParquetFile(self._fs.open_input_file(path))
         except FileNotFoundError as err:
             raise ShardError(f"{path}: shard listed in the manifest is missing; {REBUILD}.") from err
-        except (pa.ArrowInvalid, OSError) as err:
+        except pa.ArrowInvalid as err:
             raise ShardError(f"{path}: not a readable Parquet file ({one_line(err)[:200]}); it is truncated or "
                              f"damaged: {REBUILD}.") from err
+        except OSError as err:
+            raise cannot_read(path, err) from err
         if shard not in self._checked:
             check_schema(parquet.schema_arrow, self.objective, path)
             check_row_groups(parquet, self.shards[shard], path)
@@ -120,6 +125,17 @@ class ShardReader:
         if len(self._files) > self.max_open:
             self._files.popitem(last=False)
         return parquet
+
+    def _filesystem(self):
+        """This process's filesystem: a client made before a fork (DataLoader workers) is rebuilt from
+        its pickled settings, since HTTP clients and their threads do not survive a fork."""
+        if self._fs is None or self._fs_pid != os.getpid():
+            given = self.filesystem
+            if isinstance(given, pafs.FileSystem) and not isinstance(given, pafs.LocalFileSystem):
+                given = pickle.loads(pickle.dumps(given))
+            self._fs, self._fs_pid = resolve(self.root, given)[0], os.getpid()
+            self._files.clear()  # handles opened by another process
+        return self._fs
 
     def _check_sha256(self, shard: int, path: str) -> None:
         digest = hashlib.sha256()
@@ -130,7 +146,7 @@ class ShardReader:
         except FileNotFoundError as err:
             raise ShardError(f"{path}: shard listed in the manifest is missing; {REBUILD}.") from err
         except OSError as err:
-            raise ShardError(f"{path}: cannot read the shard ({one_line(err)[:200]}); {REBUILD}.") from err
+            raise cannot_read(path, err) from err
         want = self.shards[shard].sha256
         if digest.hexdigest() != want:
             raise ShardError(f"{path}: sha256 {digest.hexdigest()[:12]}, but the manifest records {want[:12]}: the "
@@ -148,9 +164,11 @@ class ShardReader:
             table = self._open(shard).read_row_group(group, columns=self.columns)
             if self.verify == "size":
                 table.validate(full=True)
-        except (pa.ArrowInvalid, OSError) as err:
+        except pa.ArrowInvalid as err:
             raise ShardError(f"{path}: row group {group} cannot be read ({one_line(err)[:200]}); the file is "
                              f"damaged: {REBUILD}.") from err
+        except OSError as err:
+            raise cannot_read(path, err) from err
         self._last = (unit, table)
         return table
 
@@ -198,6 +216,12 @@ class ShardReader:
             offsets[row + 1:row + count + 1] = part_offsets[1:] + base
             row, base = row + count, base + size
         return Ragged(buffer[:total], offsets)
+
+
+def cannot_read(path: str, err: OSError) -> ShardError:
+    """An I/O failure that is not damage: permissions, or (remote) the endpoint, credentials, network."""
+    return ShardError(f"{path}: cannot read the shard ({one_line(err)[:200]}); check that it is readable, and "
+                      "for remote storage the endpoint, credentials and network (filesystem=...).")
 
 
 def warm_arrow_to_numpy() -> None:
