@@ -16,6 +16,7 @@ their content is ``None`` and only their size and blankness are tracked while th
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from itertools import accumulate
 from typing import BinaryIO, NamedTuple
@@ -46,12 +47,12 @@ class LineBatch(NamedTuple):
     long_blank: frozenset[int]
 
 
-class Block(NamedTuple):
-    """A record's raw bytes (None when over the limit) at ``start``, with ``size`` bytes."""
+class Blocks(NamedTuple):
+    """Records' raw bytes (None: over the limit, not held) with their start offsets and sizes."""
 
-    start: int
-    raw: bytes | None
-    size: int
+    starts: list[int]
+    raws: list[bytes | None]
+    sizes: list[int]
 
 
 class LineScanner:
@@ -172,30 +173,31 @@ class LineScanner:
                          frozenset(i - 1 for i in batch.long_blank if i))
 
 
-def iter_lines(batches: Iterable[LineBatch], *, stop: int | None, min_start: int = 0) -> Iterator[Block]:
-    """Every line as a record (blank and empty lines too: ``line`` documents and JSONL)."""
+def iter_lines(batches: Iterable[LineBatch], *, stop: int | None, min_start: int = 0) -> Iterator[Blocks]:
+    """Every line as a record (blank and empty lines too: ``line`` documents and JSONL), a batch at a time."""
     for starts, contents, sizes, _ in batches:
-        if (stop is not None and starts[-1] >= stop) or starts[0] < min_start:
-            for start, content, size in zip(starts, contents, sizes):
-                if stop is not None and start >= stop:
-                    return
-                if start >= min_start:
-                    yield Block(start, content, size)
-        else:
-            yield from map(Block, starts, contents, sizes)
+        low = bisect_left(starts, min_start) if starts[0] < min_start else 0
+        high = bisect_left(starts, stop) if stop is not None and starts[-1] >= stop else len(starts)
+        if low == 0 and high == len(starts):
+            yield Blocks(starts, contents, sizes)
+        elif low < high:
+            yield Blocks(starts[low:high], contents[low:high], sizes[low:high])
+        if high < len(starts):
+            return
 
 
 def iter_paragraphs(scanner: LineScanner, batches: Iterable[LineBatch], *, limit: int, stop: int | None,
-                    previous_blank: bool = True, min_start: int = 0) -> Iterator[Block]:
-    """Runs of non-blank lines, joined by ``\\n``; ``previous_blank`` says whether the line before
-    the first one given was blank (or absent), i.e. whether that first line may start a paragraph."""
+                    previous_blank: bool = True, min_start: int = 0) -> Iterator[Blocks]:
+    """Runs of non-blank lines, joined by ``\\n``, a batch at a time; ``previous_blank`` says whether
+    the line before the first one given was blank (or absent), i.e. whether it may start a paragraph."""
     start, contents, end = -1, None, 0
     search = _NON_BLANK.search
     for starts, lines, sizes, long_blank in batches:
+        done = Blocks([], [], [])
         for i, line in enumerate(lines):
             if (i in long_blank) if line is None else not search(line):
                 if start >= 0:
-                    yield _paragraph(start, contents, end)
+                    _add_paragraph(done, start, contents, end)
                     start = -1
                 previous_blank = True
                 continue
@@ -207,18 +209,26 @@ def iter_paragraphs(scanner: LineScanner, batches: Iterable[LineBatch], *, limit
                     contents = None
             elif previous_blank:
                 if stop is not None and starts[i] >= stop:
+                    if done.starts:
+                        yield done
                     return
                 if starts[i] >= min_start:
                     start, end = starts[i], starts[i] + sizes[i]
                     contents = [line] if line is not None else None
             previous_blank = False
+        if done.starts:
+            yield done
         scanner.continuing = start >= 0
     if start >= 0:
-        yield _paragraph(start, contents, end)
+        done = Blocks([], [], [])
+        _add_paragraph(done, start, contents, end)
+        yield done
 
 
-def _paragraph(start: int, contents: list[bytes] | None, end: int) -> Block:
-    return Block(start, b"\n".join(contents) if contents is not None else None, end - start)
+def _add_paragraph(done: Blocks, start: int, contents: list[bytes] | None, end: int) -> None:
+    done.starts.append(start)
+    done.raws.append(b"\n".join(contents) if contents is not None else None)
+    done.sizes.append(end - start)
 
 
 def line_before_is_blank(f: BinaryIO, first: Line) -> bool:

@@ -8,15 +8,15 @@ after some records: the caller discards everything the split produced and counts
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import chain
+from itertools import chain, repeat
 from typing import BinaryIO
 
 from lmpairs.reading.decompress import DamagedStream, iter_decompressed
 from lmpairs.reading.errors import UnreadableInput
 from lmpairs.reading.files import FileAccess, LocalFiles
-from lmpairs.reading.lines import BOM, Block, LineScanner, iter_lines, iter_paragraphs, line_before_is_blank
+from lmpairs.reading.lines import BOM, Blocks, LineScanner, iter_lines, iter_paragraphs, line_before_is_blank
 from lmpairs.reading.parquet import iter_parquet
-from lmpairs.reading.records import JSON_LINE_FACTOR, Record, check_json_line, check_line
+from lmpairs.reading.records import JSON_LINE_FACTOR, Record, check_json_line, check_lines
 from lmpairs.reading.splits import DOCUMENTS, UNCOMPRESSED, InputSplit
 
 DEFAULT_MAX_DOCUMENT_BYTES = 16 * 2**20
@@ -41,12 +41,15 @@ def read_split(split: InputSplit, *, documents: str = "paragraph", text_field: s
                                                       max_document_bytes=max_document_bytes):
                     yield Record(f"{prefix}:{row}", text, reason)
             elif split.format == "jsonl":
-                for block in _blocks(f, split, "line", max_document_bytes * JSON_LINE_FACTOR + 2**16):
-                    yield Record(f"{prefix}:{block.start}", *check_json_line(
-                        block.raw, text_field=text_field, max_document_bytes=max_document_bytes))
+                for starts, raws, _ in _blocks(f, split, "line", max_document_bytes * JSON_LINE_FACTOR + 2**16):
+                    for start, raw in zip(starts, raws):
+                        yield Record(f"{prefix}:{start}", *check_json_line(
+                            raw, text_field=text_field, max_document_bytes=max_document_bytes))
             elif split.format == "text":
-                for start, raw, size in _blocks(f, split, documents, max_document_bytes):
-                    yield Record(f"{prefix}:{start}", *check_line(raw, size, max_document_bytes))
+                for starts, raws, sizes in _blocks(f, split, documents, max_document_bytes):
+                    texts, reasons = check_lines(raws, sizes, max_document_bytes)
+                    keys = [f"{prefix}:{start}" for start in starts]
+                    yield from map(tuple.__new__, repeat(Record), zip(keys, texts, reasons))  # Record(k, t, r)
             else:
                 raise ValueError(f"{split.path}: input format {split.format!r}: expected text, jsonl or parquet.")
     except DamagedStream as err:
@@ -57,7 +60,7 @@ def read_split(split: InputSplit, *, documents: str = "paragraph", text_field: s
         raise UnreadableInput(split.path, f"cannot read it ({err})") from err
 
 
-def _blocks(f: BinaryIO, split: InputSplit, documents: str, limit: int) -> Iterator[Block]:
+def _blocks(f: BinaryIO, split: InputSplit, documents: str, limit: int) -> Iterator[Blocks]:
     """Raw records of a text or JSONL split whose first byte lies in the split's range."""
     uncompressed = split.compression == UNCOMPRESSED
     if uncompressed and split.start > len(BOM):
@@ -78,7 +81,7 @@ def _blocks(f: BinaryIO, split: InputSplit, documents: str, limit: int) -> Itera
         _check_size(split, scanner)
 
 
-def _range_blocks(f: BinaryIO, split: InputSplit, documents: str, limit: int) -> Iterator[Block]:
+def _range_blocks(f: BinaryIO, split: InputSplit, documents: str, limit: int) -> Iterator[Blocks]:
     """A byte range inside an uncompressed file, scanned from the byte before its start: the first
     (partial) line then ends exactly where the first line starting at or after ``start`` begins."""
     f.seek(split.start - 1)
@@ -112,7 +115,7 @@ def _skip_bom(chunks: Iterator[bytes]) -> tuple[Iterator[bytes], int]:
     return rest(), offset
 
 
-def _whole_file(chunks: Iterator[bytes], offset: int, limit: int) -> Iterator[Block]:
+def _whole_file(chunks: Iterator[bytes], offset: int, limit: int) -> Iterator[Blocks]:
     """The whole (decoded) file as one record; nothing for an empty file; unheld past ``limit``."""
     held: list[bytes] | None = []
     size = 0
@@ -123,7 +126,7 @@ def _whole_file(chunks: Iterator[bytes], offset: int, limit: int) -> Iterator[Bl
             if size > limit:
                 held = None
     if size:
-        yield Block(offset, b"".join(held) if held is not None else None, size)
+        yield Blocks([offset], [b"".join(held) if held is not None else None], [size])
 
 
 def _check_size(split: InputSplit, scanner: LineScanner) -> None:
