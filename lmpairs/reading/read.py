@@ -14,9 +14,10 @@ from typing import BinaryIO
 from lmpairs.reading.decompress import DamagedStream, iter_decompressed
 from lmpairs.reading.errors import UnreadableInput
 from lmpairs.reading.files import FileAccess, LocalFiles
+from lmpairs.reading.jsonl import check_json_lines
 from lmpairs.reading.lines import BOM, Blocks, LineScanner, iter_lines, iter_paragraphs, line_before_is_blank
 from lmpairs.reading.parquet import iter_parquet
-from lmpairs.reading.records import JSON_LINE_FACTOR, Record, check_json_line, check_lines
+from lmpairs.reading.records import JSON_LINE_FACTOR, Record, check_lines
 from lmpairs.reading.splits import DOCUMENTS, UNCOMPRESSED, InputSplit
 
 DEFAULT_MAX_DOCUMENT_BYTES = 16 * 2**20
@@ -42,9 +43,10 @@ def read_split(split: InputSplit, *, documents: str = "paragraph", text_field: s
                     yield Record(f"{prefix}:{row}", text, reason)
             elif split.format == "jsonl":
                 for starts, raws, _ in _blocks(f, split, "line", max_document_bytes * JSON_LINE_FACTOR + 2**16):
-                    for start, raw in zip(starts, raws):
-                        yield Record(f"{prefix}:{start}", *check_json_line(
-                            raw, text_field=text_field, max_document_bytes=max_document_bytes))
+                    texts, reasons = check_json_lines(raws, text_field=text_field,
+                                                      max_document_bytes=max_document_bytes)
+                    keys = [f"{prefix}:{start}" for start in starts]
+                    yield from map(tuple.__new__, repeat(Record), zip(keys, texts, reasons))
             elif split.format == "text":
                 for starts, raws, sizes in _blocks(f, split, documents, max_document_bytes):
                     texts, reasons = check_lines(raws, sizes, max_document_bytes)

@@ -100,6 +100,11 @@ def check_json_line(raw: bytes | None, *, text_field: str, max_document_bytes: i
     text = record.get(text_field) if isinstance(record, dict) else None
     if not isinstance(text, str):
         return None, MISSING_FIELD
-    if not text.isascii() and _SURROGATE.search(text):
+    if has_surrogate(text):
         return None, INVALID_UNICODE
     return check_text(text, max_document_bytes=max_document_bytes)
+
+
+def has_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone UTF-16 surrogate (only JSON escapes can put one in a str)."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
