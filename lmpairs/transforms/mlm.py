@@ -69,30 +69,66 @@ def maskable_ids(grid: np.ndarray, vocab: Vocab) -> np.ndarray:
 
 def greedy_exact(word_rows: np.ndarray, word_hash: np.ndarray, sizes: np.ndarray, budget: np.ndarray,
                  num_rows: int) -> np.ndarray:
-    """BERT's whole-word choice: words by ascending hash, each taken if it still fits the budget."""
-    order, _ = rank_in_rows(word_rows, word_hash, num_rows)
-    s_rows, s_sizes = word_rows[order], sizes[order]
+    """BERT's whole-word choice: words by ascending ``(hash, position)``, each taken if it still fits.
+
+    Only each row's words under a hash bound are ordered (enough words to fill the budget with
+    overwhelming probability): one row-wise stable argsort of a padded matrix. The longest fitting
+    prefix is taken at once; the greedy tail then runs in vectorized rounds (each round takes, per
+    row, the next word that fits its remaining gap; fewer rounds than the largest gap). A row that
+    runs out of candidates with its gap still open is redone with all its words, so the result is
+    exactly BERT's loop over the whole shuffled word list.
+    """
     counts = np.bincount(word_rows, minlength=num_rows)
-    offsets = offsets_of(counts)
-    cum = segment_cumsum(s_sizes, offsets)
-    taken = cum <= budget[s_rows]  # the longest fitting prefix (cum is increasing)
-    used = np.bincount(s_rows[taken], weights=s_sizes[taken], minlength=num_rows).astype(np.int64)
-    gap = budget - used
-    nxt = offsets[:-1] + np.bincount(s_rows[taken], minlength=num_rows) + 1  # skip the word that overflowed
-    index = np.arange(order.shape[0])
-    while True:  # greedy tail: each round takes, per row, the next word that fits its gap
-        live = (gap[s_rows] > 0) & (index >= nxt[s_rows]) & (s_sizes <= gap[s_rows])
-        hits = np.flatnonzero(live)
-        if hits.size == 0:
-            break
-        first_rows, first = np.unique(s_rows[hits], return_index=True)
-        pick = hits[first]
-        taken[pick] = True
-        gap[first_rows] -= s_sizes[pick]
-        nxt[first_rows] = pick + 1
-    chosen = np.zeros(order.shape[0], dtype=bool)
-    chosen[order[taken]] = True
+    tokens = np.bincount(word_rows, weights=sizes, minlength=num_rows)
+    need = budget / np.maximum(tokens / np.maximum(counts, 1), 1.0)  # words expected to fill the budget
+    frac = (need + 3.0 * np.sqrt(need) + 16.0) / np.maximum(counts, 1)
+    bound = np.where(frac >= 0.5, 2.0**64 - 2.0**12, frac * 2.0**64).astype(np.uint64)
+    chosen, redo = _greedy_rows(word_rows, word_hash, sizes, budget, num_rows, word_hash < bound[word_rows])
+    if redo.any():  # a row needed words past its candidates (rare): redo those rows with every word
+        again, _ = _greedy_rows(word_rows, word_hash, sizes, budget, num_rows, redo[word_rows])
+        chosen = np.where(redo[word_rows], again, chosen)
     return chosen
+
+
+def _greedy_rows(word_rows: np.ndarray, word_hash: np.ndarray, sizes: np.ndarray, budget: np.ndarray,
+                 num_rows: int, candidate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`greedy_exact` over the ``candidate`` words: the chosen mask, and the rows that would
+    need more words than their candidates (their result is not final)."""
+    idx = np.flatnonzero(candidate)
+    rows = word_rows[idx]
+    per_row = np.bincount(rows, minlength=num_rows)
+    width = int(per_row.max()) if num_rows and idx.size else 0
+    columns = np.arange(width)[None, :]
+    valid = columns < per_row[:, None]
+    hashes = np.full((num_rows, width), np.uint64(2**64 - 1), dtype=np.uint64)
+    hashes[valid] = word_hash[idx]
+    order = np.argsort(hashes, axis=1, kind="stable")  # ties by position: candidates are in position order
+    item = np.full((num_rows, width), -1, dtype=np.int64)
+    item[valid] = idx
+    item = np.take_along_axis(item, order, axis=1)
+    valid = item >= 0
+    size = np.where(valid, sizes[np.maximum(item, 0)], 0)
+    cum = np.cumsum(size, axis=1)
+    taken = valid & (cum <= budget[:, None])  # the longest fitting prefix
+    used = np.where(taken, size, 0).sum(axis=1)
+    gap = budget - used
+    nxt = taken.sum(axis=1) + 1  # skip the word that overflowed
+    while True:  # greedy tail
+        live = valid & (columns >= nxt[:, None]) & (size <= gap[:, None]) & (gap > 0)[:, None]
+        hit = live.any(axis=1)
+        if not hit.any():
+            break
+        pick = np.argmax(live, axis=1)
+        rows_hit = np.flatnonzero(hit)
+        taken[rows_hit, pick[hit]] = True
+        gap[hit] -= size[rows_hit, pick[hit]]
+        nxt[hit] = pick[hit] + 1
+    # BERT stops once the budget is filled; a row still short after its last candidate would go on
+    # to words past the bound, which were not ordered here.
+    exhausted = (gap > 0) & (per_row < np.bincount(word_rows, minlength=num_rows))
+    chosen = np.zeros(word_rows.shape[0], dtype=bool)
+    chosen[item[taken]] = True
+    return chosen, exhausted
 
 
 def select_grid(grid: np.ndarray, valid: np.ndarray | None, keys: np.ndarray, *, mask_prob: float,

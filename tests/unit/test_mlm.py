@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lmpairs.config import MlmConfig
 from lmpairs.objectives import IGNORE_INDEX
 from lmpairs.transforms import ExampleBatch, Ragged, RowBatch, make_objective
-from lmpairs.transforms.mlm import ACTION, RANDOM, SELECT, exact_budgets
+from lmpairs.transforms.mlm import ACTION, RANDOM, SELECT, exact_budgets, greedy_exact
 from lmpairs.transforms.seeding import stream_keys, threshold, uniform_ints, words_at
 from lmpairs.transforms.testing import check_invariants, document_batch, rows_as_lists, rows_in_memory
 from lmpairs.vocab import Vocab, toy_vocab
@@ -174,3 +176,27 @@ def test_vocab_without_bos_frames_with_eos_only():
     mlm = make_objective("mlm", MlmConfig(seq_len=4), no_bos)
     rows = rows_as_lists(rows_in_memory(mlm, [("d", np.arange(20, 25) + 100, np.array([5]))]))
     assert [r[1] for r in rows] == [[120, 121, 122, 123], [124, 3]]
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data(), num_rows=st.integers(1, 4), spread=st.sampled_from([4, 2**64 - 1]))
+def test_greedy_whole_words_equal_berts_loop(data, num_rows, spread):
+    counts = [data.draw(st.integers(0, 80)) for _ in range(num_rows)]
+    rows = np.repeat(np.arange(num_rows), counts)
+    choices = data.draw(st.sampled_from([[1, 2, 3, 7], [2, 3, 7]]))  # no 1-token words: gaps stay open longer
+    sizes = np.array(data.draw(st.lists(st.sampled_from(choices), min_size=rows.size, max_size=rows.size)),
+                     dtype=np.int64)
+    hashes = np.array(data.draw(st.lists(st.integers(0, spread), min_size=rows.size, max_size=rows.size)),
+                      dtype=np.uint64)
+    budget = np.array([data.draw(st.integers(0, int(sizes[rows == r].sum()))) for r in range(num_rows)])
+    want = np.zeros(rows.size, dtype=bool)
+    for r in range(num_rows):
+        filled = 0
+        for _, i in sorted((int(hashes[i]), i) for i in np.flatnonzero(rows == r)):
+            if filled >= budget[r]:
+                break
+            if filled + sizes[i] > budget[r]:
+                continue
+            want[i] = True
+            filled += sizes[i]
+    assert greedy_exact(rows, hashes, sizes, budget, num_rows).tolist() == want.tolist()
