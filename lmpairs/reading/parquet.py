@@ -1,4 +1,4 @@
-"""Records of a Parquet file: each row's text column, by row index, one batch of rows at a time.
+"""Records of a Parquet file: each row's text column, by row index, a batch of rows at a time.
 
 The column may be ``string``, ``large_string``, ``string_view``, any binary type holding UTF-8, or
 a dictionary of those; values go through Arrow as bytes and are decoded strictly here, so a bad
@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lmpairs.reading.errors import UnreadableInput
-from lmpairs.reading.records import MISSING_FIELD, check_raw
+from lmpairs.reading.records import MISSING_FIELD, check_lines
 
 BATCH_ROWS = 1024
 _TEXT_TYPES = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view, pa.types.is_binary,
@@ -21,9 +21,9 @@ _TEXT_TYPES = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_
 
 
 def iter_parquet(f: BinaryIO, *, path: str, text_field: str,
-                 max_document_bytes: int) -> Iterator[tuple[int, str | None, str | None]]:
-    """``(row_index, text, reason)`` per row; :class:`UnreadableInput` for a file without a usable
-    text column or one that cannot be decoded."""
+                 max_document_bytes: int) -> Iterator[tuple[int, list[str | None], list[str | None]]]:
+    """``(first_row_index, texts, reasons)`` per batch of rows; :class:`UnreadableInput` for a file
+    without a usable text column or one that cannot be decoded."""
     try:
         parquet = pq.ParquetFile(f)
         schema = parquet.schema_arrow
@@ -43,11 +43,14 @@ def iter_parquet(f: BinaryIO, *, path: str, text_field: str,
             column = batch.column(0)
             if pa.types.is_dictionary(column.type):
                 column = column.dictionary_decode()
-            for value in column.cast(pa.large_binary()).to_pylist():
-                if value is None:
-                    yield row, None, MISSING_FIELD
-                else:
-                    yield (row, *check_raw(value, len(value), max_document_bytes=max_document_bytes))
-                row += 1
+            values = column.cast(pa.large_binary()).to_pylist()
+            raws = [b"" if value is None else value for value in values]
+            texts, reasons = check_lines(raws, list(map(len, raws)), max_document_bytes)
+            if column.null_count:
+                for i, value in enumerate(values):
+                    if value is None:
+                        texts[i], reasons[i] = None, MISSING_FIELD
+            yield row, texts, reasons
+            row += len(values)
     except (pa.ArrowException, OSError) as err:
         raise UnreadableInput(path, f"damaged Parquet file after row {row} ({err})") from err

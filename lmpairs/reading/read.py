@@ -38,9 +38,10 @@ def read_split(split: InputSplit, *, documents: str = "paragraph", text_field: s
     try:
         with files.open(split.path) as f:
             if split.format == "parquet":
-                for row, text, reason in iter_parquet(f, path=split.path, text_field=text_field,
-                                                      max_document_bytes=max_document_bytes):
-                    yield Record(f"{prefix}:{row}", text, reason)
+                for first, texts, reasons in iter_parquet(f, path=split.path, text_field=text_field,
+                                                          max_document_bytes=max_document_bytes):
+                    keys = [f"{prefix}:{row}" for row in range(first, first + len(texts))]
+                    yield from map(tuple.__new__, repeat(Record), zip(keys, texts, reasons))
             elif split.format == "jsonl":
                 for starts, raws, _ in _blocks(f, split, "line", max_document_bytes * JSON_LINE_FACTOR + 2**16):
                     texts, reasons = check_json_lines(raws, text_field=text_field,
