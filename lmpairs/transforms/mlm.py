@@ -34,7 +34,7 @@ from lmpairs.objectives import IGNORE_INDEX
 from lmpairs.transforms.batch import ExampleBatch, Ragged, RowBatch
 from lmpairs.transforms.objective import Objective, check_ids
 from lmpairs.transforms.packing import ConcatPacker
-from lmpairs.transforms.rowops import offsets_of, rank_in_rows, segment_cumsum, smallest_k_grid, to_grid
+from lmpairs.transforms.rowops import smallest_k_grid, to_grid
 from lmpairs.transforms.seeding import threshold, uniform_ints, word_grid, words_at
 from lmpairs.vocab import Vocab
 
