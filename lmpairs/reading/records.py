@@ -61,12 +61,11 @@ def check_raw(raw: bytes | None, size: int, *, max_document_bytes: int) -> tuple
 
 def check_lines(raws: list[bytes | None], sizes: list[int],
                 max_document_bytes: int) -> tuple[list[str | None], list[str | None]]:
-    """:func:`check_raw` for a batch of text records: ``(texts, reasons)``.
+    """:func:`check_raw` for a batch of records (text, Parquet values): ``(texts, reasons)``.
 
     The common batch (nothing too long, no NUL, CR or BOM, all valid UTF-8) is decoded in one call
-    on the records joined by NUL; any other batch is checked record by record. A record's UTF-8
-    size is its ``size``, and only a whole-file record can hold a CR (lines and paragraphs are cut
-    at breaks and joined with LF)."""
+    on the records joined by NUL, which none of them holds; any other batch is checked record by
+    record. Lines and paragraphs never hold a CR (they are cut at breaks and joined with LF)."""
     if raws and None not in raws and max(sizes) <= max_document_bytes:
         joined = b"\x00".join(raws)
         if joined.count(b"\x00") == len(raws) - 1 and b"\r" not in joined and b"\xef\xbb\xbf" not in joined:
