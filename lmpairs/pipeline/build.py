@@ -34,7 +34,7 @@ from lmpairs.pipeline.output import (
     finish_interrupted_commit,
     prepare_output,
 )
-from lmpairs.pipeline.paths import absolute, apply_storage_options, join, storage_options
+from lmpairs.pipeline.paths import absolute, apply_storage_options, check_s3_buckets, join, storage_options
 from lmpairs.pipeline.preflight import Plan, preflight
 from lmpairs.pipeline.progress import ProgressMonitor, SplitProgress
 from lmpairs.pipeline.splitjob import TRAIN, VALIDATION, SplitJob, process_split
@@ -162,6 +162,9 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
     dry_run = is_dry_run(options)
     config = dataclasses.replace(config, output=absolute(config.output),
                                  inputs=tuple(absolute(g) for g in config.inputs))
+    check_s3_buckets([("--tokenizer", config.tokenizer)] if dry_run else  # seconds, not Beam's minutes of retries
+                     [("--tokenizer", config.tokenizer), *(("--input", g) for g in config.inputs),
+                      ("--output", config.output)])
     if not dry_run:
         check_output_path(config.output)  # before anything lists inputs: --output / is refused at once
     plan = preflight(config, dry_run=dry_run)

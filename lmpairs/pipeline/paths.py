@@ -11,11 +11,17 @@ from __future__ import annotations
 import os
 import posixpath
 import shutil
+from collections.abc import Iterable
 from typing import Any
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, S3Options
+
+from lmpairs.pipeline.errors import BuildError
+
+S3_FLAGS = ("--s3_endpoint_url (MinIO and other S3-compatible stores), --s3_access_key_id, --s3_secret_access_key "
+            "and --s3_region_name, or the AWS_* environment")
 
 
 def is_remote(path: str) -> bool:
@@ -92,3 +98,40 @@ def write_bytes(path: str, data: bytes) -> None:
         os.fsync(out.fileno())
     os.replace(path + ".part", path)
 
+
+
+def check_s3_buckets(urls: Iterable[tuple[str, str]]) -> None:
+    """One quick request per ``s3://`` bucket among ``(flag, url)`` pairs, before Beam touches them.
+
+    Beam's S3 filesystem retries a failed request with exponential backoff for many minutes, so an
+    unreachable endpoint or a wrong key would look like a hang; this check fails in seconds with
+    the URL and the flags to fix. It reads the same ``--s3_*`` options Beam's own client does.
+    """
+    buckets = {}
+    for flag, url in urls:
+        if url.startswith("s3://"):
+            buckets.setdefault(url[len("s3://"):].split("/", 1)[0], (flag, url))
+    if not buckets:
+        return
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as err:
+        flag, url = next(iter(buckets.values()))
+        raise BuildError(f"{flag} {url}: Beam's S3 support is not installed ({err}); "
+                         "pip install 'lmpairs[aws]'.") from err
+    s3 = (FileSystems._pipeline_options or PipelineOptions([])).view_as(S3Options)
+    client = boto3.session.Session().client(
+        "s3", region_name=s3.s3_region_name, api_version=s3.s3_api_version, use_ssl=not s3.s3_disable_ssl,
+        verify=s3.s3_verify, endpoint_url=s3.s3_endpoint_url, aws_access_key_id=s3.s3_access_key_id,
+        aws_secret_access_key=s3.s3_secret_access_key, aws_session_token=s3.s3_session_token,
+        config=Config(connect_timeout=10, read_timeout=30, retries={"max_attempts": 2}))
+    for bucket, (flag, url) in buckets.items():
+        try:
+            client.head_bucket(Bucket=bucket)
+        except Exception as err:  # noqa: BLE001 - botocore's errors share no base worth naming; all mean "fix the setup"
+            detail = " ".join(str(err).split())[:300]
+            code = str(getattr(err, "response", {}).get("Error", {}).get("Code", ""))
+            what = (f"no bucket {bucket!r} there; create it first or fix the URL" if code in ("404", "NoSuchBucket")
+                    else f"check {S3_FLAGS}")
+            raise BuildError(f"{flag} {url}: cannot reach S3 bucket {bucket!r} ({detail}); {what}.") from None
