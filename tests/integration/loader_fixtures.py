@@ -60,6 +60,26 @@ def write_dataset(objective_dir: Path, objective: str, splits: dict[str, tuple[n
     return str(objective_dir)
 
 
+def objective_examples(objective, tokenizer, documents: list[str], *, seed: int = 0) -> tuple[np.ndarray, dict]:
+    """Copy 0 of every row ``objective`` (a built Objective) packs from ``documents`` in document
+    order, as ``(keys, {column: [rows]})`` for :func:`write_dataset` (the pipeline's rows, no Beam)."""
+    from lmpairs.transforms.batch import DocumentBatch, Ragged
+
+    encoded = [(ids, ends) for ids, ends in tokenizer.encode_documents(documents) if len(ids)]
+    docs = DocumentBatch(np.arange(1, len(encoded) + 1, dtype=np.uint64), Ragged.from_rows([i for i, _ in encoded]),
+                         Ragged.from_rows([e for _, e in encoded]))
+    packer = objective.packer()
+    keys, columns = [], {name: [] for name in objective.columns}
+    for rows in (packer.add(docs), packer.finish()[0]):
+        if not rows.num_rows:
+            continue
+        examples = objective.corrupt(rows, seed=seed, copy=0)
+        keys.append(examples.keys)
+        for name in objective.columns:
+            columns[name] += [examples.columns[name].row(i) for i in range(examples.num_examples)]
+    return np.concatenate(keys).astype(np.uint64), columns
+
+
 def clm_rows(num_rows: int, *, seq_len: int, first_key: int = 1000, short_every: int = 0,
              seed: int = 0) -> tuple[np.ndarray, dict[str, list]]:
     """Rows of ``seq_len + 1`` ids (every ``short_every``-th shorter) with 1-3 documents each."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from loader_fixtures import write_dataset
+from loader_fixtures import objective_examples, write_dataset
 
 from lmpairs.config import OBJECTIVE_CONFIGS
 from lmpairs.trainer import train
@@ -33,11 +33,7 @@ def write_objective(root: Path, objective: str, tokenizer, documents: list[str])
     """``root/<objective>`` built with the objective's own rows and corruption (seed 0)."""
     config = OBJECTIVE_CONFIGS[objective](seq_len=SEQ_LEN)
     built = make_objective(objective, config, tokenizer.vocab)
-    encoded = tokenizer.encode_documents(documents)
-    rows = built.rows_in_memory([(f"doc-{i:04d}", ids, ends) for i, (ids, ends) in enumerate(encoded)])
-    examples = [example for row in rows for example in built.examples(row, seed=0)]
-    keys = np.array([key for key, _ in examples], dtype=np.uint64)
-    columns = {name: [c[name] for _, c in examples] for name in built.columns}
+    keys, columns = objective_examples(built, tokenizer, documents)
     return write_dataset(root / objective, objective, {"train": (keys, columns)}, config=config.to_dict(),
                          tokenizer=tokenizer.describe())
 
