@@ -57,9 +57,9 @@ def rank_in_rows(rows: np.ndarray, words: np.ndarray, num_rows: int) -> tuple[np
 _MAX64 = np.uint64(2**64 - 1)
 
 
-def candidate_bounds(n: np.ndarray, k: np.ndarray, *, spread: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+def candidate_bounds(n: np.ndarray, k: np.ndarray, *, spread: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
     """Per-row hash bound that lets through about ``k + spread (sqrt(k) + 2)`` of ``n`` uniform items
-    (with the default, fewer than ``k`` get through in about one row in 100: callers redo those
+    (with the default, fewer than ``k`` get through in about one row in 3,000: callers redo those
     rows with a wider bound), and whether the row takes every item (the bound would be near 1)."""
     frac = (k + spread * (np.sqrt(k) + 2.0)) / np.maximum(n, 1)
     take_all = frac >= 0.5
@@ -178,8 +178,8 @@ def smallest_k_grid(words: np.ndarray, eligible: np.ndarray, n: np.ndarray, k: n
     idx = np.flatnonzero(cand)
     counts = np.diff(np.searchsorted(idx, np.arange(num_rows + 1) * width))
     short = counts < k
-    if short.any():  # about one row in 100: a bound 4x wider (then every eligible position, if ever needed)
-        wide_bound, wide_all = candidate_bounds(n[short], k[short], spread=8.0)
+    if short.any():  # about one row in 3,000: a bound 3x wider (then every eligible position, if ever needed)
+        wide_bound, wide_all = candidate_bounds(n[short], k[short], spread=9.0)
         redo = (words[short] < wide_bound[:, None]) | wide_all[:, None]
         cand[short] = redo & eligible[short]
         idx = np.flatnonzero(cand)
