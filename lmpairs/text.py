@@ -71,12 +71,3 @@ def sentence_end_offsets(text: str) -> list[int]:
         start = cut
     return ends
 
-
-def __getattr__(name: str):
-    """``CorpusError``, the old name of :class:`lmpairs.reading.InputError`, until its last users
-    move (imported lazily: :mod:`lmpairs.reading` imports this module)."""
-    if name == "CorpusError":
-        from lmpairs.reading.errors import InputError
-
-        return InputError
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,7 +9,6 @@ import pytest
 
 from lmpairs.reading import InputError
 from lmpairs.reading.sentences import CorpusSentences
-from lmpairs.text import CorpusError
 
 
 def test_files_directories_and_globs_in_a_stable_order(tmp_path):
@@ -24,7 +23,6 @@ def test_a_glob_that_matches_nothing_fails_before_reading(tmp_path):
     pattern = str(tmp_path / "*.nothing")
     with pytest.raises(InputError, match=re.escape(pattern) + ": matches no files"):
         CorpusSentences([pattern])
-    assert CorpusError is InputError  # the old name, until its last users move
 
 
 def test_every_format_and_compression_a_build_reads(tmp_path):

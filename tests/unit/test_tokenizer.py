@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import sentencepiece as spm
 
-from lmpairs.text import CorpusError, normalize_text, split_sentences
+from lmpairs.reading import InputError
+from lmpairs.text import normalize_text, split_sentences
 from lmpairs.tokenizer import Tokenizer, TokenizerError, train_tokenizer
 
 MODELS = {  # file: (pieces n, sha256 from shared/data/SOURCES.md)
@@ -251,7 +252,7 @@ def test_training_is_deterministic_and_silent(bom_crlf_corpus, tmp_path, capfd):
 
 def test_training_accepts_globs_and_names_one_that_matches_nothing(tmp_path):
     pattern = str(tmp_path / "*.nothing")
-    with pytest.raises(CorpusError, match=re.escape(pattern)):
+    with pytest.raises(InputError, match=re.escape(pattern)):
         train_tokenizer([pattern], tmp_path / "x.model", 500)
     assert not (tmp_path / "x.model").exists()
 
@@ -273,7 +274,7 @@ def test_training_errors_say_how_to_fix_them(tmp_path):
         train_tokenizer([empty], tmp_path / "x.model", 500)
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("Caf\u00e9.\n".encode("latin-1"))
-    with pytest.raises(CorpusError, match=re.escape(str(latin1)) + ".*not UTF-8"):
+    with pytest.raises(InputError, match=re.escape(str(latin1)) + ".*not UTF-8"):
         train_tokenizer([latin1], tmp_path / "x.model", 500)
 
 
