@@ -8,9 +8,11 @@ does at the start of every epoch.
 
 Slots: the epoch; where the current iteration started (the worker count it was saved with, the
 round-robin rotation and each logical worker's batches to skip; a flag while a loaded state waits
-to be started); what the consumer received since (batches per logical worker, the next worker in
-DataLoader's round robin); a flag set when a worker iterated; per-worker counts of rows dynamic
-corruption passed through unchanged.
+to be started); a flag set when a worker iterated; per-worker counts of rows dynamic corruption
+passed through unchanged. What the consumer received since the iteration started (batches per
+logical worker, the next worker in DataLoader's round robin) is counted only in the main process,
+once per batch, so it lives in plain Python ints beside the tensor (a tensor write per batch cost
+~10% of a loader-only epoch).
 
 Only :class:`~lmpairs.loader.dataset.PairStream` writes it, through the methods below; its
 ``state_dict()`` is :meth:`Position.state_dict` plus what binds the state to the dataset and plan.
@@ -26,10 +28,9 @@ from lmpairs.errors import UserError
 
 MAX_WORKERS = 128
 MAX_EPOCH = 2**40
-_EPOCH, _RESUME_WORKERS, _ROTATION, _PENDING, _IN_WORKER, _NEXT = range(6)
+_EPOCH, _RESUME_WORKERS, _ROTATION, _PENDING, _IN_WORKER = range(5)
 _SKIPS = 8
-_DELIVERED = _SKIPS + MAX_WORKERS
-_PASSED = _DELIVERED + MAX_WORKERS
+_PASSED = _SKIPS + MAX_WORKERS
 _SIZE = _PASSED + MAX_WORKERS
 
 WORKER_KEY = "_lmpairs_worker"
@@ -51,6 +52,8 @@ class Position:
 
     def __init__(self) -> None:
         self.tensor = torch.zeros(_SIZE, dtype=torch.int64).share_memory_()
+        self._delivered: list[int] = []  # main process only: batches the consumer got, per logical worker
+        self._next = 0
 
     @property
     def epoch(self) -> int:
@@ -59,19 +62,19 @@ class Position:
     def start(self, epoch: int) -> None:
         """Epoch ``epoch`` from its first batch; forgets any loaded position."""
         self.tensor[_EPOCH] = int(epoch)
-        self.tensor[_RESUME_WORKERS:_NEXT + 1] = 0
+        self.tensor[_RESUME_WORKERS:_IN_WORKER] = 0
         self.tensor[_SKIPS:_PASSED] = 0
+        self._delivered, self._next = [], 0
 
     def load(self, epoch: int, *, next_worker: int, worker_batches: Sequence[int]) -> None:
         """Resume ``epoch`` where each logical worker had delivered ``worker_batches[k]`` batches."""
         self.start(epoch)
         n = len(worker_batches)
         self.tensor[_RESUME_WORKERS] = n
-        self.tensor[_ROTATION] = self.tensor[_NEXT] = int(next_worker)
+        self.tensor[_ROTATION] = int(next_worker)
         self.tensor[_PENDING] = 1
-        counts = torch.tensor(list(worker_batches), dtype=torch.int64)
-        self.tensor[_SKIPS:_SKIPS + n] = counts
-        self.tensor[_DELIVERED:_DELIVERED + n] = counts
+        self.tensor[_SKIPS:_SKIPS + n] = torch.tensor(list(worker_batches), dtype=torch.int64)
+        self._delivered, self._next = [int(b) for b in worker_batches], int(next_worker)
 
     @property
     def pending_epoch(self) -> int | None:
@@ -97,14 +100,15 @@ class Position:
         return int(self.tensor[_ROTATION]), self.tensor[_SKIPS:_SKIPS + saved].tolist()
 
     def delivered(self, worker: int, num_workers: int) -> None:
-        """The consumer received one batch of logical worker ``worker``."""
-        self.tensor[_DELIVERED + worker] += 1
-        self.tensor[_NEXT] = (worker + 1) % num_workers
+        """The consumer received one batch of logical worker ``worker`` (main process)."""
+        if len(self._delivered) < num_workers:
+            self._delivered += [0] * (num_workers - len(self._delivered))
+        self._delivered[worker] += 1
+        self._next = (worker + 1) % num_workers
 
     def state_dict(self, num_workers: int) -> dict[str, Any]:
-        counts = self.tensor[_DELIVERED:_DELIVERED + num_workers].tolist()
-        return {"epoch": self.epoch, "batches": sum(counts), "worker_batches": counts,
-                "next_worker": int(self.tensor[_NEXT])}
+        counts = (self._delivered + [0] * num_workers)[:num_workers]
+        return {"epoch": self.epoch, "batches": sum(counts), "worker_batches": counts, "next_worker": self._next}
 
     def mark_worker_iteration(self) -> None:
         self.tensor[_IN_WORKER] = 1
