@@ -59,7 +59,7 @@ def manifest(**changes):
     fields = dict(objective="clm", config={"seq_len": 8}, seed=3, tokenizer={"sha256": "ab"}, inputs=[],
                   counters={"documents_read": 1}, lmpairs_version="0.1.0",
                   splits={"train": [ShardInfo(path="train/part-00000-of-00001.parquet", num_rows=2, num_bytes=10,
-                                              num_row_groups=1, row_group_rows=[2], sha256="cd")]})
+                                              num_row_groups=1, row_group_rows=[2], sha256="cd" * 32)]})
     return Manifest(**(fields | changes))
 
 
