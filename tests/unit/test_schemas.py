@@ -56,7 +56,7 @@ def test_check_schema_names_the_file_and_what_differs():
 
 
 def manifest(**changes):
-    fields = dict(objective="clm", config={"seq_len": 8}, seed=3, tokenizer={"sha256": "ab"}, inputs=[],
+    fields = dict(objective="clm", config={"seq_len": 8}, seed=3, tokenizer={"sha256": "ab" * 32, "vocab_size": 100}, inputs=[],
                   counters={"documents_read": 1}, lmpairs_version="0.1.0",
                   splits={"train": [ShardInfo(path="train/part-00000-of-00001.parquet", num_rows=2, num_bytes=10,
                                               num_row_groups=1, row_group_rows=[2], sha256="cd" * 32)]})
