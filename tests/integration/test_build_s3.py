@@ -1,0 +1,175 @@
+"""``lmpairs build`` from and to s3:// against a local S3-compatible server (moto on 127.0.0.1, started here).
+
+Corpus, tokenizer and output all live in the bucket; Beam's S3 filesystem finds the server only
+through the flags a user passes for MinIO and the like (``--s3_endpoint_url`` …; no AWS_*
+variable is set). The s3 build must write exactly the local build's files (manifests equal but
+for ``created_at`` and where the inputs were); a build SIGKILLed in the middle of its commit leaves
+no manifest and the rerun (the README's command) completes it; ``lmpairs inspect s3://…`` reads
+the build with the tokenizer on s3.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+from s3_server import ACCESS_KEY, REGION, SECRET_KEY, s3  # noqa: F401  (fixture)
+
+from lmpairs.errors import UserError
+from lmpairs.inspection.cli import main as inspect_main
+from lmpairs.pipeline.commit import JOURNAL, TMP_NAME
+
+pytestmark = pytest.mark.slow
+
+BUCKET = "lmpairs-build"
+OBJECTIVES = ("clm", "mlm", "t5", "bart")
+SEQ_LEN = 64
+KILL_AT_FIRST_MANIFEST_MOVE = """
+import os, signal, sys
+from apache_beam.io.filesystems import FileSystems
+rename = FileSystems.rename
+def rename_or_die(sources, destinations):
+    if any(d.endswith("/manifest.json") for d in destinations):
+        os.kill(os.getpid(), signal.SIGKILL)  # shards of the first objective moved, no manifest yet
+    return rename(sources, destinations)
+FileSystems.rename = rename_or_die
+from lmpairs.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def s3_flags(server) -> list[str]:
+    """Beam's flags for an S3-compatible endpoint, as README gives them for MinIO."""
+    return [f"--s3_endpoint_url={server.endpoint}", f"--s3_access_key_id={ACCESS_KEY}",
+            f"--s3_secret_access_key={SECRET_KEY}", f"--s3_region_name={REGION}"]
+
+
+def storage_flags(server) -> list[str]:
+    """``lmpairs inspect``'s pyarrow options for the same server."""
+    return [f"--storage-option={k}={v}" for k, v in server.options.items()]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_aws_environment():
+    """Only the flags may lead Beam to the server: no AWS_* variable, no ~/.aws file."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("AWS_")]:
+            patch.delenv(name)
+        patch.setenv("AWS_CONFIG_FILE", os.devnull)
+        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        yield
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory, corpus_slices, trained_tokenizer, s3):  # noqa: F811
+    """The same corpus and tokenizer locally (``root/corpus/``, ``root/tok/spm.model``) and in the bucket."""
+    root = tmp_path_factory.mktemp("s3src")
+    (root / "corpus").mkdir()
+    for name in ("en/shakespeare.txt", "en/botchan.txt.gz", "arxiv.jsonl"):
+        shutil.copy(corpus_slices / name, root / "corpus" / os.path.basename(name))
+    (root / "tok").mkdir()
+    shutil.copy(trained_tokenizer.name, root / "tok" / "spm.model")
+    return root, s3.upload_dir(root, f"{BUCKET}/src")
+
+
+@pytest.fixture(scope="module")
+def builds(sources, s3, build, tmp_path_factory):  # noqa: F811
+    """The same build locally and s3 -> s3: (local OUT, s3 OUT)."""
+    root, url = sources
+    local = tmp_path_factory.mktemp("local") / "out"
+    build([str(root / "corpus" / "*")], local, str(root / "tok" / "spm.model"), objectives=OBJECTIVES,
+          seq_len=SEQ_LEN)
+    remote = f"s3://{BUCKET}/out"
+    build([f"{url}/corpus/*"], remote, f"{url}/tok/spm.model", beam_args=s3_flags(s3), objectives=OBJECTIVES,
+          seq_len=SEQ_LEN)
+    return local, remote
+
+
+def s3_tree(server, prefix: str) -> dict[str, bytes]:
+    """Every object under ``s3://BUCKET/prefix/``, by key relative to it."""
+    client, prefix = server.client(), prefix.strip("/") + "/"
+    out = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+        for item in page.get("Contents", []):
+            out[item["Key"][len(prefix):]] = client.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
+    return out
+
+
+def local_tree(root) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def assert_same_build(got: dict[str, bytes], want: dict[str, bytes], *, url: str, root) -> None:
+    """Same files, same shard bytes; manifests the same but for created_at and the inputs' location."""
+    assert sorted(got) == sorted(want)
+    assert sum(name.endswith("manifest.json") for name in want) == len(OBJECTIVES)
+    for name in want:
+        if name.endswith("manifest.json"):
+            a, b = json.loads(want[name]), json.loads(got[name])
+            a.pop("created_at"), b.pop("created_at")
+            assert json.dumps(b, sort_keys=True).replace(url, str(root)) == json.dumps(a, sort_keys=True), name
+        else:
+            assert got[name] == want[name], name
+
+
+def test_s3_build_equals_the_local_build(builds, sources, s3):  # noqa: F811
+    local, remote = builds
+    root, url = sources
+    assert_same_build(s3_tree(s3, "out"), local_tree(local), url=url, root=root)
+
+
+def build_command(server, url: str, output: str) -> list[str]:
+    """README's s3 build, with the test server's endpoint."""
+    return ["build", "--input", f"{url}/corpus/*", "--output", output, "--tokenizer", f"{url}/tok/spm.model",
+            "--objectives", ",".join(OBJECTIVES), "--seq-len", str(SEQ_LEN), *s3_flags(server)]
+
+
+def test_killed_commit_leaves_no_manifest_and_a_rerun_completes(builds, sources, s3, repo_root):  # noqa: F811
+    local, _ = builds
+    root, url = sources
+    output = f"s3://{BUCKET}/killed"
+    argv = build_command(s3, url, output)
+    killed = subprocess.run([sys.executable, "-c", KILL_AT_FIRST_MANIFEST_MOVE, *argv], cwd=repo_root,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    left = s3_tree(s3, "killed")
+    assert not [k for k in left if k.endswith("manifest.json") and not k.startswith(TMP_NAME + "/")]
+    assert f"{TMP_NAME}/{JOURNAL}" in left  # the commit was decided ...
+    assert any(k.startswith(f"{OBJECTIVES[0]}/train/") for k in left)  # ... and half done
+
+    rerun = subprocess.run([sys.executable, "-m", "lmpairs", *argv], cwd=repo_root, capture_output=True, text=True,
+                           timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "interrupted" in rerun.stderr
+    assert_same_build(s3_tree(s3, "killed"), local_tree(local), url=url, root=root)
+
+
+def run_inspect(capsys, *argv) -> str:
+    """``lmpairs inspect`` output, the build times blanked."""
+    code = inspect_main([*map(str, argv), "--width", "100", "-n", "2"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", "TIME", captured.out)
+
+
+def test_inspect_reads_the_s3_build_with_the_tokenizer_on_s3(builds, sources, s3, capsys):  # noqa: F811
+    local, remote = builds
+    root, url = sources
+    want = run_inspect(capsys, local, "--tokenizer", root / "tok" / "spm.model")
+    got = run_inspect(capsys, remote, "--tokenizer", f"{url}/tok/spm.model", *storage_flags(s3))
+    assert got.replace(remote, "OUT").replace(url, str(root)) == want.replace(str(local), "OUT")
+    assert all(f"{name}" in got for name in OBJECTIVES)
+
+
+def test_unreachable_endpoint_is_one_user_error_naming_the_url(sources, build, tmp_path):
+    _, url = sources
+    flags = ["--s3_endpoint_url=http://127.0.0.1:9", "--s3_access_key_id=x", "--s3_secret_access_key=y",
+             "--s3_region_name=us-east-1"]
+    with pytest.raises(UserError) as caught:
+        build([f"{url}/corpus/*"], f"s3://{BUCKET}/nowhere", f"{url}/tok/spm.model", beam_args=flags)
+    assert f"{url}/tok/spm.model" in str(caught.value) and "--s3_endpoint_url" in str(caught.value)
