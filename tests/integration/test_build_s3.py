@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 
@@ -173,3 +174,51 @@ def test_unreachable_endpoint_is_one_user_error_naming_the_url(sources, build, t
     with pytest.raises(UserError) as caught:
         build([f"{url}/corpus/*"], f"s3://{BUCKET}/nowhere", f"{url}/tok/spm.model", beam_args=flags)
     assert f"{url}/tok/spm.model" in str(caught.value) and "--s3_endpoint_url" in str(caught.value)
+
+
+def test_overwrite_on_s3_leaves_exactly_the_new_dataset(sources, s3, build, tmp_path):  # noqa: F811
+    """The old dataset's extra shards go too: the replaced objective holds only what its manifest lists."""
+    root, url = sources
+    output, tokenizer = f"s3://{BUCKET}/replaced", f"{url}/tok/spm.model"
+    build([f"{url}/corpus/*"], output, tokenizer, beam_args=s3_flags(s3), objectives=("clm",), seq_len=SEQ_LEN)
+    before = s3_tree(s3, "replaced")
+    build([f"{url}/corpus/shakespeare.txt"], output, tokenizer, beam_args=s3_flags(s3), objectives=("clm",),
+          seq_len=SEQ_LEN, overwrite=True)
+    build([str(root / "corpus" / "shakespeare.txt")], tmp_path / "out", str(root / "tok" / "spm.model"),
+          objectives=("clm",), seq_len=SEQ_LEN)
+    after = s3_tree(s3, "replaced")
+    assert len(before) > len(after)  # three inputs' shards, then one's
+    want = local_tree(tmp_path / "out")
+    assert sorted(after) == sorted(want)
+    assert all(after[name] == want[name] for name in want if name.endswith(".parquet"))
+
+
+@pytest.fixture
+def s3_filesystems(s3, monkeypatch):  # noqa: F811
+    """Beam's FileSystems pointed at the server (what run_build does first), a short lock settle time."""
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from lmpairs.pipeline import output
+
+    monkeypatch.setattr(FileSystems, "_pipeline_options", PipelineOptions(s3_flags(s3)))
+    monkeypatch.setattr(output, "SETTLE_SECONDS", 0.05)
+    s3.make_bucket(BUCKET)
+    return output
+
+
+def test_the_s3_lock_refuses_a_second_build_and_takes_over_a_dead_ones(s3_filesystems, s3):  # noqa: F811
+    output = s3_filesystems
+    url = f"s3://{BUCKET}/locked"
+    first = output.OutputLock(url).acquire()
+    with pytest.raises(UserError, match="another lmpairs build is writing there"):
+        output.OutputLock(url).acquire()
+    first.release()
+    assert output.LOCK_NAME not in s3_tree(s3, "locked")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    s3.client().put_object(Bucket=BUCKET, Key=f"locked/{output.LOCK_NAME}",  # left by a build that was killed
+                           Body=json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "token": "x"}))
+    taken = output.OutputLock(url).acquire()
+    assert json.loads(s3_tree(s3, "locked")[output.LOCK_NAME])["token"] == taken.token
+    taken.release()
+    assert s3_tree(s3, "locked") == {}
