@@ -216,6 +216,33 @@ def split_result(index: int, split, counts: Counter, objectives: dict, rejected:
             "counts": {k: int(v) for k, v in sorted(counts.items())}, "objectives": objectives}
 
 
+def make_streams(index: int, job: SplitJob) -> list[ObjectiveStream]:
+    """One stream per (objective, side) of split ``index``, each with its own packer and shard writer."""
+    streams = []
+    for name, config in job.objectives:
+        objective = build_objective(name, config, job.vocab)
+        for side in job.sides:
+            writer = ShardWriter(name, f"{job.tmp_root}/{name}", side, index, row_group_mb=job.row_group_mb,
+                                 shard_mb=job.shard_mb)
+            streams.append(ObjectiveStream(name, objective, side, writer, seed=job.seed, corrupt_rows=job.corrupt_rows))
+    return streams
+
+
+def feed_streams(records: Iterable, streams: list[ObjectiveStream], job: SplitJob, tokenizer: Tokenizer,
+                 counts: Counter, progress: Callable[[Counter], None] | None) -> None:
+    """Tokenize ``records`` batch by batch and hand each side's documents to its streams, in order."""
+    for batch in record_batches(records, job.encode_characters):
+        keys, docs = tokenize_records(tokenizer, batch, counts)
+        validation = np.array([is_validation(k, job.validation_fraction) for k in keys], dtype=bool)
+        by_side = {TRAIN: np.flatnonzero(~validation), VALIDATION: np.flatnonzero(validation)}
+        for stream in streams:
+            chosen = by_side[stream.side]
+            if chosen.shape[0]:
+                stream.add(docs if chosen.shape[0] == docs.num_documents else take_documents(docs, chosen))
+        if progress is not None:
+            progress(counts)
+
+
 def process_split(index: int, split, job: SplitJob, tokenizer: Tokenizer, *, files=None,
                   progress: Callable[[Counter], None] | None = None) -> dict:
     """Build every objective's shards of input split number ``index``; see the module docstring.
@@ -224,33 +251,17 @@ def process_split(index: int, split, job: SplitJob, tokenizer: Tokenizer, *, fil
     reported as a rejected file. A full disk deletes what it wrote and raises :class:`OutOfSpace`.
     """
     counts: Counter = Counter()
-    streams = []
-    for name, config in job.objectives:
-        objective = build_objective(name, config, job.vocab)
-        for side in job.sides:
-            writer = ShardWriter(name, f"{job.tmp_root}/{name}", side, index, row_group_mb=job.row_group_mb,
-                                 shard_mb=job.shard_mb)
-            streams.append(ObjectiveStream(name, objective, side, writer, seed=job.seed, corrupt_rows=job.corrupt_rows))
+    streams = make_streams(index, job)
     try:
         records = read_split(split, documents=job.documents, text_field=job.text_field,
                              max_document_bytes=job.max_document_bytes, files=files)
-        for batch in record_batches(records, job.encode_characters):
-            keys, docs = tokenize_records(tokenizer, batch, counts)
-            validation = np.array([is_validation(k, job.validation_fraction) for k in keys], dtype=bool)
-            by_side = {TRAIN: np.flatnonzero(~validation), VALIDATION: np.flatnonzero(validation)}
-            for stream in streams:
-                chosen = by_side[stream.side]
-                if chosen.shape[0]:
-                    stream.add(docs if chosen.shape[0] == docs.num_documents else take_documents(docs, chosen))
-            if progress is not None:
-                progress(counts)
+        feed_streams(records, streams, job, tokenizer, counts, progress)
         shards = {(s.name, s.side): s.finish() for s in streams}
     except UnreadableInput as err:
         _abort(streams)
         logger.warning("%s: left out as a whole (%s)", split.path, err)
-        detail = getattr(err, "detail", str(err))
-        return split_result(index, split, Counter(files_rejected=1), {},
-                            {"path": split.path, "reason": UNREADABLE_FILE, "detail": str(detail)})
+        rejected = {"path": split.path, "reason": UNREADABLE_FILE, "detail": str(getattr(err, "detail", err))}
+        return split_result(index, split, Counter(files_rejected=1), {}, rejected)
     except OSError as err:
         _abort(streams)
         if err.errno == errno.ENOSPC or "No space left" in str(err):
@@ -260,6 +271,12 @@ def process_split(index: int, split, job: SplitJob, tokenizer: Tokenizer, *, fil
     except BaseException:
         _abort(streams)
         raise
+    counts["bytes_read"] += split.end - split.start
+    return split_result(index, split, counts, collect(streams, shards))
+
+
+def collect(streams: list[ObjectiveStream], shards: dict) -> dict[str, dict]:
+    """Per objective: every side's shard infos and the summed stream counters."""
     objectives: dict[str, dict] = {}
     for stream in streams:
         entry = objectives.setdefault(stream.name, {"shards": [], "counts": Counter()})
@@ -267,8 +284,7 @@ def process_split(index: int, split, job: SplitJob, tokenizer: Tokenizer, *, fil
         entry["counts"].update(stream.counts)
     for entry in objectives.values():
         entry["counts"] = {k: int(v) for k, v in sorted(entry["counts"].items())}
-    counts["bytes_read"] += split.end - split.start
-    return split_result(index, split, counts, objectives)
+    return objectives
 
 
 def _abort(streams: list[ObjectiveStream]) -> None:
