@@ -5,7 +5,8 @@ SentencePiece tokenizer on it, build all four objectives with the Beam pipeline 
 this process), print each manifest's summary and a decoded example (:mod:`lmpairs.inspection`),
 then stream each objective through ``PairStream`` into the reference trainer for a short run and
 report its first and last loss. Every stage logs its start and its time; training shows a
-progress bar on a terminal. Outputs stay in ``--output`` for ``lmpairs inspect`` and ``lmpairs train``.
+progress bar on a terminal. Outputs stay in ``--output`` for ``lmpairs inspect`` and ``lmpairs train``:
+the corpus and tokenizer at its top, the datasets in ``pairs/`` (a build's output holds only datasets).
 Run it as ``lmpairs demo`` (or ``python -m lmpairs demo``); :mod:`lmpairs.cli` wires these arguments.
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ from lmpairs.tokenizer import Tokenizer, TokenizerError, train_tokenizer
 
 logger = logging.getLogger(__name__)
 
+PAIRS_NAME = "pairs"
 MODEL_NAME = "lmpairs-demo.model"
 _VOCAB_LIMIT = re.compile(r"value <= (\d+)")
 
@@ -99,11 +101,16 @@ def fit_tokenizer(corpus: list[Path], model: Path, vocab_size: int, *, seed: int
         return train_tokenizer(corpus, model, int(limit.group(1)), seed=seed, num_threads=2)
 
 
+def pairs_dir(config: DemoConfig) -> Path:
+    """Where the build writes its datasets: a directory of their own beside the corpus and tokenizer."""
+    return Path(config.output) / PAIRS_NAME
+
+
 def build_all(config: DemoConfig, corpus: list[Path], model: Path) -> dict:
     """All four objectives with the Beam pipeline on the in-process DirectRunner."""
     from lmpairs.pipeline import run_build  # Beam is heavy: import it when the stage starts
 
-    build = BuildConfig(inputs=tuple(str(p) for p in corpus), output=str(config.output), tokenizer=str(model),
+    build = BuildConfig(inputs=tuple(str(p) for p in corpus), output=str(pairs_dir(config)), tokenizer=str(model),
                         objectives=OBJECTIVES, seed=config.seed, overwrite=True)
     return run_build(build.with_seq_len(config.seq_len), [])
 
@@ -112,7 +119,7 @@ def train_objective(config: DemoConfig, objective: str) -> Any:
     """A short reference-trainer run on ``OUT/<objective>``, streamed through ``PairStream``."""
     from lmpairs.trainer import train  # torch: imported when the stage starts
 
-    return train(Path(config.output) / objective, steps=config.steps, batch_size=config.batch_size,
+    return train(pairs_dir(config) / objective, steps=config.steps, batch_size=config.batch_size,
                  warmup_steps=max(1, min(10, config.steps // 4)), lr=2e-3, device=config.device,
                  seed=config.seed, log_every=max(1, config.steps // 4), **config.model)
 
@@ -141,7 +148,7 @@ def demo(config: DemoConfig, *, out: TextIO = sys.stdout) -> DemoResult:
     print(f"    {result.tokenizer}: {tokenizer.vocab.size:,} pieces", file=out)
     timed(result, "build", out, lambda: build_all(config, result.corpus, result.tokenizer))
     options = InspectOptions(num_examples=config.num_examples, width=default_width(), max_tokens=160)
-    out.write(timed(result, "inspect", out, lambda: inspect_build(str(output), options)))
+    out.write(timed(result, "inspect", out, lambda: inspect_build(str(pairs_dir(config)), options)))
     for objective in OBJECTIVES:
         run = timed(result, f"train {objective}", out, lambda name=objective: train_objective(config, name))
         report_training(result, objective, run, out)
@@ -159,8 +166,9 @@ def print_outputs(result: DemoResult, out: TextIO) -> None:
     print(f"\nlosses: {losses}\ntimings: {timings}\n\noutputs in {o}/:\n"
           f"  {o}/corpus/                    the embedded corpus as JSONL\n"
           f"  {o}/{MODEL_NAME}         the SentencePiece tokenizer\n"
-          f"  {o}/{{clm,mlm,t5,bart}}/         manifest.json + train/ and validation/ Parquet shards\n"
-          f"next: lmpairs inspect {o}/mlm -n 3    |    lmpairs train {o}/t5 --steps 200", file=out, flush=True)
+          f"  {o}/{PAIRS_NAME}/{{clm,mlm,t5,bart}}/   manifest.json + train/ and validation/ Parquet shards\n"
+          f"next: lmpairs inspect {o}/{PAIRS_NAME}/mlm -n 3    |    lmpairs train {o}/{PAIRS_NAME}/t5 --steps 200",
+          file=out, flush=True)
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

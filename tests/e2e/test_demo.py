@@ -50,12 +50,12 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 @pytest.mark.parametrize("objective", OBJECTIVES)
 def test_demo_writes_committed_shards_for_every_objective(demo_run: tuple[Path, str], objective: str):
     out, _ = demo_run
-    manifest = read_manifest(str(out / objective), objective=objective)
+    manifest = read_manifest(str(out / "pairs" / objective), objective=objective)
     assert manifest.counters["documents_read"] == 40
     assert manifest.num_rows("train") > 0
     for shards in manifest.splits.values():
         for shard in shards:
-            assert pq.ParquetFile(out / objective / shard.path).metadata.num_rows == shard.num_rows
+            assert pq.ParquetFile(out / "pairs" / objective / shard.path).metadata.num_rows == shard.num_rows
     assert manifest.tokenizer["file"] == "lmpairs-demo.model" and (out / "lmpairs-demo.model").is_file()
 
 
@@ -87,7 +87,7 @@ def test_demo_says_where_its_outputs_are(demo_run: tuple[Path, str]):
 
 def test_inspect_on_the_demo_build_shows_every_marker(demo_run: tuple[Path, str]):
     out, _ = demo_run
-    text = inspect_build(str(out), InspectOptions(num_examples=30, width=120, max_tokens=0))
+    text = inspect_build(str(out / "pairs"), InspectOptions(num_examples=30, width=120, max_tokens=0))
     assert "\u2551" in text  # a CLM row holding two documents
     assert re.search(r"\{[^{}\s]+\u2192[^{}\s]+\}", text) and re.search(r"\([^()\s]+\)", text)  # MLM
     assert "<extra_id_0>" in text and "[MASK]" in text
