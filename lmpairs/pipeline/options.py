@@ -1,6 +1,9 @@
 """Beam pipeline options for ``lmpairs build``: pass-through flags with two local defaults.
 
-- No ``--runner``: the DirectRunner (Beam's own default may pick Prism, which downloads a binary).
+- No ``--runner`` (or ``--runner=DirectRunner``): Beam's FnApiRunner, the engine the DirectRunner
+  uses for batch jobs, named directly: Beam 2.77's DirectRunner first tries Prism, which downloads a
+  binary where there is network (and fails over after a delay where there is none), so the local
+  engine would depend on the machine. ``--direct_num_workers``/``--direct_running_mode`` apply.
 - ``--runner=PortableRunner --job_endpoint=embed`` without ``--environment_type``: LOOPBACK, so
   the embedded job server runs the SDK workers in this process instead of Docker containers.
 - ``--runner=DaskRunner`` is short for Beam's ``apache_beam.runners.dask.dask_runner.DaskRunner``
@@ -27,6 +30,7 @@ from lmpairs.pipeline.errors import BuildError
 logger = logging.getLogger(__name__)
 
 
+LOCAL_RUNNER = "FnApiRunner"
 DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 DASK_NAMES = ("daskrunner", "dask", DASK_RUNNER.lower())
 
@@ -40,8 +44,8 @@ def pipeline_options(beam_args: list[str] | tuple[str, ...]) -> PipelineOptions:
     args = list(beam_args)
     given = PipelineOptions(args)
     runner = given.view_as(StandardOptions).runner
-    if runner is None:
-        args.append("--runner=DirectRunner")
+    if runner is None or (isinstance(runner, str) and runner.lower() == "directrunner"):
+        args.append(f"--runner={LOCAL_RUNNER}")
     elif is_dask(runner):
         args += dask_args(args)
     portable = given.view_as(PortableOptions)
@@ -72,7 +76,8 @@ def is_dry_run(options: PipelineOptions) -> bool:
 def runner_name(options: PipelineOptions) -> str:
     runner = options.view_as(StandardOptions).runner
     name = runner if isinstance(runner, str) else type(runner).__name__
-    return name.rsplit(".", 1)[-1]
+    name = name.rsplit(".", 1)[-1]
+    return "DirectRunner (FnApiRunner)" if name == LOCAL_RUNNER else name
 
 
 def check_staging_files(options: PipelineOptions) -> None:

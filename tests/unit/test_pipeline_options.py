@@ -6,8 +6,10 @@ from lmpairs.pipeline.errors import BuildError
 from lmpairs.pipeline.options import DASK_RUNNER, check_staging_files, is_dry_run, pipeline_options, runner_name
 
 
-def test_default_runner_is_the_direct_runner_not_prism():
-    assert pipeline_options([]).view_as(StandardOptions).runner == "DirectRunner"
+def test_default_runner_is_the_direct_runners_engine_never_prism():
+    assert pipeline_options([]).view_as(StandardOptions).runner == "FnApiRunner"
+    assert pipeline_options(["--runner=DirectRunner"]).view_as(StandardOptions).runner == "FnApiRunner"
+    assert runner_name(pipeline_options([])) == "DirectRunner (FnApiRunner)"
     assert pipeline_options(["--runner=PortableRunner"]).view_as(StandardOptions).runner == "PortableRunner"
 
 
