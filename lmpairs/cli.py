@@ -170,28 +170,31 @@ def run_build_command(args: argparse.Namespace, beam_args: list[str]) -> int:
         check_extra_arguments(args, beam_args)
     config = build_config(args)
     from lmpairs.pipeline import run_build
-    from lmpairs.pipeline.counters import summarize
+    from lmpairs.pipeline.counters import build_summary
 
     manifests = run_build(config, beam_args)
     if manifests:
-        print(summarize(manifests))
+        print(build_summary(manifests))
         print(f"wrote {', '.join(f'{config.output}/{name}' for name in manifests)}")
     return 0
 
 
 def add_train_tokenizer(subparsers: argparse._SubParsersAction) -> None:
-    """``lmpairs train-tokenizer``: a SentencePiece model (or a byte-level BPE tokenizer.json) with lmpairs' specials."""
+    """``lmpairs train-tokenizer``: a SentencePiece model (or a byte-level BPE tokenizer.json) with lmpairs'
+    specials."""
     from lmpairs.tokenizer import MODEL_TYPES, train_tokenizer
 
     defaults = {k: v.default for k, v in inspect.signature(train_tokenizer).parameters.items()}
     p = subparsers.add_parser(
-        "train-tokenizer", allow_abbrev=False, help="train a SentencePiece model (or a byte-level BPE tokenizer.json) for lmpairs",
+        "train-tokenizer", allow_abbrev=False,
+        help="train a SentencePiece model (or a byte-level BPE tokenizer.json) for lmpairs",
         description="Train a SentencePiece model with pad 0, unk 1, bos 2, eos 3, <mask> and 100 "
         "<extra_id_N> sentinels, from text/JSONL files, directories or globs. --model-type bpe-bytelevel writes a "
         "GPT-2-style byte-level BPE tokenizer.json instead (needs the hf extra).")
     p.add_argument("--input", dest="inputs", nargs="+", action="extend", required=True, metavar="PATH",
                    help="training text: files, directories or globs (.jsonl gives --text-field)")
-    p.add_argument("--output", required=True, metavar="MODEL", help="where to write the .model file (tokenizer.json for bpe-bytelevel)")
+    p.add_argument("--output", required=True, metavar="MODEL",
+                   help="where to write the .model file (tokenizer.json for bpe-bytelevel)")
     p.add_argument("--vocab-size", type=int, required=True, metavar="N", help="number of pieces, e.g. 8000")
     p.add_argument("--model-type", choices=MODEL_TYPES, default=defaults["model_type"],
                    help=f"tokenizer algorithm (default: {defaults['model_type']})")

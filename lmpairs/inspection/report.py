@@ -22,7 +22,7 @@ from lmpairs.config import OBJECTIVES
 from lmpairs.errors import UserError
 from lmpairs.inspection.examples import RENDERERS
 from lmpairs.inspection.render import PieceRenderer
-from lmpairs.inspection.summary import summarize
+from lmpairs.inspection.summary import summary_lines
 from lmpairs.schemas import MANIFEST_NAME, Manifest, list_columns, list_to_numpy, read_manifest, resolve
 from lmpairs.schemas.storage import file_info, is_url, local_copy, shard_paths
 from lmpairs.tokenizer import Tokenizer
@@ -95,7 +95,7 @@ def find_tokenizer(manifest: Manifest, objective_dir: str, given: str | None,
                        "pass --tokenizer PATH to the .model file the build used.")
 
 
-def check_tokenizer(tokenizer: Tokenizer, manifest: Manifest, objective_dir: str, path: str) -> None:
+def check_build_tokenizer(tokenizer: Tokenizer, manifest: Manifest, objective_dir: str, path: str) -> None:
     """Refuse a tokenizer whose fingerprint differs from the one the shards were built with."""
     want = manifest.tokenizer.get("sha256")
     if tokenizer.sha256 != want:
@@ -134,14 +134,14 @@ def inspect_build(path: str, options: InspectOptions) -> str:
     storage = options.storage_options
     for objective_dir in objective_dirs(path, storage):
         manifest = read_manifest(objective_dir, filesystem=storage)
-        lines = summarize(manifest, objective_dir)
+        lines = summary_lines(manifest, objective_dir)
         if options.num_examples > 0:
             model = find_tokenizer(manifest, objective_dir, options.tokenizer, storage)
             if model not in tokenizers:
                 with local_copy(model, storage if is_url(model) else None) as local:
                     tokenizers[model] = PieceRenderer(Tokenizer.load(local))
             pieces = tokenizers[model]
-            check_tokenizer(pieces.tokenizer, manifest, objective_dir, model)
+            check_build_tokenizer(pieces.tokenizer, manifest, objective_dir, model)
             rows = read_rows(manifest, objective_dir, options.split, options.num_examples, storage)
             render = RENDERERS[manifest.objective]
             for n, row in enumerate(rows, 1):

@@ -81,7 +81,7 @@ def shard_lines(manifest: Manifest) -> list[str]:
     return lines
 
 
-def summarize(manifest: Manifest, where: str) -> list[str]:
+def summary_lines(manifest: Manifest, where: str) -> list[str]:
     """The summary block of one objective directory ``where``."""
     tok = manifest.tokenizer
     config = " ".join(f"{k}={v}" for k, v in sorted(manifest.config.items()))

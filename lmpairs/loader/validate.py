@@ -59,7 +59,8 @@ def tokenizer_sha256(expected: str, filesystem: FileSystemArg = None) -> str:
                             f"readable tokenizer file ({err}); pass the .model path or its sha256.") from err
 
 
-def check_tokenizer(manifest: Manifest, expected: str | None, where: str, filesystem: FileSystemArg = None) -> None:
+def check_expected_tokenizer(manifest: Manifest, expected: str | None, where: str,
+                             filesystem: FileSystemArg = None) -> None:
     """Refuse shards written with another tokenizer than the caller's."""
     if expected is None:
         return
@@ -110,7 +111,7 @@ def open_split(path: str, split: str, *, objective: str | None, expected_tokeniz
     manifest = read_manifest(path, objective=objective, filesystem=filesystem)
     fs, root = resolve(path, filesystem)
     where = manifest_path(path if is_url(path) else root)
-    check_tokenizer(manifest, expected_tokenizer, where, filesystem)
+    check_expected_tokenizer(manifest, expected_tokenizer, where, filesystem)
     shards = manifest.splits.get(split, [])
     if manifest.num_rows(split) == 0:
         have = {name: manifest.num_rows(name) for name in manifest.splits}

@@ -58,7 +58,7 @@ def manifest_counters(name: str, documents: dict[str, int], objective: dict[str,
     }
 
 
-def summarize(manifests: dict) -> str:
+def build_summary(manifests: dict) -> str:
     """A few human lines about a finished build: documents, tokens, and per objective examples and rates."""
     if not manifests:
         return "nothing was built"

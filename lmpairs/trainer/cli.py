@@ -67,7 +67,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
 
 
-def summarize(result: TrainResult) -> str:
+def train_result_line(result: TrainResult) -> str:
     """One line for the terminal: the loss at the start and end of the run, throughput, data wait."""
     losses = result.losses
     if not losses:
@@ -89,5 +89,5 @@ def run_train(args: argparse.Namespace) -> int:
     except UserError as err:
         print(f"lmpairs train: error: {err}", file=sys.stderr)
         return 2
-    print(summarize(result))
+    print(train_result_line(result))
     return 0
