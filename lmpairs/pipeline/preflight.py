@@ -26,7 +26,6 @@ from lmpairs.vocab import Vocab
 logger = logging.getLogger(__name__)
 
 MB = 1 << 20
-DEFAULT_SPLIT_MB = 64
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,11 +63,8 @@ def check_objectives(config: BuildConfig, vocab: Vocab) -> None:
 
 
 def split_bytes(config: BuildConfig) -> int:
-    """Bytes per byte-range split of large uncompressed text/JSONL files (the config's, else 64 MB)."""
-    given = getattr(config, "split_bytes", None)
-    if given:
-        return int(given)
-    return int(float(getattr(config, "split_mb", None) or DEFAULT_SPLIT_MB) * MB)
+    """Bytes per byte-range split of large uncompressed text/JSONL files (``--split-mb``)."""
+    return max(1, round(config.split_mb * MB))
 
 
 def describe_rejection(rejected: Any) -> dict[str, Any]:

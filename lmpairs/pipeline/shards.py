@@ -16,8 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from lmpairs.schemas import ShardInfo, list_columns, row_schema
-from lmpairs.transforms.batch import ExampleBatch, Ragged
+from lmpairs.schemas import ShardInfo
+from lmpairs.schemas.rows import batch_to_table
+from lmpairs.transforms.batch import ExampleBatch
 
 MB = 1 << 20
 DEFAULT_SHARD_MB = 256.0
@@ -29,18 +30,9 @@ def shard_name(side: str, split_index: int, part: int) -> str:
     return f"{side}/part-{split_index:05d}-{part:04d}.parquet"
 
 
-def ragged_array(ragged: Ragged) -> pa.ListArray:
-    """A ``list<int32>`` Arrow array viewing the ragged values (offsets narrowed to int32)."""
-    offsets = pa.array(np.asarray(ragged.offsets, dtype=np.int32), type=pa.int32())
-    values = pa.array(np.asarray(ragged.values, dtype=np.int32), type=pa.int32())
-    return pa.ListArray.from_arrays(offsets, values)
-
-
 def examples_table(objective: str, batch: ExampleBatch) -> pa.Table:
     """An :class:`ExampleBatch` as a table of ``objective``'s row schema (no Python loop over rows)."""
-    arrays = [pa.array(np.asarray(batch.keys, dtype=np.uint64), type=pa.uint64())]
-    arrays += [ragged_array(batch.columns[name]) for name in list_columns(objective)]
-    return pa.Table.from_arrays(arrays, schema=row_schema(objective))
+    return batch_to_table(objective, batch.keys, batch.columns)
 
 
 def row_nbytes(table: pa.Table) -> np.ndarray:

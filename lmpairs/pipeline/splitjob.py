@@ -23,7 +23,15 @@ from lmpairs.pipeline.errors import OutOfSpace
 from lmpairs.pipeline.shards import ShardWriter
 from lmpairs.tokenizer import Tokenizer
 from lmpairs.transforms import stable_hash64
-from lmpairs.transforms.batch import DocumentBatch, ExampleBatch, Ragged, RowBatch
+from lmpairs.transforms.batch import (
+    DocumentBatch,
+    ExampleBatch,
+    Ragged,
+    RowBatch,
+    concat_ragged,
+    concat_rows,
+    take_rows,
+)
 from lmpairs.vocab import Vocab
 
 logger = logging.getLogger(__name__)
@@ -128,26 +136,8 @@ def take_documents(docs: DocumentBatch, indices: np.ndarray) -> DocumentBatch:
     return DocumentBatch(docs.keys[indices], docs.ids.take(indices), docs.sentence_ends.take(indices))
 
 
-def concat_ragged(parts: list[Ragged]) -> Ragged:
-    if len(parts) == 1:
-        return parts[0]
-    values = np.concatenate([p.values for p in parts]) if parts else np.zeros(0, np.int32)
-    lengths = np.concatenate([np.diff(p.offsets) for p in parts]) if parts else np.zeros(0, np.int64)
-    offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return Ragged(values, offsets)
-
-
-def concat_rows(batches: list[RowBatch]) -> RowBatch:
-    if len(batches) == 1:
-        return batches[0]
-    return RowBatch(np.concatenate([b.keys for b in batches]), concat_ragged([b.ids for b in batches]),
-                    concat_ragged([b.segments for b in batches]))
-
-
 def slice_rows(rows: RowBatch, start: int, stop: int) -> RowBatch:
-    indices = np.arange(start, min(stop, rows.num_rows))
-    return RowBatch(rows.keys[indices], rows.ids.take(indices), rows.segments.take(indices))
+    return take_rows(rows, np.arange(start, min(stop, rows.num_rows)))
 
 
 def interleave_copies(copies: list[ExampleBatch]) -> ExampleBatch:

@@ -185,15 +185,12 @@ def test_objectives_respect_their_lengths(trained_build, trained_tokenizer):
     assert 0.25 < manifests["bart"].counters["rates"]["removed_per_body_tokens"] < 0.35
 
 
-def test_clm_rows_reproduce_a_file_cut_into_many_byte_ranges(build, corpus_slices, trained_tokenizer, tmp_path,
-                                                             monkeypatch):
-    from lmpairs.pipeline import preflight
+def test_clm_rows_reproduce_a_file_cut_into_many_byte_ranges(build, corpus_slices, trained_tokenizer, tmp_path):
     from lmpairs.reading import LocalFiles, plan_splits, read_split
 
     path = corpus_slices / "en" / "shakespeare.txt"
-    monkeypatch.setattr(preflight, "split_bytes", lambda config: 1000)
     manifests = build([str(path)], tmp_path / "out", trained_tokenizer.name, seq_len=SEQ_LEN, objectives="clm",
-                      documents="paragraph", validation_fraction=FRACTION)
+                      documents="paragraph", validation_fraction=FRACTION, split_mb=1000 / 2**20)
     manifest = manifests["clm"]
     assert len(manifest.inputs) == -(-path.stat().st_size // 1000)
     splits = plan_splits([str(path)], input_format="text", split_bytes=1000, documents="paragraph").splits

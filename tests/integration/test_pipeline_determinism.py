@@ -16,8 +16,6 @@ import logging
 import pytest
 from textgen import english_paragraphs
 
-from lmpairs.pipeline import preflight
-
 pytestmark = pytest.mark.slow
 
 RUNNERS = {
@@ -66,23 +64,21 @@ def builds(build, inputs, trained_tokenizer, tmp_path_factory):
     logging.getLogger("lmpairs").addHandler(handler)
     logging.getLogger("lmpairs").setLevel(logging.INFO)
     try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(preflight, "split_bytes", lambda config: SPLIT_BYTES)
-            for runner, args in RUNNERS.items():
-                out = tmp_path_factory.mktemp(runner) / "out"
-                cluster = dask_cluster() if runner == "dask" else None
+        for runner, args in RUNNERS.items():
+            out = tmp_path_factory.mktemp(runner) / "out"
+            cluster = dask_cluster() if runner == "dask" else None
+            if cluster is not None:
+                args = (*args, f"--dask_client_address={cluster.scheduler_address}")
+            handler.lines.clear()
+            try:
+                manifests = build(inputs, out, trained_tokenizer.name, beam_args=args, seq_len=32,
+                                  split_mb=SPLIT_BYTES / 2**20, shard_size_mb=0.004, row_group_mb=0.001,
+                                  validation_fraction=0.2, documents="paragraph")
+            finally:
                 if cluster is not None:
-                    args = (*args, f"--dask_client_address={cluster.scheduler_address}")
-                handler.lines.clear()
-                try:
-                    manifests = build(inputs, out, trained_tokenizer.name, beam_args=args, seq_len=32,
-                                      shard_size_mb=0.004, row_group_mb=0.001, validation_fraction=0.2,
-                                      documents="paragraph")
-                finally:
-                    if cluster is not None:
-                        cluster.close()
-                results[runner] = fingerprint(out, manifests)
-                logs[runner] = list(handler.lines)
+                    cluster.close()
+            results[runner] = fingerprint(out, manifests)
+            logs[runner] = list(handler.lines)
     finally:
         logging.getLogger("lmpairs").removeHandler(handler)
     return results, logs

@@ -5,22 +5,18 @@ import pyarrow.parquet as pq
 import pytest
 from textgen import english_paragraphs
 
-from lmpairs.pipeline import preflight
-
 pytestmark = pytest.mark.slow
 
 
-def test_a_50_mb_line_is_one_document_read_by_the_split_it_starts_in(build, trained_tokenizer, tmp_path,
-                                                                     monkeypatch):
+def test_a_50_mb_line_is_one_document_read_by_the_split_it_starts_in(build, trained_tokenizer, tmp_path):
     path = tmp_path / "one_line.txt"
     paragraph = " ".join(english_paragraphs(400, seed=9)) + " "
     with open(path, "w", encoding="utf-8") as out:
         for _ in range(50_000_000 // len(paragraph) + 1):
             out.write(paragraph)
         out.write("\n")
-    monkeypatch.setattr(preflight, "split_bytes", lambda config: 16 << 20)
     manifests = build([str(path)], tmp_path / "out", trained_tokenizer.name, seq_len=1024, objectives="clm",
-                      documents="line", max_document_bytes=64 << 20, validation_fraction=0.0)
+                      documents="line", max_document_bytes=64 << 20, validation_fraction=0.0, split_mb=16)
     clm = manifests["clm"]
     assert len(clm.inputs) == 3
     c = clm.counters
