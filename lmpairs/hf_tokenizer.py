@@ -12,7 +12,7 @@ Special tokens spelled out in the corpus are encoded as text (``encode_special_t
 SentencePiece treats control pieces. Documents are encoded whole through ``encode_batch`` (the
 library's Rust thread pool, sized once per process to this worker's share of the cores); sentence
 ends come from the text
-(:func:`lmpairs.text.sentence_end_offsets`) and are mapped to tokens through the character offsets.
+(:func:`lmpairs.sentences.sentence_end_offsets`) and are mapped to tokens through the character offsets.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from lmpairs.text import normalize_text, sentence_end_offsets
+from lmpairs.sentences import normalize_text, sentence_end_offsets
 from lmpairs.tokenizer_common import TokenizerError
 
 logger = logging.getLogger(__name__)

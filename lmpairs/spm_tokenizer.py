@@ -12,7 +12,7 @@ from itertools import chain
 import numpy as np
 import sentencepiece as spm
 
-from lmpairs.text import normalize_text, split_sentences
+from lmpairs.sentences import normalize_text, split_sentences
 from lmpairs.tokenizer_common import TokenizerError
 
 WORD_START = "\u2581"

@@ -100,7 +100,7 @@ class Tokenizer:
 
         Returns per text ``(ids, sentence_ends)``, both int32: ``sentence_ends[k]`` is the
         exclusive end of sentence ``k`` in ``ids`` (found from the text by
-        :func:`lmpairs.text.split_sentences`; the last equals ``len(ids)``), strictly increasing; a
+        :func:`lmpairs.sentences.split_sentences`; the last equals ``len(ids)``), strictly increasing; a
         text without sentences gives two empty arrays. SentencePiece encodes the sentences apart
         (whitespace between them dropped); a tokenizer.json encodes the whole text and maps the
         sentence ends through its offsets (whitespace kept, so the ids decode back to the text).

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from lmpairs.reading.sentences import CorpusSentences
+from lmpairs.reading.training_sentences import CorpusSentences
 from lmpairs.tokenizer_common import NUM_SENTINELS, TokenizerError, sentinel_piece
 
 logger = logging.getLogger(__name__)

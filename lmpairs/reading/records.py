@@ -9,7 +9,7 @@ import json
 import re
 from typing import NamedTuple
 
-from lmpairs.text import normalize_text
+from lmpairs.sentences import normalize_text
 
 EMPTY = "empty"
 INVALID_UTF8 = "invalid_utf8"

@@ -20,7 +20,7 @@ from hf_tokenizers import japanese_documents, write_gpt2_style, write_t5_style
 from lmpairs.config import MlmConfig
 from lmpairs.corpus import write_corpus
 from lmpairs.schemas.rows import list_to_numpy
-from lmpairs.text import normalize_text
+from lmpairs.sentences import normalize_text
 from lmpairs.tokenizer import Tokenizer
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 import sentencepiece as spm
 
 from lmpairs.reading import InputError
-from lmpairs.text import normalize_text, split_sentences
+from lmpairs.sentences import normalize_text, split_sentences
 from lmpairs.tokenizer import Tokenizer, TokenizerError, train_tokenizer
 
 MODELS = {  # file: (pieces n, sha256 from shared/data/SOURCES.md)
@@ -183,7 +183,7 @@ def test_encode_documents_on_japanese_sentences(shared_data):
     tok = Tokenizer.load(shared_data / "tokenizers" / "spm_test_ja_8k.model")
     lines = (shared_data / "corpora" / "wagahaiwa_nekodearu_ja.txt").read_text(encoding="utf-8").splitlines()
     [(ids, ends)] = tok.encode_documents(["\n".join(lines[18:20])])
-    assert ends.size == 15 + 5  # sentences of those two lines (see test_text.py)
+    assert ends.size == 15 + 5  # sentences of those two lines (see test_sentences.py)
     last = "それまでは記憶しているがあとは何の事やらいくら考え出そうとしても分らない。"
     assert tok.decode(ids[ends[-2]:ends[-1]]) == last
 

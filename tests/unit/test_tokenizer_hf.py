@@ -16,7 +16,7 @@ from hf_tokenizers import japanese_documents, write_gpt2_style, write_llama_styl
 
 from lmpairs.errors import UserError
 from lmpairs.hf_tokenizer import bytes_to_unicode, configure_threads, encode_threads
-from lmpairs.text import split_sentences
+from lmpairs.sentences import split_sentences
 from lmpairs.tokenizer import Tokenizer, TokenizerError, train_tokenizer
 
 tokenizers = pytest.importorskip("tokenizers")

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lmpairs.reading import InputError
-from lmpairs.reading.sentences import CorpusSentences
+from lmpairs.reading.training_sentences import CorpusSentences
 
 
 def test_files_directories_and_globs_in_a_stable_order(tmp_path):

@@ -1,4 +1,4 @@
-"""Text normalization and sentence splitting (lmpairs.text); corpus reading is tested in test_reading_*."""
+"""Text normalization and sentence splitting (lmpairs.sentences); corpus reading is tested in test_reading_*."""
 from __future__ import annotations
 
 import re
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmpairs.text import normalize_text, split_sentences
+from lmpairs.sentences import normalize_text, split_sentences
 
 _BLANK_LINE = re.compile(r"[\n\u2028\u2029\x85][^\S\n\u2028\u2029\x85]*[\n\u2028\u2029\x85]")
 

@@ -13,7 +13,7 @@ from lmpairs.reading.errors import InputError, UnreadableInput
 from lmpairs.reading.files import FileAccess
 from lmpairs.reading.read import DEFAULT_MAX_DOCUMENT_BYTES, read_split
 from lmpairs.reading.splits import UNREADABLE_FILE, FileRejection, plan_splits
-from lmpairs.text import split_sentences
+from lmpairs.sentences import split_sentences
 
 logger = logging.getLogger(__name__)
 
