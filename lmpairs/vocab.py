@@ -63,18 +63,3 @@ class Vocab:
             "mask": self.mask_id, "extra_id_0": self.sentinel_ids[0] if self.sentinel_ids else None,
             "num_sentinels": len(self.sentinel_ids),
         }
-
-
-def toy_vocab(num_ordinary: int = 1000, *, word_start_every: int = 3) -> Vocab:
-    """A synthetic vocabulary for unit and property tests (pad 0, unk 1, bos 2, eos 3, mask 4,
-    100 sentinels 105..6 in T5's descending layout, then ``num_ordinary`` ordinary ids)."""
-    first_ordinary = 105
-    size = first_ordinary + num_ordinary
-    special = np.zeros(size, dtype=bool)
-    special[:first_ordinary] = True
-    word_start = np.zeros(size, dtype=bool)
-    word_start[first_ordinary::word_start_every] = True
-    return Vocab(
-        size=size, pad_id=0, unk_id=1, bos_id=2, eos_id=3, mask_id=4,
-        sentinel_ids=tuple(range(104, 4, -1)), special=special, word_start=word_start,
-    )

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+from vocabs import toy_vocab
 
 from lmpairs.config import OBJECTIVE_CONFIGS
 from lmpairs.schemas import Manifest, ShardInfo, rows_to_table, write_manifest
-from lmpairs.vocab import toy_vocab
 
 TOY_SHA = "ab" * 32
 """The fingerprint synthetic sets record for their (toy) tokenizer."""

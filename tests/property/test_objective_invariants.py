@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from vocabs import toy_vocab
 
 from lmpairs.config import BartConfig, ClmConfig, MlmConfig, T5Config
 from lmpairs.objectives import objective_names
 from lmpairs.transforms import make_objective
 from lmpairs.transforms.batch import concat_rows
 from lmpairs.transforms.testing import check_invariants, document_batch, examples_as_lists, rows_as_lists
-from lmpairs.vocab import toy_vocab
 
 VOCAB = toy_vocab(500)
 CONFIGS = {

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from vocabs import toy_vocab
 
 from lmpairs.config import BartConfig
 from lmpairs.transforms import ExampleBatch, Ragged, RowBatch, make_objective
@@ -10,7 +11,7 @@ from lmpairs.transforms import bart_noise as noise
 from lmpairs.transforms.bart import BartObjective, group_sentences, sentence_pieces
 from lmpairs.transforms.seeding import row_keys, stable_hash64
 from lmpairs.transforms.testing import check_invariants, document_batch, rows_as_lists, rows_in_memory
-from lmpairs.vocab import Vocab, toy_vocab
+from lmpairs.vocab import Vocab
 
 VOCAB = toy_vocab()  # bos 2, eos 3, mask 4, ordinary 105.. (word start every 3rd id from 105)
 BOS, EOS, MASK = VOCAB.bos_id, VOCAB.eos_id, VOCAB.mask_id

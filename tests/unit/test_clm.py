@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
+from vocabs import toy_vocab
 
 from lmpairs.config import ClmConfig
 from lmpairs.transforms import make_objective
 from lmpairs.transforms.seeding import row_keys, stable_hash64
 from lmpairs.transforms.testing import check_invariants, document_batch, rows_as_lists, rows_in_memory
-from lmpairs.vocab import toy_vocab
 
 VOCAB = toy_vocab()  # bos 2, eos 3
 

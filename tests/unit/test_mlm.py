@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from vocabs import toy_vocab
 
 from lmpairs.config import MlmConfig
 from lmpairs.objectives import IGNORE_INDEX
@@ -12,7 +13,7 @@ from lmpairs.transforms import ExampleBatch, Ragged, RowBatch, make_objective
 from lmpairs.transforms.mlm import ACTION, RANDOM, SELECT, exact_budgets, greedy_exact
 from lmpairs.transforms.seeding import stream_keys, threshold, uniform_ints, words_at
 from lmpairs.transforms.testing import check_invariants, document_batch, rows_as_lists, rows_in_memory
-from lmpairs.vocab import Vocab, toy_vocab
+from lmpairs.vocab import Vocab
 
 VOCAB = toy_vocab()  # pad 0, unk 1, bos 2, eos 3, mask 4, sentinels 5..104, ordinary 105.. (word start every 3rd)
 MLM_ID = 2

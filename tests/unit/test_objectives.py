@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from vocabs import toy_vocab
 
 from lmpairs.config import BartConfig, ClmConfig, MlmConfig, T5Config
 from lmpairs.objectives import FAMILIES, IGNORE_INDEX, ObjectiveSpec, get_spec, objective_names, register, unregister
@@ -17,7 +18,6 @@ from lmpairs.transforms import ExampleBatch, Ragged, RowBatch, make_objective
 from lmpairs.transforms.objective import Objective
 from lmpairs.transforms.packing import ConcatPacker
 from lmpairs.transforms.testing import check_invariants, rows_in_memory
-from lmpairs.vocab import toy_vocab
 
 VOCAB = toy_vocab()
 

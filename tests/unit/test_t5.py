@@ -6,13 +6,14 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from vocabs import toy_vocab
 
 from lmpairs.config import ConfigError, T5Config, t5_lengths
 from lmpairs.transforms import ExampleBatch, Ragged, RowBatch, make_objective
 from lmpairs.transforms.rowops import to_grid
 from lmpairs.transforms.t5 import noise_counts, random_partitions, runs_to_sentinels, validate_t5_config
 from lmpairs.transforms.testing import check_invariants, rows_in_memory
-from lmpairs.vocab import Vocab, toy_vocab
+from lmpairs.vocab import Vocab
 
 VOCAB = toy_vocab()  # pad 0, unk 1, bos 2, eos 3, mask 4, <extra_id_i> = 104 - i, ordinary 105..1104
 EOS = VOCAB.eos_id
