@@ -207,14 +207,6 @@ class T5Config(_Config):
     def targets_length(self) -> int:
         return t5_lengths(self.seq_len, self.noise_density, self.mean_noise_span_length)[1]
 
-    @property
-    def max_spans(self) -> int:
-        """Spans in a full raw row; each needs its own sentinel."""
-        num_noise = int(round(self.raw_length * self.noise_density))
-        num_noise = min(max(num_noise, 1), self.raw_length - 1)
-        return max(1, int(round(num_noise / self.mean_noise_span_length)))
-
-
 @dataclass(frozen=True, kw_only=True)
 class BartConfig(_Config):
     """BART denoising; defaults are BART-large's (fairseq ``denoising`` task)."""
@@ -292,7 +284,8 @@ class BuildConfig(_Config):
         super().__post_init__()
         _check(len(self.inputs) > 0, "build.inputs is empty: pass --input GLOB (one or more).")
         _check(bool(self.output), "build.output is empty: pass --output DIR.")
-        _check(bool(self.tokenizer), "build.tokenizer is empty: pass --tokenizer MODEL (a SentencePiece .model or a tokenizer.json).")
+        _check(bool(self.tokenizer),
+               "build.tokenizer is empty: pass --tokenizer MODEL (a SentencePiece .model or a tokenizer.json).")
         unknown = [o for o in self.objectives if o not in OBJECTIVES]
         _check(not unknown and len(self.objectives) > 0,
                f"build.objectives={list(self.objectives)}: unknown {unknown}; choose from {','.join(OBJECTIVES)}.")

@@ -69,9 +69,8 @@ def seq2seq_loss(logits: torch.Tensor, labels: torch.Tensor, **kwargs):
 
 
 FAMILY_LOSSES: dict[str, Callable] = {"decoder": clm_loss, "encoder": mlm_loss, "encoder-decoder": seq2seq_loss}
-LOSSES: SpecTable = SpecTable(lambda spec: FAMILY_LOSSES[spec.family])
 TARGET_KEYS: SpecTable = SpecTable(lambda spec: FAMILY_TARGET_KEYS[spec.family])
-"""Objective name -> loss / the batch key its targets come from, by the objective's family."""
+"""Objective name -> the batch key its targets come from, by the objective's family."""
 
 
 def loss_for(objective: str) -> Callable:

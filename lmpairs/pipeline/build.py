@@ -37,7 +37,7 @@ from lmpairs.pipeline.output import (
 from lmpairs.pipeline.paths import absolute, apply_storage_options, check_s3_buckets, join, storage_options
 from lmpairs.pipeline.preflight import Plan, preflight
 from lmpairs.pipeline.progress import ProgressMonitor, SplitProgress
-from lmpairs.pipeline.splitjob import TRAIN, VALIDATION, SplitJob, process_split
+from lmpairs.pipeline.splitjob import SplitJob, process_split
 from lmpairs.schemas import Manifest
 from lmpairs.tokenizer import Tokenizer
 from lmpairs.version import __version__
@@ -49,10 +49,6 @@ RUN_ONLY_FIELDS = ("output", "overwrite")
 builds of the same data into different directories have identical manifests."""
 _TOKENIZERS: dict[str, Tokenizer] = {}
 """Tokenizers parsed in this worker process, by model sha256 (Dask runs ``setup()`` per partition)."""
-
-
-def build_splits(config: BuildConfig) -> tuple[str, ...]:
-    return (TRAIN, VALIDATION) if config.validation_fraction > 0 else (TRAIN,)
 
 
 def manifest_base(config: BuildConfig, tokenizer: Tokenizer, splits: list[Any]) -> dict[str, Any]:

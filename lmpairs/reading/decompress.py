@@ -19,7 +19,6 @@ import zstandard
 READ_BYTES = 1 << 20
 OUT_BYTES = 1 << 20
 ZSTD_SLICE = 2 << 10  # a zstd block of <= 128 KiB can cost 4 bytes: <= 64 MiB out per slice
-COMPRESSIONS = ("uncompressed", "gzip", "bzip2", "lzma", "zstd", "deflate")
 
 
 class DamagedStream(Exception):

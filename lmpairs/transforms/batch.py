@@ -112,10 +112,3 @@ def concat_rows(parts: list[RowBatch]) -> RowBatch:
     keys = np.concatenate([p.keys for p in parts]) if parts else np.zeros(0, np.uint64)
     return RowBatch(keys.astype(np.uint64), concat_ragged([p.ids for p in parts]),
                     concat_ragged([p.segments for p in parts]))
-
-
-def concat_examples(parts: list[ExampleBatch]) -> ExampleBatch:
-    """Example batches (same columns) one after another."""
-    names = list(parts[0].columns)
-    return ExampleBatch(np.concatenate([p.keys for p in parts]).astype(np.uint64),
-                        {n: concat_ragged([p.columns[n] for p in parts]) for n in names})

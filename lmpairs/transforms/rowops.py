@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from lmpairs.transforms.batch import Ragged
-from lmpairs.transforms.seeding import words_at
 
 
 def lengths_of(offsets: np.ndarray) -> np.ndarray:
@@ -33,11 +32,6 @@ def positions_in_rows(offsets: np.ndarray, rows: np.ndarray | None = None) -> np
     if rows is None:
         rows = row_of(offsets)
     return np.arange(offsets[-1], dtype=np.int64) - offsets[rows]
-
-
-def words_for(keys: np.ndarray, rows: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Hash words of flat items: stream key of their row (``keys[rows]``) at their ``positions``."""
-    return words_at(keys[rows], positions)
 
 
 def rank_in_rows(rows: np.ndarray, words: np.ndarray, num_rows: int) -> tuple[np.ndarray, np.ndarray]:
