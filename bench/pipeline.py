@@ -20,7 +20,7 @@ of the process tree are recorded too (on a shared machine they drift less than w
 is the largest sum of resident memory over the build's process tree (psutil, every 100 ms). One
 more run of ``build all 2w``, ``build clm 2w`` and ``plain x2`` on a 4x corpus gives the peak RSS
 at 4x and the marginal rate on the extra corpus, where start-up cancels out; a build of a tiny
-corpus measures Beam's fixed start-up. Targets (issue 9): CLM 2 workers at the margin >= 0.9x plain
+corpus measures Beam's fixed start-up. Targets: CLM 2 workers at the margin >= 0.9x plain
 x2; in-process CLM >= 0.8x plain x1; all four <= 1.6x CLM alone; peak RSS of all four at 4x <= 1.1x
 that at 1x::
 

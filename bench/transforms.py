@@ -19,7 +19,7 @@ pins itself to one core (torch to one thread); the corpus is tokenized once with
 Times are the process's CPU seconds (one pinned core, so CPU time is the time the work took on
 that core), which other load on a shared machine does not inflate as it does wall time.
 
-Targets (issue 10): transforms >= 10x the SentencePiece rate for MLM and T5, >= 4x for BART,
+Targets: transforms >= 10x the SentencePiece rate for MLM and T5, >= 4x for BART,
 >= 40x for CLM; MLM masking >= 2.5x HF in exact mode and >= 4x in bernoulli mode::
 
     python -m bench.transforms [--quick] [--repeats N] [--json out.json]
@@ -159,7 +159,7 @@ def measure(cpu: int, *, quick: bool, repeats: int) -> list[Metric]:
 
 def clm_packing(tokenizer: Tokenizer, batches, num_tokens: int, spm_seconds, repeats: int, *,
                 quick: bool) -> list[Metric]:
-    """CLM ``concat`` versus ``best_fit`` (issue 13): rate, padding share, documents cut across rows."""
+    """CLM ``concat`` versus ``best_fit``: rate, padding share, documents cut across rows."""
     base = OBJECTIVE_CONFIGS["clm"]()
     variants = {"concat": base, "best_fit": dataclasses.replace(base, packing="best_fit"),
                 "best_fit truncate": dataclasses.replace(base, packing="best_fit", long_documents="truncate")}

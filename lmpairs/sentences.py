@@ -43,9 +43,9 @@ def normalize_text(text: str) -> str:
 def split_sentences(text: str) -> list[str]:
     """Split ``text`` into sentences at blank lines, after ``. ! ?`` and after ``。！？``.
 
-    A single line break inside a paragraph is a wrap, not a sentence end (DESIGN, BART): a
-    hard-wrapped book keeps its sentences whole, and a line that ends in ``. ! ?`` still ends one
-    when the next line does not start in lowercase.
+    A single line break inside a paragraph is a wrap, not a sentence end, so a hard-wrapped book
+    keeps its sentences whole for BART's sentence permutation; a line that ends in ``. ! ?`` still
+    ends one when the next line does not start in lowercase.
 
     Only the whitespace between sentences is dropped: joining the result with the removed
     whitespace gives ``text`` back. Empty pieces (blank lines) are skipped. A final sentence

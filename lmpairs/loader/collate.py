@@ -2,8 +2,8 @@
 
 Collate functions return int64 numpy arrays; :func:`batch_tensors` turns a batch into tensors.
 
-Batches follow DESIGN.md "Batches": int64 tensors, padded to the longest row of the batch (or a
-multiple of ``pad_to_multiple_of``), −100 wherever a position carries no loss.
+Batches are int64 tensors, padded to the longest row of the batch (or a multiple of
+``pad_to_multiple_of``), −100 wherever a position carries no loss.
 
 - CLM: a stored row of ``n <= seq_len + 1`` tokens gives ``input_ids = row[:-1]`` and pre-shifted
   ``target_ids = row[1:]``; optional ``position_ids`` restart at 0 at each document start

@@ -2,7 +2,7 @@
 
 A window of stored examples is turned back into clean rows with the objective's own ``clean`` and
 corrupted again, as one batch, by the same ``lmpairs.transforms`` code the pipeline ran, with
-``copy = epoch``: DESIGN's keyed hash of ``(build seed, objective, example key, epoch)``. Epoch 0
+``copy = epoch``: the keyed hash of ``(build seed, objective, example key, epoch)``. Epoch 0
 therefore gives back exactly the stored examples of a build with one copy, and epoch ``e`` what a
 static build's copy ``e`` holds (its content; stored keys are kept). Any split of rows into
 windows or batches gives the same examples.

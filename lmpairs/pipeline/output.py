@@ -1,6 +1,6 @@
 """Prepare the output directory: one build at a time, never touching what lmpairs did not write.
 
-Rules (issue 14): ``/`` and the home directory are refused outright. Without ``--overwrite`` OUT
+Rules: ``/`` and the home directory are refused outright. Without ``--overwrite`` OUT
 must be empty apart from an interrupted build's leftovers (its temp dir and a stale lock), which
 are removed. With ``--overwrite`` OUT may also hold lmpairs datasets (real directories with a
 ``manifest.json``): they stay in place until the new build commits and replaces the objectives it

@@ -44,7 +44,7 @@ class ShardInfo:
 
 @dataclass(frozen=True, kw_only=True)
 class Manifest:
-    """What one objective directory holds; see DESIGN.md "On disk"."""
+    """What one objective directory holds: its build settings, tokenizer, inputs, counters and shards per split."""
 
     objective: str
     config: dict[str, Any]

@@ -14,7 +14,8 @@ from lmpairs.objectives import get_spec
 
 FORMAT_VERSION = 2
 """Bumped whenever the on-disk layout or the draws change incompatibly; readers refuse other versions.
-Version 2: split-local packing, row keys from content positions, and DESIGN's keyed-hash draws."""
+Version 2: split-local packing, row keys from content positions, and keyed-hash draws
+(:mod:`lmpairs.transforms.seeding`)."""
 
 _TOKENS = pa.list_(pa.int32())
 

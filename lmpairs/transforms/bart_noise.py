@@ -2,8 +2,9 @@
 
 Every function takes row *bodies* (the ids between ``<s>`` and ``</s>``) as flat ``values`` and
 ``offsets``, so the framing is never touched, and returns new arrays; inputs are never mutated.
-Draws are DESIGN's keyed hash words: ``keys`` holds one stream key per row, and each draw sits at a
-position of its own domain (token, sentence, span or slot index inside the row).
+Draws are keyed hash words (:mod:`lmpairs.transforms.seeding`): ``keys`` holds one stream key per
+row, and each draw sits at a position of its own domain (token, sentence, span or slot index inside
+the row).
 
 Counts follow fairseq: ``ceil(n * ratio)`` (guarded against float error, so ``ceil(10 * 0.3)`` is
 3). Random ids are drawn from ``vocab.ordinary_ids`` (fairseq draws any id, specials included).

@@ -11,7 +11,8 @@ The pipeline calls, per stream (one input split, one train/validation side)::
     rows, dropped_tokens = packer.finish()   # the final short row (or none), tokens dropped
 
 and the loader's dynamic corruption calls ``obj.corrupt(obj.clean(stored), seed=seed, copy=epoch)``.
-Corruption of a row depends only on ``(seed, objective_id, row key, copy)``: DESIGN's keyed hash.
+Corruption of a row depends only on ``(seed, objective_id, row key, copy)``, through the keyed hash
+of :mod:`lmpairs.transforms.seeding`.
 """
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ class Objective(ABC):
         return {"tokens": int(examples.columns["input_ids"].values.shape[0])}
 
     def keys_for(self, rows: RowBatch, seed: int, copy: int, stream: int) -> np.ndarray:
-        """Stream keys of every row: DESIGN's ``k(seed, objective_id, row key, copy, stream)``."""
+        """Stream keys of every row: ``k(seed, objective_id, row key, copy, stream)`` of the keyed hash."""
         return stream_keys(seed, self.objective_id, rows.keys, copy, stream)
 
     def keys_for_streams(self, rows: RowBatch, seed: int, copy: int, streams: tuple[int, ...]) -> list[np.ndarray]:

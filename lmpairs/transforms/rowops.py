@@ -125,7 +125,7 @@ def select_sorted(rows: np.ndarray, words: np.ndarray, k: np.ndarray, counts: np
 def smallest_k(rows: np.ndarray, words: np.ndarray, k: np.ndarray, num_rows: int) -> np.ndarray:
     """Boolean mask of each row's ``k[row]`` items with the smallest ``(word, position)`` keys.
 
-    The exact-count draw of DESIGN ("Determinism"): uniform without replacement, order-free. Items
+    An exact-count draw from the keyed hash words: uniform without replacement, order-free. Items
     come grouped by row in position order (flat ragged data). Only candidates under a per-row hash
     bound that holds ``k`` with overwhelming probability are ranked; a row with fewer than ``k``
     under it is redone with all its items, so the result is exact either way.

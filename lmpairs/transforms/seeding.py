@@ -1,4 +1,4 @@
-"""Stable keys and DESIGN's keyed counter-based hash: every random word of every example, batch-wise.
+"""Stable keys and the keyed counter-based hash behind every random word of every example, batch-wise.
 
 A random word is ``u(seed, objective_id, example_key, copy, stream, position)``: the stream key
 ``k`` chains the SplitMix64 finalizer ``mix`` over ``seed, objective_id, example_key, copy,
