@@ -40,7 +40,7 @@ SOURCES = ("tinyshakespeare.txt", "pride_and_prejudice.txt", "botchan.txt")
 
 def source_documents() -> list[str]:
     """The pydoc corpus and whichever shared English corpora exist, as ~2,000-character documents."""
-    from lmpairs.corpus import corpus_documents
+    from lmpairs.embedded_corpus import corpus_documents
 
     docs = [d.text for d in corpus_documents()]
     for name in SOURCES:

@@ -1,6 +1,6 @@
 """``lmpairs demo``: the whole job on the embedded corpus, in a few minutes on a laptop CPU.
 
-Stages: write CPython's reference documentation as JSONL (:mod:`lmpairs.corpus`), train a
+Stages: write CPython's reference documentation as JSONL (:mod:`lmpairs.embedded_corpus`), train a
 SentencePiece tokenizer on it, build all four objectives with the Beam pipeline (DirectRunner in
 this process), print each manifest's summary and a decoded example (:mod:`lmpairs.inspection`),
 then stream each objective through ``PairStream`` into the reference trainer for a short run and
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from lmpairs.config import OBJECTIVES, BuildConfig, ConfigError
-from lmpairs.corpus import describe_corpus, write_corpus
+from lmpairs.embedded_corpus import describe_corpus, write_corpus
 from lmpairs.inspection import InspectOptions, inspect_build
 from lmpairs.inspection.report import default_width
 from lmpairs.tokenizer import Tokenizer, TokenizerError, train_tokenizer

@@ -12,7 +12,7 @@ import json
 import random
 from pathlib import Path
 
-from lmpairs.corpus import corpus_documents
+from lmpairs.embedded_corpus import corpus_documents
 from lmpairs.tokenizer_training import train_tokenizer_json
 
 VOCAB_SIZE = 2000

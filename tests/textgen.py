@@ -1,7 +1,7 @@
 """Hermetic test text: the embedded pydoc corpus plus Faker-generated English and Japanese.
 
 The default test tier must pass in a bare clone, so its text comes from what the project ships or
-installs: :mod:`lmpairs.corpus` (CPython's reference documentation) and Faker's ``en_US`` and
+installs: :mod:`lmpairs.embedded_corpus` (CPython's reference documentation) and Faker's ``en_US`` and
 ``ja_JP`` providers (a pinned version in the ``test`` extra, seeded, so the text is the same every
 run). The real corpora in ``../shared/data`` are only read by tests that take ``shared_data``.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from faker import Faker
 
-from lmpairs.corpus import corpus_documents
+from lmpairs.embedded_corpus import corpus_documents
 
 
 def pydoc_documents() -> list[str]:

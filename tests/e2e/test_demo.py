@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lmpairs.config import OBJECTIVES
-from lmpairs.corpus import write_corpus
 from lmpairs.demo import fit_tokenizer
+from lmpairs.embedded_corpus import write_corpus
 from lmpairs.inspection import InspectOptions, inspect_build
 from lmpairs.schemas import read_manifest
 from lmpairs.tokenizer import TokenizerError, train_tokenizer

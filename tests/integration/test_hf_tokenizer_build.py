@@ -18,7 +18,7 @@ import pytest
 from hf_tokenizers import japanese_documents, write_gpt2_style, write_t5_style
 
 from lmpairs.config import MlmConfig
-from lmpairs.corpus import write_corpus
+from lmpairs.embedded_corpus import write_corpus
 from lmpairs.schemas.rows import list_to_numpy
 from lmpairs.sentences import normalize_text
 from lmpairs.tokenizer import Tokenizer

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lmpairs.config import OBJECTIVE_CONFIGS, OBJECTIVES
-from lmpairs.corpus import corpus_documents
+from lmpairs.embedded_corpus import corpus_documents
 from lmpairs.inspection import InspectError, InspectOptions, add_inspect_arguments, inspect_build, run_inspect
 from lmpairs.inspection.examples import _matched, render_mlm, sentinel_spans
 from lmpairs.inspection.render import PieceRenderer, side_by_side

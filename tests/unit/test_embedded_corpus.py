@@ -8,9 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from lmpairs import corpus
-from lmpairs.corpus import (CORPUS_NAME, corpus_documents, group_paragraphs, reflow_paragraph, split_sections,
-                            topic_documents, write_corpus)
+from lmpairs import embedded_corpus as corpus
+from lmpairs.embedded_corpus import (
+    CORPUS_NAME,
+    corpus_documents,
+    group_paragraphs,
+    reflow_paragraph,
+    split_sections,
+    topic_documents,
+    write_corpus,
+)
 
 
 def test_module_imports_only_the_standard_library():
