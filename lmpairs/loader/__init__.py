@@ -2,7 +2,7 @@
 from lmpairs.loader import losses
 from lmpairs.loader.dataset import PairStream
 from lmpairs.loader.losses import clm_loss, loss_for, mlm_loss, num_targets, seq2seq_loss
-from lmpairs.loader.read import ShardError
+from lmpairs.loader.shard_reader import ShardError
 from lmpairs.loader.state import StateError
 from lmpairs.loader.stateful import PairLoader
 

@@ -37,7 +37,7 @@ from lmpairs.loader.budget import token_batches
 from lmpairs.loader.collate import COLLATORS, CollateSpec, batch_tensors, example_lengths, needed_columns
 from lmpairs.loader.dynamic import DynamicCorruption
 from lmpairs.loader.plan import EpochPlan, PlanOptions, Window, plan_epoch, rank_num_batches, rank_size
-from lmpairs.loader.read import VERIFY_MODES, ShardReader, WindowRows, warm_arrow_to_numpy
+from lmpairs.loader.shard_reader import VERIFY_MODES, ShardReader, WindowRows, warm_arrow_to_numpy
 from lmpairs.loader.state import MAX_WORKERS, STATE_VERSION, WORKER_KEY, Position, StateError, check_state
 from lmpairs.loader.stateful import PairLoader
 from lmpairs.loader.units import list_units
@@ -76,7 +76,7 @@ class PairStream(IterableDataset):
     ``objective`` / ``expected_tokenizer`` (path or sha256) make the manifest check what you expect.
     ``return_keys`` adds ``example_key`` (the uint64 keys' bits as int64; pop it before
     ``model(**batch)``). ``verify``: ``"sha256"`` (each shard hashed on first open), ``"size"`` or
-    ``"none"`` (see :mod:`lmpairs.loader.read`). ``filesystem``: a ``pyarrow.fs.FileSystem`` or a dict of
+    ``"none"`` (see :mod:`lmpairs.loader.shard_reader`). ``filesystem``: a ``pyarrow.fs.FileSystem`` or a dict of
     its options (endpoint, credentials) for URLs of the dataset and of ``tokenizer``.
     """
 

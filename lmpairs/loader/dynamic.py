@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from lmpairs.loader.ragged import Ragged
-from lmpairs.loader.read import WindowRows
+from lmpairs.loader.shard_reader import WindowRows
 from lmpairs.objectives import get_spec
 from lmpairs.transforms import ExampleBatch, Objective, RowBatch, make_objective
 from lmpairs.transforms.batch import Ragged as BatchRagged

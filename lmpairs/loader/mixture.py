@@ -44,7 +44,7 @@ from lmpairs.loader.collate import COLLATORS, batch_tensors
 from lmpairs.loader.dataset import PairStream
 from lmpairs.loader.mixplan import MixOptions, MixturePlan, apportion, epoch_draws, plan_mixture
 from lmpairs.loader.ragged import Ragged
-from lmpairs.loader.read import WindowRows
+from lmpairs.loader.shard_reader import WindowRows
 from lmpairs.loader.state import MAX_WORKERS, STATE_VERSION, WORKER_KEY, Position, StateError, check_state
 from lmpairs.loader.stateful import PairLoader
 from lmpairs.objectives import get_spec

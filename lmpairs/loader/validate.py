@@ -5,7 +5,7 @@ resolved once (:func:`lmpairs.schemas.storage.shard_paths`): the path checked he
 File sizes come from one ``get_file_info`` call over all shards (skipped with ``verify="none"``);
 footers (schema, row groups) are read in a small thread pool since on object stores each is a
 round trip; pass ``verify_footers=False`` to leave those checks to the first read of each shard.
-Content hashes are checked lazily by the reader (:mod:`lmpairs.loader.read`).
+Content hashes are checked lazily by the reader (:mod:`lmpairs.loader.shard_reader`).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from lmpairs.loader.read import REBUILD, ShardError, check_row_groups
+from lmpairs.loader.shard_reader import REBUILD, ShardError, check_row_groups
 from lmpairs.schemas import (
     Manifest,
     ManifestError,
