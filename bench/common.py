@@ -194,3 +194,9 @@ def finish(metrics: Sequence[Metric], json_path: Path | None, **extra) -> None:
     print(format_table(metrics))
     if json_path is not None:
         write_json(json_path, metrics, **extra)
+
+
+def run_script(run: Callable[..., Sequence[Metric]], doc: str) -> None:
+    """A bench module's ``main``: parse the common options, ``run(quick=, repeats=)``, print and save."""
+    args = script_args(doc.splitlines()[0])
+    finish(run(quick=args.quick, repeats=args.repeats), args.json)

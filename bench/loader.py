@@ -39,7 +39,15 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from bench.common import Metric, at_least, finish, interleaved, median, paired_ratio, ratio_metric, script_args
+from bench.common import (
+    Metric,
+    at_least,
+    interleaved,
+    median,
+    paired_ratio,
+    ratio_metric,
+    run_script,
+)
 from bench.corpus import cache_dir
 
 FULL_MB, QUICK_MB = 16.0, 0.2
@@ -238,8 +246,7 @@ def run(*, quick: bool = False, repeats: int | None = None) -> list[Metric]:
 
 
 def main() -> None:
-    args = script_args(__doc__.splitlines()[0])
-    finish(run(quick=args.quick, repeats=args.repeats), args.json)
+    run_script(run, __doc__)
 
 
 if __name__ == "__main__":

@@ -38,13 +38,12 @@ from bench.common import (
     ProcessRun,
     at_least,
     at_most,
-    finish,
     median,
     paired_ratio,
     python_cmd,
     ratio_metric,
     run_process,
-    script_args,
+    run_script,
 )
 from bench.corpus import cache_dir, corpus_files, read_documents, tiled_corpus, tokenizer_model
 
@@ -204,8 +203,7 @@ def pipeline_metrics(runs: dict[str, list[ProcessRun]], startup: ProcessRun, all
 
 
 def main() -> None:
-    args = script_args(__doc__.splitlines()[0])
-    finish(run(quick=args.quick, repeats=args.repeats), args.json)
+    run_script(run, __doc__)
 
 
 if __name__ == "__main__":

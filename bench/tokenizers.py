@@ -30,7 +30,7 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from bench.common import Metric, finish, interleaved, median, paired_ratio, ratio_metric, script_args  # noqa: E402
+from bench.common import Metric, interleaved, median, paired_ratio, ratio_metric, run_script  # noqa: E402
 from bench.corpus import SHARED_DATA, cache_dir, split_documents  # noqa: E402
 
 FULL_MB, QUICK_MB = 8.0, 0.3
@@ -117,8 +117,7 @@ def run(*, quick: bool, repeats: int | None) -> list[Metric]:
 
 
 def main() -> None:
-    args = script_args(__doc__.splitlines()[0])
-    finish(run(quick=args.quick, repeats=args.repeats), args.json)
+    run_script(run, __doc__)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,15 @@ from functools import partial
 
 import numpy as np
 
-from bench.common import Metric, at_least, finish, interleaved, median, paired_ratio, ratio_metric, script_args
+from bench.common import (
+    Metric,
+    at_least,
+    interleaved,
+    median,
+    paired_ratio,
+    ratio_metric,
+    run_script,
+)
 from bench.corpus import read_documents, tiled_corpus, tokenizer_model
 from lmpairs.config import OBJECTIVE_CONFIGS, OBJECTIVES
 from lmpairs.tokenizer import Tokenizer
@@ -218,8 +226,7 @@ def mlm_versus_hf(mlm, tokenizer: Tokenizer, batches, repeats: int, *, quick: bo
 
 
 def main() -> None:
-    args = script_args(__doc__.splitlines()[0])
-    finish(run(quick=args.quick, repeats=args.repeats), args.json)
+    run_script(run, __doc__)
 
 
 if __name__ == "__main__":
