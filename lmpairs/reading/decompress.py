@@ -25,9 +25,24 @@ class DamagedStream(Exception):
     """The compressed stream is truncated or corrupt; the message says how."""
 
 
-class _Zlib:
+class _Decoder:
+    """One decompressor object behind ``feed(data)``, which yields its output in bounded pieces."""
+
+    def __init__(self, decompressor) -> None:
+        self._d = decompressor
+
+    @property
+    def eof(self) -> bool:
+        return self._d.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._d.unused_data
+
+
+class _Zlib(_Decoder):
     def __init__(self, wbits: int) -> None:
-        self._d = zlib.decompressobj(wbits)
+        super().__init__(zlib.decompressobj(wbits))
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         d = self._d
@@ -39,20 +54,12 @@ class _Zlib:
             if d.eof or (not data and len(out) < OUT_BYTES):
                 return
 
-    @property
-    def eof(self) -> bool:
-        return self._d.eof
 
-    @property
-    def unused_data(self) -> bytes:
-        return self._d.unused_data
-
-
-class _Buffered:
+class _Buffered(_Decoder):
     """bz2 / lzma decompressors: they buffer input themselves and report ``needs_input``."""
 
     def __init__(self, make: Callable) -> None:
-        self._d = make()
+        super().__init__(make())
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         d = self._d
@@ -64,18 +71,12 @@ class _Buffered:
                 return
             out = d.decompress(b"", OUT_BYTES)
 
-    @property
-    def eof(self) -> bool:
-        return self._d.eof
 
-    @property
-    def unused_data(self) -> bytes:
-        return self._d.unused_data
+class _Zstd(_Decoder):
+    """zstd has no output limit per call: it is fed ``ZSTD_SLICE`` bytes at a time instead."""
 
-
-class _Zstd:
     def __init__(self) -> None:
-        self._d = zstandard.ZstdDecompressor().decompressobj()
+        super().__init__(zstandard.ZstdDecompressor().decompressobj())
         self._rest = b""
 
     def feed(self, data: bytes) -> Iterator[bytes]:
@@ -87,10 +88,6 @@ class _Zstd:
             if self._d.eof:
                 self._rest = self._d.unused_data + bytes(view[i + ZSTD_SLICE:])
                 return
-
-    @property
-    def eof(self) -> bool:
-        return self._d.eof
 
     @property
     def unused_data(self) -> bytes:
