@@ -68,11 +68,20 @@ def apply_storage_options(options: PipelineOptions | dict[str, Any] | None, *, f
     """Hand pipeline options to Beam's ``FileSystems`` (S3's endpoint and keys, GCS's project…).
 
     The driver calls it before any check touches a URL. Workers call it with ``force=False`` from
-    ``setup()``: runners that start Beam's own SDK harness have set the options already, others
-    (Dask's workers) have not, and ``s3://`` would fail with "Must provide one of client or options".
+    ``setup()`` with the job's options as a dict: the options a worker already has are kept and the
+    job's are added where missing. Runners differ here: Dataflow's harness has the job's options,
+    Dask's workers have none ("Must provide one of client or options" on ``s3://``), and the
+    DirectRunner's multi_processing workers have empty ones ("Unable to locate credentials").
     """
-    if options is None or (not force and FileSystems._pipeline_options is not None):
+    if options is None:
         return
+    current = FileSystems._pipeline_options
+    if not force and current is not None:
+        have = current.get_all_options(drop_default=True)
+        wanted = options if isinstance(options, dict) else options.get_all_options(drop_default=True)
+        if all(have.get(k) == v for k, v in wanted.items()):
+            return
+        options = {**wanted, **have}
     if isinstance(options, dict):
         options = PipelineOptions.from_dictionary(options)
     FileSystems.set_options(options)

@@ -105,10 +105,11 @@ def local_tree(root) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def assert_same_build(got: dict[str, bytes], want: dict[str, bytes], *, url: str, root) -> None:
+def assert_same_build(got: dict[str, bytes], want: dict[str, bytes], *, url: str, root,
+                      objectives=OBJECTIVES) -> None:
     """Same files, same shard bytes; manifests the same but for created_at and the inputs' location."""
     assert sorted(got) == sorted(want)
-    assert sum(name.endswith("manifest.json") for name in want) == len(OBJECTIVES)
+    assert sum(name.endswith("manifest.json") for name in want) == len(objectives)
     for name in want:
         if name.endswith("manifest.json"):
             a, b = json.loads(want[name]), json.loads(got[name])
@@ -222,3 +223,31 @@ def test_the_s3_lock_refuses_a_second_build_and_takes_over_a_dead_ones(s3_filesy
     assert json.loads(s3_tree(s3, "locked")[output.LOCK_NAME])["token"] == taken.token
     taken.release()
     assert s3_tree(s3, "locked") == {}
+
+
+WORKERS = {"two_processes": ("--direct_num_workers=2", "--direct_running_mode=multi_processing"),
+           "dask": ("--runner=DaskRunner",)}
+
+
+@pytest.mark.parametrize("runner", list(WORKERS))
+def test_worker_processes_reach_s3_through_the_flags(runner, sources, s3, build, tmp_path):  # noqa: F811
+    """Workers in other processes get the --s3_* options too (Dask's get none from Beam, the DirectRunner's
+    multi_processing workers empty ones); byte-range splits seek into s3 objects."""
+    root, url = sources
+    options = dict(objectives=("clm",), seq_len=SEQ_LEN, split_mb=0.005)
+    build([str(root / "corpus" / "*")], tmp_path / "out", str(root / "tok" / "spm.model"), **options)
+    args = WORKERS[runner]
+    cluster = None
+    if runner == "dask":
+        distributed = pytest.importorskip("dask.distributed")
+        cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+                                           dashboard_address=None)
+        args = (*args, f"--dask_client_address={cluster.scheduler_address}")
+    try:
+        manifests = build([f"{url}/corpus/*"], f"s3://{BUCKET}/{runner}", f"{url}/tok/spm.model",
+                          beam_args=[*s3_flags(s3), *args], **options)
+    finally:
+        if cluster is not None:
+            cluster.close()
+    assert len(manifests["clm"].inputs) > 3  # byte-range splits of shakespeare.txt and arxiv.jsonl
+    assert_same_build(s3_tree(s3, runner), local_tree(tmp_path / "out"), url=url, root=root, objectives=("clm",))
