@@ -116,6 +116,22 @@ def mlm_rows(num_rows: int, *, seq_len: int = 16, first_key: int = 1000,
     return np.arange(num_rows, dtype=np.uint64) + first_key, {"input_ids": inputs, "labels": labels}
 
 
+def signature(batch) -> tuple:
+    """Everything a batch holds, as comparable plain values."""
+    return tuple((name, tuple(batch[name].shape), tuple(batch[name].flatten().tolist())) for name in sorted(batch))
+
+
+def epoch_signatures(loader, epoch: int = 1, limit: int | None = None) -> list[tuple]:
+    """The :func:`signature` of each batch ``loader`` yields in ``epoch``; only the first ``limit`` if given."""
+    loader.set_epoch(epoch)
+    out = []
+    for batch in loader:
+        out.append(signature(batch))
+        if len(out) == limit:
+            break
+    return out
+
+
 def truncate(path: str | os.PathLike, keep_fraction: float = 0.5) -> None:
     data = Path(path).read_bytes()
     Path(path).write_bytes(data[:int(len(data) * keep_fraction)])

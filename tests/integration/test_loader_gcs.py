@@ -2,7 +2,7 @@
 as the local copy with and without workers, and resume from a state_dict."""
 import pytest
 from gcs_server import gcs  # noqa: F401  (fixture)
-from loader_fixtures import clm_rows, write_dataset
+from loader_fixtures import clm_rows, epoch_signatures, write_dataset
 
 from lmpairs.loader import PairStream
 
@@ -16,20 +16,6 @@ def datasets(tmp_path_factory, gcs):  # noqa: F811
     return local, gcs.upload_dir(local, "lmpairs-gcs/out/clm")
 
 
-def signature(batch):
-    return tuple((name, tuple(batch[name].shape), tuple(batch[name].flatten().tolist())) for name in sorted(batch))
-
-
-def batches(loader, epoch=1, limit=None):
-    loader.set_epoch(epoch)
-    out = []
-    for batch in loader:
-        out.append(signature(batch))
-        if len(out) == limit:
-            break
-    return out
-
-
 def stream(path, **kwargs):
     return PairStream(path, batch_size=4, shuffle_buffer=12, return_keys=True, **kwargs)
 
@@ -37,16 +23,16 @@ def stream(path, **kwargs):
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_gcs_stream_equals_the_local_copy(datasets, gcs, num_workers):  # noqa: F811
     local, url = datasets
-    want = batches(stream(local).make_loader(num_workers=num_workers))
-    assert batches(stream(url, filesystem=gcs.options).make_loader(num_workers=num_workers)) == want
+    want = epoch_signatures(stream(local).make_loader(num_workers=num_workers))
+    assert epoch_signatures(stream(url, filesystem=gcs.options).make_loader(num_workers=num_workers)) == want
     assert len(want) == 12
 
 
 def test_resume_on_gcs_from_a_state_dict(datasets, gcs):  # noqa: F811
     _, url = datasets
-    full = batches(stream(url, filesystem=gcs.filesystem()).make_loader(num_workers=2))
+    full = epoch_signatures(stream(url, filesystem=gcs.filesystem()).make_loader(num_workers=2))
     first = stream(url, filesystem=gcs.filesystem()).make_loader(num_workers=2)
-    head = batches(first, limit=5)
+    head = epoch_signatures(first, limit=5)
     resumed = stream(url, filesystem=gcs.filesystem()).make_loader(num_workers=2)
     resumed.load_state_dict(first.state_dict())
-    assert head + batches(resumed) == full
+    assert head + epoch_signatures(resumed) == full

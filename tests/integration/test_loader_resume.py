@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from loader_fixtures import clm_rows, seq2seq_rows, write_dataset
+from loader_fixtures import clm_rows, epoch_signatures, seq2seq_rows, write_dataset
 from torch.utils.data import DataLoader
 
 from lmpairs.loader import PairStream, StateError
@@ -22,36 +22,21 @@ def t5_dir(tmp_path_factory):
                          num_shards=2, row_group_rows=16)
 
 
-def signature(batch):
-    """Everything a batch holds, as comparable plain values."""
-    return tuple((name, tuple(batch[name].shape), tuple(batch[name].flatten().tolist())) for name in sorted(batch))
-
-
-def epoch(loader, number, limit=None):
-    loader.set_epoch(number)
-    out = []
-    for batch in loader:
-        out.append(signature(batch))
-        if len(out) == limit:
-            break
-    return out
-
-
 def check_resume(make, midpoints, *, number=1):
     """For each midpoint: stop there, save (through JSON), resume in a fresh loader, compare."""
-    full = epoch(make(), number)
-    following = epoch(make(), number + 1)
+    full = epoch_signatures(make(), number)
+    following = epoch_signatures(make(), number + 1)
     for m in midpoints:
         first = make()
-        head = epoch(first, number, limit=m)
+        head = epoch_signatures(first, number, limit=m)
         state = json.loads(json.dumps(first.state_dict()))
         assert state["epoch"] == number and state["batches"] == m
         resumed = make()
         resumed.load_state_dict(state)
         assert resumed.state_dict()["batches"] == m
-        tail = epoch(resumed, number)  # set_epoch of the saved epoch keeps the position
+        tail = epoch_signatures(resumed, number)  # set_epoch of the saved epoch keeps the position
         assert head + tail == full, f"resume after {m} batches differs"
-        assert epoch(resumed, number + 1) == following  # and the next epoch starts over
+        assert epoch_signatures(resumed, number + 1) == following  # and the next epoch starts over
     return full
 
 
@@ -80,23 +65,23 @@ def test_resume_with_two_ranks_and_padding(clm_dir):
 def test_resume_token_budget_batches_with_workers(t5_dir):
     def make():
         return PairStream(t5_dir, max_tokens=150, shuffle_buffer=40, return_keys=True).make_loader(num_workers=2)
-    full = epoch(make(), 1)
+    full = epoch_signatures(make(), 1)
     check_resume(make, [1, len(full) // 2 + 1, len(full) - 1])
 
 
 def test_persistent_workers_resume_in_the_same_loader(clm_dir):
     loader = clm_stream(clm_dir).make_loader(num_workers=2, persistent_workers=True)
-    full = epoch(loader, 0)
-    head = epoch(loader, 0, limit=7)
+    full = epoch_signatures(loader, 0)
+    head = epoch_signatures(loader, 0, limit=7)
     state = loader.state_dict()
-    epoch(loader, 0)  # run on; then go back to the saved point
+    epoch_signatures(loader, 0)  # run on; then go back to the saved point
     loader.load_state_dict(state)
-    assert head + epoch(loader, 0) == full
+    assert head + epoch_signatures(loader, 0) == full
 
 
 def test_states_from_another_plan_are_refused_with_the_difference(clm_dir):
     loader = clm_stream(clm_dir).make_loader(num_workers=2)
-    epoch(loader, 0, limit=3)
+    epoch_signatures(loader, 0, limit=3)
     state = loader.state_dict()
     with pytest.raises(StateError, match="num_workers: saved 2, now 1"):
         clm_stream(clm_dir).make_loader(num_workers=0).load_state_dict(state)
@@ -116,6 +101,6 @@ def test_the_dataset_refuses_a_state_it_cannot_know_under_workers(clm_dir):
 def test_the_loader_state_is_the_stream_state(clm_dir):
     ds = clm_stream(clm_dir)
     loader = ds.make_loader(num_workers=2)
-    epoch(loader, 0, limit=5)
+    epoch_signatures(loader, 0, limit=5)
     assert loader.state_dict() == ds.state_dict()
     assert ds.state_dict()["batches"] == 5 and len(ds.state_dict()["worker_batches"]) == 2

@@ -8,7 +8,7 @@ s3 copy). Unreachable storage is one line naming the URL and the fix. All but th
 """
 import pyarrow.fs as pafs
 import pytest
-from loader_fixtures import clm_rows, mlm_rows, write_dataset
+from loader_fixtures import clm_rows, epoch_signatures, mlm_rows, write_dataset
 from s3_server import s3  # noqa: F401  (fixture)
 
 from lmpairs.errors import UserError
@@ -24,20 +24,6 @@ def datasets(tmp_path_factory, s3):  # noqa: F811
     return local, s3.upload_dir(local, "lmpairs-test/out/clm")
 
 
-def signature(batch):
-    return tuple((name, tuple(batch[name].shape), tuple(batch[name].flatten().tolist())) for name in sorted(batch))
-
-
-def batches(loader, epoch=1, limit=None):
-    loader.set_epoch(epoch)
-    out = []
-    for batch in loader:
-        out.append(signature(batch))
-        if len(out) == limit:
-            break
-    return out
-
-
 def stream(path, **kwargs):
     return PairStream(path, batch_size=4, shuffle_buffer=12, return_keys=True, **kwargs)
 
@@ -46,8 +32,8 @@ def stream(path, **kwargs):
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_s3_stream_equals_the_local_copy(datasets, s3, num_workers):  # noqa: F811
     local, url = datasets
-    want = batches(stream(local).make_loader(num_workers=num_workers))
-    got = batches(stream(url, filesystem=s3.options).make_loader(num_workers=num_workers))
+    want = epoch_signatures(stream(local).make_loader(num_workers=num_workers))
+    got = epoch_signatures(stream(url, filesystem=s3.options).make_loader(num_workers=num_workers))
     assert got == want and len(want) == 16
 
 
@@ -55,22 +41,22 @@ def test_s3_stream_equals_the_local_copy(datasets, s3, num_workers):  # noqa: F8
 def test_a_pyarrow_filesystem_object_works_too(datasets, s3):  # noqa: F811
     local, url = datasets
     fs = pafs.S3FileSystem(**s3.options)
-    assert batches(stream(url, filesystem=fs)) == batches(stream(local))
+    assert epoch_signatures(stream(url, filesystem=fs)) == epoch_signatures(stream(local))
 
 
 @pytest.mark.fast
 def test_resume_on_s3_from_a_state_dict(datasets, s3):  # noqa: F811
     local, url = datasets
-    full = batches(stream(url, filesystem=s3.options).make_loader(num_workers=2))
+    full = epoch_signatures(stream(url, filesystem=s3.options).make_loader(num_workers=2))
     first = stream(url, filesystem=s3.options).make_loader(num_workers=2)
-    head = batches(first, limit=6)
+    head = epoch_signatures(first, limit=6)
     state = first.state_dict()
     resumed = stream(url, filesystem=s3.options).make_loader(num_workers=2)
     resumed.load_state_dict(state)
-    assert head + batches(resumed) == full
+    assert head + epoch_signatures(resumed) == full
     moved = stream(local).make_loader(num_workers=2)  # the same dataset, read from another place
     moved.load_state_dict(state)
-    assert head + batches(moved) == full
+    assert head + epoch_signatures(moved) == full
 
 
 def test_dynamic_corruption_takes_the_tokenizer_from_s3(tmp_path, s3, spm_test_model_path):  # noqa: F811
