@@ -139,16 +139,7 @@ class BartPacker:
         body_len = cumulative[stop] - cumulative[first]
         body = gather(docs.ids.values, docs.ids.offsets[row_doc] + body_start, body_len)
         head = obj.head
-        row_len = body_len + head + 1
-        offsets = offsets_of(row_len)
-        ids = np.empty(offsets[-1], dtype=np.int32)
-        frame = np.zeros(ids.shape[0], dtype=bool)
-        frame[offsets[1:] - 1] = True
-        ids[offsets[1:] - 1] = obj.vocab.eos_id
-        if head:
-            frame[offsets[:-1]] = True
-            ids[offsets[:-1]] = obj.vocab.bos_id
-        ids[~frame] = body
+        rows = obj.framed(body, body_len)
         seg_counts = stop - first
         seg = lengths[np.repeat(first, seg_counts) + (np.arange(int(seg_counts.sum()))
                                                      - np.repeat(offsets_of(seg_counts)[:-1], seg_counts))]
@@ -157,7 +148,7 @@ class BartPacker:
         seg[seg_offsets[:-1]] += head
         seg[seg_offsets[1:] - 1] += 1
         keys = row_keys(obj.objective_id, np.asarray(docs.keys, np.uint64)[row_doc], body_start)
-        return RowBatch(keys, Ragged(ids, offsets), Ragged(seg, seg_offsets))
+        return RowBatch(keys, rows, Ragged(seg, seg_offsets))
 
     def finish(self) -> tuple[RowBatch, int]:
         return empty_rows(), 0
@@ -171,6 +162,21 @@ class BartObjective(Objective):
     def full_row_length(self) -> int:
         """The longest row; rows are variable length (a document's last row is usually shorter)."""
         return self.config.seq_len
+
+    def framed(self, bodies: np.ndarray, body_lengths: np.ndarray) -> Ragged:
+        """Rows of ``<s>`` (when the objective has a head), the body, ``</s>``: int32 ids from flat
+        ``bodies`` cut by ``body_lengths``."""
+        head = self.head
+        offsets = offsets_of(body_lengths + head + 1)
+        ids = np.empty(offsets[-1], dtype=np.int32)
+        frame = np.zeros(ids.shape[0], dtype=bool)
+        frame[offsets[1:] - 1] = True
+        ids[offsets[1:] - 1] = self.vocab.eos_id
+        if head:
+            frame[offsets[:-1]] = True
+            ids[offsets[:-1]] = self.vocab.bos_id
+        ids[~frame] = bodies
+        return Ragged(ids, offsets)
 
     @property
     def head(self) -> int:
@@ -243,17 +249,8 @@ class BartObjective(Objective):
         values, offsets = noise.insert_noise(values, offsets, ratio=c.insert_ratio, random_ratio=c.random_ratio,
                                              vocab=self.vocab, keys={"ids": k(INSERT_IDS), "slots": k(INSERT_SLOTS)})
         values = noise.rotate(values, offsets, ratio=c.rotate_ratio, keys=k(ROTATE))
-        head = self.head
-        in_offsets = offsets_of(lengths_of(offsets) + head + 1)
-        out = np.empty(in_offsets[-1], dtype=np.int32)
-        frame = np.zeros(out.shape[0], dtype=bool)
-        frame[in_offsets[1:] - 1] = True
-        out[in_offsets[1:] - 1] = self.vocab.eos_id
-        if head:
-            frame[in_offsets[:-1]] = True
-            out[in_offsets[:-1]] = self.vocab.bos_id
-        out[~frame] = values
-        return {"input_ids": Ragged(out, in_offsets), "labels": Ragged(rows.ids.values.copy(), rows.ids.offsets)}
+        return {"input_ids": self.framed(values, lengths_of(offsets)),
+                "labels": Ragged(rows.ids.values.copy(), rows.ids.offsets)}
 
     def clean(self, examples: ExampleBatch) -> RowBatch:
         """The labels are the clean rows; sentences are not stored, so each row is one segment."""
