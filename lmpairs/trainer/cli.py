@@ -12,13 +12,15 @@ import statistics
 import sys
 import types
 import typing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from lmpairs.errors import UserError
 from lmpairs.trainer.config import TrainConfig
-from lmpairs.trainer.train import TrainResult, train
+
+if TYPE_CHECKING:  # torch loads only when a run starts, so `lmpairs build` never pays for it
+    from lmpairs.trainer.loop import TrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,8 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
         with logging_redirect_tqdm():
+            from lmpairs.trainer.loop import train
+
             result = train(args.objective_dir, config)
     except UserError as err:
         print(f"lmpairs train: error: {err}", file=sys.stderr)

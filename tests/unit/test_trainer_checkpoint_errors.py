@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from lmpairs import cli  # noqa: E402
-from lmpairs.trainer import cli as trainer_cli  # noqa: E402
+from lmpairs.trainer import loop as trainer_loop  # noqa: E402
 from lmpairs.trainer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def test_a_checkpoint_of_another_format_is_refused(tmp_path):
 def test_train_resume_from_junk_prints_one_line_and_exits_2(tmp_path, monkeypatch, capsys):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(os.urandom(1024))
-    monkeypatch.setattr(trainer_cli, "train", lambda objective_dir, config: load_checkpoint(config.checkpoint))
+    monkeypatch.setattr(trainer_loop, "train", lambda objective_dir, config: load_checkpoint(config.checkpoint))
     assert cli.main(["train", str(tmp_path), "--checkpoint", str(junk), "--resume"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"lmpairs train: error: {junk}: not a checkpoint lmpairs can read")
