@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from build_fingerprints import fingerprint
 from hf_tokenizers import japanese_documents, write_gpt2_style, write_t5_style
 
 from lmpairs.config import MlmConfig
@@ -184,15 +185,6 @@ def runner_builds(build, corpus, tmp_path_factory):
     return results
 
 
-def fingerprint(out: Path, manifests) -> dict:
-    result = {}
-    for name, manifest in manifests.items():
-        data = json.loads(manifest.to_json())
-        data.pop("created_at")
-        files = {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-                 for p in sorted((out / name).rglob("*.parquet"))}
-        result[name] = {"manifest": data, "files": files}
-    return result
 
 
 @pytest.mark.parametrize("runner", ["two_workers", "portable"])

@@ -9,11 +9,11 @@ size, and a truncated ``.gz`` makes ``files_rejected`` non-empty, so those paths
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import logging
 
 import pytest
+from build_fingerprints import fingerprint
 from textgen import english_paragraphs
 
 pytestmark = pytest.mark.slow
@@ -25,18 +25,6 @@ RUNNERS = {
     "dask": ("--runner=DaskRunner",),
 }
 SPLIT_BYTES = 2048
-
-
-def fingerprint(out, manifests) -> dict:
-    """Each objective's manifest without created_at, and the sha256 of every file under it."""
-    result = {}
-    for name, manifest in manifests.items():
-        data = json.loads(manifest.to_json())
-        data.pop("created_at")
-        files = {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-                 for p in sorted((out / name).rglob("*.parquet"))}
-        result[name] = {"manifest": data, "files": files}
-    return result
 
 
 @pytest.fixture(scope="module")
