@@ -13,12 +13,9 @@ from itertools import accumulate
 from lmpairs.reading.records import (
     EMPTY,
     INVALID_JSON,
-    INVALID_UNICODE,
-    MISSING_FIELD,
     TOO_LONG,
     check_json_line,
-    check_text,
-    has_surrogate,
+    check_json_value,
 )
 
 _SCAN = json.JSONDecoder().scan_once
@@ -74,9 +71,4 @@ def _parse(text: str, line: str, start: int) -> object:
 def _field(value: object, text_field: str, max_document_bytes: int) -> tuple[str | None, str | None]:
     if value is _INVALID:
         return None, INVALID_JSON
-    text = value.get(text_field) if isinstance(value, dict) else None
-    if not isinstance(text, str):
-        return None, MISSING_FIELD
-    if has_surrogate(text):
-        return None, INVALID_UNICODE
-    return check_text(text, max_document_bytes=max_document_bytes)
+    return check_json_value(value, text_field=text_field, max_document_bytes=max_document_bytes)

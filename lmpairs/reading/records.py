@@ -96,7 +96,12 @@ def check_json_line(raw: bytes | None, *, text_field: str, max_document_bytes: i
         record = json.loads(line)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the interpreter's limit
         return None, INVALID_JSON
-    text = record.get(text_field) if isinstance(record, dict) else None
+    return check_json_value(record, text_field=text_field, max_document_bytes=max_document_bytes)
+
+
+def check_json_value(value: object, *, text_field: str, max_document_bytes: int) -> tuple[str | None, str | None]:
+    """A parsed JSONL record: its object's ``text_field`` string, checked."""
+    text = value.get(text_field) if isinstance(value, dict) else None
     if not isinstance(text, str):
         return None, MISSING_FIELD
     if has_surrogate(text):
