@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +19,15 @@ import sys
 
 import pytest
 from s3_server import ACCESS_KEY, REGION, SECRET_KEY, s3  # noqa: F401  (fixture)
+from storage_builds import (
+    KILL_AT_FIRST_MANIFEST_MOVE,
+    OBJECTIVES,
+    SEQ_LEN,
+    assert_same_build,
+    cli_script,
+    local_tree,
+    write_sources,
+)
 
 from lmpairs.errors import UserError
 from lmpairs.inspection.cli import main as inspect_main
@@ -28,20 +36,6 @@ from lmpairs.pipeline.commit import JOURNAL, TMP_NAME
 pytestmark = pytest.mark.slow
 
 BUCKET = "lmpairs-build"
-OBJECTIVES = ("clm", "mlm", "t5", "bart")
-SEQ_LEN = 64
-KILL_AT_FIRST_MANIFEST_MOVE = """
-import os, signal, sys
-from apache_beam.io.filesystems import FileSystems
-rename = FileSystems.rename
-def rename_or_die(sources, destinations):
-    if any(d.endswith("/manifest.json") for d in destinations):
-        os.kill(os.getpid(), signal.SIGKILL)  # shards of the first objective moved, no manifest yet
-    return rename(sources, destinations)
-FileSystems.rename = rename_or_die
-from lmpairs.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
 
 
 def s3_flags(server) -> list[str]:
@@ -69,12 +63,7 @@ def no_aws_environment():
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory, corpus_slices, trained_tokenizer, s3):  # noqa: F811
     """The same corpus and tokenizer locally (``root/corpus/``, ``root/tok/spm.model``) and in the bucket."""
-    root = tmp_path_factory.mktemp("s3src")
-    (root / "corpus").mkdir()
-    for name in ("en/shakespeare.txt", "en/botchan.txt.gz", "arxiv.jsonl"):
-        shutil.copy(corpus_slices / name, root / "corpus" / os.path.basename(name))
-    (root / "tok").mkdir()
-    shutil.copy(trained_tokenizer.name, root / "tok" / "spm.model")
+    root = write_sources(tmp_path_factory.mktemp("s3src"), corpus_slices, trained_tokenizer.name)
     return root, s3.upload_dir(root, f"{BUCKET}/src")
 
 
@@ -101,24 +90,6 @@ def s3_tree(server, prefix: str) -> dict[str, bytes]:
     return out
 
 
-def local_tree(root) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def assert_same_build(got: dict[str, bytes], want: dict[str, bytes], *, url: str, root,
-                      objectives=OBJECTIVES) -> None:
-    """Same files, same shard bytes; manifests the same but for created_at and the inputs' location."""
-    assert sorted(got) == sorted(want)
-    assert sum(name.endswith("manifest.json") for name in want) == len(objectives)
-    for name in want:
-        if name.endswith("manifest.json"):
-            a, b = json.loads(want[name]), json.loads(got[name])
-            a.pop("created_at"), b.pop("created_at")
-            assert json.dumps(b, sort_keys=True).replace(url, str(root)) == json.dumps(a, sort_keys=True), name
-        else:
-            assert got[name] == want[name], name
-
-
 def test_s3_build_equals_the_local_build(builds, sources, s3):  # noqa: F811
     local, remote = builds
     root, url = sources
@@ -136,7 +107,7 @@ def test_killed_commit_leaves_no_manifest_and_a_rerun_completes(builds, sources,
     root, url = sources
     output = f"s3://{BUCKET}/killed"
     argv = build_command(s3, url, output)
-    killed = subprocess.run([sys.executable, "-c", KILL_AT_FIRST_MANIFEST_MOVE, *argv], cwd=repo_root,
+    killed = subprocess.run([sys.executable, "-c", cli_script(KILL_AT_FIRST_MANIFEST_MOVE), *argv], cwd=repo_root,
                             capture_output=True, text=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     left = s3_tree(s3, "killed")
