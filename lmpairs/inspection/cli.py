@@ -35,7 +35,7 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     return parser
 
 
-def storage_options(pairs: list[str]) -> dict[str, Any] | None:
+def parse_storage_options(pairs: list[str]) -> dict[str, Any] | None:
     """``["k=v", ...]`` as a dict: true/false become booleans, ``*timeout`` values seconds; rest strings."""
     out: dict[str, Any] = {}
     for pair in pairs:
@@ -60,7 +60,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         print("lmpairs inspect: error: --num-examples and --max-tokens must be >= 0.", file=sys.stderr)
         return 2
     try:
-        storage = storage_options(args.storage_option)
+        storage = parse_storage_options(args.storage_option)
     except ValueError as err:
         print(f"lmpairs inspect: error: {err}", file=sys.stderr)
         return 2

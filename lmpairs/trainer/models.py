@@ -72,7 +72,7 @@ def rotary(positions: torch.Tensor, head_dim: int, *, base: float = 10000.0) -> 
     return angles.cos(), angles.sin()
 
 
-def rotate(x: torch.Tensor, angles: Rotary) -> torch.Tensor:
+def apply_rotary(x: torch.Tensor, angles: Rotary) -> torch.Tensor:
     """Rotate query or key heads ``(B, H, L, head_dim)`` by their positions' angles."""
     cos, sin = angles
     first, second = x.float().chunk(2, dim=-1)
@@ -120,7 +120,7 @@ class Attention(nn.Module):
         keys, values = self.key_value(x if memory is None else memory).chunk(2, dim=-1)
         queries, keys = self._heads(self.query(x)), self._heads(keys)
         if angles is not None:
-            queries, keys = rotate(queries, angles), rotate(keys, angles)
+            queries, keys = apply_rotary(queries, angles), apply_rotary(keys, angles)
         attended = F.scaled_dot_product_attention(
             queries, keys, self._heads(values), attn_mask=mask,
             dropout_p=self.dropout if self.training else 0.0, is_causal=causal and mask is None)

@@ -36,7 +36,7 @@ from lmpairs.transforms.seeding import below, uniform_ints, unit_floats, words_a
 from lmpairs.vocab import Vocab
 
 
-def noise_counts(n: np.ndarray, ratio: float) -> np.ndarray:
+def ceil_counts(n: np.ndarray, ratio: float) -> np.ndarray:
     """fairseq's ``ceil(n * ratio)`` per row, with a guard so float error cannot add one."""
     n = np.asarray(n, dtype=np.int64)
     if ratio <= 0.0:
@@ -68,7 +68,7 @@ def permute_sentences(values: np.ndarray, offsets: np.ndarray, sentence_lengths:
     counts = lengths_of(sentence_offsets)
     s_rows = row_of(sentence_offsets)
     s_pos = positions_in_rows(sentence_offsets, s_rows)
-    k = noise_counts(counts, ratio)
+    k = ceil_counts(counts, ratio)
     k[k < 2] = 0
     if not k.any():
         return values.copy()
@@ -90,7 +90,7 @@ def mask_random_tokens(values: np.ndarray, offsets: np.ndarray, *, ratio: float,
         return out
     rows = row_of(offsets)
     pos = positions_in_rows(offsets, rows)
-    out[smallest_k(rows, words_at(keys[rows], pos), noise_counts(lengths_of(offsets), ratio),
+    out[smallest_k(rows, words_at(keys[rows], pos), ceil_counts(lengths_of(offsets), ratio),
                    offsets.shape[0] - 1)] = mask_id
     return out
 
@@ -102,7 +102,7 @@ def delete_random_tokens(values: np.ndarray, offsets: np.ndarray, *, ratio: floa
         return values.copy(), offsets
     rows = row_of(offsets)
     pos = positions_in_rows(offsets, rows)
-    k = noise_counts(lengths_of(offsets), ratio)
+    k = ceil_counts(lengths_of(offsets), ratio)
     gone = smallest_k(rows, words_at(keys[rows], pos), k, offsets.shape[0] - 1)
     return values[~gone], offsets_of(lengths_of(offsets) - k)
 
@@ -160,7 +160,7 @@ def infill(values: np.ndarray, offsets: np.ndarray, *, mask_ratio: float, random
     word_flat = np.flatnonzero(starts_mask)
     num_words = np.bincount(rows[word_flat], minlength=num_rows)
     word_offsets = offsets_of(num_words)
-    budgets = noise_counts(num_words, mask_ratio)
+    budgets = ceil_counts(num_words, mask_ratio)
     if not budgets.any():
         return values.copy(), offsets
     lengths, span_offsets = poisson_span_lengths(budgets, poisson_lambda=poisson_lambda, keys=keys["lengths"])
@@ -209,10 +209,10 @@ def insert_noise(values: np.ndarray, offsets: np.ndarray, *, ratio: float, rando
     if ratio <= 0.0:
         return values.copy(), offsets
     num_rows = offsets.shape[0] - 1
-    count = noise_counts(lengths_of(offsets), ratio)
+    count = ceil_counts(lengths_of(offsets), ratio)
     _, n_rows, n_pos = items_of(count)
     new = np.full(n_rows.shape[0], vocab.mask_id, dtype=np.int32)
-    rnd = n_pos < noise_counts(count, random_ratio)[n_rows]
+    rnd = n_pos < ceil_counts(count, random_ratio)[n_rows]
     new[rnd] = random_ordinary(words_at(keys["ids"][n_rows[rnd]], n_pos[rnd]), vocab)
     _, s_rows, s_pos = items_of(lengths_of(offsets) + count)
     del num_rows

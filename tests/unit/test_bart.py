@@ -76,10 +76,10 @@ def test_rows_without_bos_use_eos_only():
 
 # --- noising functions --------------------------------------------------------------------------
 
-def test_noise_counts_are_fairseq_ceil_without_float_error():
-    assert noise.noise_counts(np.array([10, 11, 0, 3]), 0.3).tolist() == [3, 4, 0, 1]
-    assert noise.noise_counts(np.array([5]), 0.0).tolist() == [0]
-    assert noise.noise_counts(np.array([3]), 1.0).tolist() == [3]
+def test_ceil_counts_are_fairseq_ceil_without_float_error():
+    assert noise.ceil_counts(np.array([10, 11, 0, 3]), 0.3).tolist() == [3, 4, 0, 1]
+    assert noise.ceil_counts(np.array([5]), 0.0).tolist() == [0]
+    assert noise.ceil_counts(np.array([3]), 1.0).tolist() == [3]
 
 
 def test_permute_sentences_moves_whole_sentences():
@@ -147,7 +147,7 @@ def test_infill_masks_whole_words_one_mask_per_span_without_overlap():
     run_begin = np.flatnonzero(~kept & np.concatenate([[True], kept[:-1]]))
     run_end = np.flatnonzero(~kept & np.concatenate([kept[1:], [True]])) + 1
     assert starts[run_begin].all() and all(e == 300 or starts[e] for e in run_end)
-    assert starts[~kept].sum() == noise.noise_counts(np.array([int(starts.sum())]), 0.3)[0]  # disjoint: exact
+    assert starts[~kept].sum() == noise.ceil_counts(np.array([int(starts.sum())]), 0.3)[0]  # disjoint: exact
     assert len(run_begin) <= (out == MASK).sum()
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from lmpairs.config import BartConfig
 from lmpairs.transforms import make_objective
-from lmpairs.transforms.bart_noise import noise_counts
+from lmpairs.transforms.bart_noise import ceil_counts
 from lmpairs.transforms.testing import rows_in_memory
 
 TOKENIZERS = ("trained_tokenizer", "llama_tokenizer")
@@ -69,7 +69,7 @@ def test_span_lengths_follow_poisson(corpus):
     tokenizer, rows = corpus
     counts = totals(tokenizer, rows, random_ratio=0.0)
     words = [int(tokenizer.vocab.word_start[rows.ids.row(i)[1:-1]].sum()) for i in range(rows.num_rows)]
-    budgets = noise_counts(np.array(words), 0.3).tolist()
+    budgets = ceil_counts(np.array(words), 0.3).tolist()
     expected = sum(expected_num_spans(b, 3.5) for b in budgets)
     assert abs(counts["masks"] / expected - 1) < 0.03  # each span (zero-length ones too) is one mask
     mean_words_per_span = sum(budgets) / counts["masks"]
