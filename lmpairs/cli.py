@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from lmpairs.config import OBJECTIVE_CONFIGS, OBJECTIVES, BuildConfig, ConfigError
-from lmpairs.errors import UsageError, UserError
+from lmpairs.errors import UsageError, UserError, one_line
 from lmpairs.fields import describe_field, field_type
 
 logger = logging.getLogger(__name__)
@@ -275,10 +275,6 @@ def make_parser() -> Parser:
         sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                          help="log Beam's own progress too")
     return parser
-
-
-def one_line(message: str) -> str:
-    return " ".join(message.split())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,3 +19,8 @@ class UsageError(UserError):
     def __init__(self, message: str, *, prog: str = "lmpairs") -> None:
         super().__init__(message)
         self.prog = prog
+
+
+def one_line(err: BaseException | str) -> str:
+    """An error's text on one line (Arrow, OS and argparse messages often span several)."""
+    return " ".join(str(err).split())

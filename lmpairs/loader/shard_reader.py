@@ -34,11 +34,11 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import torch
 
-from lmpairs.errors import UserError
+from lmpairs.errors import UserError, one_line
 from lmpairs.loader.ragged import Ragged
 from lmpairs.loader.units import Units
 from lmpairs.schemas import ShardInfo, check_schema, list_to_numpy, resolve
-from lmpairs.schemas.storage import FileSystemArg, one_line
+from lmpairs.schemas.storage import FileSystemArg
 
 
 class ShardError(UserError):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from lmpairs.errors import one_line
 from lmpairs.loader.shard_reader import REBUILD, ShardError, check_row_groups
 from lmpairs.schemas import (
     Manifest,
@@ -29,7 +30,7 @@ from lmpairs.schemas import (
     read_manifest,
     resolve,
 )
-from lmpairs.schemas.storage import FileSystemArg, is_url, one_line, shard_paths
+from lmpairs.schemas.storage import FileSystemArg, is_url, shard_paths
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 

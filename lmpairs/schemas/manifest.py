@@ -14,9 +14,9 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from lmpairs.errors import UserError
+from lmpairs.errors import UserError, one_line
 from lmpairs.schemas.rows import FORMAT_VERSION, list_columns
-from lmpairs.schemas.storage import FileSystemArg, check_shard_path, file_info, is_url, one_line, resolve, unreachable
+from lmpairs.schemas.storage import FileSystemArg, check_shard_path, file_info, is_url, resolve, unreachable
 
 MANIFEST_NAME = "manifest.json"
 SPLITS = ("train", "validation")

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
-from lmpairs.errors import UserError
+from lmpairs.errors import UserError, one_line
 
 FileSystemArg = Union[pafs.FileSystem, Mapping[str, Any], None]  # noqa: UP007 (a runtime alias on 3.10)
 
@@ -29,11 +29,6 @@ _BY_SCHEME = {"s3": "S3FileSystem", "gs": "GcsFileSystem", "gcs": "GcsFileSystem
 
 class StorageError(UserError):
     """A URL or storage option cannot be used or reached; the message names the URL and the fix."""
-
-
-def one_line(err: BaseException | str) -> str:
-    """An error's text on one line (Arrow and OS errors often span several)."""
-    return " ".join(str(err).split())
 
 
 def is_url(path: str) -> bool:
