@@ -34,10 +34,11 @@ from lmpairs.pipeline.output import (
     finish_interrupted_commit,
     prepare_output,
 )
-from lmpairs.pipeline.paths import absolute, apply_storage_options, check_s3_buckets, join, storage_options
+from lmpairs.pipeline.paths import apply_storage_options, check_s3_buckets, join, storage_options
 from lmpairs.pipeline.preflight import Plan, preflight
 from lmpairs.pipeline.progress import ProgressMonitor, SplitProgress
 from lmpairs.pipeline.splitjob import SplitJob, process_split
+from lmpairs.reading.splits import absolute
 from lmpairs.schemas import Manifest
 from lmpairs.tokenizer import Tokenizer
 from lmpairs.version import __version__

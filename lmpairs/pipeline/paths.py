@@ -29,11 +29,6 @@ def is_remote(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
-def absolute(path: str) -> str:
-    """Local paths (globs too) made absolute on the driver, so workers in another directory agree."""
-    return path if "://" in path else os.path.abspath(os.path.expanduser(path))
-
-
 def join(*parts: str) -> str:
     return posixpath.join(*parts)
 
