@@ -1,13 +1,13 @@
 """Token ids as readable text, one display string per id, and two texts laid out side by side.
 
 Rendering goes piece by piece (not through ``decode``) so callers can mark single positions:
-a piece's ``▁`` becomes a space, special ids get a visible name (``<s>``, ``[MASK]``,
+a piece's word-start marker (``▁``, ``Ġ``) becomes a space, byte-level pieces show the text they
+spell, special ids get a visible name (``<s>``, ``[MASK]``,
 ``<extra_id_3>``), and a mark keeps the space of the word it stands for. Only a few examples are
 rendered, so a Python loop over their tokens is fine here.
 """
 from __future__ import annotations
 
-import re
 import textwrap
 from collections.abc import Sequence
 from itertools import zip_longest
@@ -19,7 +19,6 @@ from lmpairs.tokenizer import Tokenizer
 WORD_START = "\u2581"
 MASK_MARK = "[MASK]"
 DOC_BOUNDARY = " \u2551 "  # ║ between documents
-_BYTE_PIECE = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 
 
 class PieceRenderer:
@@ -56,14 +55,7 @@ class PieceRenderer:
         name = self._names.get(i)
         if name is not None:
             return name
-        piece = self.tokenizer.id_to_piece(i)
-        byte = _BYTE_PIECE.match(piece)
-        if byte:
-            value = int(byte.group(1), 16)
-            return chr(value) if 0x20 <= value < 0x7F else piece
-        if self.tokenizer.vocab.special[i]:
-            return piece
-        return piece.replace(WORD_START, " ")
+        return self.tokenizer.piece_text(i)
 
     def mark(self, i: int, text: str) -> str:
         """``text`` standing in for id ``i``, spaced like ``i``'s own piece."""

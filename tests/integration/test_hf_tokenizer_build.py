@@ -159,14 +159,10 @@ def test_loader_recorrupts_dynamically_with_the_tokenizer_json(built):
     assert batch["input_ids"].shape[0] == 4 and (batch["labels"] != -100).any()
 
 
-def test_inspect_renders_decoded_text_not_byte_level_pieces(built, request):
+def test_inspect_renders_decoded_text_not_byte_level_pieces(built):
     from lmpairs.inspection.report import InspectOptions, inspect_build
 
-    out, _, tok, path = built
-    if tok._model.scheme == "byte_level":
-        request.applymarker(pytest.mark.xfail(
-            reason="lmpairs/inspection/render.py (owner L) renders id_to_piece; PieceRenderer._render should return "
-                   "Tokenizer.piece_text(i) (issue 15)", strict=False))
+    out, _, _, path = built
     report = inspect_build(str(out), InspectOptions(num_examples=1, tokenizer=str(path)))
     assert "<extra_id_0>" in report
     assert "\u0120" not in report and "\u010a" not in report  # Ġ (space) and Ċ (newline) pieces
