@@ -49,7 +49,7 @@ def assert_same_build(got: dict[str, bytes], want: dict[str, bytes], *, url: str
                       objectives: tuple[str, ...] = OBJECTIVES) -> None:
     """Same files, same shard bytes; manifests the same but for created_at and the inputs' location
     (``url`` in place of the local ``root``)."""
-    assert sorted(got) == sorted(want)
+    assert sorted(got) == sorted(want), (sorted(set(got) - set(want)), sorted(set(want) - set(got)))
     assert sum(name.endswith("manifest.json") for name in want) == len(objectives)
     for name in want:
         if name.endswith("manifest.json"):
