@@ -143,8 +143,14 @@ def test_killed_commit_leaves_no_manifest_and_a_rerun_completes(builds, sources,
     assert_same_build(emulator.tree("killed"), local_tree(local), url=url, root=root)
 
 
-def test_inspect_reads_the_gs_build_with_the_tokenizer_on_gs(builds, sources, emulator, gcs, capsys):  # noqa: F811
-    """On fake-gcs-server (tests/gcs_server.py): pyarrow's ranged Parquet reads hang on gcp-storage-emulator."""
+def test_inspect_reads_the_gs_build_with_the_tokenizer_on_gs(builds, sources, emulator, gcs, capsys,  # noqa: F811
+                                                             monkeypatch):
+    """On fake-gcs-server (tests/gcs_server.py): pyarrow's ranged Parquet reads hang on gcp-storage-emulator.
+
+    pyarrow's GCS client obeys ``STORAGE_EMULATOR_HOST`` over ``endpoint_override``, so the variable
+    the Beam builds need (pointing at gcp-storage-emulator) is cleared for this test.
+    """
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
     local, _ = builds
     root, src = sources
     staging = local.parent / "from-gs"
