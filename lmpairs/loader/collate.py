@@ -22,6 +22,7 @@ from functools import partial
 import numpy as np
 import torch
 
+from lmpairs.loader.documents import TYPED_KEYS, document_inputs
 from lmpairs.loader.ragged import Ragged, length_mask, pad_rows, round_up
 from lmpairs.objectives import IGNORE_INDEX, ObjectiveSpec, SpecTable, get_spec
 
@@ -34,6 +35,7 @@ class CollateSpec:
     eos_id: int
     pad_to_multiple_of: int | None = None
     position_ids: bool = False
+    document_attention: str | None = None  # CLM: see lmpairs.loader.documents.DOCUMENT_ATTENTION
 
 
 def batch_tensors(arrays: dict[str, np.ndarray], *, pack: bool = True) -> dict[str, torch.Tensor]:
@@ -44,8 +46,12 @@ def batch_tensors(arrays: dict[str, np.ndarray], *, pack: bool = True) -> dict[s
     to ship (one small copy here buys that). Without workers nothing is shipped: pass
     ``pack=False`` to wrap the arrays as they are.
     """
+    kept = {name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in arrays.items()
+            if name in TYPED_KEYS}  # block_mask (bool), cu_seqlens (int32): the dtypes attention kernels take
+    arrays = {name: a for name, a in arrays.items() if name not in kept}
     if not pack:
-        return {name: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)) for name, a in arrays.items()}
+        return {**{name: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)) for name, a in arrays.items()},
+                **kept}
     sizes = [a.size for a in arrays.values()]
     flat = torch.empty(sum(sizes), dtype=torch.int64)
     flat_np, out, start = flat.numpy(), {}, 0
@@ -53,7 +59,7 @@ def batch_tensors(arrays: dict[str, np.ndarray], *, pack: bool = True) -> dict[s
         flat_np[start:start + n] = a.reshape(-1)
         out[name] = flat[start:start + n].view(a.shape)
         start += n
-    return out
+    return {**out, **kept}
 
 
 def document_positions(doc_lengths: Ragged, rows: np.ndarray, width: int) -> np.ndarray:
@@ -74,7 +80,9 @@ def collate_clm(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateSpec)
     batch = _full_clm_rows(columns["input_ids"], rows, spec) if rows.size else None
     if batch is None:
         batch = _padded_clm_rows(columns["input_ids"], rows, spec)
-    if spec.position_ids:
+    if spec.document_attention is not None:  # position_ids plus cu_seqlens or a block mask
+        batch.update(document_inputs(columns["doc_lengths"], rows, batch["attention_mask"], spec.document_attention))
+    elif spec.position_ids:
         batch["position_ids"] = document_positions(columns["doc_lengths"], rows, batch["input_ids"].shape[1])
     return batch
 
@@ -160,7 +168,8 @@ def needed_columns(objective: str, spec: CollateSpec) -> tuple[str, ...]:
     """List columns a batch needs: a decoder's ``doc_lengths`` only for ``position_ids``."""
     declared = get_spec(objective)
     if declared.family == "decoder":
-        return ("input_ids", "doc_lengths") if spec.position_ids and "doc_lengths" in declared.columns \
+        documents = spec.position_ids or spec.document_attention is not None
+        return ("input_ids", "doc_lengths") if documents and "doc_lengths" in declared.columns \
             else ("input_ids",)
     return declared.columns
 

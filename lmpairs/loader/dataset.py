@@ -35,6 +35,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from lmpairs.loader.budget import token_batches
 from lmpairs.loader.collate import COLLATORS, CollateSpec, batch_tensors, example_lengths, needed_columns
+from lmpairs.loader.documents import check_document_attention
 from lmpairs.loader.dynamic import DynamicCorruption
 from lmpairs.loader.plan import EpochPlan, PlanOptions, Window, plan_epoch, rank_num_batches, rank_size
 from lmpairs.loader.shard_reader import VERIFY_MODES, ShardReader, WindowRows, warm_arrow_to_numpy
@@ -72,6 +73,8 @@ class PairStream(IterableDataset):
     ``batch_size`` rows per batch, or ``max_tokens`` padded tokens per batch (``batch_size`` then
     caps the rows). ``shuffle_buffer`` examples are shuffled at a time (rounded up to whole batches).
     ``remainder``: ``"drop"`` or ``"pad"`` when the rows do not divide evenly among ranks.
+    ``document_attention`` (CLM): ``"position_ids"``, ``"cu_seqlens"`` or ``"block_mask"`` adds
+    per-document attention inputs (:mod:`lmpairs.loader.documents`); ``position_ids=True`` is the first.
     ``dynamic=True`` re-corrupts rows per epoch and needs ``tokenizer`` (the ``.model`` file).
     ``objective`` / ``expected_tokenizer`` (path or sha256) make the manifest check what you expect.
     ``return_keys`` adds ``example_key`` (the uint64 keys' bits as int64; pop it before
@@ -83,7 +86,8 @@ class PairStream(IterableDataset):
     def __init__(self, path: str, split: str = "train", *, batch_size: int | None = None,
                  max_tokens: int | None = None, shuffle: bool = True, seed: int = 0, shuffle_buffer: int = 8192,
                  remainder: str = "drop", drop_last: bool = False, pad_to_multiple_of: int | None = None,
-                 position_ids: bool = False, return_keys: bool = False, dynamic: bool = False,
+                 position_ids: bool = False, document_attention: str | None = None, return_keys: bool = False,
+                 dynamic: bool = False,
                  tokenizer: str | None = None, objective: str | None = None, expected_tokenizer: str | None = None,
                  rank: int | None = None, world_size: int | None = None, verify_footers: bool = True,
                  verify: str = "sha256", filesystem: FileSystemArg = None) -> None:
@@ -103,6 +107,9 @@ class PairStream(IterableDataset):
         self.objective = found.manifest.objective
         if position_ids and self.objective != "clm":
             raise ValueError(f"position_ids=True: only CLM rows record documents; {path} holds {self.objective}.")
+        if check_document_attention(document_attention) is not None and self.objective != "clm":
+            raise ValueError(f"document_attention={document_attention!r}: only CLM rows record documents; {path} "
+                             f"holds {self.objective}.")
         self.rank, self.world_size = _world(rank, world_size)
         self.seed, self.max_tokens, self.return_keys = int(seed), max_tokens, return_keys
         self.max_rows = batch_size if max_tokens is not None else None
@@ -110,7 +117,8 @@ class PairStream(IterableDataset):
                                    batch_size=None if max_tokens is not None else batch_size, drop_last=drop_last)
         self.spec = CollateSpec(pad_id=special_id(found.manifest, "pad", found.where),
                                 eos_id=special_id(found.manifest, "eos", found.where),
-                                pad_to_multiple_of=pad_to_multiple_of, position_ids=position_ids)
+                                pad_to_multiple_of=pad_to_multiple_of, position_ids=position_ids,
+                                document_attention=document_attention)
         self.units = list_units(found.shards, paths=found.paths, where=found.where)
         self.reader = ShardReader(path, found.shards, self.units, objective=self.objective,
                                   columns=needed_columns(self.objective, self.spec), keys=return_keys or dynamic,

@@ -29,6 +29,7 @@ from torch import nn
 
 from lmpairs.config import ConfigError
 from lmpairs.objectives import SpecTable, get_spec
+from lmpairs.trainer.attention import Varlen, attend, batch_block_mask, varlen_layout
 
 Batch = Mapping[str, torch.Tensor]
 
@@ -115,15 +116,15 @@ class Attention(nn.Module):
         return x.view(b, length, self.num_heads, d // self.num_heads).transpose(1, 2)
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor | None = None, *, mask: torch.Tensor | None = None,
-                causal: bool = False, angles: Rotary | None = None) -> torch.Tensor:
-        """Self-attention rotates queries and keys by ``angles``; cross-attention passes none."""
+                causal: bool = False, angles: Rotary | None = None, varlen: Varlen | None = None) -> torch.Tensor:
+        """Self-attention rotates queries and keys by ``angles``; cross-attention passes none.
+        ``varlen`` (packed CLM documents) replaces ``mask``/``causal``: see :mod:`lmpairs.trainer.attention`."""
         keys, values = self.key_value(x if memory is None else memory).chunk(2, dim=-1)
         queries, keys = self._heads(self.query(x)), self._heads(keys)
         if angles is not None:
             queries, keys = apply_rotary(queries, angles), apply_rotary(keys, angles)
-        attended = F.scaled_dot_product_attention(
-            queries, keys, self._heads(values), attn_mask=mask,
-            dropout_p=self.dropout if self.training else 0.0, is_causal=causal and mask is None)
+        attended = attend(queries, keys, self._heads(values), mask=mask, causal=causal,
+                          dropout=self.dropout if self.training else 0.0, varlen=varlen)
         return self.out(attended.transpose(1, 2).reshape(x.shape))
 
 
@@ -141,8 +142,10 @@ class Block(nn.Module):
         self.drop = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor, *, angles: Rotary, mask: torch.Tensor | None = None, causal: bool = False,
-                memory: torch.Tensor | None = None, memory_mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = x + self.drop(self.self_attention(self.self_norm(x), mask=mask, causal=causal, angles=angles))
+                memory: torch.Tensor | None = None, memory_mask: torch.Tensor | None = None,
+                varlen: Varlen | None = None) -> torch.Tensor:
+        x = x + self.drop(self.self_attention(self.self_norm(x), mask=mask, causal=causal, angles=angles,
+                                              varlen=varlen))
         if self.cross_attention is not None:
             x = x + self.drop(self.cross_attention(self.cross_norm(x), memory, mask=memory_mask))
         return x + self.drop(self.mlp(self.mlp_norm(x)))
@@ -203,15 +206,15 @@ class DecoderOnly(TinyLM):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         positions = batch.get("position_ids")
-        mask = None
-        if self.config.block_documents:
+        mask, varlen = batch_block_mask(batch), varlen_layout(batch)  # the loader's per-document inputs
+        if self.config.block_documents and mask is None and varlen is None:
             if positions is None:
                 raise ValueError("block_documents=True needs position_ids in the batch: build the PairStream "
                                  "with position_ids=True (the trainer does so with documents='separate').")
             mask = document_mask(positions)
         x, angles = self.embed(batch["input_ids"], positions)
         # Padding sits only at the end of a row, so causal attention never lets a real token see it.
-        return self.head(self.decoder(x, angles=angles, mask=mask, causal=True))
+        return self.head(self.decoder(x, angles=angles, mask=mask, causal=True, varlen=varlen))
 
 
 class EncoderOnly(TinyLM):
