@@ -40,11 +40,19 @@ def _flag_type(hint: Any) -> tuple[type, bool]:
     return hint, False
 
 
+class AppendTuple(argparse.Action):
+    """A repeatable flag (``--data``) collected into the tuple its config field holds."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, (*getattr(namespace, self.dest), values))
+
+
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``train`` arguments: the objective directory and one flag per config field."""
     parser.description = parser.description or DESCRIPTION
-    parser.add_argument("objective_dir", metavar="OUT/OBJECTIVE",
-                        help="a built objective directory (holding manifest.json), local path or URL")
+    parser.add_argument("objective_dir", metavar="OUT/OBJECTIVE", nargs="?", default=None,
+                        help="a built objective directory (holding manifest.json), local path or URL; "
+                             "or leave it out and pass --data once per mixture source")
     hints = typing.get_type_hints(TrainConfig)
     for field in dataclasses.fields(TrainConfig):
         base, optional = _flag_type(hints[field.name])
@@ -54,6 +62,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                                   "help": field.metadata["help"] + default_text}
         if base is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(base) is tuple:  # a repeatable flag (--data)
+            kwargs.update(action=AppendTuple, type=str, metavar=field.metadata.get("metavar", "VALUE"),
+                          help=field.metadata["help"] + " (default: none)")
         else:
             kwargs["type"] = base
             kwargs["metavar"] = field.metadata.get("metavar") or {int: "N", float: "X"}.get(base, "VALUE")

@@ -36,8 +36,20 @@ class TrainConfig:
     shuffle_buffer: int = _opt(8192, "examples shuffled at a time by the loader")
     num_workers: int = _opt(0, "DataLoader worker processes (0: read in the training process)")
     documents: str = _opt("packed", "CLM only: 'packed' attends across the documents packed in a row; 'separate' "
-                                    "restarts positions and blocks attention at document boundaries",
-                          choices=("packed", "separate"))
+                                    "restarts positions and blocks attention at document boundaries (the model "
+                                    "builds the mask from position_ids); 'varlen' does it over the loader's "
+                                    "cu_seqlens (flash_attn when installed), 'block_mask' with the loader's "
+                                    "(B, 1, L, L) mask",
+                          choices=("packed", "separate", "varlen", "block_mask"))
+    data: tuple[str, ...] = _opt((), "a mixture source PATH[:WEIGHT] instead of OUT/OBJECTIVE; repeat --data once per "
+                                     "source (lmpairs.loader.PairMixture)", metavar="PATH:WEIGHT")
+    mixture_mode: str = _opt("proportion", "--data weights: 'proportion' (shares of an epoch; small sources repeat) "
+                                           "or 'count' (examples per source per epoch)",
+                             choices=("proportion", "count"))
+    mixture_batches: str = _opt("mixed", "mixture batches: 'mixed' (sources mixed in each batch) or 'per_source' "
+                                         "(each batch from one source)", choices=("mixed", "per_source"))
+    mixture_examples: int | None = _opt(None, "examples per mixture epoch with --mixture-mode proportion (default: "
+                                              "the sources' rows together)")
     d_model: int = _opt(128, "model width")
     num_layers: int = _opt(2, "transformer blocks (encoder and decoder each, for T5/BART)")
     num_heads: int = _opt(4, "attention heads")
@@ -68,7 +80,7 @@ class TrainConfig:
             raise ConfigError(f"train: lr={self.lr}, min_lr_ratio={self.min_lr_ratio}, weight_decay="
                              f"{self.weight_decay}, grad_clip={self.grad_clip}: need lr > 0, 0 <= min_lr_ratio "
                              "<= 1, weight_decay >= 0 and grad_clip >= 0.")
-        for name in ("split", "documents"):
+        for name in ("split", "documents", "mixture_mode", "mixture_batches"):
             choices = fields_by_name()[name].metadata["choices"]
             if getattr(self, name) not in choices:
                 raise ConfigError(f"train.{name}={getattr(self, name)!r}: choose from {', '.join(choices)}.")

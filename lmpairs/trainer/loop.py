@@ -27,6 +27,7 @@ from lmpairs.config import ConfigError
 from lmpairs.errors import UserError
 from lmpairs.loader import PairStream, loss_for
 from lmpairs.loader.losses import TARGET_KEYS
+from lmpairs.loader.mixture import PairMixture, parse_source
 from lmpairs.schemas import ManifestError, read_manifest
 from lmpairs.trainer import checkpoint as ckpt
 from lmpairs.trainer.config import TrainConfig
@@ -84,15 +85,42 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95))
 
 
-def open_stream(objective_dir: str, config: TrainConfig) -> PairStream:
-    if config.documents == "separate":
+DOCUMENT_OPTIONS = {"packed": {}, "separate": {"position_ids": True}, "varlen": {"document_attention": "cu_seqlens"},
+                    "block_mask": {"document_attention": "block_mask"}}
+"""``--documents`` -> the loader options that give CLM batches their per-document inputs."""
+
+
+def open_mixture(objective_dir: str | None, config: TrainConfig) -> PairMixture:
+    """The ``--data PATH:WEIGHT`` sources as one :class:`~lmpairs.loader.mixture.PairMixture`."""
+    if objective_dir or config.max_tokens is not None:
+        raise ConfigError("train: --data (a mixture) replaces OUT/OBJECTIVE and takes --batch-size, not "
+                          "--max-tokens; pass one or the other.")
+    sources = [parse_source(text) for text in config.data]
+    objective = read_manifest(sources[0][0]).objective
+    if config.documents != "packed" and objective != "clm":
+        raise ConfigError(f"{sources[0][0]}: --documents {config.documents} applies to CLM rows, but this mixture "
+                          f"holds {objective}; leave --documents at 'packed'.")
+    return PairMixture(sources, config.split, batch_size=config.batch_size, mode=config.mixture_mode,
+                       num_examples=config.mixture_examples, per_source=config.mixture_batches == "per_source",
+                       shuffle=True, seed=config.seed, shuffle_buffer=config.shuffle_buffer,
+                       return_keys=config.record_keys, expected_tokenizer=config.expected_tokenizer,
+                       **DOCUMENT_OPTIONS[config.documents])
+
+
+def open_stream(objective_dir: str | None, config: TrainConfig) -> PairStream | PairMixture:
+    if config.data:
+        return open_mixture(objective_dir, config)
+    if not objective_dir:
+        raise ConfigError("train: pass OUT/OBJECTIVE (a built objective directory) or --data PATH:WEIGHT per "
+                          "mixture source.")
+    if config.documents != "packed":
         objective = read_manifest(objective_dir).objective
         if objective != "clm":
             raise ConfigError(f"{objective_dir}: documents='separate' applies to CLM rows (they record document "
                               f"boundaries), but this directory holds {objective}; leave --documents at 'packed'.")
     return PairStream(objective_dir, config.split, batch_size=config.batch_size, max_tokens=config.max_tokens,
                       shuffle=True, seed=config.seed, shuffle_buffer=config.shuffle_buffer,
-                      position_ids=config.documents == "separate", return_keys=config.record_keys,
+                      **DOCUMENT_OPTIONS[config.documents], return_keys=config.record_keys,
                       expected_tokenizer=config.expected_tokenizer)
 
 
@@ -130,7 +158,7 @@ def batch_tokens(batch: dict[str, torch.Tensor]) -> int:
 class Trainer:
     """Builds the run from the manifest and config, then :meth:`run` steps it."""
 
-    def __init__(self, objective_dir: str, config: TrainConfig) -> None:
+    def __init__(self, objective_dir: str | None, config: TrainConfig) -> None:
         self.config, self.device = config, pick_device(config.device)
         torch.manual_seed(config.seed)
         self.stream = open_stream(objective_dir, config)
@@ -277,10 +305,10 @@ class Trainer:
             torch.cuda.synchronize(self.device)
 
 
-def train(objective_dir: str | os.PathLike, config: TrainConfig | None = None, **settings: Any) -> TrainResult:
+def train(objective_dir: str | os.PathLike | None, config: TrainConfig | None = None, **settings: Any) -> TrainResult:
     """Train the reference model on ``OUT/<objective>``; ``settings`` override fields of ``config``.
 
     Example: ``train("out/clm", steps=100, batch_size=8, checkpoint="ckpt.pt")``.
     """
     config = (config or TrainConfig()).replace(**settings)
-    return Trainer(str(objective_dir), config).run()
+    return Trainer(str(objective_dir) if objective_dir else None, config).run()

@@ -1,14 +1,12 @@
 """PairMixture over shards written directly: proportions, exactly-once epochs, equal rank batches,
 exact resume, and refusal of sources that do not mix."""
 import collections
-import inspect
 
 import numpy as np
 import pytest
 import torch
 from loader_fixtures import clm_rows, seq2seq_rows, toy_tokenizer_entry, write_dataset
 
-from lmpairs.loader import PairStream
 from lmpairs.loader.mixture import MixtureError, PairMixture, parse_source
 from lmpairs.loader.state import StateError
 
@@ -164,8 +162,6 @@ def test_sources_with_other_tokenizer_or_objective_are_refused(sources):
         PairMixture([(sources["web"], 0.5)], batch_size=4, mode="count", verify="size")
 
 
-@pytest.mark.skipif("document_attention" not in inspect.signature(PairStream).parameters,
-                    reason="PairStream(document_attention=...) not wired yet")
 def test_document_attention_passes_through_to_the_sources(sources):
     mix = PairMixture([(sources["web"], 1), (sources["books"], 1)], batch_size=8, verify="size",
                       document_attention="cu_seqlens")
