@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -41,6 +42,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
         if "shared_data" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.shared_data)
+
+
+@pytest.fixture(autouse=True)
+def isolated_logging():
+    """Each test starts and ends with the root logger as it found it: ``lmpairs.cli.main`` calls
+    ``logging.basicConfig`` (as a CLI should), which would otherwise leak INFO lines into later
+    tests' captured output."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
