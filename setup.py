@@ -46,7 +46,7 @@ setup(
         "aws": ["apache-beam[aws]>=2.50"],  # s3:// and S3-compatible stores (MinIO...) in `lmpairs build`
         # Beam's DaskRunner needs dask/distributed >= 2024.4.2 (apache-beam[dask]); tested with 2026.8.
         "dask": ["dask[distributed]>=2024.4.2"],
-        "bench": ["datasets>=2.14", "transformers>=4.30", "psutil>=5.9"],
+        "bench": ["datasets>=2.14", "transformers>=4.30", "psutil>=5.9", "tokenizers>=0.15"],
     },
     entry_points={"console_scripts": ["lmpairs=lmpairs.cli:main"]},
 )

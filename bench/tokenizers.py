@@ -78,7 +78,7 @@ def trained_models(docs: list[str], vocab_size: int) -> tuple[Path, Path]:
     return spm_path, hf_path
 
 
-def run(*, quick: bool, repeats: int | None) -> list[Metric]:
+def run(*, quick: bool = False, repeats: int | None = None) -> list[Metric]:
     from lmpairs.tokenizer import Tokenizer
 
     repeats = repeats or (1 if quick else 3)

@@ -26,6 +26,7 @@ EXPECTED = {
                  "build clm 2w peak RSS at 4x", "build clm start-up"),
     "loader": ("pairstream 0w (", "pairstream 0w shuffle (", "pairstream 2w shuffle ("),
     "transforms": ("transform clm", "transform mlm", "transform t5", "transform bart", "mlm masking"),
+    "tokenizers": ("spm raw", "hf raw"),
 }
 
 
