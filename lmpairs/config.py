@@ -228,6 +228,7 @@ class BartConfig(_Config):
 
 
 OBJECTIVE_CONFIGS: dict[str, type] = {"clm": ClmConfig, "mlm": MlmConfig, "t5": T5Config, "bart": BartConfig}
+"""Objective name -> config class; :func:`lmpairs.objectives.register` adds a registered objective's."""
 
 
 MAX_INT64 = 2**63 - 1
@@ -286,9 +287,10 @@ class BuildConfig(_Config):
         _check(bool(self.output), "build.output is empty: pass --output DIR.")
         _check(bool(self.tokenizer),
                "build.tokenizer is empty: pass --tokenizer MODEL (a SentencePiece .model or a tokenizer.json).")
-        unknown = [o for o in self.objectives if o not in OBJECTIVES]
+        known = tuple(OBJECTIVE_CONFIGS)
+        unknown = [o for o in self.objectives if o not in known]
         _check(not unknown and len(self.objectives) > 0,
-               f"build.objectives={list(self.objectives)}: unknown {unknown}; choose from {','.join(OBJECTIVES)}.")
+               f"build.objectives={list(self.objectives)}: unknown {unknown}; choose from {','.join(known)}.")
         _check(len(set(self.objectives)) == len(self.objectives),
                f"build.objectives={list(self.objectives)}: lists an objective twice.")
         for name in OBJECTIVES:
@@ -303,13 +305,17 @@ class BuildConfig(_Config):
         return f"pass e.g. {flag} {json_value(f.default)}" if f.default is not dataclasses.MISSING else f"pass {flag}"
 
     def objective_config(self, objective: str):
-        """The config of one objective by name (``clm``, ``mlm``, ``t5``, ``bart``)."""
-        return getattr(self, objective)
+        """The config of one objective by name: this build's field for the four built-in ones, the
+        declared config class's defaults for an objective registered in :mod:`lmpairs.objectives`."""
+        if objective in OBJECTIVES:
+            return getattr(self, objective)
+        return OBJECTIVE_CONFIGS[objective]()
 
     def with_seq_len(self, seq_len: int) -> BuildConfig:
-        """Apply one ``--seq-len`` to every chosen objective (T5 reads it as the encoder input length)."""
+        """Apply one ``--seq-len`` to every chosen built-in objective (T5 reads it as the encoder input
+        length); a registered objective builds with its config class's defaults."""
         return dataclasses.replace(self, **{name: dataclasses.replace(getattr(self, name), seq_len=seq_len)
-                                            for name in self.objectives})
+                                            for name in self.objectives if name in OBJECTIVES})
 
 
 _NESTED: dict[tuple[str, str], type] = {("BuildConfig", name): cls for name, cls in OBJECTIVE_CONFIGS.items()}

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from lmpairs.config import BartConfig, ClmConfig, MlmConfig, T5Config
+from lmpairs.config import OBJECTIVE_CONFIGS, BartConfig, ClmConfig, MlmConfig, T5Config
 
 Family = Literal["decoder", "encoder", "encoder-decoder"]
 FAMILIES: tuple[str, ...] = ("decoder", "encoder", "encoder-decoder")
@@ -78,11 +78,14 @@ def register(spec: ObjectiveSpec) -> ObjectiveSpec:
     if spec.objective_id in taken:
         raise ValueError(f"objective {spec.name!r}: id {spec.objective_id} is taken by {taken[spec.objective_id]!r}.")
     _REGISTRY[spec.name] = spec
+    OBJECTIVE_CONFIGS.setdefault(spec.name, spec.config)  # builds and loaders find its config by name
     return spec
 
 
 def unregister(name: str) -> None:
-    _REGISTRY.pop(name, None)
+    spec = _REGISTRY.pop(name, None)
+    if spec is not None and OBJECTIVE_CONFIGS.get(name) is spec.config and name not in ("clm", "mlm", "t5", "bart"):
+        del OBJECTIVE_CONFIGS[name]
 
 
 def get_spec(name: str) -> ObjectiveSpec:

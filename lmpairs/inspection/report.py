@@ -18,11 +18,11 @@ import numpy as np
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from lmpairs.config import OBJECTIVES
 from lmpairs.errors import UserError
 from lmpairs.inspection.examples import RENDERERS
 from lmpairs.inspection.render import PieceRenderer
 from lmpairs.inspection.summary import summary_lines
+from lmpairs.objectives import objective_names
 from lmpairs.schemas import MANIFEST_NAME, Manifest, list_columns, list_to_numpy, read_manifest, resolve
 from lmpairs.schemas.storage import file_info, is_url, local_copy, shard_paths
 from lmpairs.tokenizer import Tokenizer
@@ -57,10 +57,10 @@ def objective_dirs(path: str, storage_options: dict[str, Any] | None = None) -> 
                            "(or OUT/<objective>).")
     if kind(posixpath.join(root, MANIFEST_NAME)) == pafs.FileType.File:
         return [path]
-    found = [posixpath.join(path.rstrip("/"), name) for name in OBJECTIVES
+    found = [posixpath.join(path.rstrip("/"), name) for name in objective_names()
              if kind(posixpath.join(root, name, MANIFEST_NAME)) == pafs.FileType.File]
     if not found:
-        raise InspectError(f"{path}: no manifest.json there nor in any of {', '.join(OBJECTIVES)}/ below it; "
+        raise InspectError(f"{path}: no manifest.json there nor in any of {', '.join(objective_names())}/ below it; "
                            "point at the --output of a finished `lmpairs build` (or OUT/<objective>).")
     return found
 

@@ -31,7 +31,7 @@ import uuid
 
 from apache_beam.io.filesystems import FileSystems
 
-from lmpairs.config import OBJECTIVES
+from lmpairs.objectives import objective_names
 from lmpairs.pipeline.commit import JOURNAL, TMP_NAME, apply_commit, read_journal
 from lmpairs.pipeline.errors import BuildError
 from lmpairs.pipeline.paths import delete_tree, is_remote, read_bytes, write_bytes
@@ -88,7 +88,7 @@ def top_entries(output: str) -> dict[str, str]:
             kinds[entry.name] = "lock"
         elif entry.name == TMP_NAME and entry.is_dir(follow_symlinks=False):
             kinds[entry.name] = "tmp"
-        elif (entry.name in OBJECTIVES and entry.is_dir(follow_symlinks=False)
+        elif (entry.name in objective_names() and entry.is_dir(follow_symlinks=False)
               and os.path.isfile(os.path.join(entry.path, MANIFEST_NAME))
               and not os.path.islink(os.path.join(entry.path, MANIFEST_NAME))):
             kinds[entry.name] = "dataset"
@@ -110,7 +110,7 @@ def _remote_entries(output: str) -> dict[str, str]:
             kinds[name] = "lock"
         elif name == TMP_NAME:
             kinds[name] = "tmp"
-        elif name in OBJECTIVES and f"{name}/{MANIFEST_NAME}" in files:
+        elif name in objective_names() and f"{name}/{MANIFEST_NAME}" in files:
             kinds[name] = "dataset"
         else:
             kinds[name] = "foreign"
