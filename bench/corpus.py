@@ -97,6 +97,44 @@ def tiled_corpus(mb: float, *, file_mb: float = FILE_MB) -> Path:
     return folder
 
 
+def short_lines_corpus(mb: float, *, line_chars: int = 40, file_mb: float = FILE_MB) -> Path:
+    """A folder of plain-text files of ``mb`` megabytes holding one short document per line (about
+    ``line_chars`` characters, cut at word boundaries from the same sources): the many-small-documents
+    case where per-document costs show. Built once, then cached."""
+    folder = cache_dir() / f"short-lines-{mb:g}MB"
+    if (folder / "DONE").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    words = " ".join(source_documents()).split()
+    lines, current = [], []
+    for word in words:
+        current.append(word)
+        if sum(map(len, current)) + len(current) - 1 >= line_chars:
+            lines.append((" ".join(current) + "\n").encode("utf-8"))
+            current = []
+    total, limit, file_limit, index, i = 0, int(mb * 1e6), int(file_mb * 1e6), 0, 0
+    while total < limit:
+        written = 0
+        with open(folder / f"part-{index:04d}.txt", "wb") as out:
+            while written < file_limit and total < limit:
+                line = lines[i % len(lines)]
+                out.write(line)
+                written += len(line)
+                total += len(line)
+                i += 1
+        index += 1
+    (folder / "DONE").write_text(f"{total} bytes, {i} documents, {index} files\n")
+    return folder
+
+
+def read_lines(folder: Path) -> list[str]:
+    """Every line document of a short-lines corpus, in file order."""
+    docs = []
+    for path in sorted(folder.glob("part-*.txt")):
+        docs.extend(path.read_text(encoding="utf-8").splitlines())
+    return docs
+
+
 def corpus_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("part-*.jsonl"))
 

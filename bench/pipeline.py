@@ -11,6 +11,8 @@ files, ~3.4 M tokens with the 32k BPE model) each round runs, round-robin:
 - ``build clm``: ``python -m lmpairs.cli build --objectives clm`` on the in-process DirectRunner;
 - ``build clm 2w`` / ``build all 2w``: the same with ``--direct_num_workers=2
   --direct_running_mode=multi_processing``, CLM alone and all four objectives;
+- ``build all 2w short lines``: all four objectives, 2 workers, on 16 MB of ~40-byte line documents
+  (``--documents line``), the many-small-documents case where per-document costs show;
 - ``build clm dask 2w``: ``--runner=DaskRunner`` against a ``dask.distributed.LocalCluster`` of
   2 worker processes (1 thread each) that this script starts once and keeps warm across rounds.
 
@@ -45,7 +47,15 @@ from bench.common import (
     run_process,
     run_script,
 )
-from bench.corpus import cache_dir, corpus_files, read_documents, tiled_corpus, tokenizer_model
+from bench.corpus import (
+    cache_dir,
+    corpus_files,
+    read_documents,
+    read_lines,
+    short_lines_corpus,
+    tiled_corpus,
+    tokenizer_model,
+)
 
 FULL_MB, QUICK_MB, TINY_MB = 16.0, 0.2, 0.05
 TWO_WORKERS = ("--direct_num_workers=2", "--direct_running_mode=multi_processing")
@@ -62,6 +72,13 @@ def spm_encode(texts: list[str], model: Path, threads: int, batch: int = 1000) -
 def build_cmd(corpus: Path, model: Path, out: Path, objectives: str, beam_args: tuple[str, ...] = ()) -> list[str]:
     return python_cmd("lmpairs.cli", "build", "--input", str(corpus / "*.jsonl"), "--output", str(out),
                       "--tokenizer", str(model), "--objectives", objectives, *beam_args)
+
+
+def lines_build_cmd(corpus: Path, model: Path, out: Path, objectives: str,
+                    beam_args: tuple[str, ...] = ()) -> list[str]:
+    """``build`` of a short-lines corpus: one document per line."""
+    return python_cmd("lmpairs.cli", "build", "--input", str(corpus / "*.txt"), "--output", str(out),
+                      "--tokenizer", str(model), "--objectives", objectives, "--documents", "line", *beam_args)
 
 
 def plain_cmd(corpus: Path, model: Path, out: Path, threads: int) -> list[str]:
@@ -104,6 +121,8 @@ def run(*, quick: bool = False, repeats: int | None = None) -> list[Metric]:
     work = cache_dir() / "pipeline-out"
     texts = read_documents(corpus)
     num_tokens = spm_encode(texts, model, 1)
+    lines = short_lines_corpus(mb)
+    num_line_tokens = spm_encode(read_lines(lines), model, 2)
     cluster = dask_cluster()
 
     def process(cmd_of_out) -> ProcessRun:
@@ -117,6 +136,7 @@ def run(*, quick: bool = False, repeats: int | None = None) -> list[Metric]:
         "build clm": partial(process, lambda out: build_cmd(corpus, model, out, "clm")),
         "build clm 2w": partial(process, lambda out: build_cmd(corpus, model, out, "clm", TWO_WORKERS)),
         "build all 2w": partial(process, lambda out: build_cmd(corpus, model, out, ALL, TWO_WORKERS)),
+        "build all 2w short lines": partial(process, lambda out: lines_build_cmd(lines, model, out, ALL, TWO_WORKERS)),
     }
     if cluster is not None:
         dask_args = ("--runner=DaskRunner", f"--dask_client_address={cluster.scheduler_address}")
@@ -133,9 +153,21 @@ def run(*, quick: bool = False, repeats: int | None = None) -> list[Metric]:
     plain_4x = process(lambda out: plain_cmd(big, model, out, 2))
     shutil.rmtree(work, ignore_errors=True)
     metrics = pipeline_metrics(runs, startup, all_4x, clm_4x, num_tokens=num_tokens, corpus_mb=mb)
+    metrics.append(short_lines_metric(runs, num_tokens=num_tokens, num_line_tokens=num_line_tokens, corpus_mb=mb))
     extra_tokens = num_tokens * (corpus_bytes(big) / corpus_bytes(corpus) - 1)  # the tiles repeat one text
     metrics.append(marginal_metric(runs, clm_4x, plain_4x, extra_tokens=extra_tokens, corpus_mb=mb))
     return metrics
+
+
+def short_lines_metric(runs: dict[str, list[ProcessRun]], *, num_tokens: int, num_line_tokens: int,
+                       corpus_mb: float) -> Metric:
+    """All four objectives on ~40-byte line documents against the same build on ~2 KB documents, in
+    tokens/s per round: what per-document costs (keys, packing, BART's row per document) take."""
+    short = [num_line_tokens / r.seconds for r in runs["build all 2w short lines"]]
+    long = [num_tokens / r.seconds for r in runs["build all 2w"]]
+    return ratio_metric(f"build all 2w short lines ({corpus_mb:g} MB, ~40 B docs)", median(short), "tok/s",
+                        median([s / g for s, g in zip(short, long)]), "build all 2w (~2 KB docs)", None,
+                        seconds=[r.seconds for r in runs["build all 2w short lines"]], tokens=num_line_tokens)
 
 
 def corpus_bytes(folder: Path) -> int:
