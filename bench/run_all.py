@@ -42,7 +42,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny inputs, one round each (a smoke run)")
     parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset to run")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write the table (default {DEFAULT_JSON})")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON,
+                        help=f"where to write the table (default {DEFAULT_JSON})")
     args = parser.parse_args()
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = sorted(set(names) - set(BENCHMARKS))

@@ -42,7 +42,7 @@ class Ragged:
         return view
 
     @classmethod
-    def from_rows(cls, rows: list[np.ndarray], dtype=np.int32) -> "Ragged":
+    def from_rows(cls, rows: list[np.ndarray], dtype=np.int32) -> Ragged:
         """Concatenate per-row arrays (used after per-example dynamic corruption)."""
         offsets = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum([len(r) for r in rows], out=offsets[1:])

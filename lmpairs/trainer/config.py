@@ -87,7 +87,7 @@ class TrainConfig:
         if (self.resume or self.checkpoint_every) and not self.checkpoint:
             raise ConfigError("train: --resume and --checkpoint-every need --checkpoint FILE (where the state lives).")
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         unknown = sorted(set(changes) - set(fields_by_name()))
         if unknown:
             raise ConfigError(f"train: unknown settings {unknown}; known: {', '.join(fields_by_name())}.")

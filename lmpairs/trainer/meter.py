@@ -63,7 +63,7 @@ class Stopwatch:
     def __init__(self) -> None:
         self.seconds = 0.0
 
-    def __enter__(self) -> "Stopwatch":
+    def __enter__(self) -> Stopwatch:
         self._start = time.perf_counter()
         return self
 

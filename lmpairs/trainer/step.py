@@ -10,8 +10,9 @@ target token of the global batch, whatever the split.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Callable, ContextManager, Sequence
 
 import torch
 import torch.distributed as dist
@@ -50,7 +51,7 @@ def global_count(micro_batches: Sequence[Batch], target_key: str) -> torch.Tenso
 
 
 def accumulate_gradients(model: nn.Module, micro_batches: Sequence[Batch], *, loss_fn: Callable,
-                         target_key: str, autocast: Callable[[], ContextManager] = contextlib.nullcontext
+                         target_key: str, autocast: Callable[[], AbstractContextManager] = contextlib.nullcontext
                          ) -> StepLoss:
     """Backward every micro-batch with the global normalization; gradients add up in ``.grad``.
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import datasets  # noqa: E402  (test extra)
 import duckdb
 import pytest
 import torch
+import transformers  # noqa: E402  (test extra)
 
 from lmpairs.loader import PairStream, loss_for
 from lmpairs.schemas import read_manifest
-
-import datasets  # noqa: E402  (test extra)
-import transformers  # noqa: E402  (test extra)
 
 
 @pytest.fixture(scope="module")

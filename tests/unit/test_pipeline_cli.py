@@ -9,7 +9,6 @@ import pytest
 
 from lmpairs.cli import Parser, add_config_flags, build_config, main, make_parser, parse_setting
 from lmpairs.config import BartConfig, BuildConfig, ConfigError
-from lmpairs.errors import UsageError
 from lmpairs.fields import Limits, setting
 
 LLAMA = "<llama_model_path>"  # replaced by the fixture's path in the test

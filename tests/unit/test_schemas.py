@@ -6,8 +6,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lmpairs.schemas import (FORMAT_VERSION, Manifest, ManifestError, SchemaError, ShardInfo, check_schema,
-                             list_columns, list_to_numpy, read_manifest, row_schema, rows_to_table, write_manifest)
+from lmpairs.schemas import (
+    FORMAT_VERSION,
+    Manifest,
+    ManifestError,
+    SchemaError,
+    ShardInfo,
+    check_schema,
+    list_columns,
+    list_to_numpy,
+    read_manifest,
+    row_schema,
+    rows_to_table,
+    write_manifest,
+)
 
 
 @pytest.mark.parametrize("objective, extra", [("clm", "doc_lengths"), ("mlm", "labels"), ("t5", "labels"),
@@ -56,7 +68,8 @@ def test_check_schema_names_the_file_and_what_differs():
 
 
 def manifest(**changes):
-    fields = dict(objective="clm", config={"seq_len": 8}, seed=3, tokenizer={"sha256": "ab" * 32, "vocab_size": 100}, inputs=[],
+    fields = dict(objective="clm", config={"seq_len": 8}, seed=3, tokenizer={"sha256": "ab" * 32, "vocab_size": 100},
+                  inputs=[],
                   counters={"documents_read": 1}, lmpairs_version="0.1.0",
                   splits={"train": [ShardInfo(path="train/part-00000-of-00001.parquet", num_rows=2, num_bytes=10,
                                               num_row_groups=1, row_group_rows=[2], sha256="cd" * 32)]})

@@ -23,7 +23,8 @@ def ids(*shape: int, seed: int = 0) -> torch.Tensor:
 
 def seq2seq_batch(enc_len: int = 9, dec_len: int = 6) -> dict:
     return {"input_ids": ids(2, enc_len), "attention_mask": torch.ones(2, enc_len, dtype=torch.long),
-            "decoder_input_ids": ids(2, dec_len, seed=1), "decoder_attention_mask": torch.ones(2, dec_len, dtype=torch.long)}
+            "decoder_input_ids": ids(2, dec_len, seed=1),
+            "decoder_attention_mask": torch.ones(2, dec_len, dtype=torch.long)}
 
 
 def test_every_objective_has_a_model_in_the_table():

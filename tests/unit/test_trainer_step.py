@@ -6,8 +6,8 @@ from lmpairs.config import ConfigError
 from lmpairs.loader import loss_for
 from lmpairs.loader.losses import TARGET_KEYS
 from lmpairs.trainer import TrainConfig, accumulate_gradients
-from lmpairs.trainer.models import ModelConfig, build_model
 from lmpairs.trainer.loop import lr_at
+from lmpairs.trainer.models import ModelConfig, build_model
 
 VOCAB = 61
 PAD = 0
