@@ -46,14 +46,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def isolated_logging():
-    """Each test starts and ends with the root logger as it found it: ``lmpairs.cli.main`` calls
-    ``logging.basicConfig`` (as a CLI should), which would otherwise leak INFO lines into later
-    tests' captured output."""
+    """Each test starts and ends with the loggers as it found them: ``lmpairs.cli.main`` calls
+    ``logging.basicConfig`` (as a CLI should) and some tests raise the ``lmpairs`` logger to INFO;
+    left behind, either leaks INFO lines into later tests' captured output."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    named = {name: (lg.level, lg.handlers[:]) for name, lg in logging.Logger.manager.loggerDict.items()
+             if isinstance(lg, logging.Logger) and name.split(".")[0] == "lmpairs"}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    for name, lg in logging.Logger.manager.loggerDict.items():
+        if isinstance(lg, logging.Logger) and name.split(".")[0] == "lmpairs":
+            lg_level, lg_handlers = named.get(name, (logging.NOTSET, []))
+            lg.setLevel(lg_level)
+            lg.handlers[:] = lg_handlers
 
 
 @pytest.fixture(scope="session")

@@ -49,6 +49,7 @@ def dask_cluster():
 def builds(build, inputs, trained_tokenizer, tmp_path_factory):
     results, logs = {}, {}
     handler = _Lines()
+    level = logging.getLogger("lmpairs").level
     logging.getLogger("lmpairs").addHandler(handler)
     logging.getLogger("lmpairs").setLevel(logging.INFO)
     try:
@@ -69,6 +70,7 @@ def builds(build, inputs, trained_tokenizer, tmp_path_factory):
             logs[runner] = list(handler.lines)
     finally:
         logging.getLogger("lmpairs").removeHandler(handler)
+        logging.getLogger("lmpairs").setLevel(level)  # INFO left on would leak into later tests' output
     return results, logs
 
 
