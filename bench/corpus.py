@@ -81,11 +81,17 @@ def tiled_corpus(mb: float, *, file_mb: float = FILE_MB) -> Path:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     lines = [(json.dumps({"text": d}, ensure_ascii=False) + "\n").encode("utf-8") for d in source_documents()]
+    write_tiles(folder, lines, mb, suffix=".jsonl", file_mb=file_mb)
+    return folder
+
+
+def write_tiles(folder: Path, lines: list[bytes], mb: float, *, suffix: str, file_mb: float) -> None:
+    """Repeat ``lines`` in order into ``part-NNNN{suffix}`` files of ``file_mb`` until ``mb`` megabytes."""
     total, limit, file_limit = 0, int(mb * 1e6), int(file_mb * 1e6)
     index, i = 0, 0
     while total < limit:
         written = 0
-        with open(folder / f"part-{index:04d}.jsonl", "wb") as out:
+        with open(folder / f"part-{index:04d}{suffix}", "wb") as out:
             while written < file_limit and total < limit:
                 line = lines[i % len(lines)]
                 out.write(line)
@@ -94,7 +100,6 @@ def tiled_corpus(mb: float, *, file_mb: float = FILE_MB) -> Path:
                 i += 1
         index += 1
     (folder / "DONE").write_text(f"{total} bytes, {i} documents, {index} files\n")
-    return folder
 
 
 def short_lines_corpus(mb: float, *, line_chars: int = 40, file_mb: float = FILE_MB) -> Path:
@@ -112,18 +117,7 @@ def short_lines_corpus(mb: float, *, line_chars: int = 40, file_mb: float = FILE
         if sum(map(len, current)) + len(current) - 1 >= line_chars:
             lines.append((" ".join(current) + "\n").encode("utf-8"))
             current = []
-    total, limit, file_limit, index, i = 0, int(mb * 1e6), int(file_mb * 1e6), 0, 0
-    while total < limit:
-        written = 0
-        with open(folder / f"part-{index:04d}.txt", "wb") as out:
-            while written < file_limit and total < limit:
-                line = lines[i % len(lines)]
-                out.write(line)
-                written += len(line)
-                total += len(line)
-                i += 1
-        index += 1
-    (folder / "DONE").write_text(f"{total} bytes, {i} documents, {index} files\n")
+    write_tiles(folder, lines, mb, suffix=".txt", file_mb=file_mb)
     return folder
 
 
