@@ -25,22 +25,21 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import IterableDataset, get_worker_info
 
 from lmpairs.loader.budget import token_batches
 from lmpairs.loader.collate import COLLATORS, CollateSpec, batch_tensors, example_lengths, needed_columns
 from lmpairs.loader.documents import check_document_attention
 from lmpairs.loader.dynamic import DynamicCorruption
 from lmpairs.loader.plan import EpochPlan, PlanOptions, Window, plan_epoch, rank_num_batches, rank_size
+from lmpairs.loader.resumable import Resumable
 from lmpairs.loader.shard_reader import VERIFY_MODES, ShardReader, WindowRows, warm_arrow_to_numpy
-from lmpairs.loader.state import MAX_WORKERS, STATE_VERSION, WORKER_KEY, Position, StateError, check_state
-from lmpairs.loader.stateful import PairLoader
+from lmpairs.loader.state import WORKER_KEY
 from lmpairs.loader.units import list_units
 from lmpairs.loader.validate import open_split, special_id
 from lmpairs.schemas.storage import FileSystemArg, is_url, local_copy
@@ -67,7 +66,7 @@ def objective_config(manifest) -> dict[str, Any]:
     return nested if isinstance(nested, dict) else manifest.config
 
 
-class PairStream(IterableDataset):
+class PairStream(Resumable):
     """Collated batches of one split of ``OUT/<objective>`` (local path or URL); see module docs.
 
     ``batch_size`` rows per batch, or ``max_tokens`` padded tokens per batch (``batch_size`` then
@@ -125,8 +124,6 @@ class PairStream(IterableDataset):
                                   vocab_size=found.manifest.tokenizer["vocab_size"], verify=verify,
                                   filesystem=filesystem)
         self.dynamic = self._dynamic(tokenizer, found.where) if dynamic else None
-        self._position = Position()
-        self._loader_workers: int | None = None  # set by make_loader: batches then go through track()
         warm_arrow_to_numpy()
         self._log_plan()
 
@@ -172,10 +169,6 @@ class PairStream(IterableDataset):
         return abs(self.num_rows - self.examples_per_rank * self.world_size)
 
     @property
-    def epoch(self) -> int:
-        return self._position.epoch
-
-    @property
     def dynamic_passed_through(self) -> int:
         """Rows dynamic corruption left unchanged (too long), summed over workers since creation."""
         return self._position.passed
@@ -195,38 +188,6 @@ class PairStream(IterableDataset):
                 "drop_last": self.options.drop_last, "pad_to_multiple_of": self.spec.pad_to_multiple_of,
                 "dynamic": self.dynamic is not None}
 
-    # -- epochs and resumption ----------------------------------------------------------------
-    @property
-    def _logical_workers(self) -> int:
-        return max(1, self._loader_workers or 0)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Start epoch ``epoch`` from its beginning, unless a loaded state resumes that very epoch."""
-        if self._position.pending_epoch == epoch:
-            return
-        self._position.start(epoch)
-
-    def state_dict(self) -> dict[str, Any]:
-        """Where the caller is: the batches it received, per logical worker, in this epoch.
-
-        ``{"version", "dataset", "epoch", "batches", "worker_batches", "next_worker", "fingerprint"}``,
-        plain ints, strings and lists (JSON-safe). ``dataset`` binds it to this split's manifest.
-        """
-        if self._loader_workers is None and self._position.iterated_in_worker:
-            raise StateError("PairStream.state_dict(): this stream is iterated by DataLoader workers, whose "
-                             "progress the dataset cannot see; build the loader with stream.make_loader(...) "
-                             "and take loader.state_dict().")
-        workers = self._logical_workers
-        return {"version": STATE_VERSION, "dataset": self.identity, **self._position.state_dict(workers),
-                "fingerprint": self.fingerprint(workers)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Resume where ``state`` was taken: the next batches are those the saved run would have seen."""
-        workers = self._logical_workers
-        epoch, next_worker, counts = check_state(state, dataset=self.identity, fingerprint=self.fingerprint(workers),
-                                                 max_batches=lambda e: self._max_batches(e, workers))
-        self._position.load(epoch, next_worker=next_worker, worker_batches=counts)
-
     def _max_batches(self, epoch: int, num_workers: int) -> list[int]:
         """The most batches each logical worker can yield in ``epoch`` (token batches: its rows)."""
         limits = []
@@ -238,43 +199,12 @@ class PairStream(IterableDataset):
                           else sum(w.size for w in plan.windows))
         return limits
 
-    def make_loader(self, **dataloader_kwargs: Any) -> PairLoader:
-        """A ``DataLoader`` over this stream (``batch_size=None``) with exact ``state_dict`` under workers.
-
-        From here on the stream's position counts what the loader hands out (see :meth:`track`).
-        """
-        num_workers = int(dataloader_kwargs.get("num_workers", 0))
-        if not 0 <= num_workers <= MAX_WORKERS:
-            raise ValueError(f"make_loader: num_workers={num_workers}; lmpairs supports 0..{MAX_WORKERS}.")
-        self._loader_workers = num_workers
-        return PairLoader(self, **dataloader_kwargs)
-
-    def track(self, batches: Iterable[dict[str, torch.Tensor]]) -> Iterator[dict[str, torch.Tensor]]:
-        """Hand out the batches of one ``make_loader`` epoch, counting each as the caller receives it.
-
-        Workers tag each batch with its logical worker; the tag is removed here. Starting the
-        iteration consumes a loaded position (the workers read it as they start).
-        """
-        self._position.begin()
-        workers = self._logical_workers
-        for batch in batches:
-            self._position.delivered(int(batch.pop(WORKER_KEY)), workers)
-            yield batch
-
     # -- iteration ----------------------------------------------------------------------------
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        info = get_worker_info()
-        num_workers, physical = (info.num_workers, info.id) if info is not None else (1, 0)
-        tracked = self._loader_workers is not None
-        if info is None and not tracked:
-            self._position.begin()  # iterated directly: this stream counts its own batches
-        elif info is not None:
-            self._position.mark_worker_iteration()
-        rotation, skips = self._position.resume_for(num_workers)
-        worker = (physical + rotation) % num_workers
+        worker, num_workers, skip, in_worker, tagged = self._start_iteration()
         plan = plan_epoch(self.units.num_rows, seed=self.seed, epoch=self._position.epoch, rank=self.rank,
                           world_size=self.world_size, worker=worker, num_workers=num_workers, options=self.options)
-        return self._generate(plan, worker, skips[worker], in_worker=info is not None, tagged=tracked)
+        return self._generate(plan, worker, skip, in_worker=in_worker, tagged=tagged)
 
     def _window_batches(self, plan: EpochPlan, window: Window, worker: int) -> tuple[WindowRows, list[np.ndarray]]:
         rows = self.reader.read(plan.segments(window))

@@ -31,22 +31,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import IterableDataset, get_worker_info
 
 from lmpairs.errors import UserError
 from lmpairs.loader.collate import COLLATORS, batch_tensors
 from lmpairs.loader.dataset import PairStream
 from lmpairs.loader.mixplan import MixOptions, MixturePlan, apportion, epoch_draws, plan_mixture
 from lmpairs.loader.ragged import Ragged
+from lmpairs.loader.resumable import Resumable
 from lmpairs.loader.shard_reader import WindowRows
-from lmpairs.loader.state import MAX_WORKERS, STATE_VERSION, WORKER_KEY, Position, StateError, check_state
-from lmpairs.loader.stateful import PairLoader
+from lmpairs.loader.state import WORKER_KEY
 from lmpairs.objectives import get_spec
 
 logger = logging.getLogger(__name__)
@@ -91,7 +90,7 @@ def _concat(parts: Sequence[Ragged]) -> Ragged:
     return Ragged(values, offsets)
 
 
-class PairMixture(IterableDataset):
+class PairMixture(Resumable):
     """Collated batches from several sources at chosen rates; see the module docs.
 
     ``sources``: ``[(path, weight), ...]``. ``return_source`` adds ``source`` (int64, one per row:
@@ -133,8 +132,6 @@ class PairMixture(IterableDataset):
             raise MixtureError(f"PairMixture: {sum(self.draws)} examples per epoch ({sum(self.quanta)} quanta) give "
                                f"rank {self.rank} of {self.world_size} nothing; raise the weights or num_examples.")
         self.identity = self._identity()
-        self._position = Position()
-        self._loader_workers: int | None = None
         logger.info("PairMixture %s", self.describe())
 
     # -- sources ------------------------------------------------------------------------------
@@ -213,10 +210,6 @@ class PairMixture(IterableDataset):
         """Examples one rank reads per epoch (the same on every rank)."""
         return sum(sum(w.sizes) for w in self._plan(self._position.epoch, 0, 1).windows)
 
-    @property
-    def epoch(self) -> int:
-        return self._position.epoch
-
     def __len__(self) -> int:
         return self._plan(self._position.epoch, 0, 1).num_batches
 
@@ -233,66 +226,21 @@ class PairMixture(IterableDataset):
                             rank=self.rank, world_size=self.world_size, worker=worker, num_workers=num_workers,
                             options=self.options)
 
-    # -- epochs and resumption (PairStream's protocol, so PairLoader drives both) ------------------
-    @property
-    def _logical_workers(self) -> int:
-        return max(1, self._loader_workers or 0)
-
+    # -- epochs and resumption (the Resumable protocol, so PairLoader drives it like a PairStream) --
     def set_epoch(self, epoch: int) -> None:
-        """Start epoch ``epoch`` from its beginning, unless a loaded state resumes that very epoch."""
-        if self._position.pending_epoch == epoch:
-            return
-        if epoch != self._position.epoch:
+        if self._position.pending_epoch != epoch and epoch != self._position.epoch:
             logger.info("PairMixture epoch %d: %s", epoch, "; ".join(
                 f"{c['path']} {c['examples']} examples ({100 * c['share']:.1f}%)" for c in self.source_counts()))
-        self._position.start(epoch)
+        super().set_epoch(epoch)
 
-    def state_dict(self) -> dict[str, Any]:
-        """The position after the batches the caller received (plain ints and lists, JSON-safe)."""
-        if self._loader_workers is None and self._position.iterated_in_worker:
-            raise StateError("PairMixture.state_dict(): DataLoader workers iterate this mixture; build the loader "
-                             "with mixture.make_loader(...) and take loader.state_dict().")
-        workers = self._logical_workers
-        return {"version": STATE_VERSION, "dataset": self.identity, **self._position.state_dict(workers),
-                "fingerprint": self.fingerprint(workers)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Resume where ``state`` was taken: the next batches are those the saved run would have seen."""
-        workers = self._logical_workers
-        epoch, next_worker, counts = check_state(
-            state, dataset=self.identity, fingerprint=self.fingerprint(workers),
-            max_batches=lambda e: [self._plan(e, w, workers).num_batches for w in range(workers)])
-        self._position.load(epoch, next_worker=next_worker, worker_batches=counts)
-
-    def make_loader(self, **dataloader_kwargs: Any) -> PairLoader:
-        """A ``DataLoader`` over this mixture (``batch_size=None``) with exact ``state_dict`` under workers."""
-        num_workers = int(dataloader_kwargs.get("num_workers", 0))
-        if not 0 <= num_workers <= MAX_WORKERS:
-            raise ValueError(f"make_loader: num_workers={num_workers}; lmpairs supports 0..{MAX_WORKERS}.")
-        self._loader_workers = num_workers
-        return PairLoader(self, **dataloader_kwargs)
-
-    def track(self, batches: Iterable[dict[str, torch.Tensor]]) -> Iterator[dict[str, torch.Tensor]]:
-        """Hand out one ``make_loader`` epoch's batches, counting each as the caller receives it."""
-        self._position.begin()
-        workers = self._logical_workers
-        for batch in batches:
-            self._position.delivered(int(batch.pop(WORKER_KEY)), workers)
-            yield batch
+    def _max_batches(self, epoch: int, num_workers: int) -> list[int]:
+        return [self._plan(epoch, w, num_workers).num_batches for w in range(num_workers)]
 
     # -- iteration ----------------------------------------------------------------------------
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        info = get_worker_info()
-        num_workers, physical = (info.num_workers, info.id) if info is not None else (1, 0)
-        tracked = self._loader_workers is not None
-        if info is None and not tracked:
-            self._position.begin()
-        elif info is not None:
-            self._position.mark_worker_iteration()
-        rotation, skips = self._position.resume_for(num_workers)
-        worker = (physical + rotation) % num_workers
+        worker, num_workers, skip, in_worker, tagged = self._start_iteration()
         plan = self._plan(self._position.epoch, worker, num_workers)
-        return self._generate(plan, worker, skips[worker], in_worker=info is not None, tagged=tracked)
+        return self._generate(plan, worker, skip, in_worker=in_worker, tagged=tagged)
 
     def _read(self, plan: MixturePlan, window) -> list[WindowRows | None]:
         """Each source's rows of the window (None where it has none), re-corrupted if dynamic."""
