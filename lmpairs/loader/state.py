@@ -14,8 +14,9 @@ logical worker, the next worker in DataLoader's round robin) is counted only in 
 once per batch, so it lives in plain Python ints beside the tensor (a tensor write per batch cost
 ~10% of a loader-only epoch).
 
-Only :class:`~lmpairs.loader.resumable.Resumable` (the base of ``PairStream`` and ``PairMixture``) writes it, through the methods below; its
-``state_dict()`` is :meth:`Position.state_dict` plus what binds the state to the dataset and plan.
+Only :class:`~lmpairs.loader.resumable.Resumable` (the base of ``PairStream`` and ``PairMixture``)
+writes it, through the methods below; its ``state_dict()`` is :meth:`Position.state_dict` plus
+what binds the state to the dataset and plan.
 """
 from __future__ import annotations
 
