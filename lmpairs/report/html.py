@@ -26,8 +26,8 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f3f5f8}
 .plot .t{font-size:13px;font-weight:600}.plot .a{font-size:11px;fill:#444}.plot .ax{stroke:#888}
 .warn{background:#fff4e5;border-left:4px solid #f28e2b;padding:6px 10px;margin:4px 0}
 .ok{background:#eef7ee;border-left:4px solid #59a14f;padding:6px 10px}
-.pair{display:grid;grid-template-columns:1fr 1fr;gap:14px}
-.ids{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px;white-space:pre-wrap;word-break:break-word;
+.pair{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:14px}
+.ids{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px;white-space:pre-wrap;overflow-wrap:anywhere;
 background:#fafafa;border:1px solid #eee;padding:6px;margin:0}
 .mask{background:#e15759;color:#fff;border-radius:2px}.rand{background:#f28e2b;color:#fff;border-radius:2px}
 .kept{background:#76b7b2;border-radius:2px}.label{background:#ffe08a;border-radius:2px}
@@ -45,6 +45,14 @@ def _n(value: Any) -> str:
         return f"{value:,}"
     if isinstance(value, float):
         return f"{value:.4g}"
+    return str(value)
+
+
+def compact(value: int) -> str:
+    """``1024`` -> ``1k``, ``1048576`` -> ``1M``: powers of two as short axis labels."""
+    for unit, size in (("M", 2 ** 20), ("k", 2 ** 10)):
+        if value >= size:
+            return f"{value // size}{unit}"
     return str(value)
 
 
@@ -114,7 +122,7 @@ def lengths_section(f: dict[str, Any]) -> str:
         edges = list(range(len(log2) + 1))
         seq_len = f.get("seq_len")
         plots.append(svg.histogram("document lengths (tokens, log scale)", edges, log2, xlabel="tokens per document",
-                                   ylabel="documents", tick_labels=[_n(2 ** k) for k in edges],
+                                   ylabel="documents", tick_labels=[compact(2 ** k) for k in edges],
                                    target=math.log2(seq_len) if seq_len else None, target_label=f"seq_len {seq_len}"))
     fill = f["recount"]["row_fill"]
     plots.append(svg.histogram("row fill (clean row length / full row)", fill["edges"], fill["counts"],
