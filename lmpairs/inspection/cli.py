@@ -37,7 +37,8 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help="print the figures of `lmpairs report` as JSON instead (counters, warnings, inputs per "
                              "file, applied rates with their recount from the shards, histograms)")
     parser.add_argument("--max-rows", type=int, default=20_000, metavar="N",
-                        help="with --json: rows per split read back for the recount; 0 reads all (default: %(default)s)")
+                        help="with --json: rows per split read back for the recount; 0 reads all "
+                             "(default: %(default)s)")
     return parser
 
 

@@ -53,7 +53,8 @@ def html_clm(row: Columns, pieces: PieceRenderer) -> str:
             parts.append('<span class="boundary" title="next document">\u2551</span>')
         parts.append(token(pieces, ids[p], p, style=f"background:{PALETTE[doc[p] % len(PALETTE)]}",
                            note=f"document {doc[p] + 1}"))
-    legend = f"{len(row['doc_lengths'])} document piece(s) of {', '.join(map(str, row['doc_lengths'].tolist()))} tokens"
+    lengths = ", ".join(map(str, row["doc_lengths"].tolist()))
+    legend = f"{len(row['doc_lengths'])} document piece(s) of {lengths} tokens"
     return (f'<p class="legend">{escape(legend)}; each has its own colour, \u2551 marks where the next starts; '
             'targets are the same row shifted by one.</p>'
             f'<p class="ids">{"".join(parts)}{_more(ids.shape[0])}</p>')
@@ -78,7 +79,8 @@ def html_mlm(row: Columns, pieces: PieceRenderer) -> str:
               '<span class="mask">[MASK]</span> <span class="rand">random</span> <span class="kept">kept</span>; '
               'labels are -100 elsewhere.</p>')
     more = _more(ids.shape[0])
-    return legend + pair("input_ids", "".join(left) + more, "labels (predicted positions marked)", "".join(right) + more)
+    return legend + pair("input_ids", "".join(left) + more, "labels (predicted positions marked)",
+                         "".join(right) + more)
 
 
 def html_t5(row: Columns, pieces: PieceRenderer) -> str:

@@ -17,7 +17,8 @@ from lmpairs.report.examples import example_html
 OBJECTIVE_SECTIONS = ("summary", "lengths", "corruption", "examples")
 
 CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1120px;padding:18px;color:#222}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1120px;padding:18px;
+color:#222}
 h1{font-size:22px}h2{border-bottom:2px solid #4e79a7;padding-bottom:3px;margin-top:34px}h3{margin:20px 0 6px}
 h5{margin:6px 0 2px;font-size:12px;color:#555}
 table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}

@@ -102,7 +102,8 @@ class Recount:
         return rows
 
     def figures(self) -> dict[str, Any]:
-        return {"complete": self.complete, "examples": dict(self.examples), "measured": dict(sorted(self.measured.items())),
+        return {"complete": self.complete, "examples": dict(self.examples),
+                "measured": dict(sorted(self.measured.items())),
                 "padding_tokens": self.padding_tokens, "slots": self.slots, "clean_tokens": self.tokens,
                 "byte_fallback_tokens": self.byte_tokens, "document_pieces": self.segments,
                 "row_fill": {"edges": np.linspace(0, 1, FILL_BINS + 1).round(3).tolist(), "counts": self.fill.tolist()}}

@@ -153,7 +153,8 @@ def test_page_has_every_section_per_objective_and_no_external_reference(clean_bu
     assert {"warnings", "inputs"} <= checker.ids
     assert checker.svgs >= 4 * 3
     assert page.count('class="example"') == 8
-    for marker in ('class="mask"', 'class="rand"', 'class="kept"', 'class="sentinel"', 'class="del"', "document piece(s)"):
+    for marker in ('class="mask"', 'class="rand"', 'class="kept"', 'class="sentinel"', 'class="del"',
+                   "document piece(s)"):
         assert marker in page
 
 
@@ -198,7 +199,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian package `chromium`; .ci/run installs it)")
+@pytest.mark.skipif(CHROMIUM is None,
+                    reason="chromium is not installed (Debian package `chromium`; .ci/run installs it)")
 def test_page_renders_in_chromium_with_plots_of_non_zero_size(clean_build: Path, tmp_path: Path):
     page_path = tmp_path / "report.html"
     assert lmpairs_main(["report", str(clean_build), "--output", str(page_path), "-n", "1"]) == 0
@@ -215,8 +217,9 @@ def test_page_renders_in_chromium_with_plots_of_non_zero_size(clean_build: Path,
         '  document.getElementById("out").textContent = "SIZES=" + JSON.stringify(sizes)'
         '    + " SECTIONS=" + d.querySelectorAll("section").length; };'
         '</script></body></html>', encoding="utf-8")
-    done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--allow-file-access-from-files",
-                           "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
+    done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                           "--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom",
+                           probe.as_uri()],
                           capture_output=True, text=True, timeout=120)
     found = re.search(r"SIZES=(\[.*?\]) SECTIONS=(\d+)", done.stdout)
     assert found, done.stdout[-500:] + done.stderr[-2000:]
