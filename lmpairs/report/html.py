@@ -105,6 +105,7 @@ def summary_section(f: dict[str, Any]) -> str:
     rows = [["rows (clean, before copies)", c["rows"]],
             *[[f"{split} examples", n] for split, n in examples.items()],
             ["tokens read (all objectives)", f["inputs"]["tokens"]],
+            ["tokens in the clean rows (recount)", f["recount"]["clean_tokens"]],
             ["stored row length (full row)", f["full_row_length"]],
             ["padding tokens", c["padding_tokens"]],
             ["padding share of row slots", f"{c['padding_share']:.2%}" if c["slots"] else "not recorded"],

@@ -61,9 +61,14 @@ def example_batches(manifest: Manifest, objective_dir: str, split: str, max_rows
                         return
                     batch = batch.slice(0, left)
                     left -= batch.num_rows
-                keys = np.asarray(batch.column("example_key").to_numpy(zero_copy_only=False), dtype=np.uint64)
+                keys = _keys(batch.column("example_key"))
                 columns = {name: Ragged(*list_to_numpy(batch.column(name))) for name in names}
                 yield ExampleBatch(keys, columns)
+
+
+def _keys(column) -> np.ndarray:
+    """The uint64 key column viewed from its Arrow buffer (``to_numpy`` would import pandas: a second)."""
+    return np.frombuffer(column.buffers()[1], dtype=np.uint64, count=len(column), offset=column.offset * 8).copy()
 
 
 Accumulate = Callable[[ExampleBatch, Any], None]
