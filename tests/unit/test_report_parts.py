@@ -15,8 +15,8 @@ from lmpairs.pipeline.counters import count_documents, file_counts, length_histo
 from lmpairs.report import svg
 from lmpairs.report.corruption import aligned_blocks, poisson, t5_span_probabilities
 from lmpairs.schemas import Manifest, ManifestError
-from lmpairs.schemas.rows import FORMAT_VERSION
 from lmpairs.schemas.checks import build_warnings
+from lmpairs.schemas.rows import FORMAT_VERSION
 
 BUILD = {"documents": "paragraph", "validation_fraction": 0.1}
 
