@@ -1,5 +1,7 @@
 """The report's pure parts: build warnings from counters, per-file and length counters, SVG plots,
-expected span-length distributions, the manifest's ``warnings`` field. (Whole builds: tests/integration/test_report.py.)"""
+expected span-length distributions, the manifest's ``warnings`` field.
+
+Whole builds: tests/integration/test_report.py."""
 from __future__ import annotations
 
 import json
