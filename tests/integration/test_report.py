@@ -226,3 +226,26 @@ def test_page_renders_in_chromium_with_plots_of_non_zero_size(clean_build: Path,
     sizes = json.loads(found.group(1))
     assert len(sizes) >= 12 and all(w > 100 and h > 50 for w, h in sizes)
     assert int(found.group(2)) == 2 + 4 * (1 + len(OBJECTIVE_SECTIONS))
+
+
+def test_a_registered_objective_gets_the_generic_sections_and_its_rates(build, trained_tokenizer, tmp_path):
+    from reverse_objective import SPEC
+
+    from lmpairs.objectives import register, unregister
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n\n".join(english_paragraphs(60, seed=9)) + "\n", encoding="utf-8")
+    register(SPEC)
+    try:
+        build([str(corpus)], tmp_path / "out", trained_tokenizer.name, objectives=(SPEC.name,), validation_fraction=0)
+        figures = build_figures(str(tmp_path / "out"), FigureOptions(tokenizer=trained_tokenizer.name, num_examples=1),
+                                with_rows=True)
+        page = render_page(figures)
+        manifest = read_manifest(str(tmp_path / "out" / SPEC.name))
+    finally:
+        unregister(SPEC.name)
+    (f,) = figures["objectives"]
+    assert f["recount"]["measured"] == manifest.counters["measured"]
+    assert [r["label"] for r in f["rates"]] == ["reversed / tokens"] and f["rates"][0]["recount"] == 1.0
+    assert all(f'id="{SPEC.name}-{s}"' in page for s in OBJECTIVE_SECTIONS)
+    assert "reversed / tokens" in page and 'class="example"' in page
