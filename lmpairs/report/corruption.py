@@ -19,7 +19,7 @@ from lmpairs.transforms import ExampleBatch, Objective, Ragged, RowBatch
 
 ALIGNED_ROWS = 48
 """BART rows aligned (difflib) for span lengths and reordering: a sample, as the alignment is quadratic."""
-SHARE_BINS = 30
+SHARE_BINS = 40
 
 
 def histogram(values: np.ndarray, edges: np.ndarray) -> list[int]:
@@ -28,9 +28,15 @@ def histogram(values: np.ndarray, edges: np.ndarray) -> list[int]:
     return np.histogram(clipped, bins=edges)[0].astype(int).tolist()
 
 
+def nice(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 times a power of ten that is >= ``value`` (round axis ends)."""
+    power = 10 ** math.floor(math.log10(value))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value * (1 - 1e-9))
+
+
 def share_plot(title: str, values: list[float], target: float, xlabel: str) -> dict[str, Any]:
-    top = max(2.5 * target, max(values, default=0.0), 1e-6)
-    edges = np.linspace(0.0, min(1.0, top) if top <= 1 else top, SHARE_BINS + 1)
+    top = nice(max(2.5 * target, max(values, default=0.0), 1e-6))
+    edges = np.linspace(0.0, top, SHARE_BINS + 1)
     return {"title": title, "edges": edges.round(4).tolist(), "counts": histogram(np.asarray(values), edges),
             "target": target, "target_label": f"configured {target:g}", "xlabel": xlabel, "ylabel": "rows"}
 
