@@ -26,7 +26,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from lmpairs.pipeline.counters import file_counts, manifest_counters
+from lmpairs.pipeline.counters import file_counts, kept_files, manifest_counters
 from lmpairs.pipeline.paths import (
     apply_storage_options,
     delete_tree,
@@ -121,7 +121,8 @@ def stage_build(output: str, objectives: tuple[str, ...], sides: tuple[str, ...]
     for name in objectives:
         shards, counts = per_objective[name]
         counters = manifest_counters(name, documents, dict(counts), sides, rejected, files)
-        warnings = build_warnings(name, base["build"], counters)
+        warnings = build_warnings(name, base["build"], counters)  # over every file; the manifest keeps some
+        counters["files"], counters["files_omitted"] = kept_files(files)
         for warning in warnings:
             if warning["message"] not in logged:  # the inputs' warnings are in every objective's manifest
                 logged.add(warning["message"])

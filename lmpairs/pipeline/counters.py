@@ -23,6 +23,8 @@ EXAMPLES_PREFIX = "examples."
 LENGTH_PREFIX = "document_lengths_log2."
 """Documents whose token count lies in ``[2**k, 2**(k+1))``, per ``k``: the length histogram of the report."""
 FILE_COUNTS = ("documents_read", "documents_used", "tokens", "unknown_tokens")
+MAX_FILES = 1000
+"""Per-file entries a manifest keeps (the warnings see them all): a 100,000-file build keeps its manifest small."""
 REJECTION_REASONS = tuple(dict.fromkeys((*_READ_REASONS, "no_tokens", "unencodable")))
 """Every reason a single document is left out; the manifest counts each one (zeros included)."""
 
@@ -70,6 +72,15 @@ def file_counts(results: list[dict]) -> list[dict[str, Any]]:
     for entry in files.values():
         entry["rejected"] = {k: v for k, v in sorted(entry["rejected"].items()) if v}
     return [files[path] for path in sorted(files)]
+
+
+def kept_files(files: list[dict[str, Any]], limit: int = MAX_FILES) -> tuple[list[dict[str, Any]], int]:
+    """At most ``limit`` per-file entries for the manifest: the files with the most rejected documents,
+    then the most tokens, back in path order; and how many were left out."""
+    if len(files) <= limit:
+        return files, 0
+    ranked = sorted(files, key=lambda f: (-sum(f["rejected"].values()), -f["tokens"], f["path"]))[:limit]
+    return sorted(ranked, key=lambda f: f["path"]), len(files) - limit
 
 
 def _strip(counts: dict[str, int], prefix: str) -> dict[str, int]:

@@ -52,7 +52,8 @@ def rates_table(manifest: Manifest, recounted: dict[str, int]) -> list[dict[str,
 def input_figures(manifest: Manifest) -> dict[str, Any]:
     """Documents and tokens per file, rejections by reason and file, the unknown-piece share."""
     c = manifest.counters
-    return {"files": c.get("files", []), "files_rejected": c.get("files_rejected", []),
+    return {"files": c.get("files", []), "files_omitted": c.get("files_omitted", 0),
+            "files_rejected": c.get("files_rejected", []),
             "documents_read": c.get("documents_read", 0), "documents_used": c.get("documents_used", 0),
             "documents_rejected": {k: v for k, v in c.get("documents_rejected", {}).items() if v},
             "tokens": c.get("tokens", 0), "unknown_tokens": c.get("unknown_tokens", 0),

@@ -94,6 +94,9 @@ def inputs_section(figures: dict[str, Any], recount: dict[str, Any]) -> str:
              for f in inputs["files_rejected"]]
     if rows:
         parts.append(table(["file", "format", "documents", "used", "tokens", "unknown", "rejected"], rows))
+        if inputs["files_omitted"]:
+            parts.append(f'<p class="legend">{inputs["files_omitted"]:,} more files are not listed (the manifest '
+                         "keeps the files with the most rejections, then the most tokens).</p>")
     else:
         parts.append("<p>Per-file counts are not in this manifest (built by an older lmpairs).</p>")
     return "".join(parts)

@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from lmpairs.pipeline.counters import count_documents, file_counts, length_histogram
+from lmpairs.pipeline.counters import count_documents, file_counts, kept_files, length_histogram
 from lmpairs.report import svg
 from lmpairs.report.corruption import aligned_blocks, poisson, t5_span_probabilities
 from lmpairs.schemas import Manifest, ManifestError
@@ -89,6 +89,13 @@ def test_file_counts_add_the_splits_of_a_file_and_skip_rejected_files():
     assert [f["path"] for f in files] == ["a.txt", "b.txt"]
     assert files[1] == {"path": "b.txt", "format": "text", "bytes": 100, "documents_read": 5, "documents_used": 4,
                         "tokens": 29, "unknown_tokens": 0, "rejected": {"empty": 1}}
+
+
+def test_kept_files_keeps_the_most_rejected_then_the_largest_in_path_order():
+    files = [{"path": f"f{i}", "tokens": i, "rejected": {"empty": 5} if i == 1 else {}} for i in range(6)]
+    assert kept_files(files, limit=6) == (files, 0)
+    kept, omitted = kept_files(files, limit=3)
+    assert [f["path"] for f in kept] == ["f1", "f4", "f5"] and omitted == 3
 
 
 def manifest_json(**extra) -> dict:
