@@ -117,16 +117,12 @@ def stage_build(output: str, objectives: tuple[str, ...], sides: tuple[str, ...]
         write_json(posixpath.join(root, NOTHING), {"documents": documents, "files_rejected": rejected})
         logger.warning("nothing survived: no objective got a single row")
         return []
-    files, logged = file_counts(ordered), set()
+    files = file_counts(ordered)
     for name in objectives:
         shards, counts = per_objective[name]
         counters = manifest_counters(name, documents, dict(counts), sides, rejected, files)
         warnings = build_warnings(name, base["build"], counters)  # over every file; the manifest keeps some
         counters["files"], counters["files_omitted"] = kept_files(files)
-        for warning in warnings:
-            if warning["message"] not in logged:  # the inputs' warnings are in every objective's manifest
-                logged.add(warning["message"])
-                logger.warning("%s", warning["message"])
         staged = posixpath.join(root, name)
         ensure_dir(staged)
         write_staged_manifest(build_manifest(name, shards, counters, base, sides, warnings), staged)

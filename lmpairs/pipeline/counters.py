@@ -7,6 +7,7 @@ monitoring on runners that report metrics.
 """
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import Any
 
@@ -15,6 +16,8 @@ from apache_beam.metrics import Metrics
 
 from lmpairs.reading import READ_REJECTION_REASONS as _READ_REASONS
 from lmpairs.schemas.rates import applied_rates
+
+logger = logging.getLogger(__name__)
 
 NAMESPACE = "lmpairs"
 REJECTED_PREFIX = "documents_rejected."
@@ -115,6 +118,17 @@ def manifest_counters(name: str, documents: dict[str, int], objective: dict[str,
         "measured": measured,
         "rates": applied_rates(name, measured),
     }
+
+
+def log_warnings(manifests: dict) -> None:
+    """Log each build warning once (the inputs' warnings are in every objective's manifest), on the
+    machine that ran ``lmpairs build`` rather than on the worker that committed."""
+    seen: set[str] = set()
+    for manifest in manifests.values():
+        for warning in manifest.warnings:
+            if warning["message"] not in seen:
+                seen.add(warning["message"])
+                logger.warning("%s", warning["message"])
 
 
 def build_summary(manifests: dict) -> str:

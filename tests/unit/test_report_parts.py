@@ -9,11 +9,12 @@ import subprocess
 import sys
 from collections import Counter
 from html.parser import HTMLParser
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from lmpairs.pipeline.counters import count_documents, file_counts, kept_files, length_histogram
+from lmpairs.pipeline.counters import count_documents, file_counts, kept_files, length_histogram, log_warnings
 from lmpairs.report import svg
 from lmpairs.report.corruption import aligned_blocks, poisson, t5_span_probabilities
 from lmpairs.schemas import Manifest, ManifestError
@@ -96,6 +97,15 @@ def test_kept_files_keeps_the_most_rejected_then_the_largest_in_path_order():
     assert kept_files(files, limit=6) == (files, 0)
     kept, omitted = kept_files(files, limit=3)
     assert [f["path"] for f in kept] == ["f1", "f4", "f5"] and omitted == 3
+
+
+def test_each_warning_is_logged_once_for_the_build(caplog):
+    shared = {"code": "unknown_pieces", "message": "unknown pieces are 3%"}
+    manifests = {"clm": SimpleNamespace(warnings=[shared]),
+                 "mlm": SimpleNamespace(warnings=[shared, {"code": "padding", "message": "mlm: padding 30%"}])}
+    with caplog.at_level("WARNING", logger="lmpairs.pipeline.counters"):
+        log_warnings(manifests)
+    assert [r.getMessage() for r in caplog.records] == ["unknown pieces are 3%", "mlm: padding 30%"]
 
 
 def manifest_json(**extra) -> dict:
