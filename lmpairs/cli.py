@@ -241,6 +241,17 @@ def add_inspect(subparsers: argparse._SubParsersAction) -> None:
               "examples with masks, sentinels and noise marked.", add_inspect_arguments, run_inspect)
 
 
+def add_report(subparsers: argparse._SubParsersAction) -> None:
+    """``lmpairs report``: one self-contained HTML page of plots and coloured examples."""
+    from lmpairs.report.cli import add_report_arguments, run_report
+
+    _delegate(subparsers, "report", "write a self-contained HTML page of a build's plots and coloured examples",
+              "Write one HTML file (inline SVG plots, no network) with each objective's rows, tokens, padding, "
+              "length and fill histograms, applied corruption against the config, inputs per file, warnings and "
+              "coloured decoded examples; --data PATH:WEIGHT adds a PairMixture's planned and realised shares.",
+              add_report_arguments, run_report)
+
+
 def add_train(subparsers: argparse._SubParsersAction) -> None:
     """``lmpairs train``: the reference trainer on one objective's shards."""
     from lmpairs.trainer.cli import add_train_arguments, run_train
@@ -260,7 +271,7 @@ def add_demo(subparsers: argparse._SubParsersAction) -> None:
 
 
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    add_build, add_train_tokenizer, add_inspect, add_train, add_demo)
+    add_build, add_train_tokenizer, add_inspect, add_report, add_train, add_demo)
 """Every subcommand's ``add_*`` function, in the order ``lmpairs --help`` lists them."""
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -31,6 +32,12 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help="output width for the side-by-side columns (default: the terminal's, 60..160)")
     parser.add_argument("--max-tokens", type=int, default=defaults.max_tokens, metavar="N",
                         help="show at most N tokens of each input and target; 0 shows whole rows "
+                             "(default: %(default)s)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the figures of `lmpairs report` as JSON instead (counters, warnings, inputs per "
+                             "file, applied rates with their recount from the shards, histograms)")
+    parser.add_argument("--max-rows", type=int, default=20_000, metavar="N",
+                        help="with --json: rows per split read back for the recount; 0 reads all "
                              "(default: %(default)s)")
     return parser
 
@@ -64,6 +71,8 @@ def run_inspect(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"lmpairs inspect: error: {err}", file=sys.stderr)
         return 2
+    if args.json:
+        return print_json(args, storage)
     options = InspectOptions(split=args.split, num_examples=args.num_examples, tokenizer=args.tokenizer,
                              width=args.width or default_width(), max_tokens=args.max_tokens,
                              storage_options=storage)
@@ -73,6 +82,24 @@ def run_inspect(args: argparse.Namespace) -> int:
         print(f"lmpairs inspect: error: {err}", file=sys.stderr)
         return 2
     sys.stdout.write(text)
+    return 0
+
+
+def print_json(args: argparse.Namespace, storage: dict[str, Any] | None) -> int:
+    """``inspect --json``: the report's figures (:func:`lmpairs.report.figures.build_figures`) on stdout."""
+    from lmpairs.report.figures import FigureOptions, build_figures
+
+    if args.max_rows < 0:
+        print("lmpairs inspect: error: --max-rows must be >= 0.", file=sys.stderr)
+        return 2
+    options = FigureOptions(tokenizer=args.tokenizer, max_rows=args.max_rows, num_examples=0, split=args.split,
+                            storage_options=storage)
+    try:
+        figures = build_figures(args.path, options)
+    except (UserError, FileNotFoundError) as err:
+        print(f"lmpairs inspect: error: {err}", file=sys.stderr)
+        return 2
+    sys.stdout.write(json.dumps(figures, indent=1, sort_keys=True) + "\n")
     return 0
 
 

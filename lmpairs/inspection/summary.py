@@ -99,4 +99,5 @@ def summary_lines(manifest: Manifest, where: str) -> list[str]:
         lines.append("  applied rates")
         lines += ratios
     lines += shard_lines(manifest)
+    lines += [f"  warning      {w['message']}" for w in manifest.warnings]
     return lines

@@ -24,7 +24,7 @@ from apache_beam.runners.runner import PipelineState
 from lmpairs.config import BuildConfig
 from lmpairs.pipeline.api import files_access
 from lmpairs.pipeline.commit import NOTHING, CommitBuild, read_output_manifest, tmp_root
-from lmpairs.pipeline.counters import report_metrics
+from lmpairs.pipeline.counters import log_warnings, report_metrics
 from lmpairs.pipeline.errors import BuildError, OutOfSpace
 from lmpairs.pipeline.options import check_staging_files, is_dry_run, pipeline_options, runner_name
 from lmpairs.pipeline.output import (
@@ -226,6 +226,7 @@ def execute(config: BuildConfig, plan: Plan, options, key: str) -> dict[str, Man
         discard_temp(config.output)
         raise nothing_survived(report["documents"], report["files_rejected"])
     manifests = read_manifests(config)
+    log_warnings(manifests)
     tokens = manifests[config.objectives[0]].counters["tokens"]
     logger.info("finished %s in %.1f s: %d tokens, %.0f tokens/s (%d input splits on %s)", ",".join(config.objectives),
                 seconds, tokens, tokens / max(seconds, 1e-9), len(plan.splits),

@@ -26,7 +26,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from lmpairs.pipeline.counters import manifest_counters
+from lmpairs.pipeline.counters import file_counts, kept_files, manifest_counters
 from lmpairs.pipeline.paths import (
     apply_storage_options,
     delete_tree,
@@ -37,6 +37,7 @@ from lmpairs.pipeline.paths import (
     write_bytes,
 )
 from lmpairs.schemas import MANIFEST_NAME, Manifest, ManifestError, ShardInfo
+from lmpairs.schemas.checks import build_warnings
 
 logger = logging.getLogger(__name__)
 
@@ -53,14 +54,14 @@ def tmp_root(output: str) -> str:
 
 
 def build_manifest(objective: str, shards: list[ShardInfo], counters: dict[str, Any], base: dict[str, Any],
-                   sides: tuple[str, ...]) -> Manifest:
+                   sides: tuple[str, ...], warnings: list[dict[str, Any]] | None = None) -> Manifest:
     """The manifest of one objective; ``base`` holds the fields shared by every objective."""
     splits: dict[str, list[ShardInfo]] = {side: [] for side in sides}
     for shard in sorted(shards, key=lambda s: s.path):
         splits.setdefault(posixpath.dirname(shard.path), []).append(shard)
     return Manifest(objective=objective, config=base["configs"][objective], seed=base["seed"],
                     tokenizer=base["tokenizer"], inputs=base["inputs"], counters=counters, splits=splits,
-                    lmpairs_version=base["lmpairs_version"], extra={"build": base["build"]},
+                    lmpairs_version=base["lmpairs_version"], extra={"build": base["build"]}, warnings=warnings or [],
                     created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
@@ -116,12 +117,15 @@ def stage_build(output: str, objectives: tuple[str, ...], sides: tuple[str, ...]
         write_json(posixpath.join(root, NOTHING), {"documents": documents, "files_rejected": rejected})
         logger.warning("nothing survived: no objective got a single row")
         return []
+    files = file_counts(ordered)
     for name in objectives:
         shards, counts = per_objective[name]
-        counters = manifest_counters(name, documents, dict(counts), sides, rejected)
+        counters = manifest_counters(name, documents, dict(counts), sides, rejected, files)
+        warnings = build_warnings(name, base["build"], counters)  # over every file; the manifest keeps some
+        counters["files"], counters["files_omitted"] = kept_files(files)
         staged = posixpath.join(root, name)
         ensure_dir(staged)
-        write_staged_manifest(build_manifest(name, shards, counters, base, sides), staged)
+        write_staged_manifest(build_manifest(name, shards, counters, base, sides, warnings), staged)
     write_json(posixpath.join(root, JOURNAL), {"objectives": list(objectives), "build_key": build_key})
     return list(objectives)
 

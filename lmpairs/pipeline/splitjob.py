@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from lmpairs.pipeline.api import UNREADABLE_FILE, UnreadableInput, build_objective, read_split
-from lmpairs.pipeline.counters import EXAMPLES_PREFIX, MEASURED_PREFIX, REJECTED_PREFIX
+from lmpairs.pipeline.counters import EXAMPLES_PREFIX, MEASURED_PREFIX, REJECTED_PREFIX, count_documents
 from lmpairs.pipeline.errors import OutOfSpace
 from lmpairs.pipeline.shards import ShardWriter
 from lmpairs.tokenizer import Tokenizer
@@ -127,8 +127,7 @@ def tokenize_records(tokenizer: Tokenizer, records: list, counts: Counter) -> tu
             ends.append(result[1])
     docs = DocumentBatch(np.array([document_key(k) for k in keys], dtype=np.uint64),
                          Ragged.from_rows(ids), Ragged.from_rows(ends))
-    counts["documents_used"] += len(keys)
-    counts["tokens"] += int(docs.ids.values.shape[0])
+    count_documents(counts, docs.ids.values, docs.ids.lengths, tokenizer.vocab.unk_id)
     return keys, docs
 
 
@@ -195,6 +194,7 @@ class ObjectiveStream:
         self.counts[EXAMPLES_PREFIX + self.side] += examples.num_examples
         lengths = np.diff(rows.ids.offsets)
         self.counts["padding_tokens"] += int((obj.full_row_length - lengths).sum()) * copies
+        self.counts["slots"] += obj.full_row_length * rows.num_rows * copies
         for name, value in obj.measure(examples).items():
             self.counts[MEASURED_PREFIX + name] += int(value)
         self.writer.add(examples)

@@ -57,6 +57,8 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     created_at: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    """Build warnings (:mod:`lmpairs.schemas.checks`): ``{"code", "message", ...}``; absent in older manifests."""
 
     def num_rows(self, split: str) -> int:
         return sum(s.num_rows for s in self.splits.get(split, []))
@@ -110,9 +112,13 @@ def validate_manifest(data: Any, where: str) -> Manifest:
                                     f"{name}); each shard is read once per epoch: {REBUILD}.")
             seen[shard.path] = name
     check_tokenizer_entry(data["tokenizer"], where)
+    warnings = _list(data.get("warnings", []), "warnings", where)
+    if not all(isinstance(w, dict) and isinstance(w.get("code"), str) and isinstance(w.get("message"), str)
+               for w in warnings):
+        raise ManifestError(f"{where}: 'warnings' must be a list of {{\"code\", \"message\"}} objects; {REBUILD}.")
     known = {k: data[k] for k in required if k != "splits"}
     return Manifest(splits=splits, format_version=version, created_at=data.get("created_at", ""),
-                    extra=data.get("extra", {}), **known)
+                    extra=data.get("extra", {}), warnings=warnings, **known)
 
 
 def _integer(value: Any) -> bool:

@@ -7,7 +7,7 @@ import pytest
 
 from lmpairs.cli import COMMANDS, make_parser
 
-EXPECTED = {"build", "train-tokenizer", "inspect", "train", "demo"}
+EXPECTED = {"build", "train-tokenizer", "inspect", "report", "train", "demo"}
 
 
 def subparsers() -> dict[str, argparse.ArgumentParser]:

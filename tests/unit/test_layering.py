@@ -12,6 +12,7 @@ FORBIDDEN = {
     "schemas": ("apache_beam", "torch", "lmpairs.pipeline", "lmpairs.loader", "lmpairs.transforms"),
     "pipeline": ("torch", "lmpairs.loader", "lmpairs.trainer", "lmpairs.inspection"),
     "loader": ("apache_beam", "lmpairs.pipeline"),
+    "report": ("apache_beam", "torch", "lmpairs.pipeline", "lmpairs.trainer"),
 }
 
 
