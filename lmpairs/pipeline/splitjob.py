@@ -170,6 +170,8 @@ class ObjectiveStream:
     def finish(self) -> list:
         rows, dropped = self._packer.finish()
         self.counts["dropped_tokens"] += int(dropped)
+        for name, value in getattr(self._packer, "counts", {}).items():  # e.g. BART's sentences_cut
+            self.counts[MEASURED_PREFIX + name] += int(value)
         self._queue(rows)
         self._corrupt_waiting()
         return self.writer.close()
@@ -195,6 +197,7 @@ class ObjectiveStream:
         self.counts[EXAMPLES_PREFIX + self.side] += examples.num_examples
         lengths = np.diff(rows.ids.offsets)
         self.counts["padding_tokens"] += int((obj.full_row_length - lengths).sum()) * copies
+        self.counts["slots"] += obj.full_row_length * rows.num_rows * copies
         for name, value in obj.measure(examples).items():
             self.counts[MEASURED_PREFIX + name] += int(value)
         self.writer.add(examples)
