@@ -1,15 +1,16 @@
-"""BART's noising (fairseq ``DenoisingDataset``), vectorized over the bodies of a whole batch of rows.
+"""BART's noising (fairseq ``DenoisingDataset``), vectorized over a whole batch of document bodies.
 
-Every function takes row *bodies* (the ids between ``<s>`` and ``</s>``) as flat ``values`` and
-``offsets``, so the framing is never touched, and returns new arrays; inputs are never mutated.
-Draws are keyed hash words (:mod:`lmpairs.transforms.seeding`): ``keys`` holds one stream key per
-row, and each draw sits at a position of its own domain (token, sentence, span or slot index inside
-the row).
+Every function takes *bodies* (the ids between ``<s>`` and ``</s>``; BART's objective passes one
+per document of each row, so no noise crosses a document) as flat ``values`` and ``offsets``, so
+the framing is never touched, and returns new arrays; inputs are never mutated. Draws are keyed
+hash words (:mod:`lmpairs.transforms.seeding`): ``keys`` holds one stream key per body, and each
+draw sits at a position of its own domain (token, sentence, span or slot index inside the body).
 
 Counts follow fairseq, ``ceil(n * ratio)`` (guarded against float error, so ``ceil(10 * 0.3)`` is
-3), or, given ``round_words`` (one hash word per row), ``n * ratio`` rounded at random (up with
-probability its fraction): BART rows hold several short documents, noised one by one, and a ceil per
-document would raise the rate applied to a corpus of short paragraphs. Random ids are drawn from ``vocab.ordinary_ids`` (fairseq draws any id, specials included).
+3), or, given ``round_words`` (one hash word per body), ``n * ratio`` rounded at random (up with
+probability its fraction): a BART row holds several short documents, noised one by one, and a ceil
+per document would raise the rate applied to a corpus of short paragraphs. Random ids are drawn
+from ``vocab.ordinary_ids`` (fairseq draws any id, specials included).
 Text infilling differs from fairseq in two documented ways, both so the configured rates are the
 rates applied: (1) spans are placed so they never overlap (a uniform random arrangement of the
 spans among the unmasked words), so a row really loses ``mask_ratio`` of its words; fairseq's
@@ -163,11 +164,11 @@ def infill(values: np.ndarray, offsets: np.ndarray, *, mask_ratio: float, random
            round_words: np.ndarray | None = None) -> tuple:
     """Text infilling (fairseq add_whole_word_mask, span-poisson, replace_length=1), batched.
 
-    Masks ``ceil(mask_ratio * num_words)`` words per row in Poisson(λ) spans placed without
-    overlap; each span becomes one ``<mask>``, or a random ordinary id with probability
-    ``random_ratio``; a zero-length span inserts its token at a random slot instead. Tokens before
-    a row's first word start are never masked. ``keys``: stream keys by purpose (``lengths``,
-    ``values``, ``ids``, ``place``, ``slots``). Returns new ``(values, offsets)``.
+    Masks ``ceil(mask_ratio * num_words)`` words per row (rounded at random given ``round_words``)
+    in Poisson(λ) spans placed without overlap; each span becomes one ``<mask>``, or a random
+    ordinary id with probability ``random_ratio``; a zero-length span inserts its token at a random
+    slot instead. Tokens before a row's first word start are never masked. ``keys``: stream keys by
+    purpose (``lengths``, ``values``, ``ids``, ``place``, ``slots``). Returns new ``(values, offsets)``.
     """
     num_rows = offsets.shape[0] - 1
     rows = row_of(offsets)
