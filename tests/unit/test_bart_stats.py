@@ -8,9 +8,11 @@ wide.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
+from textgen import english_paragraphs
 
 from lmpairs.config import BartConfig
 from lmpairs.transforms import ExampleBatch, make_objective
@@ -114,3 +116,24 @@ def test_sentence_permutation_reorders_each_documents_sentences(corpus):
     changed = np.array([not np.array_equal(a, b) for a, b in zip(before, after)])
     assert multi.sum() > 100 and changed[multi].mean() > 0.9 and not changed[~multi].any()
     assert all(sorted(a.tolist()) == sorted(b.tolist()) for a, b in zip(before, after))
+
+
+def padding_share(tokenizer, paragraphs: list[str], seq_len: int = 512) -> float:
+    """Padding as a share of the row slots when ``paragraphs`` are one stream of BART documents."""
+    bart = make_objective("bart", BartConfig(seq_len=seq_len), tokenizer.vocab)
+    encoded = tokenizer.encode_documents(paragraphs)
+    rows = rows_in_memory(bart, [(i, ids, ends) for i, (ids, ends) in enumerate(encoded) if len(ids)])
+    frames = 2 * rows.segments.values.shape[0]  # <s> and </s> of each document or piece of one
+    assert rows.ids.values.shape[0] - frames == sum(len(ids) for ids, _ in encoded)  # nothing dropped
+    return 1 - rows.ids.values.shape[0] / (rows.num_rows * seq_len)
+
+
+def test_paragraph_documents_fill_rows(trained_tokenizer):
+    """Rows of one paragraph each padded about two thirds of their slots; packed ones under 10%."""
+    assert padding_share(trained_tokenizer, english_paragraphs(1500, seed=3)) <= 0.10
+
+
+def test_pride_and_prejudice_paragraphs_fill_rows(shared_data, trained_tokenizer):
+    text = (shared_data / "corpora" / "pride_and_prejudice.txt").read_text(encoding="utf-8-sig")
+    paragraphs = [p for p in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n")) if p.strip()]
+    assert len(paragraphs) > 1000 and padding_share(trained_tokenizer, paragraphs) <= 0.10
