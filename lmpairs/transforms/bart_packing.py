@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lmpairs.transforms.batch import DocumentBatch, Ragged, RowBatch
+from lmpairs.transforms.batch import DocumentBatch, Ragged, RowBatch, concat_rows
 from lmpairs.transforms.bestfit import best_fit_decreasing
 from lmpairs.transforms.packing import empty_rows
 from lmpairs.transforms.rowops import gather, lengths_of, offsets_of, positions_in_rows, row_of
@@ -93,17 +93,23 @@ def group_sentences(lengths: np.ndarray, offsets: np.ndarray, capacity: int) -> 
     return first[order], stop[order]
 
 
+POOL_TOKENS = 1 << 22
+"""Framed tokens the pool holds before it is packed (16 MB of int32 ids plus their sentence ends)."""
+
+
 class BartPacker:
     """Framed documents (or sentence-cut pieces of long ones) best-fit into rows; see the module doc."""
 
-    def __init__(self, *, objective_id: int, seq_len: int, bos_id: int | None, eos_id: int) -> None:
-        self.objective_id, self.seq_len = objective_id, int(seq_len)
+    def __init__(self, *, objective_id: int, seq_len: int, bos_id: int | None, eos_id: int,
+                 pool_tokens: int = POOL_TOKENS) -> None:
+        self.objective_id, self.seq_len, self.pool_tokens = objective_id, int(seq_len), int(pool_tokens)
         self.bos_id, self.eos_id = bos_id, eos_id
         self.head = 0 if bos_id is None else 1
         self.capacity = self.seq_len - self.head - 1
         self.counts = {"sentences_cut": 0}
         """Counters the pipeline adds to the manifest: sentences longer than a row, cut."""
         self._pool: list[tuple[np.ndarray, np.ndarray, Ragged, Ragged]] = []  # keys, starts, ids, sentence ends
+        self._pooled = 0  # tokens in the pool
         self._finished = False
 
     def frame(self, bodies: np.ndarray, body_lengths: np.ndarray) -> Ragged:
@@ -120,7 +126,7 @@ class BartPacker:
         return Ragged(ids, offsets)
 
     def add(self, docs: DocumentBatch) -> RowBatch:
-        """Pool the documents' framed pieces; rows come at :meth:`finish` (best fit needs them all)."""
+        """Pool the documents' framed pieces; the rows of every pool that filled up (usually none)."""
         if self._finished:
             raise RuntimeError("BartPacker.add after finish(): make a new packer per stream.")
         if docs.num_documents == 0:
@@ -142,21 +148,40 @@ class BartPacker:
         sentence = first[end_rows] + positions_in_rows(end_offsets, end_rows)
         ends = (self.head + cumulative[sentence + 1] - cumulative[first][end_rows]).astype(np.int32)
         keys = np.asarray(docs.keys, np.uint64)[piece_doc]
-        self._pool.append((keys, piece_start, self.frame(body, body_len), Ragged(ends, end_offsets)))
-        return empty_rows()
+        framed, sentence_ends = self.frame(body, body_len), Ragged(ends, end_offsets)
+        out, lo, num = [], 0, keys.shape[0]
+        cumulative = np.cumsum(framed.lengths)
+        while lo < num:  # cut the batch at each piece that fills the pool
+            before = int(cumulative[lo - 1]) if lo else 0
+            hi = int(np.searchsorted(cumulative, before + self.pool_tokens - self._pooled, side="left")) + 1
+            hi = min(hi, num)
+            if lo == 0 and hi == num:
+                self._pool.append((keys, piece_start, framed, sentence_ends))
+            else:
+                part = np.arange(lo, hi)
+                self._pool.append((keys[part], piece_start[part], framed.take(part), sentence_ends.take(part)))
+            self._pooled += int(cumulative[hi - 1]) - before
+            if self._pooled >= self.pool_tokens:
+                out.append(self._pack())
+            lo = hi
+        return concat_rows(out) if out else empty_rows()
 
     def finish(self) -> tuple[RowBatch, int]:
-        """Every row of the stream, and the tokens dropped (none: every piece fits a row)."""
+        """The rows of the last pool, and the tokens dropped (none: every piece fits a row)."""
         self._finished = True
+        return self._pack(), 0
+
+    def _pack(self) -> RowBatch:
+        """The pool's pieces best-fit into rows (rows in the order opened, pieces in document order)."""
         if not self._pool:
-            return empty_rows(), 0
+            return empty_rows()
         keys = np.concatenate([p[0] for p in self._pool])
         starts = np.concatenate([p[1] for p in self._pool])
         values = np.concatenate([p[2].values for p in self._pool])
         lengths = np.concatenate([p[2].lengths for p in self._pool])
         end_values = np.concatenate([p[3].values for p in self._pool])
         end_counts = np.concatenate([p[3].lengths for p in self._pool])
-        self._pool = []
+        self._pool, self._pooled = [], 0
         row = np.asarray(best_fit_decreasing(lengths.tolist(), self.seq_len), dtype=np.int64)
         order = np.lexsort((np.arange(row.shape[0]), row))  # each row's pieces in document order
         num_rows = int(row.max()) + 1
@@ -172,7 +197,6 @@ class BartPacker:
         ordered_ends = ordered_ends + np.repeat(at, end_counts[order]).astype(np.int32)
         ends_per_row = np.bincount(row, weights=end_counts, minlength=num_rows).astype(np.int64)
         first = order[piece_offsets[:-1]]
-        rows = RowBatch(row_keys(self.objective_id, keys[first], starts[first]), Ragged(ids, offsets_of(row_len)),
+        return RowBatch(row_keys(self.objective_id, keys[first], starts[first]), Ragged(ids, offsets_of(row_len)),
                         Ragged(ordered_len.astype(np.int32), piece_offsets),
                         Ragged(ordered_ends.astype(np.int32), offsets_of(ends_per_row)))
-        return rows, 0

@@ -9,7 +9,8 @@ from lmpairs.config import BartConfig
 from lmpairs.transforms import ExampleBatch, Ragged, RowBatch, make_objective
 from lmpairs.transforms import bart_noise as noise
 from lmpairs.transforms.bart import BartObjective, group_sentences, sentence_pieces
-from lmpairs.transforms.batch import take_rows
+from lmpairs.transforms.bart_packing import BartPacker
+from lmpairs.transforms.batch import concat_rows, take_rows
 from lmpairs.transforms.seeding import row_keys, stable_hash64
 from lmpairs.transforms.testing import (
     check_invariants,
@@ -75,6 +76,24 @@ def test_rows_hold_whole_documents_best_fit_and_cut_long_ones_at_sentence_ends()
     a, b, d = (stable_hash64(k) for k in ("a.txt:3", "b", "d"))
     assert [r[0] for r in got] == row_keys(4, np.array([a, d, a, b, d], np.uint64),
                                            np.array([5, 0, 0, 0, 7])).tolist()
+
+
+def test_a_full_pool_is_packed_at_the_same_piece_whatever_the_batches():
+    bart = make_objective("bart", BartConfig(seq_len=48), BIG)
+    docs = tagged_documents(300, seed=6)
+
+    def rows_of(batch_size: int) -> tuple[list, list]:
+        packer = BartPacker(objective_id=bart.objective_id, seq_len=48, bos_id=BOS, eos_id=EOS, pool_tokens=500)
+        parts = [packer.add(document_batch(docs[i:i + batch_size])) for i in range(0, len(docs), batch_size)]
+        last = packer.finish()[0]
+        assert sum(p.num_rows for p in parts) > 5 * last.num_rows  # full pools were packed along the way
+        rows = concat_rows([*parts, last])
+        return rows_as_lists(rows), rows.sentence_ends.values.tolist()
+
+    one = rows_of(300)
+    assert rows_of(7) == one and rows_of(1) == one and rows_of(64) == one
+    whole = rows_in_memory(bart, docs)  # one pool: packs at least as tightly
+    assert len(one[0]) >= whole.num_rows and sum(len(r[1]) for r in one[0]) == whole.ids.values.shape[0]
 
 
 def test_sentence_ends_are_cleaned_and_grouping_is_greedy():
