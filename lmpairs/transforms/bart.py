@@ -11,6 +11,8 @@ clean row. Stored columns: ``input_ids``, ``labels`` (the clean row), ``doc_leng
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from lmpairs.config import BartConfig
@@ -34,6 +36,7 @@ DOCUMENT_TAG = 0xB0D0C
 """First part of a document's key chain, so document keys never equal row keys."""
 
 
+@dataclass(frozen=True, eq=False)
 class Documents:
     """The documents of a batch of framed rows, as flat bodies: what the noise functions take.
 
@@ -42,10 +45,12 @@ class Documents:
     lengths (a body without stored ends is one sentence).
     """
 
-    def __init__(self, row, index, body, body_offsets, sentences, sentence_offsets) -> None:
-        self.row, self.index = row, index
-        self.body, self.body_offsets = body, body_offsets
-        self.sentences, self.sentence_offsets = sentences, sentence_offsets
+    row: np.ndarray
+    index: np.ndarray
+    body: np.ndarray
+    body_offsets: np.ndarray
+    sentences: np.ndarray
+    sentence_offsets: np.ndarray
 
 
 def shared_counts(a: Ragged, b: Ragged) -> int:
