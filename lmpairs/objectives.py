@@ -114,7 +114,8 @@ register(ObjectiveSpec(name="t5", objective_id=3, config=T5Config, columns=("inp
                        view="sentinels",
                        rates=(("noise tokens / tokens", "noise_tokens", "tokens", "noise_density"),
                               ("noise tokens / span", "noise_tokens", "noise_spans", "mean_noise_span_length"))))
-register(ObjectiveSpec(name="bart", objective_id=4, config=BartConfig, columns=("input_ids", "labels"),
+register(ObjectiveSpec(name="bart", objective_id=4, config=BartConfig,
+                       columns=("input_ids", "labels", "doc_lengths", "sentence_ends"),
                        family="encoder-decoder", decoder_start="eos", transform="lmpairs.transforms.bart:BartObjective",
                        view="denoising",
                        rates=(("removed / body tokens", "removed", "body_tokens", "mask_ratio"),

@@ -113,18 +113,44 @@ def render_t5(columns: Columns, pieces: PieceRenderer, width: int, max_tokens: i
     return lines
 
 
+MAX_DOCUMENTS = 6
+"""Documents of a BART row shown one by one; the rest are counted."""
+
+
+def frame_ends(ids: np.ndarray, eos_id: int, bos_id: int | None) -> np.ndarray:
+    """Exclusive ends of the ``<s> … </s>`` documents of a noised row: an ``</s>`` before ``<s>`` or the end."""
+    at = np.flatnonzero(ids == eos_id)
+    if bos_id is not None:
+        at = at[(at + 1 == ids.shape[0]) | (ids[np.minimum(at + 1, ids.shape[0] - 1)] == bos_id)]
+    return at + 1
+
+
 def render_bart(columns: Columns, pieces: PieceRenderer, width: int, max_tokens: int) -> list[str]:
-    """The noised input (masks, {added} tokens) beside the original (tokens missing from the input in «»)."""
+    """Each document of the row: its noised input beside its original (masks, {added}, «removed» visible)."""
     input_ids = np.asarray(columns["input_ids"])
     labels = np.asarray(columns["labels"])
-    in_input, in_labels = _matched(input_ids, labels)
-    mask_id = pieces.tokenizer.vocab.mask_id
-    noised = _bracketed(input_ids, ~in_input & (input_ids != mask_id), pieces, "{", "}", max_tokens)
-    original = _bracketed(labels, ~in_labels, pieces, "\u00ab", "\u00bb", max_tokens)
-    lines = [f"  input {input_ids.shape[0]} tokens with {int((input_ids == mask_id).sum())} [MASK], "
-             f"{int((~in_input & (input_ids != mask_id)).sum())} {{added}}; original {labels.shape[0]} tokens, "
-             f"{int((~in_labels).sum())} \u00abnot in the input\u00bb (sentence order may be permuted)"]
-    lines += side_by_side("input_ids (noised)", noised, "labels (original row)", original, width=width)
+    vocab = pieces.tokenizer.vocab
+    label_ends = np.cumsum(np.asarray(columns.get("doc_lengths", [labels.shape[0]]), dtype=np.int64))
+    input_ends = frame_ends(input_ids, vocab.eos_id, vocab.bos_id)
+    if input_ends.shape[0] != label_ends.shape[0]:  # not framed per document: show the row as one
+        input_ends, label_ends = np.array([input_ids.shape[0]]), np.array([labels.shape[0]])
+    mask_id = vocab.mask_id
+    num_docs = label_ends.shape[0]
+    lines = [f"  {num_docs} document(s) of {', '.join(map(str, np.diff(label_ends, prepend=0).tolist()))} tokens; "
+             f"input {input_ids.shape[0]} tokens with {int((input_ids == mask_id).sum())} [MASK]; original "
+             f"{labels.shape[0]} tokens (sentence order may be permuted inside each document)"]
+    for d, (noisy, clean) in enumerate(zip(np.split(input_ids, input_ends[:-1]), np.split(labels, label_ends[:-1]))):
+        if d == MAX_DOCUMENTS:
+            lines.append(f"  \u2026 {num_docs - d} more document(s)")
+            break
+        in_input, in_labels = _matched(noisy, clean)
+        added = ~in_input & (noisy != mask_id)
+        lines.append(f"  document {d + 1}: input {noisy.shape[0]} tokens, {int((noisy == mask_id).sum())} [MASK], "
+                     f"{int(added.sum())} {{added}}; original {clean.shape[0]}, {int((~in_labels).sum())} "
+                     "\u00abnot in the input\u00bb")
+        lines += side_by_side("input_ids (noised)", _bracketed(noisy, added, pieces, "{", "}", max_tokens),
+                              "labels (original)", _bracketed(clean, ~in_labels, pieces, "\u00ab", "\u00bb",
+                                                              max_tokens), width=width)
     return lines
 
 

@@ -59,13 +59,19 @@ def document_lines(counters: dict[str, Any]) -> list[str]:
     return lines
 
 
+def padding_share(counters: dict[str, Any]) -> str:
+    """`` (x.x% of row slots)`` when the manifest counts row slots (a trainer pays for every slot)."""
+    slots = counters.get("slots") or 0
+    return f" ({100 * counters.get('padding_tokens', 0) / slots:.1f}% of row slots)" if slots else ""
+
+
 def example_lines(manifest: Manifest) -> list[str]:
-    """Tokens, rows, examples per split, padding and dropped tokens."""
+    """Tokens, rows, examples per split, padding (and its share of the row slots) and dropped tokens."""
     c = manifest.counters
     examples = ", ".join(f"{split} {_number(n)}" for split, n in c.get("examples", {}).items())
     return [f"  tokens       {_number(c.get('tokens', 0))} read; {_number(c.get('rows', 0))} rows; examples "
             f"{examples or 'none'}",
-            f"  padding      {_number(c.get('padding_tokens', 0))} tokens; dropped "
+            f"  padding      {_number(c.get('padding_tokens', 0))} tokens{padding_share(c)}; dropped "
             f"{_number(c.get('dropped_tokens', 0))} tokens"]
 
 

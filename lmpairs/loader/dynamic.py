@@ -8,8 +8,8 @@ static build's copy ``e`` holds (its content; stored keys are kept). Any split o
 windows or batches gives the same examples.
 
 Limits: rows whose clean length exceeds what the objective builds (``full_row_length``) are passed
-through unchanged and counted. BART shards do not store sentence boundaries, so a dynamic BART row
-is one segment and sentence permutation has nothing to permute.
+through unchanged and counted. BART rows store their documents' lengths and sentence ends, so a
+dynamic BART row is re-noised document by document, sentence permutation included.
 Cost: a handful of vectorized numpy passes per window, inside DataLoader workers.
 """
 from __future__ import annotations

@@ -187,7 +187,7 @@ class ShardReader:
 
     def _check_ids(self, name: str, values: np.ndarray, unit: int) -> None:
         """Refuse ids outside ``[0, vocab_size)`` (``labels``: or -100); one min and one max pass."""
-        if not values.shape[0] or name == "doc_lengths":
+        if not values.shape[0] or name in ("doc_lengths", "sentence_ends"):
             return
         low, high = int(values.min()), int(values.max())
         ok = high < self.vocab_size and (low >= 0 or (name == "labels" and low == IGNORE_INDEX and not bool(

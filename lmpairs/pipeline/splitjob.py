@@ -169,6 +169,8 @@ class ObjectiveStream:
     def finish(self) -> list:
         rows, dropped = self._packer.finish()
         self.counts["dropped_tokens"] += int(dropped)
+        for name, value in getattr(self._packer, "counts", {}).items():  # e.g. BART's sentences_cut
+            self.counts[MEASURED_PREFIX + name] += int(value)
         self._queue(rows)
         self._corrupt_waiting()
         return self.writer.close()

@@ -1,87 +1,56 @@
-"""BART denoising: each document cut at sentence ends into ``<s> … </s>`` rows, noised as fairseq does.
+"""BART denoising: rows of whole documents framed ``<s> … </s>``, each noised on its own as fairseq does.
 
-Rows never mix documents (fairseq's ``complete_doc``): a document is split greedily into runs of
-whole sentences of at most ``seq_len - 2`` tokens (a longer sentence is cut into pieces), so rows
-are variable length. The greedy grouping advances every document of a batch by one row per
-vectorized round (rounds = the most rows any one document gives). ``corrupt`` applies, in
-fairseq's order, sentence permutation, token masking, token deletion, text infilling, insertion
-and rotation to the bodies of the whole batch; the target is the clean row.
+The packer (:mod:`lmpairs.transforms.bart_packing`) fills rows best-fit with whole documents and
+records each row's document lengths and sentence ends. ``corrupt`` cuts a batch of rows into its
+documents and noises every document as a row of its own, in fairseq's order: sentence permutation,
+token masking, token deletion, text infilling, insertion and rotation (:mod:`bart_noise`), with
+draws keyed by ``(row key, document index in the row)``, so nothing crosses a document boundary;
+each noised body is framed again and a row's documents are joined in order. The target is the
+clean row. Stored columns: ``input_ids``, ``labels`` (the clean row), ``doc_lengths`` and
+``sentence_ends``, from which ``clean`` rebuilds the packer's rows for dynamic re-noising.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from lmpairs.config import BartConfig
 from lmpairs.transforms import bart_noise as noise
-from lmpairs.transforms.batch import DocumentBatch, ExampleBatch, Ragged, RowBatch
+from lmpairs.transforms.bart_packing import BartPacker, group_sentences, sentence_lengths, sentence_pieces
+from lmpairs.transforms.batch import ExampleBatch, Ragged, RowBatch
 from lmpairs.transforms.objective import Objective, check_ids
-from lmpairs.transforms.packing import empty_rows
-from lmpairs.transforms.rowops import gather, lengths_of, offsets_of, row_of
-from lmpairs.transforms.seeding import row_keys
+from lmpairs.transforms.rowops import lengths_of, offsets_of, positions_in_rows, row_of
+from lmpairs.transforms.seeding import chain, words_at
+
+__all__ = ["BartObjective", "BartPacker", "Documents", "group_sentences", "sentence_pieces", "shared_counts"]
 
 (PERMUTE_CHOOSE, PERMUTE_ORDER, TOKEN_MASK, TOKEN_DELETE, SPAN_LENGTHS, SPAN_VALUES, SPAN_IDS, SPAN_PLACE,
- SPAN_SLOTS, INSERT_IDS, INSERT_SLOTS, ROTATE) = range(12)
-"""Hash streams of BART, one per draw purpose."""
+ SPAN_SLOTS, INSERT_IDS, INSERT_SLOTS, ROTATE, ROUND) = range(13)
+"""Hash streams of BART, one per draw purpose (keyed per document, see :meth:`BartObjective.document_keys`)."""
+
+(ROUND_MASK, ROUND_DELETE, ROUND_INFILL, ROUND_INSERT) = range(4)
+"""Word positions of the ``ROUND`` stream: one random rounding per count-based noise."""
+
+DOCUMENT_TAG = 0xB0D0C
+"""First part of a document's key chain, so document keys never equal row keys."""
 
 
-def sentence_pieces(docs: DocumentBatch, max_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each document's sentence lengths, sentences longer than ``max_length`` cut into pieces.
+@dataclass(frozen=True, eq=False)
+class Documents:
+    """The documents of a batch of framed rows, as flat bodies: what the noise functions take.
 
-    Sentence ends are clipped to the document, deduplicated and closed with its length, so the
-    lengths (all > 0) of a document sum to its token count. Returns flat lengths and per-document
-    offsets into them.
+    ``row``: each document's row; ``index``: its position in the row; ``body``/``body_offsets``:
+    the ids between its frame tokens; ``sentences``/``sentence_offsets``: each body's sentence
+    lengths (a body without stored ends is one sentence).
     """
-    num_docs = docs.num_documents
-    doc_len = lengths_of(docs.ids.offsets)
-    ends = docs.sentence_ends
-    e_rows = row_of(ends.offsets)
-    all_rows = np.concatenate([e_rows, np.arange(num_docs)])
-    all_ends = np.concatenate([np.clip(ends.values.astype(np.int64), 0, doc_len[e_rows]), doc_len])
-    order = np.lexsort((all_ends, all_rows))
-    all_rows, all_ends = all_rows[order], all_ends[order]
-    prev = np.zeros_like(all_ends)
-    prev[1:] = all_ends[:-1]
-    first = np.ones(all_rows.shape[0], dtype=bool)
-    first[1:] = all_rows[1:] != all_rows[:-1]
-    prev[first] = 0
-    keep = all_ends > prev
-    lengths = (all_ends - prev)[keep]
-    rows = all_rows[keep]
-    if lengths.size and int(lengths.max()) > max_length:
-        pieces = -(-lengths // max_length)
-        cut = np.full(int(pieces.sum()), max_length, dtype=np.int64)
-        cut[np.cumsum(pieces) - 1] = lengths - (pieces - 1) * max_length
-        lengths, rows = cut, np.repeat(rows, pieces)
-    return lengths, offsets_of(np.bincount(rows, minlength=num_docs))
 
-
-def group_sentences(lengths: np.ndarray, offsets: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy rows of whole sentences within ``capacity`` tokens, documents kept apart.
-
-    Returns ``(first, stop)`` sentence indices (flat) of every row, rows in document order. Every
-    length must be ``<= capacity``. One vectorized ``searchsorted`` per round over the documents
-    still open.
-    """
-    cumulative = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
-    np.cumsum(lengths, out=cumulative[1:])
-    doc_stop = offsets[1:]
-    start = offsets[:-1].copy()
-    open_docs = np.flatnonzero(start < doc_stop)
-    firsts, stops, docs = [], [], []
-    while open_docs.size:
-        s = start[open_docs]
-        stop = np.searchsorted(cumulative, cumulative[s] + capacity, side="right") - 1
-        stop = np.minimum(stop, doc_stop[open_docs])
-        firsts.append(s)
-        stops.append(stop)
-        docs.append(open_docs)
-        start[open_docs] = stop
-        open_docs = open_docs[stop < doc_stop[open_docs]]
-    if not firsts:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    first, stop, doc = np.concatenate(firsts), np.concatenate(stops), np.concatenate(docs)
-    order = np.lexsort((first, doc))  # documents in order, each one's rows in order
-    return first[order], stop[order]
+    row: np.ndarray
+    index: np.ndarray
+    body: np.ndarray
+    body_offsets: np.ndarray
+    sentences: np.ndarray
+    sentence_offsets: np.ndarray
 
 
 def shared_counts(a: Ragged, b: Ragged) -> int:
@@ -117,70 +86,18 @@ def shared_counts(a: Ragged, b: Ragged) -> int:
     return int(np.minimum(in_a, in_b).sum())
 
 
-class BartPacker:
-    """BART rows of one stream: per document, never packed across documents; ``finish`` has nothing left."""
-
-    def __init__(self, objective: BartObjective) -> None:
-        self.objective = objective
-
-    def add(self, docs: DocumentBatch) -> RowBatch:
-        obj = self.objective
-        if docs.num_documents == 0:
-            return empty_rows()
-        lengths, sent_offsets = sentence_pieces(docs, obj.body_capacity)
-        first, stop = group_sentences(lengths, sent_offsets, obj.body_capacity)
-        if first.size == 0:
-            return empty_rows()
-        sent_doc = row_of(sent_offsets)
-        sent_start = np.cumsum(lengths) - lengths - docs.ids.offsets[sent_doc]  # token offset inside the document
-        row_doc = sent_doc[first]
-        body_start = sent_start[first]
-        cumulative = offsets_of(lengths)
-        body_len = cumulative[stop] - cumulative[first]
-        body = gather(docs.ids.values, docs.ids.offsets[row_doc] + body_start, body_len)
-        head = obj.head
-        rows = obj.framed(body, body_len)
-        seg_counts = stop - first
-        seg = lengths[np.repeat(first, seg_counts) + (np.arange(int(seg_counts.sum()))
-                                                     - np.repeat(offsets_of(seg_counts)[:-1], seg_counts))]
-        seg = seg.astype(np.int32)
-        seg_offsets = offsets_of(seg_counts)
-        seg[seg_offsets[:-1]] += head
-        seg[seg_offsets[1:] - 1] += 1
-        keys = row_keys(obj.objective_id, np.asarray(docs.keys, np.uint64)[row_doc], body_start)
-        return RowBatch(keys, rows, Ragged(seg, seg_offsets))
-
-    def finish(self) -> tuple[RowBatch, int]:
-        return empty_rows(), 0
-
-
 class BartObjective(Objective):
     name = "bart"
     config: BartConfig
 
     @property
     def full_row_length(self) -> int:
-        """The longest row; rows are variable length (a document's last row is usually shorter)."""
+        """The longest row; the last rows of a stream are often shorter."""
         return self.config.seq_len
-
-    def framed(self, bodies: np.ndarray, body_lengths: np.ndarray) -> Ragged:
-        """Rows of ``<s>`` (when the objective has a head), the body, ``</s>``: int32 ids from flat
-        ``bodies`` cut by ``body_lengths``."""
-        head = self.head
-        offsets = offsets_of(body_lengths + head + 1)
-        ids = np.empty(offsets[-1], dtype=np.int32)
-        frame = np.zeros(ids.shape[0], dtype=bool)
-        frame[offsets[1:] - 1] = True
-        ids[offsets[1:] - 1] = self.vocab.eos_id
-        if head:
-            frame[offsets[:-1]] = True
-            ids[offsets[:-1]] = self.vocab.bos_id
-        ids[~frame] = bodies
-        return Ragged(ids, offsets)
 
     @property
     def head(self) -> int:
-        """Framing tokens before the body: ``<s>``, or none when the vocabulary has no bos."""
+        """Framing tokens before a body: ``<s>``, or none when the vocabulary has no bos."""
         return 0 if self.vocab.bos_id is None else 1
 
     @property
@@ -188,76 +105,109 @@ class BartObjective(Objective):
         return self.config.seq_len - self.head - 1
 
     def packer(self) -> BartPacker:
-        return BartPacker(self)
+        return BartPacker(objective_id=self.objective_id, seq_len=self.config.seq_len, bos_id=self.vocab.bos_id,
+                          eos_id=self.vocab.eos_id)
 
-    def bodies(self, rows: RowBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(values, offsets, sentence_lengths, sentence_offsets)`` of the rows' bodies, framing checked."""
+    def framed(self, bodies: np.ndarray, body_lengths: np.ndarray) -> Ragged:
+        """Each body framed ``<s> … </s>`` (int32), as the packer frames documents."""
+        return self.packer().frame(bodies, body_lengths)
+
+    def documents(self, rows: RowBatch) -> Documents:
+        """Cut ``rows`` into their documents (``segments``), framing and sentence ends checked."""
         ids, offsets = rows.ids.values, rows.ids.offsets
-        lengths = lengths_of(offsets)
-        head = self.head
-        bad = lengths < head + 1
-        ok = ~bad
-        bad[ok] |= ids[offsets[1:][ok] - 1] != self.vocab.eos_id
-        if head:
-            bad[ok] |= ids[offsets[:-1][ok]] != self.vocab.bos_id
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"bart: row {i} (key {int(rows.keys[i])}) is not framed <s> … </s> (got "
-                             f"{rows.ids.row(i)[:3].tolist()}…); build rows with BartObjective.packer().")
         seg = rows.segments
-        seg_sum = np.add.reduceat(seg.values.astype(np.int64), seg.offsets[:-1]) if seg.values.size else None
-        if seg.num_rows != rows.num_rows or seg_sum is None or (lengths_of(seg.offsets) == 0).any() \
-                or (seg_sum != lengths).any():
-            raise ValueError("bart: row segments must give each row's sentence lengths summing to its length; "
-                             "pass one segment per row when sentences are unknown.")
-        body_mask = np.ones(ids.shape[0], dtype=bool)
-        body_mask[offsets[1:] - 1] = False
+        doc_len = seg.values.astype(np.int64)
+        head = self.head
+        row_sum = np.bincount(row_of(seg.offsets), weights=doc_len, minlength=rows.num_rows).astype(np.int64)
+        if seg.num_rows != rows.num_rows or (row_sum != lengths_of(offsets)).any() or (doc_len < head + 1).any():
+            raise ValueError("bart: row segments must give each row's document lengths (each framed <s> … </s>) "
+                             "summing to its length; build rows with BartObjective.packer().")
+        doc_end = np.cumsum(doc_len)
+        doc_start = doc_end - doc_len
+        bad = ids[doc_end - 1] != self.vocab.eos_id
         if head:
-            body_mask[offsets[:-1]] = False
-        values = ids[body_mask]
-        body_offsets = offsets_of(lengths - head - 1)
-        # sentence lengths re-cut to the body: drop the framing from the first and last, drop empties
-        ends = np.cumsum(seg.values.astype(np.int64)) - np.repeat(offsets[:-1] + head, lengths_of(seg.offsets))
-        seg_rows = row_of(seg.offsets)
-        ends = np.minimum(np.maximum(ends, 0), (lengths - head - 1)[seg_rows])
-        prev = np.zeros_like(ends)
-        prev[1:] = ends[:-1]
-        prev[seg.offsets[:-1]] = 0
-        s_len = ends - prev
-        keep = s_len > 0
-        return values, body_offsets, s_len[keep], offsets_of(np.bincount(seg_rows[keep], minlength=rows.num_rows))
+            bad |= ids[doc_start] != self.vocab.bos_id
+        if bad.any():
+            d = int(np.flatnonzero(bad)[0])
+            r = int(row_of(seg.offsets)[d])
+            raise ValueError(f"bart: row {r} (key {int(rows.keys[r])}) holds a document not framed <s> … </s> (got "
+                             f"{ids[doc_start[d]:doc_end[d]][:3].tolist()}…); build rows with BartObjective.packer().")
+        doc_row = row_of(seg.offsets)
+        body_mask = np.ones(ids.shape[0], dtype=bool)
+        body_mask[doc_end - 1] = False
+        if head:
+            body_mask[doc_start] = False
+        body_len = doc_len - head - 1
+        body_start = doc_start + head  # flat position of each body
+        ends = rows.sentence_ends
+        if ends is None:
+            end_docs, rel = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        else:
+            if ends.num_rows != rows.num_rows:
+                raise ValueError(f"bart: {ends.num_rows} rows of sentence ends for {rows.num_rows} rows.")
+            flat = ends.values.astype(np.int64) + offsets[row_of(ends.offsets)]
+            end_docs = np.searchsorted(body_start + body_len, flat, side="left")
+            inside = end_docs < doc_len.shape[0]
+            end_docs = np.minimum(end_docs, max(doc_len.shape[0] - 1, 0))
+            inside &= flat > body_start[end_docs] if end_docs.size else inside
+            inside &= doc_row[end_docs] == row_of(ends.offsets) if end_docs.size else inside
+            if not inside.all():
+                i = int(np.flatnonzero(~inside)[0])
+                raise ValueError(f"bart: sentence end {int(ends.values[i])} of row {int(row_of(ends.offsets)[i])} "
+                                 "is not inside one of its documents; rebuild the shards.")
+            rel = flat - body_start[end_docs]
+        sentences, sentence_offsets = sentence_lengths(doc_len.shape[0], body_len, end_docs, rel)
+        return Documents(doc_row, positions_in_rows(seg.offsets, doc_row), ids[body_mask], offsets_of(body_len),
+                         sentences, sentence_offsets)
+
+    def document_keys(self, rows: RowBatch, docs: Documents) -> np.ndarray:
+        """Each document's example key: a chain of the row's key and the document's index in the row."""
+        with np.errstate(over="ignore"):
+            return np.broadcast_to(chain(DOCUMENT_TAG, rows.keys[docs.row], docs.index.astype(np.uint64)),
+                                   docs.row.shape).astype(np.uint64)
 
     def corrupt_columns(self, rows: RowBatch, *, seed: int, copy: int) -> dict:
         c = self.config
         check_ids(rows.ids.values, self.vocab, "bart")
-        values, offsets, s_len, s_offsets = self.bodies(rows)
+        docs = self.documents(rows)
+        streams = self.keys_for_streams(RowBatch(self.document_keys(rows, docs), rows.ids, rows.segments), seed, copy,
+                                        tuple(range(ROUND + 1)))
 
-        def k(stream: int) -> np.ndarray:
-            return self.keys_for(rows, seed, copy, stream)
+        def rounding(purpose: int) -> np.ndarray:
+            return words_at(streams[ROUND], np.full(streams[ROUND].shape, purpose))
 
-        values = noise.permute_sentences(values, offsets, s_len, s_offsets, ratio=c.permute_sentence_ratio,
-                                         choose_keys=k(PERMUTE_CHOOSE), order_keys=k(PERMUTE_ORDER))
-        values = noise.mask_random_tokens(values, offsets, ratio=c.token_mask_ratio, keys=k(TOKEN_MASK),
-                                          mask_id=self.vocab.mask_id)
+        values, offsets = docs.body, docs.body_offsets
+        values = noise.permute_sentences(values, offsets, docs.sentences, docs.sentence_offsets,
+                                         ratio=c.permute_sentence_ratio, choose_keys=streams[PERMUTE_CHOOSE],
+                                         order_keys=streams[PERMUTE_ORDER])
+        values = noise.mask_random_tokens(values, offsets, ratio=c.token_mask_ratio, keys=streams[TOKEN_MASK],
+                                          mask_id=self.vocab.mask_id, round_words=rounding(ROUND_MASK))
         values, offsets = noise.delete_random_tokens(values, offsets, ratio=c.token_delete_ratio,
-                                                     keys=k(TOKEN_DELETE))
+                                                     keys=streams[TOKEN_DELETE], round_words=rounding(ROUND_DELETE))
         values, offsets = noise.infill(values, offsets, mask_ratio=c.mask_ratio, random_ratio=c.random_ratio,
                                        poisson_lambda=c.poisson_lambda, whole_words=c.mask_whole_words,
-                                       vocab=self.vocab,
-                                       keys={"lengths": k(SPAN_LENGTHS), "values": k(SPAN_VALUES),
-                                             "ids": k(SPAN_IDS), "place": k(SPAN_PLACE), "slots": k(SPAN_SLOTS)})
+                                       vocab=self.vocab, round_words=rounding(ROUND_INFILL),
+                                       keys={"lengths": streams[SPAN_LENGTHS], "values": streams[SPAN_VALUES],
+                                             "ids": streams[SPAN_IDS], "place": streams[SPAN_PLACE],
+                                             "slots": streams[SPAN_SLOTS]})
         values, offsets = noise.insert_noise(values, offsets, ratio=c.insert_ratio, random_ratio=c.random_ratio,
-                                             vocab=self.vocab, keys={"ids": k(INSERT_IDS), "slots": k(INSERT_SLOTS)})
-        values = noise.rotate(values, offsets, ratio=c.rotate_ratio, keys=k(ROTATE))
-        return {"input_ids": self.framed(values, lengths_of(offsets)),
-                "labels": Ragged(rows.ids.values.copy(), rows.ids.offsets)}
+                                             vocab=self.vocab, round_words=rounding(ROUND_INSERT),
+                                             keys={"ids": streams[INSERT_IDS], "slots": streams[INSERT_SLOTS]})
+        values = noise.rotate(values, offsets, ratio=c.rotate_ratio, keys=streams[ROTATE])
+        framed = self.framed(values, lengths_of(offsets))
+        row_offsets = framed.offsets[rows.segments.offsets]  # a row's documents are consecutive
+        ends = rows.sentence_ends if rows.sentence_ends is not None else Ragged(
+            np.zeros(0, np.int32), np.zeros(rows.num_rows + 1, np.int64))
+        return {"input_ids": Ragged(framed.values, row_offsets),
+                "labels": Ragged(rows.ids.values.copy(), rows.ids.offsets),
+                "doc_lengths": Ragged(rows.segments.values.astype(np.int32), rows.segments.offsets),
+                "sentence_ends": Ragged(ends.values.astype(np.int32), ends.offsets)}
 
     def clean(self, examples: ExampleBatch) -> RowBatch:
-        """The labels are the clean rows; sentences are not stored, so each row is one segment."""
-        labels = examples.columns["labels"]
-        lengths = labels.lengths
-        return RowBatch(examples.keys, Ragged(labels.values.copy(), labels.offsets),
-                        Ragged(lengths.astype(np.int32), np.arange(lengths.shape[0] + 1, dtype=np.int64)))
+        """The stored clean rows, their documents and sentence ends: what the packer gave."""
+        labels, cols = examples.columns["labels"], examples.columns
+        return RowBatch(examples.keys, Ragged(labels.values.copy(), labels.offsets), cols["doc_lengths"],
+                        cols["sentence_ends"])
 
     def measure(self, examples: ExampleBatch) -> dict[str, int]:
         """Counts behind the manifest's applied BART rates, from inputs versus labels, batch-summed.
@@ -274,10 +224,11 @@ class BartObjective(Objective):
         label_masks = np.bincount(row_of(labels.offsets)[labels.values == mask_id], minlength=labels.num_rows)
         surplus = np.maximum(np.bincount(row_of(inputs.offsets)[in_masks], minlength=inputs.num_rows) - label_masks, 0)
         masks = int(in_masks.sum())
+        num_docs = int(examples.columns["doc_lengths"].values.shape[0])
         return {
             "tokens": int(inputs.values.shape[0]),
             "label_tokens": int(labels.values.shape[0]),
-            "body_tokens": int(labels.values.shape[0]) - (self.head + 1) * labels.num_rows,
+            "body_tokens": int(labels.values.shape[0]) - (self.head + 1) * num_docs,
             "removed": int(labels.values.shape[0]) - shared,
             "masks": masks,
             "added": int(inputs.values.shape[0]) - shared - int(surplus.sum()),

@@ -1,13 +1,16 @@
-"""BART's noising (fairseq ``DenoisingDataset``), vectorized over the bodies of a whole batch of rows.
+"""BART's noising (fairseq ``DenoisingDataset``), vectorized over a whole batch of document bodies.
 
-Every function takes row *bodies* (the ids between ``<s>`` and ``</s>``) as flat ``values`` and
-``offsets``, so the framing is never touched, and returns new arrays; inputs are never mutated.
-Draws are keyed hash words (:mod:`lmpairs.transforms.seeding`): ``keys`` holds one stream key per
-row, and each draw sits at a position of its own domain (token, sentence, span or slot index inside
-the row).
+Every function takes *bodies* (the ids between ``<s>`` and ``</s>``; BART's objective passes one
+per document of each row, so no noise crosses a document) as flat ``values`` and ``offsets``, so
+the framing is never touched, and returns new arrays; inputs are never mutated. Draws are keyed
+hash words (:mod:`lmpairs.transforms.seeding`): ``keys`` holds one stream key per body, and each
+draw sits at a position of its own domain (token, sentence, span or slot index inside the body).
 
-Counts follow fairseq: ``ceil(n * ratio)`` (guarded against float error, so ``ceil(10 * 0.3)`` is
-3). Random ids are drawn from ``vocab.ordinary_ids`` (fairseq draws any id, specials included).
+Counts follow fairseq, ``ceil(n * ratio)`` (guarded against float error, so ``ceil(10 * 0.3)`` is
+3), or, given ``round_words`` (one hash word per body), ``n * ratio`` rounded at random (up with
+probability its fraction): a BART row holds several short documents, noised one by one, and a ceil
+per document would raise the rate applied to a corpus of short paragraphs. Random ids are drawn
+from ``vocab.ordinary_ids`` (fairseq draws any id, specials included).
 Text infilling differs from fairseq in two documented ways, both so the configured rates are the
 rates applied: (1) spans are placed so they never overlap (a uniform random arrangement of the
 spans among the unmasked words), so a row really loses ``mask_ratio`` of its words; fairseq's
@@ -42,6 +45,18 @@ def ceil_counts(n: np.ndarray, ratio: float) -> np.ndarray:
     if ratio <= 0.0:
         return np.zeros(n.shape, dtype=np.int64)
     return np.minimum(n, np.ceil(n * ratio - 1e-9).astype(np.int64)).clip(min=0)
+
+
+def noise_counts(n: np.ndarray, ratio: float, round_words: np.ndarray | None = None) -> np.ndarray:
+    """``ceil(n * ratio)`` per row, or with ``round_words`` ``floor(n * ratio)`` plus one with
+    probability the fraction (so the expected count is exactly ``n * ratio``)."""
+    if round_words is None or ratio <= 0.0:
+        return ceil_counts(n, ratio)
+    n = np.asarray(n, dtype=np.int64)
+    exact = n * ratio
+    low = np.floor(exact + 1e-9)
+    up = unit_floats(round_words) < np.maximum(exact - low, 0.0)
+    return np.minimum(n, low.astype(np.int64) + up).clip(min=0)
 
 
 def random_ordinary(words: np.ndarray, vocab: Vocab) -> np.ndarray:
@@ -83,26 +98,26 @@ def permute_sentences(values: np.ndarray, offsets: np.ndarray, sentence_lengths:
 
 
 def mask_random_tokens(values: np.ndarray, offsets: np.ndarray, *, ratio: float, keys: np.ndarray,
-                       mask_id: int) -> np.ndarray:
+                       mask_id: int, round_words: np.ndarray | None = None) -> np.ndarray:
     """Token masking (BART paper): ``ceil(ratio * n)`` tokens per row become ``<mask>``."""
     out = values.copy()
     if ratio <= 0.0 or values.size == 0:
         return out
     rows = row_of(offsets)
     pos = positions_in_rows(offsets, rows)
-    out[smallest_k(rows, words_at(keys[rows], pos), ceil_counts(lengths_of(offsets), ratio),
+    out[smallest_k(rows, words_at(keys[rows], pos), noise_counts(lengths_of(offsets), ratio, round_words),
                    offsets.shape[0] - 1)] = mask_id
     return out
 
 
-def delete_random_tokens(values: np.ndarray, offsets: np.ndarray, *, ratio: float,
-                         keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def delete_random_tokens(values: np.ndarray, offsets: np.ndarray, *, ratio: float, keys: np.ndarray,
+                         round_words: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Token deletion (BART paper): ``ceil(ratio * n)`` tokens per row are removed."""
     if ratio <= 0.0 or values.size == 0:
         return values.copy(), offsets
     rows = row_of(offsets)
     pos = positions_in_rows(offsets, rows)
-    k = ceil_counts(lengths_of(offsets), ratio)
+    k = noise_counts(lengths_of(offsets), ratio, round_words)
     gone = smallest_k(rows, words_at(keys[rows], pos), k, offsets.shape[0] - 1)
     return values[~gone], offsets_of(lengths_of(offsets) - k)
 
@@ -145,14 +160,15 @@ def poisson_span_lengths(budgets: np.ndarray, *, poisson_lambda: float,
 
 
 def infill(values: np.ndarray, offsets: np.ndarray, *, mask_ratio: float, random_ratio: float,
-           poisson_lambda: float, whole_words: bool, vocab: Vocab, keys: dict[str, np.ndarray]) -> tuple:
+           poisson_lambda: float, whole_words: bool, vocab: Vocab, keys: dict[str, np.ndarray],
+           round_words: np.ndarray | None = None) -> tuple:
     """Text infilling (fairseq add_whole_word_mask, span-poisson, replace_length=1), batched.
 
-    Masks ``ceil(mask_ratio * num_words)`` words per row in Poisson(λ) spans placed without
-    overlap; each span becomes one ``<mask>``, or a random ordinary id with probability
-    ``random_ratio``; a zero-length span inserts its token at a random slot instead. Tokens before
-    a row's first word start are never masked. ``keys``: stream keys by purpose (``lengths``,
-    ``values``, ``ids``, ``place``, ``slots``). Returns new ``(values, offsets)``.
+    Masks ``ceil(mask_ratio * num_words)`` words per row (rounded at random given ``round_words``)
+    in Poisson(λ) spans placed without overlap; each span becomes one ``<mask>``, or a random
+    ordinary id with probability ``random_ratio``; a zero-length span inserts its token at a random
+    slot instead. Tokens before a row's first word start are never masked. ``keys``: stream keys by
+    purpose (``lengths``, ``values``, ``ids``, ``place``, ``slots``). Returns new ``(values, offsets)``.
     """
     num_rows = offsets.shape[0] - 1
     rows = row_of(offsets)
@@ -160,7 +176,7 @@ def infill(values: np.ndarray, offsets: np.ndarray, *, mask_ratio: float, random
     word_flat = np.flatnonzero(starts_mask)
     num_words = np.bincount(rows[word_flat], minlength=num_rows)
     word_offsets = offsets_of(num_words)
-    budgets = ceil_counts(num_words, mask_ratio)
+    budgets = noise_counts(num_words, mask_ratio, round_words)
     if not budgets.any():
         return values.copy(), offsets
     lengths, span_offsets = poisson_span_lengths(budgets, poisson_lambda=poisson_lambda, keys=keys["lengths"])
@@ -203,13 +219,13 @@ def infill(values: np.ndarray, offsets: np.ndarray, *, mask_ratio: float, random
 
 
 def insert_noise(values: np.ndarray, offsets: np.ndarray, *, ratio: float, random_ratio: float, vocab: Vocab,
-                 keys: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+                 keys: dict[str, np.ndarray], round_words: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Insertion noise: ``ceil(ratio * n)`` tokens at random slots of each body, of which exactly
     ``ceil(count * random_ratio)`` are random ordinary ids and the rest ``<mask>`` (fairseq)."""
     if ratio <= 0.0:
         return values.copy(), offsets
     num_rows = offsets.shape[0] - 1
-    count = ceil_counts(lengths_of(offsets), ratio)
+    count = noise_counts(lengths_of(offsets), ratio, round_words)
     _, n_rows, n_pos = items_of(count)
     new = np.full(n_rows.shape[0], vocab.mask_id, dtype=np.int32)
     rnd = n_pos < ceil_counts(count, random_ratio)[n_rows]

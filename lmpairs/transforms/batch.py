@@ -68,11 +68,14 @@ class DocumentBatch:
 @dataclass(frozen=True, eq=False)
 class RowBatch:
     """Clean rows before corruption: uint64 ``keys``, the ``ids`` and each row's ``segments``
-    (document lengths for CLM, sentence lengths for BART; each row's segments sum to its length)."""
+    (the lengths of the documents or document pieces it holds; each row's segments sum to its
+    length). ``sentence_ends``, for objectives that need them (BART), holds each row's exclusive
+    sentence ends as offsets into the row; ``None`` elsewhere."""
 
     keys: np.ndarray
     ids: Ragged
     segments: Ragged
+    sentence_ends: Ragged | None = None
 
     @property
     def num_rows(self) -> int:
@@ -104,11 +107,17 @@ def concat_ragged(parts: list[Ragged]) -> Ragged:
 
 def take_rows(rows: RowBatch, indices: np.ndarray) -> RowBatch:
     """The rows at ``indices``, in that order."""
-    return RowBatch(rows.keys[indices], rows.ids.take(indices), rows.segments.take(indices))
+    ends = None if rows.sentence_ends is None else rows.sentence_ends.take(indices)
+    return RowBatch(rows.keys[indices], rows.ids.take(indices), rows.segments.take(indices), ends)
 
 
 def concat_rows(parts: list[RowBatch]) -> RowBatch:
     """Row batches one after another."""
     keys = np.concatenate([p.keys for p in parts]) if parts else np.zeros(0, np.uint64)
+    ends = None
+    if any(p.sentence_ends is not None for p in parts):
+        if any(p.sentence_ends is None and p.num_rows for p in parts):
+            raise ValueError("concat_rows: some row batches carry sentence_ends and others do not.")
+        ends = concat_ragged([p.sentence_ends for p in parts if p.sentence_ends is not None])
     return RowBatch(keys.astype(np.uint64), concat_ragged([p.ids for p in parts]),
-                    concat_ragged([p.segments for p in parts]))
+                    concat_ragged([p.segments for p in parts]), ends)

@@ -46,8 +46,9 @@ def examples_as_lists(examples: ExampleBatch) -> list[tuple]:
 
 
 def _snapshot(rows: RowBatch) -> tuple:
+    ends = () if rows.sentence_ends is None else (rows.sentence_ends.values.copy(), rows.sentence_ends.offsets.copy())
     return (rows.keys.copy(), rows.ids.values.copy(), rows.ids.offsets.copy(), rows.segments.values.copy(),
-            rows.segments.offsets.copy())
+            rows.segments.offsets.copy(), *ends)
 
 
 def check_invariants(objective: Objective, rows: RowBatch, *, seed: int, splits: Sequence[int] = ()) -> ExampleBatch:

@@ -95,13 +95,18 @@ def clm_rows(num_rows: int, *, seq_len: int, first_key: int = 1000, short_every:
 
 def seq2seq_rows(num_rows: int, *, max_len: int = 40, first_key: int = 1000,
                  seed: int = 0) -> tuple[np.ndarray, dict[str, list]]:
-    """Variable-length inputs and labels (each ending in eos=3), like BART or T5 rows."""
+    """Variable-length inputs and labels (each ending in eos=3), like BART or T5 rows; BART's
+    ``doc_lengths`` and ``sentence_ends`` say each row is one document of one sentence."""
     rng = np.random.default_rng(seed)
     def row(n):
         return np.append(rng.integers(105, 1105, size=n - 1, dtype=np.int32), np.int32(3))
     inputs = [row(int(rng.integers(2, max_len + 1))) for _ in range(num_rows)]
     labels = [row(int(rng.integers(2, max_len + 1))) for _ in range(num_rows)]
-    return np.arange(num_rows, dtype=np.uint64) + first_key, {"input_ids": inputs, "labels": labels}
+    doc_lengths = [np.array([len(r)], np.int32) for r in labels]
+    sentence_ends = [np.array([len(r) - 1], np.int32) for r in labels]
+    return np.arange(num_rows, dtype=np.uint64) + first_key, {"input_ids": inputs, "labels": labels,
+                                                              "doc_lengths": doc_lengths,
+                                                              "sentence_ends": sentence_ends}
 
 
 def mlm_rows(num_rows: int, *, seq_len: int = 16, first_key: int = 1000,

@@ -18,7 +18,9 @@ def ranks(tmp_path_factory):
     lengths = [40] * 60 + [4] * 60
     rows = [np.full(n, 7, dtype=np.int32) for n in lengths]
     bart = write_dataset(root / "bart", "bart", {"train": (np.arange(120, dtype=np.uint64) + 1000,
-                                                           {"input_ids": rows, "labels": rows})},
+                                                           {"input_ids": rows, "labels": rows,
+                                                            "doc_lengths": [[len(r)] for r in rows],
+                                                            "sentence_ends": [[len(r) - 1] for r in rows]})},
                          num_shards=2, row_group_rows=16)
     mp.spawn(ddp_rank, args=(2, str(root / "init"), str(root), clm, bart), nprocs=2, join=True)
     return [torch.load(root / f"rank{r}.pt") for r in range(2)]

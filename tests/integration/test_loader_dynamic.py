@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from loader_fixtures import write_dataset
 
-from lmpairs.config import MlmConfig, T5Config
+from lmpairs.config import BartConfig, MlmConfig, T5Config
 from lmpairs.loader import PairStream
 from lmpairs.tokenizer import Tokenizer
 from lmpairs.transforms import ExampleBatch, RowBatch, make_objective
-from lmpairs.transforms.batch import DocumentBatch, Ragged
+from lmpairs.transforms.batch import DocumentBatch, Ragged, concat_rows
 
 MODEL: Path  # the 1,000-piece default-layout model (tests/conftest.py), set by _hermetic_inputs
 TEXT: Path  # generated English (tests/conftest.py)
@@ -23,13 +23,7 @@ def _hermetic_inputs(spm_test_model_path, english_corpus):
     MODEL, TEXT = spm_test_model_path, english_corpus
 
 
-def concat_rows(parts: list[RowBatch]) -> RowBatch:
-    rows = [(p.keys[i], p.ids.row(i), p.segments.row(i)) for p in parts for i in range(p.num_rows)]
-    return RowBatch(np.array([k for k, _, _ in rows], dtype=np.uint64), Ragged.from_rows([r for _, r, _ in rows]),
-                    Ragged.from_rows([s for _, _, s in rows]))
-
-
-def build(tmp_path, name, config, *, extra_long=False):
+def build(tmp_path, name, config, *, extra_long=False, with_rows=False):
     """Encode real text, pack it into the objective's clean rows and store copy 0 of each."""
     tokenizer = Tokenizer.load(MODEL)
     objective = make_objective(name, config, tokenizer.vocab)
@@ -45,10 +39,10 @@ def build(tmp_path, name, config, *, extra_long=False):
                          Ragged.from_rows([np.array([len(long_ids)], dtype=np.int32)]))
         rows = concat_rows([rows, extra])
     examples = objective.corrupt(rows, seed=SEED, copy=0)
-    columns = {c: [examples.columns[c].row(i) for i in range(examples.num_examples)] for c in ("input_ids", "labels")}
-    return write_dataset(tmp_path / name, name, {"train": (examples.keys, columns)}, num_shards=2,
-                         row_group_rows=16, config=config.to_dict(), seed=SEED,
-                         tokenizer=tokenizer.describe()), objective
+    columns = {c: [examples.columns[c].row(i) for i in range(examples.num_examples)] for c in objective.columns}
+    path = write_dataset(tmp_path / name, name, {"train": (examples.keys, columns)}, num_shards=2,
+                         row_group_rows=16, config=config.to_dict(), seed=SEED, tokenizer=tokenizer.describe())
+    return (path, objective, rows) if with_rows else (path, objective)
 
 
 def batches(path, *, dynamic, epoch=0, num_workers=0):
@@ -100,6 +94,33 @@ def test_rows_too_long_for_the_objective_pass_through_and_are_counted(tmp_path):
             if hit.size:
                 return b["input_ids"][hit[0]][b["attention_mask"][hit[0]] == 1].tolist()
     assert row(redrawn, 12345) == row(stored, 12345)
+
+
+def unpadded(batch_list, key: str, mask: str) -> dict[int, list[int]]:
+    """Unpadded rows of column ``key`` by (unsigned) example key."""
+    return {k: b[key][i][b[mask][i] == 1].tolist() for b in batch_list
+            for i, k in enumerate(b["example_key"].astype(np.int64).view(np.uint64).tolist())}
+
+
+def test_dynamic_bart_is_static_copy_e_sentence_permutation_included(tmp_path):
+    config = BartConfig(seq_len=96, rotate_ratio=0.3)
+    path, objective, rows = build(tmp_path, "bart", config, with_rows=True)
+    assert (rows.segments.lengths > 1).any() and (rows.sentence_ends.lengths > 1).mean() > 0.3
+    index = {int(k): i for i, k in enumerate(rows.keys)}
+    for epoch in (0, 3, int(np.random.default_rng().integers(4, 1000))):
+        redrawn, _ = batches(path, dynamic=True, epoch=epoch, num_workers=2 if epoch == 3 else 0)
+        static = objective.corrupt(rows, seed=SEED, copy=epoch).columns
+        got = unpadded(redrawn, "input_ids", "attention_mask")
+        assert len(got) == rows.num_rows
+        assert all(got[k] == static["input_ids"].row(index[k]).tolist() for k in got), epoch
+    quiet = BartConfig(seq_len=96, mask_ratio=0.0)  # only sentence permutation left: epochs still differ
+    path, objective, rows = build(tmp_path / "quiet", "bart", quiet, with_rows=True)
+    first = unpadded(batches(path, dynamic=True, epoch=1)[0], "input_ids", "attention_mask")
+    second = unpadded(batches(path, dynamic=True, epoch=2)[0], "input_ids", "attention_mask")
+    several = {int(k) for k, n, d in zip(rows.keys, rows.sentence_ends.lengths, rows.segments.lengths) if n > d}
+    assert len(several) > 100  # rows with a document of several sentences: permuted anew each epoch
+    assert sum(first[k] != second[k] for k in several) > 0.5 * len(several)  # two sentences: same order 1 in 2
+    assert all(first[k] == second[k] for k in first if k not in several)
 
 
 def test_dynamic_needs_the_tokenizer_the_shards_were_built_with(tmp_path, spm_test_tokenizer, japanese_tokenizer):

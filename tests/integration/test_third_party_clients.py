@@ -37,7 +37,7 @@ def test_hf_datasets_and_duckdb_read_every_split(built: Path, objective: str):
 
 
 def read_columns(objective: str) -> tuple[str, ...]:
-    return ("doc_lengths",) if objective == "clm" else ("labels",)
+    return {"clm": ("doc_lengths",), "bart": ("labels", "doc_lengths", "sentence_ends")}.get(objective, ("labels",))
 
 
 def first_batch(path: Path, **options) -> dict[str, torch.Tensor]:

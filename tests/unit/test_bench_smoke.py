@@ -27,6 +27,7 @@ EXPECTED = {
     "loader": ("pairstream 0w (", "pairstream 0w shuffle (", "pairstream 2w shuffle ("),
     "transforms": ("transform clm", "transform mlm", "transform t5", "transform bart", "mlm masking"),
     "tokenizers": ("spm raw", "hf raw"),
+    "bart": ("bart padding, bench corpus", "bart padding, generated novel", "bart padding, Pride and Prejudice"),
 }
 
 

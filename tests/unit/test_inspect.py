@@ -16,7 +16,7 @@ import pytest
 from lmpairs.config import OBJECTIVE_CONFIGS, OBJECTIVES
 from lmpairs.embedded_corpus import corpus_documents
 from lmpairs.inspection import InspectError, InspectOptions, add_inspect_arguments, inspect_build, run_inspect
-from lmpairs.inspection.examples import _matched, render_mlm, sentinel_spans
+from lmpairs.inspection.examples import _matched, frame_ends, render_bart, render_mlm, sentinel_spans
 from lmpairs.inspection.render import PieceRenderer, side_by_side
 from lmpairs.schemas import Manifest, ShardInfo, rows_to_table, write_manifest
 from lmpairs.tokenizer import Tokenizer
@@ -27,7 +27,7 @@ SEQ_LEN = 32
 SHARD = "train/part-00000-of-00001.parquet"
 COUNTERS = {"files_read": 1, "files_rejected": [], "documents_read": 41, "documents_used": 40,
             "documents_rejected": {"empty": 1, "too_long": 0}, "tokens": 5000, "padding_tokens": 7,
-            "dropped_tokens": 3}
+            "slots": 7000, "dropped_tokens": 3}
 
 
 def build_objective(out: Path, name: str, tokenizer: Tokenizer, texts: list[str]) -> None:
@@ -92,7 +92,7 @@ def test_summary_names_documents_rejections_examples_and_shards(build: Path):
     text = blocks(inspect(build, num_examples=0))["mlm"]
     assert "documents    read 41, used 40, rejected 1 (empty 1); files read 1" in text
     assert "too_long" not in text  # reasons with zero documents are left out
-    assert "padding      7 tokens; dropped 3 tokens" in text
+    assert "padding      7 tokens (0.1% of row slots); dropped 3 tokens" in text
     assert re.search(r"train\s+\d+ rows in 1 shard\(s\)", text)
     assert f"    {SHARD}  " in text and "1 row group(s)" in text
     assert "config       copies=1 " in text and "seq_len=32" in text
@@ -166,11 +166,29 @@ def test_t5_aligns_each_sentinel_with_its_span(build: Path, trained_tokenizer: T
 
 def test_bart_shows_masks_in_the_input_and_removed_text_in_the_original(build: Path):
     text = blocks(inspect(build / "bart", num_examples=4))["bart"]
-    assert "input_ids (noised)" in text and "labels (original row)" in text
+    assert "input_ids (noised)" in text and "labels (original)" in text
     left = " ".join(line.split("\u2502")[0] for line in text.splitlines() if "\u2502" in line)
     right = " ".join(line.split("\u2502")[1] for line in text.splitlines() if "\u2502" in line)
     assert "[MASK]" in left and "\u00ab" in right and "[MASK]" not in right
     assert "\u00ab\u00bb" not in text and "{}" not in text  # a mark always shows what it marks
+
+
+def test_bart_shows_each_document_of_a_row_apart(trained_tokenizer: Tokenizer):
+    vocab = trained_tokenizer.vocab
+    bos, eos, mask = vocab.bos_id, vocab.eos_id, vocab.mask_id
+    first, second = trained_tokenizer.encode_documents(["The cat sat on the mat.", "A dog ran far away."])
+    first, second = first[0], second[0]
+    labels = np.concatenate([[bos], first, [eos, bos], second, [eos]])
+    noised = np.concatenate([[bos], first[:2], [mask, eos, bos], second, [eos]])
+    assert frame_ends(noised, eos, bos).tolist() == [5, noised.shape[0]]
+    lines = render_bart({"input_ids": noised, "labels": labels, "doc_lengths": np.array([len(first) + 2,
+                                                                                         len(second) + 2])},
+                        PieceRenderer(trained_tokenizer), 120, 0)
+    text = "\n".join(lines)
+    assert lines[0].startswith(f"  2 document(s) of {len(first) + 2}, {len(second) + 2} tokens")
+    assert "document 1: input" in text and "document 2: input" in text
+    second_block = text.split("document 2:")[1]
+    assert "0 [MASK], 0 {added}; original" in second_block and "\u00ab" not in second_block.split("\n", 1)[1]
 
 
 def test_bart_matching_follows_permuted_sentences():

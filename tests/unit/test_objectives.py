@@ -33,7 +33,7 @@ def test_the_four_objectives_are_declared_once():
     expected = {"clm": (1, ClmConfig, "decoder", ("input_ids", "doc_lengths")),
                 "mlm": (2, MlmConfig, "encoder", ("input_ids", "labels")),
                 "t5": (3, T5Config, "encoder-decoder", ("input_ids", "labels")),
-                "bart": (4, BartConfig, "encoder-decoder", ("input_ids", "labels"))}
+                "bart": (4, BartConfig, "encoder-decoder", ("input_ids", "labels", "doc_lengths", "sentence_ends"))}
     for name, (oid, config, family, columns) in expected.items():
         spec = get_spec(name)
         assert (spec.objective_id, spec.config, spec.family, spec.columns) == (oid, config, family, columns)

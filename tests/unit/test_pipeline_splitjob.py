@@ -150,3 +150,18 @@ def test_documents_without_tokens_are_counted(trained_tokenizer, tmp_path):
     rejected = sum(v for k, v in c.items() if k.startswith("documents_rejected."))
     assert c["documents_read"] == c["documents_used"] + rejected
     assert (c["documents_read"], c["documents_used"], c["documents_rejected.no_tokens"]) == (3, 2, 1)
+
+
+def test_bart_rows_keep_every_token_and_count_slots_and_cut_sentences(corpus, paragraphs, trained_tokenizer, tmp_path):
+    job = make_job(tmp_path, trained_tokenizer.vocab, objectives=(("bart", BartConfig(seq_len=24)),))
+    _, results = build(corpus, job, trained_tokenizer)
+    labels = column(job, results, "bart", TRAIN, "labels")
+    doc_lengths = column(job, results, "bart", TRAIN, "doc_lengths")
+    counts = results[0]["objectives"]["bart"]["counts"]
+    assert counts["slots"] == 24 * len(labels) and counts["padding_tokens"] == counts["slots"] - sum(map(len, labels))
+    assert all(sum(d) == len(row) for d, row in zip(doc_lengths, labels))
+    encoded = trained_tokenizer.encode_documents(paragraphs)
+    body_tokens = sum(map(len, labels)) - 2 * sum(map(len, doc_lengths))
+    assert body_tokens == sum(len(ids) for ids, _ in encoded)  # nothing dropped, however documents were cut
+    longest = max(int(max(ends[0], *(ends[1:] - ends[:-1]))) for _, ends in encoded)  # longest sentence
+    assert longest > 22 and counts["measured.sentences_cut"] > 0  # sentences over 22 tokens are cut, counted

@@ -22,13 +22,13 @@ from lmpairs.schemas import (
 )
 
 
-@pytest.mark.parametrize("objective, extra", [("clm", "doc_lengths"), ("mlm", "labels"), ("t5", "labels"),
-                                              ("bart", "labels")])
-def test_every_objective_has_key_inputs_and_its_extra_column(objective, extra):
+@pytest.mark.parametrize("objective, extra", [("clm", ["doc_lengths"]), ("mlm", ["labels"]), ("t5", ["labels"]),
+                                              ("bart", ["labels", "doc_lengths", "sentence_ends"])])
+def test_every_objective_has_key_inputs_and_its_extra_columns(objective, extra):
     schema = row_schema(objective)
-    assert schema.names == ["example_key", "input_ids", extra]
+    assert schema.names == ["example_key", "input_ids", *extra]
     assert schema.field("example_key").type == pa.uint64()
-    assert schema.field(extra).type == pa.list_(pa.int32())
+    assert all(schema.field(name).type == pa.list_(pa.int32()) for name in extra)
     assert schema.metadata[b"lmpairs.objective"] == objective.encode()
     assert schema.metadata[b"lmpairs.format_version"] == str(FORMAT_VERSION).encode()
 
