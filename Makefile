@@ -28,11 +28,11 @@ test-all: $(STAMP)
 	$(MAKE) --no-print-directory docs || status=1; exit $$status
 
 lint: $(STAMP)
-	$(PY) -m ruff check lmpairs tests bench setup.py
+	$(PY) -m ruff check lmpairs tests bench examples docs setup.py
 
 # Apply ruff's safe fixes (import order, pyupgrade, ...); what remains, `make lint` lists for hand fixing.
 lint-fix: $(STAMP)
-	$(PY) -m ruff check --fix lmpairs tests bench setup.py
+	$(PY) -m ruff check --fix lmpairs tests bench examples docs setup.py
 
 # The API reference from the docstrings (pdoc) into docs/api/ (git-ignored); fails on any warning or a
 # :func:/:class:/:mod: reference that names nothing.

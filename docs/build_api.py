@@ -98,7 +98,8 @@ def broken_references(names: list[str]) -> list[str]:
                 if inspect.isclass(obj):
                     texts += [m.__doc__ or "" for m in vars(obj).values() if inspect.isfunction(m)]
         for text in texts:
-            broken += [f"{name}: {m.group(0)}" for m in ROLE.finditer(text) if not resolves(m.group(1), module, everywhere)]
+            broken += [f"{name}: {m.group(0)}" for m in ROLE.finditer(text)
+                       if not resolves(m.group(1), module, everywhere)]
     return sorted(set(broken))
 
 
