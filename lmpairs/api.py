@@ -55,7 +55,13 @@ def build(inputs: str | Sequence[str], output: str, tokenizer: str, *,
         if objective not in config.objectives or objective not in OBJECTIVE_CONFIGS:
             raise ConfigError(f"lmpairs.build: settings for {objective!r}, which this build does not make; "
                               f"its objectives are {','.join(config.objectives)}.")
-        sub = dataclasses.replace(config.objective_config(objective), **dict(values))
+        current = config.objective_config(objective)
+        names = [f.name for f in dataclasses.fields(current)]
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise ConfigError(f"lmpairs.build: settings[{objective!r}] names {', '.join(unknown)}, which {objective} "
+                              f"does not have; choose from {', '.join(names)}.")
+        sub = dataclasses.replace(current, **dict(values))
         config = dataclasses.replace(config, **{objective: sub})
     from lmpairs.pipeline import run_build  # Beam: imported when the job starts
 
