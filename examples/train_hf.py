@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
     model = tiny_model(stream.objective, tokenizer["vocab_size"], tokenizer["special_ids"])
     training = TrainingArguments(output_dir=args.output_dir, max_steps=args.steps, learning_rate=args.lr,
                                  warmup_steps=max(1, args.steps // 10), logging_steps=1, save_steps=args.save_steps,
-                                 dataloader_num_workers=args.num_workers, report_to=[], use_cpu=True, seed=0,
+                                 dataloader_num_workers=args.num_workers, report_to=[], seed=0,
                                  disable_tqdm=True)
     trainer = PairTrainer(model=model, args=training, train_dataset=stream)
     if args.stop_after is not None:

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
     datamodule = PairDataModule(stream, num_workers=args.num_workers)
     saver = ModelCheckpoint(dirpath=args.checkpoint_dir, filename="step-{step}", every_n_train_steps=args.save_steps,
                             save_top_k=-1, save_last=True)
-    trainer = L.Trainer(max_steps=args.stop_after or args.steps, accelerator="cpu", devices=1, callbacks=[saver],
+    trainer = L.Trainer(max_steps=args.stop_after or args.steps, accelerator="auto", devices=1, callbacks=[saver],
                         logger=False, enable_progress_bar=False, enable_model_summary=False, deterministic=True)
     last = Path(args.checkpoint_dir) / "last.ckpt"
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if args.resume else None)

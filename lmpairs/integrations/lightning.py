@@ -4,9 +4,10 @@
 Lightning checkpoints and restores through its own ``state_dict``/``load_state_dict`` protocol
 (``Trainer.fit(..., ckpt_path=...)``): exact mid-epoch resume. Two things the wrapper fixes:
 
-- Lightning's fetcher pulls one batch ahead of ``training_step`` (to know the last batch), so the
-  loader's live position is one batch ahead of what was trained when a checkpoint is taken. The
-  wrapper notes the position after each batch it hands out, and :meth:`PairDataModule.on_before_batch_transfer`
+- Lightning's fetcher may pull batches ahead of ``training_step`` (it prefetches one when a
+  loader's length is unknown, and a ``training_step(dataloader_iter)`` fetches as it likes), so the
+  loader's live position can be ahead of what was trained when a checkpoint is taken. The wrapper
+  notes the position after each batch it hands out, and :meth:`PairDataModule.on_before_batch_transfer`
   (called for the batch about to be trained) marks that position as the one to save.
 - Lightning calls ``set_epoch`` only on a DataLoader's sampler; the wrapper calls the stream's at
   the start of each epoch's iteration with ``trainer.current_epoch``, so each epoch is shuffled anew.

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from loader_fixtures import write_dataset
+from loader_fixtures import mlm_rows, seq2seq_rows, write_dataset
+
+from lmpairs.errors import UserError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -46,6 +48,20 @@ def test_hf_trainer_resumes_from_its_own_checkpoint_to_the_same_next_batch(clm_d
     assert (tmp_path / "part" / "checkpoint-13" / "lmpairs_loader.json").is_file()
     resumed = hf.main([*common, "--output-dir", str(tmp_path / "part"), "--resume"])
     check_resume(full, resumed, 13, 16)  # across the epoch boundary at 12 batches
+
+    (tmp_path / "full" / "checkpoint-16" / "lmpairs_loader.json").unlink()  # a checkpoint of another trainer
+    with pytest.raises(UserError, match=r"checkpoint-16: no lmpairs_loader\.json, so the data position is unknown"):
+        hf.main([*common, "--output-dir", str(tmp_path / "full"), "--resume"])
+
+
+@pytest.mark.parametrize(("objective", "rows"), [("mlm", mlm_rows(48)), ("t5", seq2seq_rows(48))])
+def test_hf_trainer_trains_encoder_and_encoder_decoder_batches(objective, rows, tmp_path):
+    """MLM batches reach a BERT and T5 batches a T5 without their labels; lmpairs' loss is finite."""
+    pytest.importorskip("accelerate")
+    data = write_dataset(tmp_path / objective, objective, {"train": rows})
+    result = example("train_hf").main([data, "--steps", "3", "--save-steps", "3", "--output-dir", str(tmp_path / "run")])
+    assert result["objective"] == objective and sorted(result["losses"]) == [1, 2, 3]
+    assert all(0 < loss < 20 for loss in result["losses"].values())
 
 
 def test_lightning_resumes_from_its_own_checkpoint(clm_dir, tmp_path):
