@@ -59,7 +59,8 @@ class PairTrainer(Trainer):
 
     def _loader_kwargs(self, *, training: bool) -> dict[str, Any]:
         args = self.args
-        kwargs: dict[str, Any] = {"num_workers": args.dataloader_num_workers, "pin_memory": args.dataloader_pin_memory}
+        pin = bool(args.dataloader_pin_memory and torch.cuda.is_available())  # pinning needs an accelerator
+        kwargs: dict[str, Any] = {"num_workers": args.dataloader_num_workers, "pin_memory": pin}
         if args.dataloader_num_workers > 0:
             kwargs["persistent_workers"] = bool(args.dataloader_persistent_workers and training)
             if args.dataloader_prefetch_factor is not None:

@@ -59,7 +59,8 @@ def test_hf_trainer_trains_encoder_and_encoder_decoder_batches(objective, rows, 
     """MLM batches reach a BERT and T5 batches a T5 without their labels; lmpairs' loss is finite."""
     pytest.importorskip("accelerate")
     data = write_dataset(tmp_path / objective, objective, {"train": rows})
-    result = example("train_hf").main([data, "--steps", "3", "--save-steps", "3", "--output-dir", str(tmp_path / "run")])
+    argv = [data, "--steps", "3", "--save-steps", "3", "--output-dir", str(tmp_path / "run")]
+    result = example("train_hf").main(argv)
     assert result["objective"] == objective and sorted(result["losses"]) == [1, 2, 3]
     assert all(0 < loss < 20 for loss in result["losses"].values())
 
