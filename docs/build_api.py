@@ -124,6 +124,19 @@ def known_pdoc_noise(message: str) -> bool:
     return inspect.isclass(obj) and issubclass(obj, tuple) and hasattr(obj, "_fields")
 
 
+def page_specs(names: list[str]) -> list[str]:
+    """The modules to hand pdoc: those it would not reach by itself. pdoc documents every submodule of a
+    package without ``__all__`` and only the listed ones of a package with it (so ``lmpairs`` alone
+    would give one page), and it warns about a module given twice."""
+    specs = []
+    for name in names:
+        parent, _, leaf = name.rpartition(".")
+        exported = getattr(importlib.import_module(parent), "__all__", None) if parent else ()
+        if exported is not None and leaf not in exported:  # pdoc walks a package without __all__ itself
+            specs.append(name)
+    return specs
+
+
 def main(argv: list[str]) -> int:
     import pdoc
 
@@ -133,7 +146,7 @@ def main(argv: list[str]) -> int:
     pdoc.render.configure(docformat="restructuredtext", footer_text="lmpairs API reference")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pdoc.pdoc("lmpairs", "!lmpairs.__main__", output_directory=out)
+        pdoc.pdoc(*page_specs(names), output_directory=out)
     problems = [f"pdoc: {str(w.message).splitlines()[0]}" for w in caught
                 if "pdoc" in (w.filename or "") and not known_pdoc_noise(str(w.message))]
     problems += [f"broken reference: {b}" for b in broken_references(names)]
