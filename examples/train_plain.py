@@ -108,12 +108,14 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     init_distributed()
     try:
+        rank = dist.get_rank()
         result = train(args)
     finally:
         dist.destroy_process_group()
     losses = result["losses"]
-    print(json.dumps({"final_step": result["final_step"], "first_loss": losses[min(losses)] if losses else None,
-                      "last_loss": losses[max(losses)] if losses else None}))
+    print(json.dumps({"rank": rank, "final_step": result["final_step"],
+                      "first_loss": losses[min(losses)] if losses else None,
+                      "last_loss": losses[max(losses)] if losses else None}), flush=True)
     return result
 
 
