@@ -38,7 +38,7 @@ def build(inputs: str | Sequence[str], output: str, tokenizer: str, *,
         import lmpairs
         manifests = lmpairs.build(["corpus/*.jsonl"], "out", "tok.model", objectives=["clm", "t5"],
                                   seq_len=512, settings={"t5": {"noise_density": 0.3}})
-        print(manifests["clm"].counters["examples"])
+        print(manifests["clm"].counters["examples"])  # {"train": …, "validation": …}
     """
     fields = {f.name for f in dataclasses.fields(BuildConfig)} - set(OBJECTIVE_CONFIGS)
     unknown = sorted(set(options) - fields)
