@@ -4,6 +4,7 @@ on exactly the batches of the uninterrupted run (every later step's loss is iden
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -105,7 +106,9 @@ def test_plain_loop_under_torchrun_two_ranks_resumes_exactly(clm_dir, tmp_path):
         env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(sys.path))
         done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
         assert done.returncode == 0, done.stderr[-3000:]
-        lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        # one flat JSON object per rank; the two ranks' lines may interleave on the shared pipe (each
+        # object is one write, its newline another), so split by object, not by line
+        lines = [json.loads(text) for text in re.findall(r"\{[^{}]*\}", done.stdout)]
         return sorted(lines, key=lambda line: line["rank"])
 
     full = run(checkpoint="full.pt")
