@@ -47,7 +47,7 @@ class LitCausalLM(L.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = clm_loss(self.model(batch["input_ids"]), batch["target_ids"])  # float32, -100 ignored
-        self.losses[self.global_step + 1] = float(loss)
+        self.losses[self.global_step + 1] = float(loss.detach())
         return loss
 
     def configure_optimizers(self):
