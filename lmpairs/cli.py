@@ -275,16 +275,52 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
 """Every subcommand's ``add_*`` function, in the order ``lmpairs --help`` lists them."""
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+"""The levels ``--log-level`` takes (lmpairs' own loggers; other libraries stay at WARNING)."""
+
+VERBOSE_HELP = {
+    "build": "log more: lmpairs' debug lines and Beam's own progress (Beam stays at WARNING otherwise)",
+}
+"""``-v`` help per command where it means more than lmpairs' debug lines."""
+
+
+def add_logging_flags(parser: argparse.ArgumentParser, command: str | None) -> None:
+    """``-q``/``-v``/``--log-level`` on ``parser``; after the command they default to "not given"."""
+    default = {} if command is None else {"default": argparse.SUPPRESS}
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", **default,
+                       help="log warnings and errors only")
+    group.add_argument("-v", "--verbose", action="store_true", **default,
+                       help=VERBOSE_HELP.get(command or "", "log lmpairs' debug lines too"))
+    group.add_argument("--log-level", choices=LOG_LEVELS, type=str.upper, **default,
+                       help="level of lmpairs' own log lines (default: INFO)")
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    """lmpairs' loggers at the chosen level; the root logger (where Beam's ``Finished listing …``
+    lines go) and every other library at WARNING unless ``-v`` asks for a build's Beam progress."""
+    level = args.log_level or ("WARNING" if args.quiet else "DEBUG" if args.verbose else "INFO")
+    chatty = args.verbose and getattr(args, "beam_args_allowed", False)
+    logging.basicConfig(level=logging.INFO if chatty else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.INFO if chatty else logging.WARNING)
+    logging.getLogger("lmpairs").setLevel(level)
+    logging.getLogger("apache_beam").setLevel(logging.INFO if chatty else logging.WARNING)
+
+
 def make_parser() -> Parser:
+    from lmpairs.version import __version__
+
     parser = Parser(prog="lmpairs", allow_abbrev=False,
                     description="Materialize CLM/MLM/T5/BART training pairs and stream them.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log Beam's own progress too")
+    parser.add_argument("--version", action="version", version=f"lmpairs {__version__}",
+                        help="print the version and exit")
+    add_logging_flags(parser, None)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:
         add(subparsers)
-    for sub in subparsers.choices.values():  # after the command too: `lmpairs build ... -v`
-        sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                         help="log Beam's own progress too")
+    for name, sub in subparsers.choices.items():  # after the command too: `lmpairs build ... -v`
+        add_logging_flags(sub, name)
     return parser
 
 
@@ -296,8 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         command = f"lmpairs {args.command}"
         if extra and not getattr(args, "beam_args_allowed", False):
             raise UsageError(f"unrecognized arguments: {' '.join(extra)}", prog=command)
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        logging.getLogger("apache_beam").setLevel(logging.INFO if args.verbose else logging.WARNING)
+        configure_logging(args)
         return args.run(args, extra)
     except UsageError as err:
         see = "" if "--help" in str(err) else f" (see {err.prog} --help)"

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
+import shlex
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -158,16 +161,33 @@ def demo(config: DemoConfig, *, out: TextIO = sys.stdout) -> DemoResult:
     return result
 
 
+def lmpairs_command() -> str:
+    """How to run ``lmpairs`` from here, as a hint can print it: ``lmpairs`` when that name on PATH is
+    this installation, else this environment's script by a path (``.venv/bin/lmpairs`` after ``make``,
+    which does not put the venv on PATH), else ``python -m lmpairs`` with this interpreter."""
+    script = Path(sys.prefix) / "bin" / "lmpairs"
+    on_path = shutil.which("lmpairs")
+    if script.is_file():
+        if on_path and Path(on_path).resolve() == script.resolve():
+            return "lmpairs"
+        try:
+            shown = os.path.relpath(script)
+        except ValueError:  # another drive (Windows)
+            shown = str(script)
+        return shlex.quote(shown if not shown.startswith("..") else str(script))
+    return f"{shlex.quote(sys.executable)} -m lmpairs"
+
+
 def print_outputs(result: DemoResult, out: TextIO) -> None:
     timings = ", ".join(f"{stage} {seconds:.1f}s (cpu {result.cpu_timings[stage]:.1f}s)"
                         for stage, seconds in result.timings.items())
     losses = "; ".join(f"{name} {a:.2f} -> {b:.2f}" for name, (a, b) in result.losses.items())
-    o = result.output
+    o, run = result.output, lmpairs_command()
     print(f"\nlosses: {losses}\ntimings: {timings}\n\noutputs in {o}/:\n"
           f"  {o}/corpus/                    the embedded corpus as JSONL\n"
           f"  {o}/{MODEL_NAME}         the SentencePiece tokenizer\n"
           f"  {o}/{PAIRS_NAME}/{{clm,mlm,t5,bart}}/   manifest.json + train/ and validation/ Parquet shards\n"
-          f"next: lmpairs inspect {o}/{PAIRS_NAME}/mlm -n 3    |    lmpairs train {o}/{PAIRS_NAME}/t5 --steps 200",
+          f"next: {run} inspect {o}/{PAIRS_NAME}/mlm -n 3    |    {run} train {o}/{PAIRS_NAME}/t5 --steps 200",
           file=out, flush=True)
 
 

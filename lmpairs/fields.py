@@ -13,7 +13,7 @@ import math
 import numbers
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -98,7 +98,7 @@ def _expected(base: Any, limits: Limits | None) -> str | None:
     if typing.get_origin(base) is Literal:
         return "one of " + ", ".join(repr(c) for c in typing.get_args(base))
     if typing.get_origin(base) is tuple:
-        return "a list of strings"
+        return "a list or tuple of strings"
     return None
 
 
@@ -135,6 +135,9 @@ def check_fields(config: Any, owner: str, fix: Callable[[dataclasses.Field], str
         expected = _expected(base, limits)
         if expected is None or (optional and value is None):
             continue
+        if typing.get_origin(base) is tuple and isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+            value = tuple(value)  # any sequence (a list, a tuple) of strings; stored as a tuple
+            object.__setattr__(config, f.name, value)
         if not _accepts(base, value, limits):
             unset = " (or unset)" if optional else ""
             raise error(f"{owner}.{f.name}={value!r}: must be {expected}{unset}; {fix(f)}.")

@@ -1,4 +1,5 @@
-"""The reading and objective APIs the build job calls, imported in one place (see TEAM.md "Interfaces")."""
+"""The reading and objective functions the build job calls, imported in one place so the job's modules
+share one seam to them (internal: the public build API is :func:`lmpairs.build`)."""
 from __future__ import annotations
 
 from typing import Any

@@ -194,6 +194,38 @@ def write_manifest(manifest: Manifest, objective_dir: str, *, filesystem: FileSy
     return target
 
 
+UNFINISHED_NAMES = ("_lmpairs_tmp", "_lmpairs_lock.json")
+"""What a running or interrupted build leaves in its --output directory (``lmpairs.pipeline`` writes them)."""
+
+
+def no_manifest(fs: pafs.FileSystem, root: str, objective_dir: str) -> str:
+    """Why ``objective_dir`` has no manifest, from what is there: nothing at all, a build's --output
+    directory (point at one objective), an unfinished build, or a directory lmpairs did not write."""
+    where = objective_dir.rstrip("/") or objective_dir
+    hint = "a built objective directory is OUT/<objective>, holding manifest.json"
+    kind = fs.get_file_info(root).type
+    parent = posixpath.dirname(root.rstrip("/"))
+    if kind == pafs.FileType.NotFound:
+        unfinished = [n for n in UNFINISHED_NAMES if fs.get_file_info(posixpath.join(parent, n)).type
+                      != pafs.FileType.NotFound] if parent else []
+        if unfinished:
+            return (f"{where}: does not exist yet, and its parent holds {unfinished[0]}: a build into it is running "
+                    "or was interrupted; wait for it, or rerun the same `lmpairs build` to finish it.")
+        return f"{where}: no such directory; check the path ({hint})."
+    if kind != pafs.FileType.Directory:
+        return f"{where}: not a directory; {hint}."
+    children = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
+    built = sorted(posixpath.basename(c.path) for c in children if c.type == pafs.FileType.Directory
+                   and fs.get_file_info(manifest_path(c.path)).type == pafs.FileType.File)
+    if built:
+        return (f"{where}: a build's --output directory, not one objective; point at one of "
+                f"{', '.join(posixpath.join(where, name) for name in built)}.")
+    if any(posixpath.basename(c.path) in UNFINISHED_NAMES for c in children):
+        return (f"{where}: holds an unfinished build (no manifest.json yet): it is running or was interrupted; "
+                "wait for it, or rerun the same `lmpairs build` to finish it.")
+    return f"{where}: holds no manifest.json, so it is not an lmpairs build; {hint}."
+
+
 def read_manifest(objective_dir: str, *, objective: str | None = None, filesystem: FileSystemArg = None) -> Manifest:
     """Read and validate ``objective_dir/manifest.json``; check the objective if one is expected."""
     fs, root = resolve(objective_dir, filesystem)
@@ -201,9 +233,7 @@ def read_manifest(objective_dir: str, *, objective: str | None = None, filesyste
     shown = manifest_path(objective_dir) if is_url(objective_dir) else target
     info = file_info(fs, target, shown)
     if info.type != pafs.FileType.File:
-        raise ManifestError(f"{shown}: no manifest, so this is not a finished lmpairs build (it may still be "
-                            "running, or it was interrupted); run `lmpairs build` to completion, or point at "
-                            "OUT/<objective>.")
+        raise ManifestError(no_manifest(fs, root, objective_dir))
     try:
         with fs.open_input_stream(target) as src:
             data = src.read()

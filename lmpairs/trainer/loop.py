@@ -31,11 +31,14 @@ from lmpairs.loader.mixture import PairMixture, parse_source
 from lmpairs.schemas import ManifestError, read_manifest
 from lmpairs.trainer import checkpoint as ckpt
 from lmpairs.trainer.config import TrainConfig
-from lmpairs.trainer.meter import Meter, Stopwatch, progress_bar
+from lmpairs.trainer.meter import Meter, Rates, Stopwatch, progress_bar
 from lmpairs.trainer.models import ModelConfig, build_model, num_parameters
 from lmpairs.trainer.step import accumulate_gradients, distributed, world_size
 
 logger = logging.getLogger(__name__)
+
+LOG_SECONDS = 30.0
+"""A log line at least this often (besides every ``log_every`` steps), so a slow CPU run is never silent."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -247,13 +250,14 @@ class Trainer:
         self.optimizer.step()
         return loss, tokens
 
-    def report(self, pending: list, meter: Meter, bar) -> list[float]:
+    def report(self, pending: list, rates: Rates, bar, *, first_step: bool = False) -> list[float]:
         """Read the pending step losses back (a device sync), log them with the window's rates."""
         values = [loss.mean() for loss in pending]
-        rates = meter.close_window()
-        logger.info("%s step %d/%d  loss %.4f  lr %.2e  %.0f tokens/s  data wait %.1f%%", self.objective,
+        logger.info("%s step %d/%d  loss %.4f  lr %.2e  %.0f tokens/s  data wait %.1f%%%s", self.objective,
                     self.step, self.config.steps, values[-1], lr_at(self.step, self.config), rates.tokens_per_s,
-                    100 * rates.data_wait_fraction)
+                    100 * rates.data_wait_fraction,
+                    f"  (first step, {rates.seconds:.1f} s with start-up; later rates leave it out)"
+                    if first_step else "")
         bar.set_postfix(loss=f"{values[-1]:.3f}", tok_s=f"{rates.tokens_per_s:.0f}",
                         wait=f"{100 * rates.data_wait_fraction:.0f}%")
         return values
@@ -268,6 +272,7 @@ class Trainer:
         end = min(c.steps, c.stop_after or c.steps)
         keys: list[list[int]] | None = [] if c.record_keys else None
         losses, pending, meter = [], [], Meter()
+        first: Rates | None = None
         logger.info("training %s on %s: %s, %d parameters, steps %d -> %d", self.objective, self.device,
                     type(self.model).__name__, num_parameters(self.model), start, end)
         bar = progress_bar(total=c.steps, initial=start, enabled=c.progress)
@@ -280,12 +285,15 @@ class Trainer:
                 loss, tokens = self.train_step(batches, wait, keys)
                 meter.add(wait_seconds=wait.seconds, tokens=tokens)
                 pending.append(loss)
-                if self.step == start + 1 and end > self.step:  # start-up is not steady throughput
-                    self.synchronize()
-                    meter.exclude()
                 save = self.should_save(end)
-                if save or self.step % c.log_every == 0 or self.step == end:
-                    losses.extend(self.report(pending, meter, bar))
+                if self.step == start + 1:  # start-up is not steady throughput: its own line, then left out
+                    self.synchronize()
+                    first = meter.close_window(keep=False)
+                    losses.extend(self.report(pending, first, bar, first_step=True))
+                    pending = []
+                elif (save or self.step % c.log_every == 0 or self.step == end
+                      or meter.window_seconds >= LOG_SECONDS):
+                    losses.extend(self.report(pending, meter.close_window(), bar))
                     pending = []
                 if save:
                     self.save()
@@ -295,6 +303,8 @@ class Trainer:
             batches.close()
             bar.close()
         rates = meter.overall()
+        if rates.seconds == 0 and first is not None:  # one step only: its start-up rate is all there is
+            rates = first
         return TrainResult(objective=self.objective, device=str(self.device), start_step=start, final_step=self.step,
                            losses=losses, tokens_per_s=rates.tokens_per_s,
                            data_wait_fraction=rates.data_wait_fraction, num_parameters=num_parameters(self.model),

@@ -4,8 +4,8 @@ Wall time is measured per window (between two logs), and inside it the time the 
 blocked in the loader's ``next()``. A wait fraction near 0 means the loader keeps up; near 1 means
 the model starves (add ``--num-workers``). On CUDA the host runs ahead of the device, so a window
 is closed only after a device synchronization (reading the losses back does one). Start-up (the
-first step: worker launch, allocator warm-up) and checkpoint saves are left out with
-:meth:`Meter.exclude`, so the run's rates describe steady training.
+first step: worker launch, allocator warm-up) is measured and logged on its own, and it and
+checkpoint saves are left out of the totals, so the run's rates describe steady training.
 """
 from __future__ import annotations
 
@@ -21,12 +21,14 @@ from tqdm import tqdm
 class Rates:
     tokens_per_s: float
     data_wait_fraction: float
+    seconds: float = 0.0
+    """The wall time measured (0: nothing was, and the rates mean nothing)."""
 
 
 def _rates(seconds: float, wait_seconds: float, tokens: float) -> Rates:
     if seconds <= 0:
         return Rates(0.0, 0.0)
-    return Rates(tokens / seconds, min(1.0, wait_seconds / seconds))
+    return Rates(tokens / seconds, min(1.0, wait_seconds / seconds), seconds)
 
 
 class Meter:
@@ -41,11 +43,18 @@ class Meter:
         self._wait += wait_seconds
         self._tokens += tokens
 
-    def close_window(self) -> Rates:
-        """Rates since the window opened; its numbers join the run's totals and a new window opens."""
+    @property
+    def window_seconds(self) -> float:
+        """Seconds since the window opened (a trainer logs when this grows long, whatever the step)."""
+        return time.perf_counter() - self._since
+
+    def close_window(self, *, keep: bool = True) -> Rates:
+        """Rates since the window opened; its numbers join the run's totals (unless ``keep=False``:
+        start-up) and a new window opens."""
         now = time.perf_counter()
         window = (now - self._since, self._wait, self._tokens)
-        self.total = [a + b for a, b in zip(self.total, window)]
+        if keep:
+            self.total = [a + b for a, b in zip(self.total, window)]
         self._wait, self._tokens, self._since = 0.0, 0.0, now
         return _rates(*window)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +84,20 @@ def test_demo_says_where_its_outputs_are(demo_run: tuple[Path, str]):
     out, stdout = demo_run
     assert f"outputs in {out}/:" in stdout
     assert sorted(p.name for p in (out / "corpus").iterdir()) == ["cpython-reference-docs-00000.jsonl"]
+
+
+def test_the_next_hint_runs_as_printed(demo_run: tuple[Path, str]):
+    """Each command of the "next:" line runs from the repository root as printed (the train hint with
+    fewer steps: its 200 are for a user, not for CI)."""
+    _, stdout = demo_run
+    hint = re.search(r"^next: (.*)$", stdout, re.M).group(1)
+    commands = [shlex.split(part) for part in hint.split("    |    ")]
+    assert [c[1] for c in commands] == ["inspect", "train"]
+    for command in commands:
+        if command[1] == "train":
+            command[command.index("--steps") + 1] = "2"
+        done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"{shlex.join(command)}: {done.stderr[-2000:]}"
 
 
 def test_inspect_on_the_demo_build_shows_every_marker(demo_run: tuple[Path, str]):

@@ -28,8 +28,8 @@ def replace_shard_info(objective_dir, index, **changes):
     write_manifest(dataclasses.replace(manifest, splits={"train": shards}), objective_dir)
 
 
-def test_missing_manifest_names_the_path_and_the_command(tmp_path):
-    with pytest.raises(ManifestError, match=r"manifest\.json: no manifest.*run `lmpairs build`"):
+def test_missing_manifest_names_the_path_and_what_a_built_directory_is(tmp_path):
+    with pytest.raises(ManifestError, match=r"holds no manifest\.json.*OUT/<objective>"):
         PairStream(str(tmp_path), batch_size=2)
 
 

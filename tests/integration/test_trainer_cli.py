@@ -98,3 +98,12 @@ def test_junk_and_damaged_checkpoints_are_one_line_errors_naming_the_file(clm_di
         assert err.count("\n") == 1 and "Traceback" not in err and "weights_only" not in err, err
         assert err.startswith("lmpairs train: error:") and path in err and expected in err, err
         assert "--resume" in err or "load_state_dict" in err or "set_epoch" in err, err
+
+
+def test_the_first_step_is_logged_at_once_and_no_line_says_zero_tokens_per_s(clm_dir, caplog):
+    caplog.set_level("INFO", logger="lmpairs")
+    assert run_train(parser().parse_args([clm_dir, "--steps", "4", "--log-every", "100", "--no-progress", *TINY])) == 0
+    steps = [r.getMessage() for r in caplog.records if " step " in r.getMessage()]
+    assert steps[0].startswith("clm step 1/4") and "first step" in steps[0]
+    assert steps[-1].startswith("clm step 4/4")  # the last step always logs
+    assert not any(" 0 tokens/s" in line for line in steps)

@@ -189,7 +189,7 @@ def test_every_field_has_help_text(cls):
     (lambda: MlmConfig(whole_word=1), "mlm.whole_word=1: must be true or false"),
     (lambda: ClmConfig(final_row=None), "clm.final_row=None: must be one of 'pad', 'drop'"),
     (lambda: build(text_field=3), "build.text_field=3: must be a string; pass e.g. --text-field text."),
-    (lambda: build(inputs=("a", 3)), "build.inputs=('a', 3): must be a list of strings; pass --input."),
+    (lambda: build(inputs=("a", 3)), "build.inputs=('a', 3): must be a list or tuple of strings; pass --input."),
     (lambda: build(row_group_mb=10**400), "build.row_group_mb=1000000000"),
     (lambda: build(shard_size_mb=0), "build.shard_size_mb=0: must be a finite number with 0 < X <= 1,048,576; "
                                      "pass e.g. --shard-size-mb 256.0."),

@@ -13,6 +13,8 @@ FORBIDDEN = {
     "pipeline": ("torch", "lmpairs.loader", "lmpairs.trainer", "lmpairs.inspection"),
     "loader": ("apache_beam", "lmpairs.pipeline"),
     "report": ("apache_beam", "torch", "lmpairs.pipeline", "lmpairs.trainer"),
+    # the trainer adapters use the loader's public surface only (lmpairs.loader), never its modules
+    "integrations": ("apache_beam", "lmpairs.pipeline", "lmpairs.trainer"),
 }
 
 
@@ -35,6 +37,12 @@ def test_part_does_not_import_what_it_must_not(part):
     assert bad == []
 
 
+def test_integrations_use_only_the_loaders_public_names():
+    inner = [(f.name, m) for f in sorted((PACKAGE / "integrations").rglob("*.py")) for m in imported_modules(f)
+             if m.startswith("lmpairs.loader.")]
+    assert inner == []
+
+
 def test_beam_is_only_in_pipeline_and_torch_only_in_loader_and_trainer():
     for path in PACKAGE.rglob("*.py"):
         part = path.relative_to(PACKAGE).parts[0]
@@ -42,7 +50,7 @@ def test_beam_is_only_in_pipeline_and_torch_only_in_loader_and_trainer():
         if any(m == "apache_beam" or m.startswith("apache_beam.") for m in mods):
             assert part == "pipeline", path
         if any(m == "torch" or m.startswith("torch.") for m in mods):
-            assert part in ("loader", "trainer"), path
+            assert part in ("loader", "trainer", "integrations"), path
 
 
 

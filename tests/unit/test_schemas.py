@@ -89,6 +89,18 @@ def test_manifest_bytes_are_deterministic():
     assert json.loads(manifest().to_json())["format_version"] == FORMAT_VERSION
 
 
+def test_a_missing_manifest_is_explained_by_what_is_there(tmp_path):
+    with pytest.raises(ManifestError, match="nope: no such directory; check the path"):
+        read_manifest(str(tmp_path / "nope"))
+    (tmp_path / "out" / "clm").mkdir(parents=True)
+    (tmp_path / "out" / "clm" / "manifest.json").write_text("{}")
+    with pytest.raises(ManifestError, match=r"--output directory, not one objective; point at one of .*out/clm"):
+        read_manifest(str(tmp_path / "out"))
+    (tmp_path / "out" / "_lmpairs_tmp").mkdir()
+    with pytest.raises(ManifestError, match="running or was interrupted"):
+        read_manifest(str(tmp_path / "out" / "mlm"))
+
+
 def test_missing_damaged_or_newer_manifests_are_refused(tmp_path):
     with pytest.raises(ManifestError, match="no manifest"):
         read_manifest(str(tmp_path))

@@ -54,3 +54,16 @@ def test_stopwatch_adds_up(clock):
         with watch:
             clock.now += step
     assert watch.seconds == pytest.approx(0.75)
+
+
+def test_the_first_step_is_measured_on_its_own_and_left_out_of_the_totals(clock):
+    m = Meter()
+    clock.now += 8.0  # step 1: start-up included
+    m.add(wait_seconds=6.0, tokens=80)
+    first = m.close_window(keep=False)
+    assert (first.tokens_per_s, first.seconds) == (10.0, 8.0)
+    clock.now += 2.0
+    assert m.window_seconds == 2.0
+    m.add(wait_seconds=0.0, tokens=400)
+    m.close_window()
+    assert m.overall().tokens_per_s == pytest.approx(200.0) and m.overall().seconds == 2.0
