@@ -42,11 +42,11 @@ from lmpairs.errors import UserError
 from lmpairs.loader.collate import COLLATORS, batch_tensors
 from lmpairs.loader.dataset import PairStream
 from lmpairs.loader.mixplan import MixOptions, MixturePlan, apportion, epoch_draws, plan_mixture
-from lmpairs.loader.ragged import Ragged
 from lmpairs.loader.resumable import Resumable
 from lmpairs.loader.shard_reader import WindowRows
 from lmpairs.loader.state import WORKER_KEY
 from lmpairs.objectives import get_spec
+from lmpairs.ragged import concat
 
 logger = logging.getLogger(__name__)
 
@@ -80,14 +80,6 @@ def _world(rank: int | None, world_size: int | None) -> tuple[int, int]:
     if not 0 <= rank < world_size:
         raise ValueError(f"rank={rank}, world_size={world_size}: need 0 <= rank < world_size.")
     return rank, world_size
-
-
-def _concat(parts: Sequence[Ragged]) -> Ragged:
-    values = np.concatenate([p.values for p in parts])
-    sizes = np.concatenate([p.lengths for p in parts])
-    offsets = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
-    np.cumsum(sizes, out=offsets[1:])
-    return Ragged(values, offsets)
 
 
 class PairMixture(Resumable):
@@ -261,7 +253,7 @@ class PairMixture(Resumable):
             present = [p for p in parts if p is not None]
             starts = np.concatenate([[0], np.cumsum(window.sizes)]).astype(np.int64)
             merged = None if self.options.per_source else {
-                name: _concat([p.columns[name] for p in present]) for name in present[0].columns}
+                name: concat([p.columns[name] for p in present]) for name in present[0].columns}
             labels = np.repeat(np.arange(len(parts), dtype=np.int64), window.sizes)
             keys = np.concatenate([p.keys for p in present]) if self.return_keys else None
             for source, rows in plan.batches(window)[offset:]:
