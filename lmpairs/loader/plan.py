@@ -154,13 +154,29 @@ class EpochPlan:
         return sum(self.options.batches_in(w.size) for w in self.windows)
 
     def skip(self, batches: int) -> tuple[int, int]:
-        """Where a worker that already yielded ``batches`` resumes: ``(window ordinal, batch in it)``."""
-        for ordinal, window in enumerate(self.windows):
-            here = self.options.batches_in(window.size)
-            if batches < here:
-                return ordinal, batches
-            batches -= here
-        return len(self.windows), 0
+        """Where a worker that already yielded ``batches`` resumes: ``(window ordinal, batch in it)``;
+        token batches are counted only after reading, so there it is ``(0, batches)``."""
+        if self.options.batch_size is None:
+            return 0, batches
+        return skip_windows([self.options.batches_in(w.size) for w in self.windows], batches)
+
+    def parts(self, window: Window) -> list[list[tuple[int, int, int]]]:
+        """Per source (one here), the segments holding the window's rows (the mixture's interface)."""
+        return [self.segments(window)]
+
+    def batches(self, window: Window) -> list[tuple[int, np.ndarray]]:
+        """``(-1, rows)`` per batch of the window, rows in the window's order (batch-size mode)."""
+        order, size = self.order(window), self.options.batch_size
+        return [(-1, order[s:s + size]) for s in self.batch_starts(window)]
+
+
+def skip_windows(batches_per_window: list[int], batches: int) -> tuple[int, int]:
+    """``(window ordinal, batch in it)`` after ``batches`` delivered batches, windows in order."""
+    for ordinal, here in enumerate(batches_per_window):
+        if batches < here:
+            return ordinal, batches
+        batches -= here
+    return len(batches_per_window), 0
 
 
 def plan_epoch(unit_rows: np.ndarray, *, seed: int, epoch: int, rank: int, world_size: int, worker: int,
