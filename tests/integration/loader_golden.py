@@ -45,7 +45,7 @@ STREAMS: dict[str, tuple[str, dict]] = {
     "t5_max_tokens": ("t5", {"max_tokens": 160, "shuffle_buffer": 20, "return_keys": True}),
     "t5_max_tokens_rank0of2": ("t5", {"max_tokens": 120, "batch_size": 6, "rank": 0, "world_size": 2}),
     "t5_batches": ("t5", {"batch_size": 7, "shuffle_buffer": 20, "return_keys": True}),
-    "mlm_validation_padded": ("mlm", {"split": "validation", "batch_size": 3, "pad_to_multiple_of": 8}),
+    "mlm_validation_padded": ("mlm", {"side": "validation", "batch_size": 3, "pad_to_multiple_of": 8}),
 }
 
 MIXTURES: dict[str, tuple[list[tuple[str, float]], dict]] = {
