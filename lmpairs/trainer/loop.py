@@ -98,8 +98,8 @@ def open_mixture(objective_dir: str | None, config: TrainConfig) -> PairMixture:
     sources = [parse_source(text) for text in config.data]
     objective = read_manifest(sources[0][0]).objective
     if config.document_masking != "packed" and objective != "clm":
-        raise ConfigError(f"{sources[0][0]}: --document-masking {config.document_masking} applies to CLM rows, but this mixture "
-                          f"holds {objective}; leave --document-masking at 'packed'.")
+        raise ConfigError(f"{sources[0][0]}: --document-masking {config.document_masking} applies to CLM rows, but "
+                          f"this mixture holds {objective}; leave --document-masking at 'packed'.")
     return PairMixture(sources, config.side, batch_size=config.batch_size, mode=config.mixture_mode,
                        num_examples=config.mixture_examples, per_source=config.mixture_batches == "per_source",
                        shuffle=True, shuffle_seed=config.seed, shuffle_buffer=config.shuffle_buffer,
@@ -116,8 +116,9 @@ def open_stream(objective_dir: str | None, config: TrainConfig) -> PairStream | 
     if config.document_masking != "packed":
         objective = read_manifest(objective_dir).objective
         if objective != "clm":
-            raise ConfigError(f"{objective_dir}: document_masking='separate' applies to CLM rows (they record document "
-                              f"boundaries), but this directory holds {objective}; leave --document-masking at 'packed'.")
+            raise ConfigError(f"{objective_dir}: --document-masking {config.document_masking} applies to CLM rows (they "
+                              f"record document boundaries), but this directory holds {objective}; leave "
+                              "--document-masking at 'packed'.")
     return PairStream(objective_dir, config.side, batch_size=config.batch_size, max_tokens=config.max_tokens,
                       shuffle=True, shuffle_seed=config.seed, shuffle_buffer=config.shuffle_buffer,
                       **DOCUMENT_OPTIONS[config.document_masking], return_keys=config.record_keys,
