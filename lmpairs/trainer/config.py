@@ -36,12 +36,11 @@ class TrainConfig:
     side: str = _opt("train", "side of the built directory to train on", choices=("train", "validation"))
     shuffle_buffer: int = _opt(8192, "examples shuffled at a time by the loader")
     num_workers: int = _opt(0, "DataLoader worker processes (0: read in the training process)")
-    document_masking: str = _opt("packed", "CLM only: 'packed' attends across the documents packed in a row; "
-                                    "'separate' restarts positions and blocks attention at document boundaries (the model "
-                                    "builds the mask from position_ids); 'varlen' does it over the loader's "
-                                    "cu_seqlens (flash_attn when installed), 'block_mask' with the loader's "
-                                    "(B, 1, L, L) mask",
-                          choices=("packed", "separate", "varlen", "block_mask"))
+    document_masking: str = _opt(
+        "packed", "CLM only: 'packed' attends across the documents packed in a row; 'separate' restarts positions "
+        "and blocks attention at document boundaries (the model builds the mask from position_ids); 'varlen' does "
+        "it over the loader's cu_seqlens (flash_attn when installed), 'block_mask' with the loader's (B, 1, L, L) "
+        "mask", choices=("packed", "separate", "varlen", "block_mask"))
     data: tuple[str, ...] = _opt((), "a mixture source PATH[:WEIGHT] instead of OUT/OBJECTIVE; repeat --data once per "
                                      "source (lmpairs.loader.PairMixture)", metavar="PATH:WEIGHT")
     mixture_mode: str = _opt("proportion", "--data weights: 'proportion' (shares of an epoch; small sources repeat) "

@@ -116,8 +116,8 @@ def open_stream(objective_dir: str | None, config: TrainConfig) -> PairStream | 
     if config.document_masking != "packed":
         objective = read_manifest(objective_dir).objective
         if objective != "clm":
-            raise ConfigError(f"{objective_dir}: --document-masking {config.document_masking} applies to CLM rows (they "
-                              f"record document boundaries), but this directory holds {objective}; leave "
+            raise ConfigError(f"{objective_dir}: --document-masking {config.document_masking} applies to CLM rows "
+                              f"(they record document boundaries), but this directory holds {objective}; leave "
                               "--document-masking at 'packed'.")
     return PairStream(objective_dir, config.side, batch_size=config.batch_size, max_tokens=config.max_tokens,
                       shuffle=True, shuffle_seed=config.seed, shuffle_buffer=config.shuffle_buffer,
