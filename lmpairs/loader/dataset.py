@@ -13,13 +13,13 @@ Usage (one process per GPU; ``torch.distributed`` initialized first, or pass ran
 Each epoch follows :mod:`lmpairs.loader.plan`: every rank yields ``len(stream)`` batches made of
 its own examples (each read once, or a few repeated under ``remainder="pad"``), independent of the
 other ranks. ``max_tokens`` batches (variable-length seq2seq) are cut per window after reading, so
-ranks can differ in count; :class:`~lmpairs.loader.stateful.PairLoader` then keeps ranks in
+ranks can differ in count; :class:`~lmpairs.loader.pair_loader.PairLoader` then keeps ranks in
 lockstep and ends the epoch at the smallest count.
 
 A ``PairStream`` is the mixture of its one source (:class:`~lmpairs.loader.base.SourceDataset`:
 one reading, skipping and batch generation for both); only its plan is its own.
 
-Resume state has one home, the stream's :class:`~lmpairs.loader.state.Position`, and one API,
+Resume state has one home, the stream's :class:`~lmpairs.loader.position.Position`, and one API,
 ``state_dict()`` / ``load_state_dict()`` (the loader's are the stream's). Iterated directly, the
 stream counts the batches it yields; under ``make_loader`` workers run ahead of the trainer, so the
 loader hands each batch through :meth:`PairStream.track`, which counts it when the caller gets it.
@@ -34,6 +34,7 @@ import numpy as np
 from lmpairs.loader.base import SourceDataset, renamed, resolve_world
 from lmpairs.loader.budget import token_batches
 from lmpairs.loader.collate import example_lengths
+from lmpairs.loader.elastic import Stage, remaining_positions
 from lmpairs.loader.plan import EpochPlan, PlanOptions, Window, plan_epoch, rank_num_batches, rank_size
 from lmpairs.loader.shard_reader import WindowRows, warm_arrow_to_numpy
 from lmpairs.loader.source import Source, objective_config
@@ -93,6 +94,7 @@ class PairStream(SourceDataset):
         self.max_rows = batch_size if max_tokens is not None else None
         self.options = PlanOptions(shuffle=shuffle, shuffle_buffer=shuffle_buffer, remainder=remainder,
                                    batch_size=None if max_tokens is not None else batch_size, drop_last=drop_last)
+        self._rest_cache: tuple | None = None
         warm_arrow_to_numpy()
         self._log_plan()
 
@@ -137,13 +139,29 @@ class PairStream(SourceDataset):
                 "drop_last": self.options.drop_last, "pad_to_multiple_of": self.spec.pad_to_multiple_of,
                 "dynamic": self.dynamic is not None}
 
-    def _plan(self, epoch: int, worker: int, num_workers: int) -> EpochPlan:
+    def _plan(self, epoch: int, worker: int, num_workers: int, stages: tuple[Stage, ...] | None = None) -> EpochPlan:
+        stages = self._position.stages() if stages is None else stages
         return plan_epoch(self.units.num_rows, seed=self.shuffle_seed, epoch=epoch, rank=self.rank,
-                          world_size=self.world_size, worker=worker, num_workers=num_workers, options=self.options)
+                          world_size=self.world_size, worker=worker, num_workers=num_workers, options=self.options,
+                          positions=self._remaining(epoch, stages) if stages else None)
 
-    def _max_batches(self, epoch: int, num_workers: int) -> list[int]:
+    def _remaining(self, epoch: int, stages: tuple[Stage, ...]) -> np.ndarray:
+        """The positions an elastically resumed epoch has left (cached: every worker start asks)."""
+        key = (epoch, stages)
+        if self._rest_cache is None or self._rest_cache[0] != key:
+            rest = remaining_positions(self.units.num_rows, stages, seed=self.shuffle_seed, epoch=epoch,
+                                       options=self.options)
+            self._rest_cache = (key, rest)
+        return self._rest_cache[1]
+
+    def _elastic_refusal(self) -> str | None:
+        if self.options.batch_size is None:
+            return "max_tokens batches are cut after reading, so their positions cannot be recomputed"
+        return None
+
+    def _max_batches(self, epoch: int, num_workers: int, stages: tuple[Stage, ...] = ()) -> list[int]:
         """The most batches each logical worker can yield in ``epoch`` (token batches: its rows)."""
-        plans = [self._plan(epoch, worker, num_workers) for worker in range(num_workers)]
+        plans = [self._plan(epoch, worker, num_workers, stages) for worker in range(num_workers)]
         if self.options.batch_size is not None:
             return [plan.num_batches for plan in plans]
         return [sum(w.size for w in plan.windows) for plan in plans]

@@ -211,5 +211,5 @@ class PairMixture(SourceDataset):
                 f"{c['path']} {c['examples']} examples ({100 * c['share']:.1f}%)" for c in self.source_counts()))
         super().set_epoch(epoch)
 
-    def _max_batches(self, epoch: int, num_workers: int) -> list[int]:
+    def _max_batches(self, epoch: int, num_workers: int, stages: tuple = ()) -> list[int]:
         return [self._plan(epoch, w, num_workers).num_batches for w in range(num_workers)]
