@@ -30,6 +30,7 @@ import logging
 from typing import Any
 
 import numpy as np
+from torch.utils.data import Dataset
 
 from lmpairs.loader.base import SourceDataset, renamed, resolve_world
 from lmpairs.loader.budget import token_batches
@@ -124,7 +125,24 @@ class PairStream(SourceDataset):
         """Examples skipped (drop) or repeated (pad) per epoch across all ranks."""
         return abs(self.num_rows - self.examples_per_rank * self.world_size)
 
+    @property
+    def num_examples(self) -> int:
+        """Examples (rows) of the side, all ranks together: the indices :meth:`example` takes."""
+        return self.num_rows
+
+    def example(self, index: int) -> dict[str, Any]:
+        """Row ``index`` of the side as stored (``example_key`` and the int32 list columns), read
+        directly through the shard index; negative indices count from the end. Not re-corrupted
+        under ``dynamic=True``, and independent of rank, shuffle and epoch."""
+        return self.sources[0].example(index)
+
+    def examples(self) -> Examples:
+        """A map-style view (``len`` = :attr:`num_examples`, ``view[i]`` = :meth:`example`)."""
+        return Examples(self)
+
     def __len__(self) -> int:
+        """Batches this rank yields per epoch (what a training loop counts; :attr:`num_examples`
+        counts rows). Unknown with ``max_tokens``: a TypeError."""
         if self.options.batch_size is None:
             raise TypeError("len(PairStream) is unknown with max_tokens: token batches are cut after reading.")
         return rank_num_batches(self.num_rows, world_size=self.world_size, options=self.options)
@@ -174,3 +192,16 @@ class PairStream(SourceDataset):
         cut = token_batches(lengths, plan.order(window), max_tokens=self.max_tokens, max_rows=self.max_rows,
                             multiple=self.spec.pad_to_multiple_of, rng=plan.batch_rng(window))
         return [(-1, rows) for rows in cut]
+
+
+class Examples(Dataset):
+    """Map-style view of a stream's side: ``len(view)`` examples, ``view[i]`` row ``i`` as stored."""
+
+    def __init__(self, stream: PairStream) -> None:
+        self.stream = stream
+
+    def __len__(self) -> int:
+        return self.stream.num_examples
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.stream.example(index)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from lmpairs.loader.collate import CollateSpec, needed_columns
 from lmpairs.loader.documents import check_document_attention
 from lmpairs.loader.dynamic import DynamicCorruption
 from lmpairs.loader.shard_reader import VERIFY_MODES, ShardReader, WindowRows
 from lmpairs.loader.units import list_units
 from lmpairs.loader.validate import open_split, special_id
+from lmpairs.schemas import list_columns
 from lmpairs.schemas.storage import FileSystemArg, is_url, local_copy
 
 
@@ -56,10 +59,36 @@ class Source:
                                   vocab_size=found.manifest.tokenizer["vocab_size"], verify=verify,
                                   filesystem=filesystem)
         self.dynamic = self._dynamic(tokenizer, found.where) if dynamic else None
+        self._shards, self._verify, self._example_reader = found.shards, verify, None
 
     @property
     def num_rows(self) -> int:
         return self.units.total_rows
+
+    def example(self, index: int) -> dict[str, Any]:
+        """Row ``index`` of the side (manifest order: shard by shard, row group by row group), as stored.
+
+        ``{"example_key": int, column: int32 array, ...}`` with every stored list column (the key's
+        uint64 bits as a signed int, as batches carry it, so default collation takes it); reads the
+        row group that holds it (the last one read is kept, so neighbouring rows cost no read).
+        """
+        n = self.num_rows
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"example index must be an integer, got {type(index).__name__}.")
+        i = int(index) + n if index < 0 else int(index)
+        if not 0 <= i < n:
+            raise IndexError(f"example {index}: {self.path}[{self.side}] has {n} examples (0..{n - 1}).")
+        if self._example_reader is None:  # every stored column and the keys, apart from the batch reader
+            self._example_reader = ShardReader(self.path, self._shards, self.units, objective=self.objective,
+                                               columns=list_columns(self.objective), keys=True,
+                                               vocab_size=self.manifest.tokenizer["vocab_size"],
+                                               verify=self._verify, filesystem=self.filesystem)
+        starts = np.concatenate([[0], np.cumsum(self.units.num_rows)])
+        unit = int(np.searchsorted(starts, i, side="right")) - 1
+        first = i - int(starts[unit])
+        rows = self._example_reader.read([(unit, first, first + 1)])
+        return {"example_key": int(rows.keys[:1].view(np.int64)[0]), **{name: column.row(0).copy() for name, column in
+                                                        rows.columns.items()}}
 
     def read(self, segments: list[tuple[int, int, int]], *, epoch: int) -> tuple[WindowRows, int]:
         """The rows of ``segments`` (re-corrupted for ``epoch`` if dynamic) and how many passed through."""
