@@ -30,7 +30,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from lmpairs.loader.plan import skip_windows
+from lmpairs.loader.plan import skip_windows, unit_segments
 
 _PASS_TAG = 0x50415353  # "PASS"
 _MIX_TAG = 0x4D4958  # "MIX"
@@ -123,13 +123,7 @@ class SourceDraws:
             order = self.pass_order(index)
             offsets = np.zeros(order.shape[0] + 1, dtype=np.int64)
             np.cumsum(self.unit_rows[order], out=offsets[1:])
-            first = int(np.searchsorted(offsets, lo, side="right")) - 1
-            last = int(np.searchsorted(offsets, hi - 1, side="right")) - 1
-            for u in range(first, last + 1):
-                base = int(offsets[u])
-                a, b = max(lo, base) - base, min(hi, int(offsets[u + 1])) - base
-                if b > a:
-                    out.append((int(order[u]), a, b))
+            out += unit_segments(order, offsets, lo, hi)
         return out
 
 

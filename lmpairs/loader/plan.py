@@ -152,14 +152,9 @@ class EpochPlan:
             return self._position_segments(self.positions[self.window_indices(window)] % self.num_rows)
         out: list[tuple[int, int, int]] = []
         position, remaining = window.start % self.num_rows, window.size
-        while remaining:
+        while remaining:  # past the stream's end (remainder="pad") it wraps to its start
             stop = min(self.num_rows, position + remaining)
-            first = int(np.searchsorted(self.stream_offsets, position, side="right")) - 1
-            last = int(np.searchsorted(self.stream_offsets, stop - 1, side="right")) - 1
-            for i in range(first, last + 1):
-                base = int(self.stream_offsets[i])
-                lo, hi = max(position, base) - base, min(stop, int(self.stream_offsets[i + 1])) - base
-                out.append((int(self.unit_order[i]), lo, hi))
+            out += unit_segments(self.unit_order, self.stream_offsets, position, stop)
             remaining -= stop - position
             position = 0
         return out
@@ -200,6 +195,22 @@ class EpochPlan:
         """``(-1, rows)`` per batch of the window, rows in the window's order (batch-size mode)."""
         order, size = self.order(window), self.options.batch_size
         return [(-1, order[s:s + size]) for s in self.batch_starts(window)]
+
+
+def unit_segments(order: np.ndarray, offsets: np.ndarray, start: int, stop: int) -> list[tuple[int, int, int]]:
+    """``(unit, first_row, stop_row)`` pieces holding positions ``[start, stop)`` of units laid end
+    to end in ``order`` (``offsets``: their cumulative rows from 0); empty pieces left out."""
+    if stop <= start:
+        return []
+    first = int(np.searchsorted(offsets, start, side="right")) - 1
+    last = int(np.searchsorted(offsets, stop - 1, side="right")) - 1
+    out = []
+    for i in range(first, last + 1):
+        base = int(offsets[i])
+        lo, hi = max(start, base) - base, min(stop, int(offsets[i + 1])) - base
+        if hi > lo:
+            out.append((int(order[i]), lo, hi))
+    return out
 
 
 def skip_windows(batches_per_window: list[int], batches: int) -> tuple[int, int]:
