@@ -67,3 +67,12 @@ def test_train_flags_renamed_with_hidden_deprecated_aliases(capsys):
     assert "--document-masking" in text and "--documents" not in text and "--split" not in text
     with pytest.warns(DeprecationWarning, match="'documents' is deprecated"):
         assert TrainConfig().replace(documents="varlen").document_masking == "varlen"
+
+
+@pytest.mark.parametrize("make", [lambda p: PairStream(p, batch_size=4), lambda p: PairMixture([(p, 1)], batch_size=4)])
+def test_world_size_without_torch_distributed_warns_for_streams_and_mixtures(clm_dir, make, monkeypatch, caplog):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with caplog.at_level("WARNING", logger="lmpairs"):
+        dataset = make(clm_dir)
+    assert (dataset.rank, dataset.world_size) == (0, 1)
+    assert f"this {type(dataset).__name__} reads the whole split on every rank" in caplog.text
