@@ -20,9 +20,12 @@ A ``PairStream`` is the mixture of its one source (:class:`~lmpairs.loader.base.
 one reading, skipping and batch generation for both); only its plan is its own.
 
 Resume state has one home, the stream's :class:`~lmpairs.loader.position.Position`, and one API,
-``state_dict()`` / ``load_state_dict()`` (the loader's are the stream's). Iterated directly, the
-stream counts the batches it yields; under ``make_loader`` workers run ahead of the trainer, so the
-loader hands each batch through :meth:`PairStream.track`, which counts it when the caller gets it.
+``state_dict()`` / ``load_state_dict()`` (torchdata's ``Stateful`` protocol; the loader's are the
+stream's; :mod:`lmpairs.loader.resume`). Iterated directly, the stream counts the batches it
+yields; under ``make_loader`` workers run ahead of the trainer, so the loader hands each batch
+through ``count_delivered``, which counts it when the caller gets it. A state of another shape
+(ranks, workers, batch size) resumes elastically (:mod:`lmpairs.loader.elastic`).
+``example(i)`` reads row ``i`` of the side directly (random access).
 """
 from __future__ import annotations
 
