@@ -10,8 +10,10 @@ resumption. A remainder of the rest that does not divide among the new ranks fol
 ``remainder`` (dropped or repeated). Resuming again mid-way adds another stage.
 
 Same-shape resumption does not come here: it skips per worker and rotates the round robin, exact
-to the batch. Cost: one pass of the plan per (rank, worker) of each stage, numpy over the epoch's
-positions (a few ms per million examples), once per iteration.
+to the batch. Cost: one plan per (rank, worker) of each stage, numpy over the epoch's positions,
+once per worker when the resumed epoch starts: 0.33 s for 10M examples and an 8 x 4 stage on the
+development machine. Partially read windows leave holes, so a
+resumed window reads a few more (smaller) row-group slices: a median of 9 for 8192-example windows.
 """
 from __future__ import annotations
 
