@@ -20,8 +20,9 @@ function of ``(seed, epoch)``, equal batch counts on every rank, exact mid-epoch
 ``per_source=True`` makes every batch come from one source (rows shuffled within each source, the
 batches' order shuffled); otherwise batches mix sources in proportion.
 
-Each source is read through a ``PairStream`` of its own (validation, units, reader, collation), so
-every check and storage option of a single stream applies; the sources must share the model family
+Each source is opened as a :class:`~lmpairs.loader.source.Source` (validation, units, reader,
+collation spec), as a ``PairStream``'s one source is, so every check and storage option of a single
+stream applies, and read, skipped and batched by the same :class:`~lmpairs.loader.base.SourceDataset`; the sources must share the model family
 (decoder, encoder, encoder-decoder), the tokenizer (sha256) and the effective vocabulary size, else
 :class:`MixtureError`. Mixed batches need one objective; T5 and BART sources (one family, different
 decoder starts) mix with ``per_source=True``.
