@@ -24,8 +24,8 @@ Each source is opened as a :class:`~lmpairs.loader.source.Source` (validation, u
 collation spec), as a ``PairStream``'s one source is, so every check and storage option of a single
 stream applies; both are read, skipped and batched by :class:`~lmpairs.loader.base.SourceDataset`.
 The sources must share the model family (decoder, encoder, encoder-decoder), the tokenizer
-(sha256) and the effective vocabulary size, else :class:`MixtureError`. Mixed batches need one objective; T5 and BART sources (one family, different
-decoder starts) mix with ``per_source=True``.
+(sha256) and the effective vocabulary size, else :class:`MixtureError`. Mixed batches need one
+objective; T5 and BART sources (one family, different decoder starts) mix with ``per_source=True``.
 """
 from __future__ import annotations
 
