@@ -180,6 +180,15 @@ class PairStream(SourceDataset):
             return "max_tokens batches are cut after reading, so their positions cannot be recomputed"
         return None
 
+    def _elastic_remainder(self, epoch: int, stages: tuple[Stage, ...]) -> str:
+        left = int(self._remaining(epoch, stages).shape[0])
+        extra = abs(rank_size(left, self.world_size, self.remainder) * self.world_size - left)
+        if not extra:
+            return ""
+        what = "skipped" if self.remainder == "drop" else "repeated"
+        return (f"; {extra} of the {left} examples left do not divide among {self.world_size} ranks and are {what} "
+                f"(remainder={self.remainder!r})")
+
     def _max_batches(self, epoch: int, num_workers: int, stages: tuple[Stage, ...] = ()) -> list[int]:
         """The most batches each logical worker can yield in ``epoch`` (token batches: its rows)."""
         plans = [self._plan(epoch, worker, num_workers, stages) for worker in range(num_workers)]

@@ -88,6 +88,10 @@ class Resumable(IterableDataset):
         """Why this dataset cannot resume a state of another shape (None: it can)."""
         return f"{type(self).__name__} resumes only states of its own shape"
 
+    def _elastic_remainder(self, epoch: int, stages: tuple[Stage, ...]) -> str:
+        """What the remainder rule does to the rest of an elastically resumed epoch (for the log)."""
+        return ""
+
     @property
     def epoch(self) -> int:
         return self._position.epoch
@@ -168,7 +172,7 @@ class Resumable(IterableDataset):
                              batch_size=saved["batch_size"], worker_batches=tuple(counts)),)
             next_worker, counts = 0, [0] * workers
             logger.info("resuming epoch %d elastically (%s): each example the saved run had not read is read "
-                        "once, in a new order", epoch, differ.detail)
+                        "once, in a new order%s", epoch, differ.detail, self._elastic_remainder(epoch, stages))
         try:
             limits = self._max_batches(epoch, workers, stages)
         except ValueError as err:

@@ -106,3 +106,12 @@ def test_other_differences_and_token_batches_are_refused(clm_dir, tmp_path):
     next(iter(mix))
     with pytest.raises(StateError, match="PairMixture resumes only states of its own shape"):
         PairMixture([(clm_dir, 1)], batch_size=4, shuffle_buffer=20).load_state_dict(mix.state_dict())
+
+
+@pytest.mark.fast
+def test_a_rest_that_does_not_divide_among_the_new_ranks_is_logged(clm_dir, caplog):
+    _, state = run(clm_dir, (1, 0, 8), stop=1)  # 242 examples left
+    with caplog.at_level("INFO", logger="lmpairs"):
+        loader(clm_dir, rank=0, world_size=3, workers=0, batch_size=8).load_state_dict(state)
+    assert "resuming epoch 1 elastically" in caplog.text
+    assert "2 of the 242 examples left do not divide among 3 ranks and are skipped" in caplog.text
