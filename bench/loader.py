@@ -180,7 +180,7 @@ def first_epoch(path: Path, verify: str) -> int:
     """A fresh stream (its shards not yet hashed) and one unshuffled epoch."""
     from lmpairs.loader import PairStream
 
-    return iterate(PairStream(str(path), batch_size=BATCH, shuffle=False, seed=0, verify=verify))
+    return iterate(PairStream(str(path), batch_size=BATCH, shuffle=False, shuffle_seed=0, verify=verify))
 
 
 def verify_metrics(path: Path, repeats: int, num_tokens: int) -> list[Metric]:
@@ -204,9 +204,9 @@ def run(*, quick: bool = False, repeats: int | None = None) -> list[Metric]:
     repeats = repeats or (1 if quick else 5)
     path = clm_shards(QUICK_MB if quick else FULL_MB)
     files = train_files(path)
-    plain = PairStream(str(path), batch_size=BATCH, shuffle=False, seed=0)
-    shuffled = PairStream(str(path), batch_size=BATCH, shuffle=True, seed=0)
-    workers = PairStream(str(path), batch_size=BATCH, shuffle=True, seed=0)
+    plain = PairStream(str(path), batch_size=BATCH, shuffle=False, shuffle_seed=0)
+    shuffled = PairStream(str(path), batch_size=BATCH, shuffle=True, shuffle_seed=0)
+    workers = PairStream(str(path), batch_size=BATCH, shuffle=True, shuffle_seed=0)
     loader = workers.make_loader(num_workers=2, persistent_workers=True)
     num_tokens = plain.num_rows * SEQ_LEN
     cases = {"pyarrow": partial(read_pyarrow, files),

@@ -3,9 +3,9 @@ from lmpairs.loader import losses
 from lmpairs.loader.dataset import PairStream
 from lmpairs.loader.losses import clm_loss, loss_for, mlm_loss, num_targets, seq2seq_loss
 from lmpairs.loader.mixture import MixtureError, PairMixture
+from lmpairs.loader.pair_loader import PairLoader
+from lmpairs.loader.resume import StateError
 from lmpairs.loader.shard_reader import ShardError
-from lmpairs.loader.state import StateError
-from lmpairs.loader.stateful import PairLoader
 
 __all__ = ["MixtureError", "PairLoader", "PairMixture", "PairStream",
            "ShardError", "StateError", "clm_loss", "loss_for", "losses", "mlm_loss",

@@ -13,6 +13,10 @@ only at a row's end. From the batch's rows this module derives, without a Python
   max_seqlen, max_seqlen, causal=True)``);
 - ``position_ids`` ``(B, L)`` restarting at 0 at each document start (padding keeps counting on from
   the last document's start, as :func:`lmpairs.loader.collate.document_positions` does);
+- ``cu_seq_lens_q``/``cu_seq_lens_k`` and ``max_length_q``/``max_length_k``: the same varlen layout
+  under the names Hugging Face's ``DataCollatorWithFlattening(return_flash_attn_kwargs=True)``
+  emits; :func:`hf_flattened` lays a batch out as that collator does (one row of all real tokens),
+  the layout HF's ``flash_attention_2`` reads them in (docs/loader.md: which attention honours what);
 - ``block_mask`` ``(B, 1, L, L)`` bool, True where query ``i`` may attend key ``j``: causal and
   inside one document. Padding positions form one segment of their own, so no real token attends
   padding and no padding row is empty (an all-False row makes softmax NaN). :func:`additive_mask`
@@ -27,23 +31,25 @@ import numpy as np
 
 from lmpairs.loader.ragged import Ragged, pad_rows
 
-DOCUMENT_ATTENTION: tuple[str | None, ...] = (None, "position_ids", "cu_seqlens", "block_mask")
+DOCUMENT_ATTENTION: tuple[str | None, ...] = (None, "position_ids", "cu_seqlens", "flash_kwargs", "block_mask")
 """Values of ``PairStream(document_attention=...)``: what a CLM batch carries besides its tokens.
 
 ``None``: nothing; ``"position_ids"``: positions reset per document; ``"cu_seqlens"``: those plus
 ``cu_seqlens`` (int32) and ``max_seqlen`` (one int64, shape ``(1,)``: ``int(batch["max_seqlen"])``);
+``"flash_kwargs"``: positions plus HF's ``cu_seq_lens_q``/``cu_seq_lens_k`` (int32) and
+``max_length_q``/``max_length_k`` (shape ``(1,)``; :func:`hf_flattened` makes them ints);
 ``"block_mask"``: positions plus the ``(B, 1, L, L)`` bool ``block_mask``."""
 
 
-TYPED_KEYS = ("cu_seqlens", "block_mask")
+TYPED_KEYS = ("cu_seqlens", "cu_seq_lens_q", "cu_seq_lens_k", "block_mask")
 """Batch keys that keep their own dtype (int32, bool) instead of joining the batch's int64 storage."""
 
 
 def check_document_attention(value: str | None) -> str | None:
     """``value`` itself when it is one of :data:`DOCUMENT_ATTENTION`, else a ValueError naming them."""
     if value not in DOCUMENT_ATTENTION:
-        raise ValueError(f"document_attention={value!r}: choose None, 'position_ids', 'cu_seqlens' or "
-                         "'block_mask' (what CLM batches carry to keep packed documents apart).")
+        raise ValueError(f"document_attention={value!r}: choose None, 'position_ids', 'cu_seqlens', "
+                         "'flash_kwargs' or 'block_mask' (what CLM batches carry to keep packed documents apart).")
     return value
 
 
@@ -123,6 +129,10 @@ def document_inputs(doc_lengths: Ragged, rows: np.ndarray, attention_mask: np.nd
     if mode == "cu_seqlens":
         cu, longest = cu_seqlens(segments)
         out.update(cu_seqlens=cu, max_seqlen=np.array([longest], dtype=np.int64))
+    elif mode == "flash_kwargs":
+        cu, longest = cu_seqlens(segments)
+        most = np.array([longest], dtype=np.int64)
+        out.update(cu_seq_lens_q=cu, cu_seq_lens_k=cu.copy(), max_length_q=most, max_length_k=most.copy())
     elif mode == "block_mask":
         out["block_mask"] = block_mask(segments, width)
     return out
@@ -135,3 +145,20 @@ def additive_mask(mask, dtype=None):
     dtype = dtype or torch.float32
     zero = torch.zeros((), dtype=dtype, device=mask.device)
     return torch.where(mask, zero, torch.tensor(torch.finfo(dtype).min, dtype=dtype, device=mask.device))
+
+
+HF_FLASH_KEYS = ("cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k")
+
+
+def hf_flattened(batch: dict) -> dict:
+    """A ``document_attention="flash_kwargs"`` CLM batch laid out as HF's ``DataCollatorWithFlattening``
+    returns one: ``input_ids``/``position_ids`` ``(1, N)`` of the batch's real tokens row after row,
+    ``cu_seq_lens_q/k`` int32 and ``max_length_q/k`` Python ints (no ``attention_mask``). Pass it
+    as ``model(**hf_flattened(batch))`` to a model with ``attn_implementation="flash_attention_2"``;
+    ``target_ids`` come along flattened the same way (for a loss outside the model).
+    """
+    keep = batch["attention_mask"].bool()
+    out = {name: batch[name][keep][None] for name in ("input_ids", "position_ids", "target_ids") if name in batch}
+    out.update(cu_seq_lens_q=batch["cu_seq_lens_q"], cu_seq_lens_k=batch["cu_seq_lens_k"],
+               max_length_q=int(batch["max_length_q"]), max_length_k=int(batch["max_length_k"]))
+    return out

@@ -18,11 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from lmpairs.loader.ragged import Ragged
 from lmpairs.loader.shard_reader import WindowRows
 from lmpairs.objectives import get_spec
+from lmpairs.ragged import Ragged
 from lmpairs.transforms import ExampleBatch, Objective, RowBatch, make_objective
-from lmpairs.transforms.batch import Ragged as BatchRagged
 from lmpairs.vocab import Vocab
 
 
@@ -52,8 +51,7 @@ class DynamicCorruption:
         """Fresh columns for ``epoch`` (stored ones for rows too long to rebuild) and how many passed through."""
         obj = self.objective
         names = list(obj.columns)
-        stored = ExampleBatch(np.asarray(keys, np.uint64),
-                              {n: BatchRagged(columns[n].values, columns[n].offsets) for n in names})
+        stored = ExampleBatch(np.asarray(keys, np.uint64), {n: columns[n] for n in names})
         clean = obj.clean(stored)
         fits = clean.ids.lengths <= obj.full_row_length
         passed = int((~fits).sum())
@@ -61,12 +59,7 @@ class DynamicCorruption:
             index = np.flatnonzero(fits)
             clean = RowBatch(clean.keys[index], clean.ids.take(index), clean.segments.take(index))
         fresh = obj.corrupt(clean, seed=self.seed, copy=epoch).columns
-        out = {}
-        for n in names:
-            if not passed:
-                out[n] = Ragged(fresh[n].values, fresh[n].offsets)
-                continue
-            out[n] = merge(columns[n], fresh[n], fits)
+        out = {n: merge(columns[n], fresh[n], fits) if passed else fresh[n] for n in names}
         return {**columns, **out}, passed
 
     def apply(self, rows: WindowRows, *, epoch: int) -> tuple[WindowRows, int]:
@@ -75,7 +68,7 @@ class DynamicCorruption:
         return WindowRows(rows.keys, columns), passed
 
 
-def merge(stored: Ragged, fresh, fits: np.ndarray) -> Ragged:
+def merge(stored: Ragged, fresh: Ragged, fits: np.ndarray) -> Ragged:
     """Rows of ``fresh`` where ``fits`` (in order), of ``stored`` elsewhere, as one ragged column."""
     lengths = np.diff(stored.offsets).copy()
     fresh_lengths = np.diff(fresh.offsets)

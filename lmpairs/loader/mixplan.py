@@ -30,6 +30,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from lmpairs.loader.plan import skip_windows, unit_segments
+
 _PASS_TAG = 0x50415353  # "PASS"
 _MIX_TAG = 0x4D4958  # "MIX"
 _PART_TAG = 0x50415254  # "PART"
@@ -121,13 +123,7 @@ class SourceDraws:
             order = self.pass_order(index)
             offsets = np.zeros(order.shape[0] + 1, dtype=np.int64)
             np.cumsum(self.unit_rows[order], out=offsets[1:])
-            first = int(np.searchsorted(offsets, lo, side="right")) - 1
-            last = int(np.searchsorted(offsets, hi - 1, side="right")) - 1
-            for u in range(first, last + 1):
-                base = int(offsets[u])
-                a, b = max(lo, base) - base, min(hi, int(offsets[u + 1])) - base
-                if b > a:
-                    out.append((int(order[u]), a, b))
+            out += unit_segments(order, offsets, lo, hi)
         return out
 
 
@@ -200,12 +196,11 @@ class MixturePlan:
 
     def skip(self, batches: int) -> tuple[int, int]:
         """``(window ordinal, batch in it)`` where a worker that delivered ``batches`` resumes."""
-        for ordinal, window in enumerate(self.windows):
-            here = self.options.batches_in(window)
-            if batches < here:
-                return ordinal, batches
-            batches -= here
-        return len(self.windows), 0
+        return skip_windows([self.options.batches_in(w) for w in self.windows], batches)
+
+    def parts(self, window: MixWindow) -> list[list[tuple[int, int, int]] | None]:
+        """Per source, the segments holding its draws in the window (None where it has none)."""
+        return [source.segments(a, b) if b > a else None for source, (a, b) in zip(self.sources, window.parts)]
 
     def _rng(self, *key: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, *key]))

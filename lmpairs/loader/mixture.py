@@ -20,32 +20,25 @@ function of ``(seed, epoch)``, equal batch counts on every rank, exact mid-epoch
 ``per_source=True`` makes every batch come from one source (rows shuffled within each source, the
 batches' order shuffled); otherwise batches mix sources in proportion.
 
-Each source is read through a ``PairStream`` of its own (validation, units, reader, collation), so
-every check and storage option of a single stream applies; the sources must share the model family
-(decoder, encoder, encoder-decoder), the tokenizer (sha256) and the effective vocabulary size, else
-:class:`MixtureError`. Mixed batches need one objective; T5 and BART sources (one family, different
-decoder starts) mix with ``per_source=True``.
+Each source is opened as a :class:`~lmpairs.loader.source.Source` (validation, units, reader,
+collation spec), as a ``PairStream``'s one source is, so every check and storage option of a single
+stream applies; both are read, skipped and batched by :class:`~lmpairs.loader.base.SourceDataset`.
+The sources must share the model family (decoder, encoder, encoder-decoder), the tokenizer
+(sha256) and the effective vocabulary size, else :class:`MixtureError`. Mixed batches need one
+objective; T5 and BART sources (one family, different decoder starts) mix with ``per_source=True``.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-import torch
-import torch.distributed as dist
-
 from lmpairs.errors import UserError
-from lmpairs.loader.collate import COLLATORS, batch_tensors
-from lmpairs.loader.dataset import PairStream
+from lmpairs.loader.base import SourceDataset, renamed, resolve_world
 from lmpairs.loader.mixplan import MixOptions, MixturePlan, apportion, epoch_draws, plan_mixture
-from lmpairs.loader.ragged import Ragged
-from lmpairs.loader.resumable import Resumable
-from lmpairs.loader.shard_reader import WindowRows
-from lmpairs.loader.state import WORKER_KEY
+from lmpairs.loader.source import Source
 from lmpairs.objectives import get_spec
 
 logger = logging.getLogger(__name__)
@@ -72,39 +65,26 @@ def parse_source(text: str) -> tuple[str, float]:
     return text, 1.0
 
 
-def _world(rank: int | None, world_size: int | None) -> tuple[int, int]:
-    """This process's ``(rank, world_size)``: given, else torch.distributed's, else ``(0, 1)``."""
-    if rank is None and world_size is None and dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    rank, world_size = rank or 0, world_size or 1
-    if not 0 <= rank < world_size:
-        raise ValueError(f"rank={rank}, world_size={world_size}: need 0 <= rank < world_size.")
-    return rank, world_size
-
-
-def _concat(parts: Sequence[Ragged]) -> Ragged:
-    values = np.concatenate([p.values for p in parts])
-    sizes = np.concatenate([p.lengths for p in parts])
-    offsets = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
-    np.cumsum(sizes, out=offsets[1:])
-    return Ragged(values, offsets)
-
-
-class PairMixture(Resumable):
+class PairMixture(SourceDataset):
     """Collated batches from several sources at chosen rates; see the module docs.
 
-    ``sources``: ``[(path, weight), ...]``. ``return_source`` adds ``source`` (int64, one per row:
-    the index into ``sources``). ``stream_options`` (``verify``, ``filesystem``,
-    ``expected_tokenizer``, ``document_attention``, ``pad_to_multiple_of``, ...) go to each source's
-    ``PairStream``.
+    ``sources``: ``[(path, weight), ...]``; ``side``: ``"train"`` or ``"validation"``.
+    ``shuffle_seed`` seeds the draws and the shuffle. ``return_source`` adds ``source`` (int64, one
+    per row: the index into ``sources``). ``stream_options`` (``verify``, ``filesystem``,
+    ``expected_tokenizer``, ``document_attention``, ``pad_to_multiple_of``, ...) open each source
+    as ``PairStream`` does. ``split=`` and ``seed=`` are the deprecated names of ``side`` and
+    ``shuffle_seed``.
     """
 
-    def __init__(self, sources: Sequence[tuple[str, float]], split: str = "train", *, batch_size: int,
+    def __init__(self, sources: Sequence[tuple[str, float]], side: str = "train", *, batch_size: int,
                  mode: str = "proportion", num_examples: int | None = None, per_source: bool = False,
-                 shuffle: bool = True, seed: int = 0, shuffle_buffer: int = 8192, drop_last: bool = False,
+                 shuffle: bool = True, shuffle_seed: int = 0, shuffle_buffer: int = 8192, drop_last: bool = False,
                  return_keys: bool = False, return_source: bool = False, rank: int | None = None,
-                 world_size: int | None = None, **stream_options: Any) -> None:
+                 world_size: int | None = None, split: str | None = None, seed: int | None = None,
+                 **stream_options: Any) -> None:
         super().__init__()
+        side = renamed("PairMixture", "split", split, "side", side, "train")
+        shuffle_seed = renamed("PairMixture", "seed", seed, "shuffle_seed", shuffle_seed, 0)
         if mode not in MODES:
             raise MixtureError(f"PairMixture: mode={mode!r}; choose 'proportion' (weights are shares of the epoch) "
                                "or 'count' (weights are examples per epoch).")
@@ -117,15 +97,14 @@ class PairMixture(Resumable):
                                "among ranks are dropped).")
         self.paths = [str(p) for p, _ in sources]
         self.weights = [w for _, w in sources]
-        self.mode, self.split = mode, split
-        self.rank, self.world_size = _world(rank, world_size)
-        self.seed, self.return_keys, self.return_source = int(seed), return_keys, return_source
+        self.mode, self.side = mode, side
+        self.rank, self.world_size = resolve_world(rank, world_size, "PairMixture")
+        self.shuffle_seed, self.return_keys, self.return_source = int(shuffle_seed), return_keys, return_source
         self.options = MixOptions(batch_size=batch_size, shuffle=shuffle, shuffle_buffer=shuffle_buffer,
                                   drop_last=drop_last, per_source=per_source)
-        self.streams = [PairStream(p, split, batch_size=batch_size, shuffle=False, seed=seed, rank=0, world_size=1,
-                                   return_keys=return_keys, **stream_options) for p in self.paths]
+        self.sources = [Source(p, side, keys=return_keys, **stream_options) for p in self.paths]
         self._check_sources()
-        self.objective, self.manifest = self.streams[0].objective, self.streams[0].manifest
+        self.objective, self.manifest = self.sources[0].objective, self.sources[0].manifest
         self.draws = self._draws(num_examples)
         self.quanta = [self.options.quanta(d) for d in self.draws]
         if sum(self.quanta) // self.world_size == 0:
@@ -136,14 +115,14 @@ class PairMixture(Resumable):
 
     # -- sources ------------------------------------------------------------------------------
     def _check_sources(self) -> None:
-        first = self.streams[0]
+        first = self.sources[0]
 
-        def facts(stream: PairStream) -> tuple:
+        def facts(stream: Source) -> tuple:
             tokenizer = stream.manifest.tokenizer
             return get_spec(stream.objective).family, tokenizer.get("sha256"), tokenizer.get("vocab_size")
 
         want = facts(first)
-        for path, stream in zip(self.paths[1:], self.streams[1:]):
+        for path, stream in zip(self.paths[1:], self.sources[1:]):
             got = facts(stream)
             for name, a, b in zip(("model family", "tokenizer sha256", "vocab_size"), want, got):
                 if a != b:
@@ -167,13 +146,13 @@ class PairMixture(Resumable):
                 raise MixtureError(f"PairMixture: mode='count' takes whole example counts as weights (got "
                                    f"{self.weights}) and no num_examples (the counts add up to the epoch).")
             return [int(w) for w in self.weights]
-        total = sum(s.num_rows for s in self.streams) if num_examples is None else num_examples
+        total = sum(s.num_rows for s in self.sources) if num_examples is None else num_examples
         if not isinstance(total, int) or total < 1:
             raise MixtureError(f"PairMixture: num_examples={num_examples!r}: must be an integer >= 1.")
         return apportion(total, self.weights)
 
     def _identity(self) -> str:
-        parts = [[s.identity, w] for s, w in zip(self.streams, self.weights)]
+        parts = [[s.identity, w] for s, w in zip(self.sources, self.weights)]
         return "mixture:" + hashlib.sha256(json.dumps([self.mode, parts]).encode()).hexdigest()[:32]
 
     # -- plan facts ---------------------------------------------------------------------------
@@ -190,14 +169,14 @@ class PairMixture(Resumable):
         total = max(1, sum(drawn))
         return [{"source": i, "path": s.path, "weight": w, "rows": s.num_rows, "examples": d,
                  "share": d / total, "passes": d / s.num_rows}
-                for i, (s, w, d) in enumerate(zip(self.streams, self.weights, drawn))]
+                for i, (s, w, d) in enumerate(zip(self.sources, self.weights, drawn))]
 
     def describe(self) -> str:
         """One log line: each source's examples per epoch, share and passes over its rows."""
         parts = [f"{c['path']}: {c['examples']} of {c['rows']} rows ({100 * c['share']:.1f}%, "
                  f"{c['passes']:.2f} passes)" for c in self.source_counts()]
         dropped = sum(self.draws) - sum(self.world_draws)
-        return (f"{self.objective}[{self.split}] mode={self.mode}, {len(self)} batches per rank "
+        return (f"{self.objective}[{self.side}] mode={self.mode}, {len(self)} batches per rank "
                 f"({self.world_size} ranks), {dropped} examples dropped per epoch; " + "; ".join(parts))
 
     @property
@@ -215,14 +194,14 @@ class PairMixture(Resumable):
 
     def fingerprint(self, num_workers: int) -> dict[str, Any]:
         """What fixes the batch order; a saved state only resumes a mixture with the same values."""
-        return {"objective": self.objective, "split": self.split, "mode": self.mode, "draws": list(self.draws),
-                "rows": [s.num_rows for s in self.streams], "seed": self.seed, "world_size": self.world_size,
+        return {"objective": self.objective, "split": self.side, "mode": self.mode, "draws": list(self.draws),
+                "rows": [s.num_rows for s in self.sources], "seed": self.shuffle_seed, "world_size": self.world_size,
                 "num_workers": max(1, num_workers), "batch_size": self.options.batch_size,
                 "per_source": self.options.per_source, "shuffle": self.options.shuffle,
                 "shuffle_buffer": self.options.shuffle_buffer, "drop_last": self.options.drop_last}
 
     def _plan(self, epoch: int, worker: int, num_workers: int) -> MixturePlan:
-        return plan_mixture([s.units.num_rows for s in self.streams], self.draws, seed=self.seed, epoch=epoch,
+        return plan_mixture([s.units.num_rows for s in self.sources], self.draws, seed=self.shuffle_seed, epoch=epoch,
                             rank=self.rank, world_size=self.world_size, worker=worker, num_workers=num_workers,
                             options=self.options)
 
@@ -233,51 +212,5 @@ class PairMixture(Resumable):
                 f"{c['path']} {c['examples']} examples ({100 * c['share']:.1f}%)" for c in self.source_counts()))
         super().set_epoch(epoch)
 
-    def _max_batches(self, epoch: int, num_workers: int) -> list[int]:
+    def _max_batches(self, epoch: int, num_workers: int, stages: tuple = ()) -> list[int]:
         return [self._plan(epoch, w, num_workers).num_batches for w in range(num_workers)]
-
-    # -- iteration ----------------------------------------------------------------------------
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        worker, num_workers, skip, in_worker, tagged = self._start_iteration()
-        plan = self._plan(self._position.epoch, worker, num_workers)
-        return self._generate(plan, worker, skip, in_worker=in_worker, tagged=tagged)
-
-    def _read(self, plan: MixturePlan, window) -> list[WindowRows | None]:
-        """Each source's rows of the window (None where it has none), re-corrupted if dynamic."""
-        parts = []
-        for stream, source, (a, b) in zip(self.streams, plan.sources, window.parts):
-            rows = stream.reader.read(source.segments(a, b)) if b > a else None
-            if rows is not None and stream.dynamic is not None:
-                rows, _ = stream.dynamic.apply(rows, epoch=plan.epoch)  # a repeat within an epoch: same draws
-            parts.append(rows)
-        return parts
-
-    def _generate(self, plan: MixturePlan, worker: int, skip: int, *, in_worker: bool,
-                  tagged: bool) -> Iterator[dict]:
-        first, offset = plan.skip(skip)
-        collators = [(COLLATORS[s.objective], s.spec) for s in self.streams]
-        for window in plan.windows[first:]:
-            parts = self._read(plan, window)
-            present = [p for p in parts if p is not None]
-            starts = np.concatenate([[0], np.cumsum(window.sizes)]).astype(np.int64)
-            merged = None if self.options.per_source else {
-                name: _concat([p.columns[name] for p in present]) for name in present[0].columns}
-            labels = np.repeat(np.arange(len(parts), dtype=np.int64), window.sizes)
-            keys = np.concatenate([p.keys for p in present]) if self.return_keys else None
-            for source, rows in plan.batches(window)[offset:]:
-                if source < 0:  # mixed: one objective (checked), its rows merged
-                    arrays = collators[0][0](merged, rows, collators[0][1])
-                else:
-                    collate, spec = collators[source]
-                    arrays = collate(parts[source].columns, rows - starts[source], spec)
-                if self.return_keys:
-                    arrays["example_key"] = keys[rows].view(np.int64)
-                if self.return_source:
-                    arrays["source"] = labels[rows]
-                batch: dict = batch_tensors(arrays, pack=in_worker)
-                if tagged:
-                    batch[WORKER_KEY] = worker
-                else:
-                    self._position.delivered(0, 1)
-                yield batch
-            offset = 0

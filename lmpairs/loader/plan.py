@@ -15,6 +15,9 @@ Algorithm (everything derives from ``(seed, epoch)``, never from process or timi
    rank's last window can end in a short batch. Every rank has ``P`` examples and the same windows,
    hence the same batch count, and a resumed worker skips whole windows without reading them.
 
+An elastically resumed epoch (:mod:`lmpairs.loader.elastic`) runs the same plan over
+``positions``, the stream positions earlier shapes left: windows then index that array.
+
 Cost: one permutation of the units and one of each window; nothing per example in Python.
 """
 from __future__ import annotations
@@ -114,6 +117,7 @@ class EpochPlan:
     unit_order: np.ndarray
     stream_offsets: np.ndarray
     windows: tuple[Window, ...]
+    positions: np.ndarray | None = None
 
     def order(self, window: Window) -> np.ndarray:
         """The window's rows (0 = its first stream position) in the order they are batched."""
@@ -128,21 +132,44 @@ class EpochPlan:
             return None
         return np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, window.start, _BATCHES_TAG]))
 
+    def window_indices(self, window: Window) -> np.ndarray:
+        """The window's places in the plan's space: stream positions, or indices into ``positions``."""
+        size = self.num_rows if self.positions is None else self.positions.shape[0]
+        return np.arange(window.start, window.stop, dtype=np.int64) % size
+
+    def consumed(self, batches: int) -> np.ndarray:
+        """Places (see :meth:`window_indices`) of the rows in this worker's first ``batches`` batches."""
+        first, offset = self.skip(batches)
+        out = [self.window_indices(w) for w in self.windows[:first]]
+        if offset and first < len(self.windows):
+            window = self.windows[first]
+            out.append(self.window_indices(window)[self.order(window)[:offset * self.options.batch_size]])
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
     def segments(self, window: Window) -> list[tuple[int, int, int]]:
         """``(unit, first_row, stop_row)`` pieces that hold the window's rows, in stream order."""
+        if self.positions is not None:
+            return self._position_segments(self.positions[self.window_indices(window)] % self.num_rows)
         out: list[tuple[int, int, int]] = []
         position, remaining = window.start % self.num_rows, window.size
-        while remaining:
+        while remaining:  # past the stream's end (remainder="pad") it wraps to its start
             stop = min(self.num_rows, position + remaining)
-            first = int(np.searchsorted(self.stream_offsets, position, side="right")) - 1
-            last = int(np.searchsorted(self.stream_offsets, stop - 1, side="right")) - 1
-            for i in range(first, last + 1):
-                base = int(self.stream_offsets[i])
-                lo, hi = max(position, base) - base, min(stop, int(self.stream_offsets[i + 1])) - base
-                out.append((int(self.unit_order[i]), lo, hi))
+            out += unit_segments(self.unit_order, self.stream_offsets, position, stop)
             remaining -= stop - position
             position = 0
         return out
+
+    def _position_segments(self, positions: np.ndarray) -> list[tuple[int, int, int]]:
+        """Runs of consecutive stream positions inside one unit, as ``(unit, first_row, stop_row)``."""
+        if not positions.shape[0]:
+            return []
+        index = np.searchsorted(self.stream_offsets, positions, side="right") - 1
+        local = positions - self.stream_offsets[index]
+        breaks = np.flatnonzero((np.diff(positions) != 1) | (np.diff(index) != 0)) + 1
+        starts = np.concatenate([[0], breaks])
+        stops = np.concatenate([breaks, [positions.shape[0]]])
+        return [(int(self.unit_order[index[a]]), int(local[a]), int(local[a]) + int(b - a))
+                for a, b in zip(starts.tolist(), stops.tolist())]
 
     def batch_starts(self, window: Window) -> np.ndarray:
         """Offsets into :meth:`order` where the window's batches begin (batch-size mode)."""
@@ -154,18 +181,51 @@ class EpochPlan:
         return sum(self.options.batches_in(w.size) for w in self.windows)
 
     def skip(self, batches: int) -> tuple[int, int]:
-        """Where a worker that already yielded ``batches`` resumes: ``(window ordinal, batch in it)``."""
-        for ordinal, window in enumerate(self.windows):
-            here = self.options.batches_in(window.size)
-            if batches < here:
-                return ordinal, batches
-            batches -= here
-        return len(self.windows), 0
+        """Where a worker that already yielded ``batches`` resumes: ``(window ordinal, batch in it)``;
+        token batches are counted only after reading, so there it is ``(0, batches)``."""
+        if self.options.batch_size is None:
+            return 0, batches
+        return skip_windows([self.options.batches_in(w.size) for w in self.windows], batches)
+
+    def parts(self, window: Window) -> list[list[tuple[int, int, int]]]:
+        """Per source (one here), the segments holding the window's rows (the mixture's interface)."""
+        return [self.segments(window)]
+
+    def batches(self, window: Window) -> list[tuple[int, np.ndarray]]:
+        """``(-1, rows)`` per batch of the window, rows in the window's order (batch-size mode)."""
+        order, size = self.order(window), self.options.batch_size
+        return [(-1, order[s:s + size]) for s in self.batch_starts(window)]
+
+
+def unit_segments(order: np.ndarray, offsets: np.ndarray, start: int, stop: int) -> list[tuple[int, int, int]]:
+    """``(unit, first_row, stop_row)`` pieces holding positions ``[start, stop)`` of units laid end
+    to end in ``order`` (``offsets``: their cumulative rows from 0); empty pieces left out."""
+    if stop <= start:
+        return []
+    first = int(np.searchsorted(offsets, start, side="right")) - 1
+    last = int(np.searchsorted(offsets, stop - 1, side="right")) - 1
+    out = []
+    for i in range(first, last + 1):
+        base = int(offsets[i])
+        lo, hi = max(start, base) - base, min(stop, int(offsets[i + 1])) - base
+        if hi > lo:
+            out.append((int(order[i]), lo, hi))
+    return out
+
+
+def skip_windows(batches_per_window: list[int], batches: int) -> tuple[int, int]:
+    """``(window ordinal, batch in it)`` after ``batches`` delivered batches, windows in order."""
+    for ordinal, here in enumerate(batches_per_window):
+        if batches < here:
+            return ordinal, batches
+        batches -= here
+    return len(batches_per_window), 0
 
 
 def plan_epoch(unit_rows: np.ndarray, *, seed: int, epoch: int, rank: int, world_size: int, worker: int,
-               num_workers: int, options: PlanOptions) -> EpochPlan:
-    """The plan of worker ``worker`` of ``num_workers`` on rank ``rank`` of ``world_size``."""
+               num_workers: int, options: PlanOptions, positions: np.ndarray | None = None) -> EpochPlan:
+    """The plan of worker ``worker`` of ``num_workers`` on rank ``rank`` of ``world_size``;
+    over ``positions`` (the stream positions left to an elastically resumed epoch) when given."""
     if not 0 <= rank < world_size:
         raise ValueError(f"rank={rank} is outside [0, world_size={world_size}).")
     if not 0 <= worker < num_workers:
@@ -175,6 +235,7 @@ def plan_epoch(unit_rows: np.ndarray, *, seed: int, epoch: int, rank: int, world
     offsets = np.zeros(order.shape[0] + 1, dtype=np.int64)
     np.cumsum(unit_rows[order], out=offsets[1:])
     num_rows = int(offsets[-1])
-    windows = rank_windows(num_rows, rank=rank, world_size=world_size, options=options) if num_rows else []
+    size = num_rows if positions is None else int(positions.shape[0])
+    windows = rank_windows(size, rank=rank, world_size=world_size, options=options) if size else []
     return EpochPlan(seed=seed, epoch=epoch, options=options, num_rows=num_rows, unit_order=order,
-                     stream_offsets=offsets, windows=tuple(windows[worker::num_workers]))
+                     stream_offsets=offsets, windows=tuple(windows[worker::num_workers]), positions=positions)

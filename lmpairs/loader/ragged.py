@@ -1,53 +1,17 @@
-"""Variable-length rows as flat ``(values, offsets)`` numpy arrays, and their vectorized padding.
+"""Vectorized padding of :class:`lmpairs.ragged.Ragged` rows into the loader's ``(B, L)`` grids.
 
-Arrow list columns arrive in this form (:func:`lmpairs.schemas.list_to_numpy`), so a window of
-thousands of rows is two arrays, never thousands of Python objects. Padding a batch is one
-vectorized copy of ``(rows, width)`` windows and one masked fill: no loop over rows or tokens.
+Arrow list columns arrive as ragged ``(values, offsets)`` arrays (:func:`lmpairs.schemas.list_to_numpy`),
+so a window of thousands of rows is two arrays, never thousands of Python objects. Padding a batch
+is one vectorized copy of ``(rows, width)`` windows and one masked fill: no loop over rows or tokens.
+``Ragged`` is re-exported here for the loader's modules.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
+from lmpairs.ragged import Ragged
 
-@dataclass(frozen=True, eq=False)
-class Ragged:
-    """Row ``i`` is ``values[offsets[i]:offsets[i + 1]]``; offsets are int64 and start at 0."""
-
-    values: np.ndarray
-    offsets: np.ndarray
-    _windows: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
-
-    def __len__(self) -> int:
-        return int(self.offsets.shape[0]) - 1
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-    def row(self, i: int) -> np.ndarray:
-        return self.values[self.offsets[i]:self.offsets[i + 1]]
-
-    def windows(self, width: int) -> np.ndarray:
-        """Read-only strided view whose row ``s`` is ``values[s:s + width]`` (needs ``width <= len(values)``).
-
-        Made once per width and kept: building the view costs more than copying a batch through it,
-        and every batch of a window pads to the same few widths.
-        """
-        view = self._windows.get(width)
-        if view is None:
-            view = self._windows[width] = sliding_window_view(self.values, width)
-        return view
-
-    @classmethod
-    def from_rows(cls, rows: list[np.ndarray], dtype=np.int32) -> Ragged:
-        """Concatenate per-row arrays (used after per-example dynamic corruption)."""
-        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum([len(r) for r in rows], out=offsets[1:])
-        values = np.concatenate(rows).astype(dtype, copy=False) if rows else np.zeros(0, dtype)
-        return cls(values, offsets)
+__all__ = ["Ragged", "length_mask", "pad_rows", "round_up"]
 
 
 def round_up(width: int, multiple: int | None) -> int:

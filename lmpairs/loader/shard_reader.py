@@ -35,8 +35,8 @@ import pyarrow.parquet as pq
 import torch
 
 from lmpairs.errors import UserError, one_line
-from lmpairs.loader.ragged import Ragged
 from lmpairs.loader.units import Units
+from lmpairs.ragged import Ragged, concat
 from lmpairs.schemas import ShardInfo, check_schema, list_to_numpy, resolve
 from lmpairs.schemas.storage import FileSystemArg
 
@@ -203,19 +203,11 @@ class ShardReader:
         parts = [(values[:int(offsets[-1])], offsets) for values, offsets in map(list_to_numpy, chunks)]
         for (values, _), unit in zip(parts, units):
             self._check_ids(name, values, unit)
-        sizes = [values.shape[0] for values, _ in parts]
-        total = sum(sizes)
+        total = sum(values.shape[0] for values, _ in parts)
         buffer = self._buffers.get(name)
         if buffer is None or buffer.shape[0] < total:
             buffer = self._buffers[name] = np.empty(total, dtype=np.int32)
-        offsets = np.zeros(sum(o.shape[0] - 1 for _, o in parts) + 1, dtype=np.int64)
-        row, base = 0, 0
-        for (values, part_offsets), size in zip(parts, sizes):
-            buffer[base:base + size] = values
-            count = part_offsets.shape[0] - 1
-            offsets[row + 1:row + count + 1] = part_offsets[1:] + base
-            row, base = row + count, base + size
-        return Ragged(buffer[:total], offsets)
+        return concat([Ragged(values, offsets) for values, offsets in parts], out=buffer)
 
 
 def cannot_read(path: str, err: OSError) -> ShardError:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from lmpairs.errors import UserError
+from lmpairs.errors import UserError, differences
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +70,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 def check_compatible(state: dict[str, Any], expected: dict[str, Any], path: str | os.PathLike) -> None:
     """Refuse a checkpoint of another model, objective, tokenizer or world size."""
-    differ = {k: (state.get(k), v) for k, v in expected.items() if state.get(k) != v}
+    differ = differences(state, expected, "checkpoint", "this run")
     if differ:
-        detail = "; ".join(f"{k}: checkpoint {a!r}, this run {b!r}" for k, (a, b) in sorted(differ.items()))
-        raise CheckpointError(f"{path}: the checkpoint belongs to another run ({detail}); resume with the "
+        raise CheckpointError(f"{path}: the checkpoint belongs to another run ({differ.detail}); resume with the "
                               "settings it was saved with, or start a new run with another --checkpoint.")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from lmpairs.errors import UserError
-from lmpairs.trainer.config import TrainConfig
+from lmpairs.trainer.config import RENAMED, TrainConfig
 
 if TYPE_CHECKING:  # torch loads only when a run starts, so `lmpairs build` never pays for it
     from lmpairs.trainer.loop import TrainResult
@@ -47,6 +47,16 @@ class AppendTuple(argparse.Action):
         setattr(namespace, self.dest, (*getattr(namespace, self.dest), values))
 
 
+class DeprecatedFlag(argparse.Action):
+    """An old flag name (:data:`~lmpairs.trainer.config.RENAMED`): sets the new field and says so on stderr."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        new = "--" + self.dest.replace("_", "-")
+        print(f"lmpairs train: warning: {option_string} is deprecated and goes in the next release; use {new}.",
+              file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``train`` arguments: the objective directory and one flag per config field."""
     parser.description = parser.description or DESCRIPTION
@@ -74,6 +84,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         if optional and base is not bool:
             kwargs["help"] += " (default: unset)"
         parser.add_argument(flag, **kwargs)
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    for old, new in RENAMED.items():  # hidden: --help shows only the new names
+        parser.add_argument("--" + old, dest=new, action=DeprecatedFlag, choices=fields[new].metadata.get("choices"),
+                            default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

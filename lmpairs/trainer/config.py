@@ -6,6 +6,7 @@ declared, defaulted and documented once.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,15 +33,14 @@ class TrainConfig:
     grad_clip: float = _opt(1.0, "clip the gradient norm to this value (0: no clipping)")
     device: str = _opt("auto", "where to train: auto (CUDA when present), cpu or cuda[:N]", metavar="DEVICE")
     seed: int = _opt(0, "seed of model initialization, dropout and the loader's shuffle")
-    split: str = _opt("train", "split to train on", choices=("train", "validation"))
+    side: str = _opt("train", "side of the built directory to train on", choices=("train", "validation"))
     shuffle_buffer: int = _opt(8192, "examples shuffled at a time by the loader")
     num_workers: int = _opt(0, "DataLoader worker processes (0: read in the training process)")
-    documents: str = _opt("packed", "CLM only: 'packed' attends across the documents packed in a row; 'separate' "
-                                    "restarts positions and blocks attention at document boundaries (the model "
-                                    "builds the mask from position_ids); 'varlen' does it over the loader's "
-                                    "cu_seqlens (flash_attn when installed), 'block_mask' with the loader's "
-                                    "(B, 1, L, L) mask",
-                          choices=("packed", "separate", "varlen", "block_mask"))
+    document_masking: str = _opt(
+        "packed", "CLM only: 'packed' attends across the documents packed in a row; 'separate' restarts positions "
+        "and blocks attention at document boundaries (the model builds the mask from position_ids); 'varlen' does "
+        "it over the loader's cu_seqlens (flash_attn when installed), 'block_mask' with the loader's (B, 1, L, L) "
+        "mask", choices=("packed", "separate", "varlen", "block_mask"))
     data: tuple[str, ...] = _opt((), "a mixture source PATH[:WEIGHT] instead of OUT/OBJECTIVE; repeat --data once per "
                                      "source (lmpairs.loader.PairMixture)", metavar="PATH:WEIGHT")
     mixture_mode: str = _opt("proportion", "--data weights: 'proportion' (shares of an epoch; small sources repeat) "
@@ -80,7 +80,7 @@ class TrainConfig:
             raise ConfigError(f"train: lr={self.lr}, min_lr_ratio={self.min_lr_ratio}, weight_decay="
                              f"{self.weight_decay}, grad_clip={self.grad_clip}: need lr > 0, 0 <= min_lr_ratio "
                              "<= 1, weight_decay >= 0 and grad_clip >= 0.")
-        for name in ("split", "documents", "mixture_mode", "mixture_batches"):
+        for name in ("side", "document_masking", "mixture_mode", "mixture_batches"):
             choices = fields_by_name()[name].metadata["choices"]
             if getattr(self, name) not in choices:
                 raise ConfigError(f"train.{name}={getattr(self, name)!r}: choose from {', '.join(choices)}.")
@@ -88,6 +88,7 @@ class TrainConfig:
             raise ConfigError("train: --resume and --checkpoint-every need --checkpoint FILE (where the state lives).")
 
     def replace(self, **changes: Any) -> TrainConfig:
+        changes = renamed_settings(changes)
         unknown = sorted(set(changes) - set(fields_by_name()))
         if unknown:
             raise ConfigError(f"train: unknown settings {unknown}; known: {', '.join(fields_by_name())}.")
@@ -95,6 +96,23 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+RENAMED = {"split": "side", "documents": "document_masking"}
+"""Settings renamed in 0.x with their new names; the old ones work one more release, with a warning."""
+
+
+def renamed_settings(changes: dict[str, Any]) -> dict[str, Any]:
+    """``changes`` with deprecated names (:data:`RENAMED`) replaced by the new ones (DeprecationWarning)."""
+    out = dict(changes)
+    for old, new in RENAMED.items():
+        if old in out:
+            warnings.warn(f"train setting {old!r} is deprecated and goes in the next release; use {new!r} "
+                          f"(--{new.replace('_', '-')}).", DeprecationWarning, stacklevel=3)
+            if new in out:
+                raise ConfigError(f"train: pass {new!r} only ({old!r} is its deprecated name), not both.")
+            out[new] = out.pop(old)
+    return out
 
 
 def _check_int(name: str, value: Any, *, minimum: int) -> None:

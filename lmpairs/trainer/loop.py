@@ -90,7 +90,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 
 DOCUMENT_OPTIONS = {"packed": {}, "separate": {"position_ids": True}, "varlen": {"document_attention": "cu_seqlens"},
                     "block_mask": {"document_attention": "block_mask"}}
-"""``--documents`` -> the loader options that give CLM batches their per-document inputs."""
+"""``--document-masking`` -> the loader options that give CLM batches their per-document inputs."""
 
 
 def open_mixture(objective_dir: str | None, config: TrainConfig) -> PairMixture:
@@ -100,14 +100,14 @@ def open_mixture(objective_dir: str | None, config: TrainConfig) -> PairMixture:
                           "--max-tokens; pass one or the other.")
     sources = [parse_source(text) for text in config.data]
     objective = read_manifest(sources[0][0]).objective
-    if config.documents != "packed" and objective != "clm":
-        raise ConfigError(f"{sources[0][0]}: --documents {config.documents} applies to CLM rows, but this mixture "
-                          f"holds {objective}; leave --documents at 'packed'.")
-    return PairMixture(sources, config.split, batch_size=config.batch_size, mode=config.mixture_mode,
+    if config.document_masking != "packed" and objective != "clm":
+        raise ConfigError(f"{sources[0][0]}: --document-masking {config.document_masking} applies to CLM rows, but "
+                          f"this mixture holds {objective}; leave --document-masking at 'packed'.")
+    return PairMixture(sources, config.side, batch_size=config.batch_size, mode=config.mixture_mode,
                        num_examples=config.mixture_examples, per_source=config.mixture_batches == "per_source",
-                       shuffle=True, seed=config.seed, shuffle_buffer=config.shuffle_buffer,
+                       shuffle=True, shuffle_seed=config.seed, shuffle_buffer=config.shuffle_buffer,
                        return_keys=config.record_keys, expected_tokenizer=config.expected_tokenizer,
-                       **DOCUMENT_OPTIONS[config.documents])
+                       **DOCUMENT_OPTIONS[config.document_masking])
 
 
 def open_stream(objective_dir: str | None, config: TrainConfig) -> PairStream | PairMixture:
@@ -116,14 +116,15 @@ def open_stream(objective_dir: str | None, config: TrainConfig) -> PairStream | 
     if not objective_dir:
         raise ConfigError("train: pass OUT/OBJECTIVE (a built objective directory) or --data PATH:WEIGHT per "
                           "mixture source.")
-    if config.documents != "packed":
+    if config.document_masking != "packed":
         objective = read_manifest(objective_dir).objective
         if objective != "clm":
-            raise ConfigError(f"{objective_dir}: documents='separate' applies to CLM rows (they record document "
-                              f"boundaries), but this directory holds {objective}; leave --documents at 'packed'.")
-    return PairStream(objective_dir, config.split, batch_size=config.batch_size, max_tokens=config.max_tokens,
-                      shuffle=True, seed=config.seed, shuffle_buffer=config.shuffle_buffer,
-                      **DOCUMENT_OPTIONS[config.documents], return_keys=config.record_keys,
+            raise ConfigError(f"{objective_dir}: --document-masking {config.document_masking} applies to CLM rows "
+                              f"(they record document boundaries), but this directory holds {objective}; leave "
+                              "--document-masking at 'packed'.")
+    return PairStream(objective_dir, config.side, batch_size=config.batch_size, max_tokens=config.max_tokens,
+                      shuffle=True, shuffle_seed=config.seed, shuffle_buffer=config.shuffle_buffer,
+                      **DOCUMENT_OPTIONS[config.document_masking], return_keys=config.record_keys,
                       expected_tokenizer=config.expected_tokenizer)
 
 
@@ -134,7 +135,7 @@ def model_config_for(stream: PairStream, config: TrainConfig) -> ModelConfig:
                          "effective vocabulary size; rebuild the shards with `lmpairs build`.")
     return ModelConfig(vocab_size=vocab_size, d_model=config.d_model, num_layers=config.num_layers,
                        num_heads=config.num_heads, d_ff=config.d_ff, dropout=config.dropout,
-                       block_documents=config.documents == "separate")
+                       block_documents=config.document_masking == "separate")
 
 
 def endless(loader) -> Iterator[dict[str, torch.Tensor]]:

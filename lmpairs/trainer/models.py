@@ -210,7 +210,7 @@ class DecoderOnly(TinyLM):
         if self.config.block_documents and mask is None and varlen is None:
             if positions is None:
                 raise ValueError("block_documents=True needs position_ids in the batch: build the PairStream "
-                                 "with position_ids=True (the trainer does so with documents='separate').")
+                                 "with position_ids=True (the trainer does so with --document-masking separate).")
             mask = document_mask(positions)
         x, angles = self.embed(batch["input_ids"], positions)
         # Padding sits only at the end of a row, so causal attention never lets a real token see it.

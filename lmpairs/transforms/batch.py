@@ -1,9 +1,7 @@
-"""The batch types that flow through the transforms: ragged int arrays as flat values plus offsets.
+"""The batch types that flow through the transforms: documents, clean rows and stored examples.
 
-A batch of variable-length rows is one flat ``values`` array and ``offsets`` of length ``n + 1``
-(row ``i`` is ``values[offsets[i]:offsets[i + 1]]``), the layout Arrow's list arrays use, so the
-pipeline turns a batch into a Parquet row group and the loader turns a row group into a batch
-without a Python loop over rows.
+Their variable-length columns are :class:`lmpairs.ragged.Ragged` (flat values plus offsets, the
+layout of Arrow's list arrays), re-exported here with :func:`concat_ragged`, its concatenation.
 """
 from __future__ import annotations
 
@@ -11,41 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lmpairs.ragged import Ragged
+from lmpairs.ragged import concat as concat_ragged
 
-@dataclass(frozen=True, eq=False)
-class Ragged:
-    """``n`` variable-length int rows: ``values`` (int32) and ``offsets`` (int64, ``n + 1``, from 0)."""
-
-    values: np.ndarray
-    offsets: np.ndarray
-
-    @property
-    def num_rows(self) -> int:
-        return int(self.offsets.shape[0] - 1)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-    def row(self, i: int) -> np.ndarray:
-        return self.values[self.offsets[i]:self.offsets[i + 1]]
-
-    @classmethod
-    def from_rows(cls, rows: list[np.ndarray], dtype=np.int32) -> Ragged:
-        """Build from a list of 1-D arrays (tests and small callers; the hot paths build flat arrays)."""
-        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum([len(r) for r in rows], out=offsets[1:])
-        values = np.concatenate([np.asarray(r, dtype=dtype) for r in rows]) if rows else np.zeros(0, dtype)
-        return cls(values.astype(dtype, copy=False), offsets)
-
-    def take(self, indices: np.ndarray) -> Ragged:
-        """The rows at ``indices``, in that order."""
-        indices = np.asarray(indices, dtype=np.int64)
-        starts, lengths = self.offsets[indices], self.lengths[indices]
-        offsets = np.zeros(indices.shape[0] + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        positions = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1], dtype=np.int64)
-        return Ragged(self.values[positions], offsets)
+__all__ = ["DocumentBatch", "ExampleBatch", "Ragged", "RowBatch", "concat_ragged", "concat_rows", "take_rows"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,17 +59,6 @@ class ExampleBatch:
     @property
     def num_examples(self) -> int:
         return int(self.keys.shape[0])
-
-
-def concat_ragged(parts: list[Ragged]) -> Ragged:
-    """Rows of ``parts`` one after another (one concatenate per array)."""
-    if not parts:
-        return Ragged(np.zeros(0, np.int32), np.zeros(1, np.int64))
-    values = np.concatenate([p.values for p in parts])
-    lengths = np.concatenate([np.diff(p.offsets) for p in parts])
-    offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return Ragged(values, offsets)
 
 
 def take_rows(rows: RowBatch, indices: np.ndarray) -> RowBatch:

@@ -7,8 +7,8 @@ import pytest
 import torch
 from loader_fixtures import clm_rows, seq2seq_rows, toy_tokenizer_entry, write_dataset
 
+from lmpairs.loader import StateError
 from lmpairs.loader.mixture import MixtureError, PairMixture, parse_source
-from lmpairs.loader.state import StateError
 
 pytestmark = pytest.mark.fast  # shards written directly, no workers: the default tier (workers and DDP are slow)
 

@@ -65,7 +65,7 @@ def test_bad_settings_are_one_message_and_status_2(clm_dir, capsys):
 
 def test_document_separation_is_refused_outside_clm(tmp_path, capsys):
     mlm = write_dataset(tmp_path / "mlm", "mlm", {"train": mlm_rows(8)})
-    assert run_train(parser().parse_args([mlm, "--documents", "separate", *TINY])) == 2
+    assert run_train(parser().parse_args([mlm, "--document-masking", "separate", *TINY])) == 2
     assert "applies to CLM rows" in capsys.readouterr().err
 
 

@@ -48,7 +48,7 @@ def prose(english_corpus, trained_tokenizer, tmp_path_factory) -> dict[str, str]
 @pytest.mark.parametrize("objective, documents", [("clm", "packed"), ("clm", "separate"), ("mlm", "packed"),
                                                   ("t5", "packed"), ("bart", "packed")])
 def test_loss_falls_clearly_within_40_steps(prose, objective, documents):
-    result = train(prose[objective], steps=40, batch_size=16, documents=documents, seed=0, log_every=40)
+    result = train(prose[objective], steps=40, batch_size=16, document_masking=documents, seed=0, log_every=40)
     first, last = np.mean(result.losses[:5]), np.mean(result.losses[-5:])
     assert len(result.losses) == 40 and result.final_step == 40
     assert first > 6.5  # starts near ln(vocab): the model was not handed the answer

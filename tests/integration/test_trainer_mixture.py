@@ -31,7 +31,7 @@ def test_train_on_a_mixture_logs_each_sources_share(clm_dirs, caplog):
 
 @pytest.mark.parametrize("documents", ["varlen", "block_mask", "separate"])
 def test_train_with_per_document_attention(clm_dirs, documents):
-    result = train(clm_dirs[0], documents=documents, **TINY)
+    result = train(clm_dirs[0], document_masking=documents, **TINY)
     assert result.final_step == 3 and all(0 < loss < 100 for loss in result.losses)
 
 

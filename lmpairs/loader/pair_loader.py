@@ -2,8 +2,9 @@
 
 DataLoader workers run ahead of the trainer (prefetch), so neither the main-process dataset nor
 the workers know the position of a checkpoint. Each batch carries its logical worker's id, and
-this iterator passes every batch through :meth:`PairStream.track`, which counts it per worker as
-the caller receives it and removes the id. To resume, each worker skips its own count and the
+this iterator passes every batch through the dataset's ``count_delivered``
+(:class:`~lmpairs.loader.resume.Resumable`), which counts it per worker as the caller receives it
+and removes the id. To resume, each worker skips its own count and the
 workers are rotated so the round robin restarts at the saved next worker: the batches that follow
 are exactly those of the uninterrupted run. The state lives in the stream only; this class holds
 none and its ``state_dict``/``load_state_dict``/``set_epoch`` are the stream's (per rank; in
@@ -88,10 +89,10 @@ class PairLoader:
         self.stream.load_state_dict(state)
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        return self.stream.track(self._agreed())
+        return self.stream.count_delivered(self._agreed())
 
     def _agreed(self) -> Iterator[dict[str, torch.Tensor]]:
         """The DataLoader's batches (kept in step across ranks for token batches); a generator, so
-        the workers start only when ``track`` asks for the first batch, after it set the position."""
+        the workers start only when ``count_delivered`` asks for the first batch, after it set the position."""
         batches = iter(self.loader)
         yield from lockstep(batches, self._group) if self._lockstep else batches
