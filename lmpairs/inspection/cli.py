@@ -6,8 +6,20 @@ import json
 import sys
 from typing import Any
 
+from lmpairs.deprecation import DeprecatedFlag
 from lmpairs.errors import UserError
 from lmpairs.inspection.report import InspectOptions, default_width, inspect_build
+
+SIDES = ("train", "validation")
+
+
+def add_side_argument(parser: argparse.ArgumentParser, default: str, what: str) -> None:
+    """``--side train|validation`` (``what`` it picks) and ``--split``, its hidden old name (one release:
+    "split" now means an input byte range)."""
+    parser.add_argument("--side", default=default, choices=SIDES,
+                        help=f"train or validation: the side {what} (default: %(default)s)")
+    parser.add_argument("--split", dest="side", choices=SIDES, action=DeprecatedFlag,
+                        default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -16,8 +28,7 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("path", metavar="OUT[/OBJECTIVE]",
                         help="a build's --output directory (shows every objective found in it) or one "
                              "OUT/<objective> directory; local path or URL (gs://, s3://)")
-    parser.add_argument("--split", default=defaults.split, choices=("train", "validation"),
-                        help="split to draw the examples from (default: %(default)s)")
+    add_side_argument(parser, defaults.side, "the examples are drawn from")
     parser.add_argument("--num-examples", "-n", type=int, default=defaults.num_examples, metavar="N",
                         help="decoded examples to show per objective; 0 shows only the manifest summary "
                              "(default: %(default)s)")
@@ -37,7 +48,7 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help="print the figures of `lmpairs report` as JSON instead (counters, warnings, inputs per "
                              "file, applied rates with their recount from the shards, histograms)")
     parser.add_argument("--max-rows", type=int, default=20_000, metavar="N",
-                        help="with --json: rows per split read back for the recount; 0 reads all "
+                        help="with --json: rows per side read back for the recount; 0 reads all "
                              "(default: %(default)s)")
     return parser
 
@@ -73,7 +84,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         return 2
     if args.json:
         return print_json(args, storage)
-    options = InspectOptions(split=args.split, num_examples=args.num_examples, tokenizer=args.tokenizer,
+    options = InspectOptions(side=args.side, num_examples=args.num_examples, tokenizer=args.tokenizer,
                              width=args.width or default_width(), max_tokens=args.max_tokens,
                              storage_options=storage)
     try:
@@ -92,7 +103,7 @@ def print_json(args: argparse.Namespace, storage: dict[str, Any] | None) -> int:
     if args.max_rows < 0:
         print("lmpairs inspect: error: --max-rows must be >= 0.", file=sys.stderr)
         return 2
-    options = FigureOptions(tokenizer=args.tokenizer, max_rows=args.max_rows, num_examples=0, split=args.split,
+    options = FigureOptions(tokenizer=args.tokenizer, max_rows=args.max_rows, num_examples=0, side=args.side,
                             storage_options=storage)
     try:
         figures = build_figures(args.path, options)

@@ -1,7 +1,7 @@
 """Best-fit decreasing packing of whole documents into rows (Ding et al. 2024; OLMo-core's packed FSL).
 
-A :class:`BestFitPacker` belongs to one stream (an input split and side), like the concat packer,
-but buffers that stream's documents until ``finish``: best-fit decreasing needs them all. Each
+A :class:`BestFitPacker` belongs to one output (an input split and side), like the concat packer,
+but buffers that output's documents until ``finish``: best-fit decreasing needs them all. Each
 framed document longer than a row is first cut into full rows (``fragment``, the remainder joins
 the pool) or cut to one row (``truncate``, the rest dropped and counted); those full rows are
 returned by ``add`` at once. ``finish`` then takes the pool's pieces longest first (ties in

@@ -1,6 +1,6 @@
 """Streaming concat-and-chunk packing: documents in order -> rows of a fixed length, with segments.
 
-A :class:`ConcatPacker` belongs to one stream (one input split, one train/validation side). Each
+A :class:`ConcatPacker` belongs to one output (one input split, one train/validation side). Each
 ``add`` frames a batch of documents (``[prefix] ids [suffix]``), appends them to the carried tail
 of the previous batch and cuts every complete row; ``finish`` returns the final short row (kept or
 dropped per config, counted). Rows record segment lengths: the pieces of documents they hold.
