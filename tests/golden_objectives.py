@@ -57,8 +57,7 @@ def digest(objective, config) -> str:
 
 
 def current() -> dict[str, str]:
-    from lmpairs.objectives import get_spec
-    from lmpairs.transforms import make_objective
+    from lmpairs.objectives import get_spec, make_objective
 
     out = {}
     for name, cases in CASES.items():

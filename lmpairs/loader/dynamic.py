@@ -20,8 +20,8 @@ import numpy as np
 
 from lmpairs.loader.ragged import Ragged
 from lmpairs.loader.shard_reader import WindowRows
-from lmpairs.objectives import get_spec
-from lmpairs.transforms import ExampleBatch, Objective, RowBatch, make_objective
+from lmpairs.objectives import get_spec, make_objective
+from lmpairs.transforms import ExampleBatch, Objective, RowBatch
 from lmpairs.transforms.batch import Ragged as BatchRagged
 from lmpairs.vocab import Vocab
 

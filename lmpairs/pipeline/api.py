@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lmpairs.objectives import make_objective
 from lmpairs.pipeline.filesystems import BeamFiles
 from lmpairs.reading import (
     READ_REJECTION_REASONS,
@@ -12,7 +13,6 @@ from lmpairs.reading import (
     plan_splits,
     read_split,
 )
-from lmpairs.transforms import make_objective
 from lmpairs.vocab import Vocab
 
 __all__ = ["READ_REJECTION_REASONS", "UNREADABLE_FILE", "InputSplit", "UnreadableInput", "build_objective",

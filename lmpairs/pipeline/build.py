@@ -54,8 +54,8 @@ _TOKENIZERS: dict[str, Tokenizer] = {}
 
 def manifest_base(config: BuildConfig, tokenizer: Tokenizer, splits: list[Any]) -> dict[str, Any]:
     """The manifest fields every objective shares; ``inputs`` is the split list, in split order."""
-    settings = {k: v for k, v in config.to_dict().items() if k not in (*RUN_ONLY_FIELDS, *config.objectives)
-                and not isinstance(v, dict)}
+    settings = {k: list(v) if k == "objectives" else v for k, v in config.to_dict().items()
+                if k not in RUN_ONLY_FIELDS and (k == "objectives" or not isinstance(v, dict))}
     return {"configs": {name: config.objective_config(name).to_dict() for name in config.objectives},
             "seed": config.seed, "tokenizer": tokenizer.describe(), "lmpairs_version": __version__,
             "build": settings, "inputs": [dict(split.describe(), index=i) for i, split in enumerate(splits)]}

@@ -16,11 +16,11 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from lmpairs.config import BuildConfig
+from lmpairs.objectives import make_objective
 from lmpairs.pipeline.api import files_access, plan_splits
 from lmpairs.pipeline.errors import BuildError
 from lmpairs.pipeline.paths import is_remote
 from lmpairs.tokenizer import Tokenizer
-from lmpairs.transforms import make_objective
 from lmpairs.vocab import Vocab
 
 logger = logging.getLogger(__name__)

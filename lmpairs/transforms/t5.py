@@ -18,11 +18,15 @@ among the ``items - 1`` gaps), here the gaps with the smallest hash words of str
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 
-from lmpairs.config import ConfigError, T5Config
+from lmpairs.config_base import MAX_SEQ_LEN, SPAN_LENGTH, Config, ConfigError, check, seq_len_setting
+from lmpairs.fields import Limits, setting
 from lmpairs.transforms.batch import ExampleBatch, Ragged, RowBatch
-from lmpairs.transforms.objective import Objective, check_ids
+from lmpairs.transforms.objective import Objective, check_ids, declare
 from lmpairs.transforms.packing import ConcatPacker
 from lmpairs.transforms.rowops import (
     lengths_of,
@@ -156,10 +160,80 @@ def validate_t5_config(config: T5Config, vocab: Vocab) -> None:
             f"--mean-noise-span-length, or use a tokenizer with at least {needed} <extra_id_N> pieces.")
 
 
+MAX_T5_RAW_LENGTH = 4 * MAX_SEQ_LEN
+"""The longest raw T5 row (before corruption); a high noise density with long spans needs many raw
+tokens per input token, and past this a single row no longer fits comfortably in memory."""
+
+
+def t5_lengths(inputs_length: int, noise_density: float, mean_noise_span_length: float) -> tuple[int, int]:
+    """T5's ``random_spans_helper``: the raw row length that corrupts to ``inputs_length`` inputs.
+
+    Returns ``(raw_length, targets_length)``; both sides include their EOS. For the defaults
+    (0.15, 3.0): 512 -> (568, 114) and 1024 -> (1137, 229), as in t5/data/preprocessors.py.
+    T5 steps the raw length up one token at a time; the corrupted length never decreases as the
+    raw length grows (each step adds 0, 1 or 2 tokens), so doubling then bisection finds the same
+    answer in O(log n) steps instead of O(n).
+    """
+
+    def lengths_for(tokens_length: int) -> tuple[int, int]:
+        num_noise_tokens = int(round(tokens_length * noise_density))
+        num_nonnoise_tokens = tokens_length - num_noise_tokens
+        num_noise_spans = int(round(num_noise_tokens / mean_noise_span_length))
+        return num_nonnoise_tokens + num_noise_spans + 1, num_noise_tokens + num_noise_spans + 1
+
+    # The longest raw length, at least inputs_length - 1, whose inputs fit: low fits (or is the start),
+    # high does not.
+    low, high = inputs_length - 1, max(inputs_length, 1)
+    while lengths_for(high)[0] <= inputs_length:
+        low, high = high, 2 * high
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if lengths_for(middle)[0] <= inputs_length else (low, middle)
+    tokens_length = low
+    targets_length = lengths_for(tokens_length)[1]
+    if noise_density == 0.5 and targets_length > inputs_length:  # T5's own tweak for density 0.5
+        tokens_length -= 1
+        targets_length -= 1
+    return tokens_length, targets_length
+
+
+@dataclass(frozen=True, kw_only=True)
+class T5Config(Config):
+    """T5 span corruption; ``seq_len`` is the encoder input length (512 reads 568 raw tokens)."""
+
+    owner: ClassVar[str] = "t5"
+    # Below ~10 tokens T5's length arithmetic itself breaks (a full row corrupts to seq_len + 1).
+    seq_len: int = seq_len_setting(512, 16, "encoder input length; raw rows are longer by the tokens the "
+                                            "spans remove (512 reads 568 raw tokens)")
+    noise_density: float = setting(0.15, "share of raw tokens that become noise (targets)",
+                                   limits=Limits(0.0, 1.0, low_open=True, high_open=True))
+    mean_noise_span_length: float = setting(3.0, "mean length of a noise span, in tokens", limits=SPAN_LENGTH)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        raw = self.raw_length
+        check(raw <= MAX_T5_RAW_LENGTH,
+               f"t5.seq_len={self.seq_len} with t5.noise_density={self.noise_density} and "
+               f"t5.mean_noise_span_length={self.mean_noise_span_length} needs raw rows of {raw:,} tokens, more "
+               f"than the {MAX_T5_RAW_LENGTH:,} allowed; lower --seq-len or t5.noise_density, or shorten "
+               "t5.mean_noise_span_length.")
+
+    @property
+    def raw_length(self) -> int:
+        return t5_lengths(self.seq_len, self.noise_density, self.mean_noise_span_length)[0]
+
+    @property
+    def targets_length(self) -> int:
+        return t5_lengths(self.seq_len, self.noise_density, self.mean_noise_span_length)[1]
+
+
+@declare(name="t5", objective_id=3, config=T5Config, columns=("input_ids", "labels"), family="encoder-decoder",
+         decoder_start="pad", view="sentinels",
+         rates=(("noise tokens / tokens", "noise_tokens", "tokens", "noise_density"),
+                ("noise tokens / span", "noise_tokens", "noise_spans", "mean_noise_span_length")))
 class T5Objective(Objective):
     """Span corruption over packed raw rows; stores ``input_ids`` and ``labels`` (the targets)."""
 
-    name = "t5"
     config: T5Config
 
     def __init__(self, config: T5Config, vocab: Vocab) -> None:

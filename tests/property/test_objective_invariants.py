@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 from vocabs import toy_vocab
 
 from lmpairs.config import BartConfig, ClmConfig, MlmConfig, T5Config
-from lmpairs.objectives import objective_names
-from lmpairs.transforms import make_objective
+from lmpairs.objectives import make_objective, objective_names
 from lmpairs.transforms.batch import concat_rows
 from lmpairs.transforms.testing import check_invariants, document_batch, examples_as_lists, rows_as_lists
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lmpairs.config import BartConfig
-from lmpairs.transforms import make_objective
+from lmpairs.objectives import make_objective
 from lmpairs.transforms.bart_noise import ceil_counts
 from lmpairs.transforms.testing import rows_in_memory
 

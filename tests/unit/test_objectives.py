@@ -12,10 +12,18 @@ from reverse_objective import SPEC
 from vocabs import toy_vocab
 
 from lmpairs.config import BartConfig, ClmConfig, MlmConfig, T5Config
-from lmpairs.objectives import FAMILIES, IGNORE_INDEX, ObjectiveSpec, get_spec, objective_names, register, unregister
+from lmpairs.objectives import (
+    FAMILIES,
+    IGNORE_INDEX,
+    ObjectiveSpec,
+    get_spec,
+    make_objective,
+    objective_names,
+    register,
+    unregister,
+)
 from lmpairs.schemas.rates import RATIOS, applied_rates
 from lmpairs.schemas.rows import batch_to_table, check_schema, list_columns, list_to_numpy, row_schema
-from lmpairs.transforms import make_objective
 from lmpairs.transforms.testing import check_invariants, rows_in_memory
 
 VOCAB = toy_vocab()
@@ -30,6 +38,9 @@ def reverse():
 
 def test_the_four_objectives_are_declared_once():
     assert objective_names()[:4] == ("clm", "mlm", "t5", "bart")
+    for name in ("clm", "mlm", "t5", "bart"):
+        unregister(name)  # built-in objectives stay
+    assert objective_names()[:4] == ("clm", "mlm", "t5", "bart")
     expected = {"clm": (1, ClmConfig, "decoder", ("input_ids", "doc_lengths")),
                 "mlm": (2, MlmConfig, "encoder", ("input_ids", "labels")),
                 "t5": (3, T5Config, "encoder-decoder", ("input_ids", "labels")),
@@ -41,7 +52,8 @@ def test_the_four_objectives_are_declared_once():
     assert get_spec("clm").target_key == "target_ids" and get_spec("mlm").target_key == "labels"
     assert get_spec("mlm").rate_names == ("selected_per_maskable", "masked_per_selected", "random_per_selected",
                                           "kept_per_selected")
-    assert IGNORE_INDEX == -100 and set(FAMILIES) == {"decoder", "encoder", "encoder-decoder"}
+    assert IGNORE_INDEX == -100 and set(FAMILIES) == {"decoder", "encoder", "encoder-decoder",
+                                                                 "prefix-decoder"}
 
 
 def test_register_rejects_taken_names_ids_and_bad_declarations():
