@@ -13,13 +13,22 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from lmpairs.config_base import (
+    FINAL_ROW,
+    FRACTION,
+    MAX_SEQ_LEN,
+    SPAN_LENGTH,
     Config,
     ConfigError,
     check,
     json_value,
+    seq_len_setting,
 )
 from lmpairs.fields import Limits, setting
-from lmpairs.objectives import get_spec
+from lmpairs.objectives import OBJECTIVE_CONFIGS, get_spec
+from lmpairs.transforms.bart import BartConfig
+from lmpairs.transforms.clm import ClmConfig
+from lmpairs.transforms.mlm import MlmConfig
+from lmpairs.transforms.t5 import MAX_T5_RAW_LENGTH, T5Config, t5_lengths
 
 _Config = Config  # the name earlier code used
 
@@ -163,3 +172,7 @@ def objective_configs(value: Any) -> dict[str, Any]:
         out[name] = config
     return out
 
+
+__all__ = ["FINAL_ROW", "FRACTION", "MAX_INT64", "MAX_SEQ_LEN", "MAX_T5_RAW_LENGTH", "OBJECTIVES", "OBJECTIVE_CONFIGS",
+           "SPAN_LENGTH", "BartConfig", "BuildConfig", "ClmConfig", "Config", "ConfigError", "MlmConfig", "T5Config",
+           "json_value", "objective_configs", "seq_len_setting", "t5_lengths"]

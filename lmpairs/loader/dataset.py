@@ -33,15 +33,17 @@ import torch
 import torch.distributed as dist
 
 from lmpairs.loader.budget import token_batches
-from lmpairs.loader.collate import COLLATORS, CollateSpec, batch_tensors, example_lengths, needed_columns
+from lmpairs.loader.collate import CollateSpec, batch_tensors
 from lmpairs.loader.documents import check_document_attention
 from lmpairs.loader.dynamic import DynamicCorruption
+from lmpairs.loader.formats import format_for
 from lmpairs.loader.plan import EpochPlan, PlanOptions, Window, plan_epoch, rank_num_batches, rank_size
 from lmpairs.loader.resumable import Resumable
 from lmpairs.loader.shard_reader import VERIFY_MODES, ShardReader, WindowRows, warm_arrow_to_numpy
 from lmpairs.loader.state import WORKER_KEY
 from lmpairs.loader.units import list_units
 from lmpairs.loader.validate import open_split, special_id
+from lmpairs.objectives import get_spec
 from lmpairs.schemas.storage import FileSystemArg, is_url, local_copy
 
 logger = logging.getLogger(__name__)
@@ -75,6 +77,8 @@ class PairStream(Resumable):
     ``document_attention`` (CLM): ``"position_ids"``, ``"cu_seqlens"`` or ``"block_mask"`` adds
     per-document attention inputs (:mod:`lmpairs.loader.documents`); ``position_ids=True`` is the first.
     ``dynamic=True`` re-corrupts rows per epoch and needs ``tokenizer`` (the ``.model`` file).
+    ``batch_format``: the model-side layout (:mod:`lmpairs.loader.formats`; default: the objective's
+    declared ``family``), e.g. ``"encoder-decoder"`` to read prefix-LM rows as T5-style pairs.
     ``objective`` / ``expected_tokenizer`` (path or sha256) make the manifest check what you expect.
     ``return_keys`` adds ``example_key`` (the uint64 keys' bits as int64; pop it before
     ``model(**batch)``). ``verify``: ``"sha256"`` (each shard hashed on first open), ``"size"`` or
@@ -86,7 +90,7 @@ class PairStream(Resumable):
                  max_tokens: int | None = None, shuffle: bool = True, seed: int = 0, shuffle_buffer: int = 8192,
                  remainder: str = "drop", drop_last: bool = False, pad_to_multiple_of: int | None = None,
                  position_ids: bool = False, document_attention: str | None = None, return_keys: bool = False,
-                 dynamic: bool = False,
+                 dynamic: bool = False, batch_format: str | None = None,
                  tokenizer: str | None = None, objective: str | None = None, expected_tokenizer: str | None = None,
                  rank: int | None = None, world_size: int | None = None, verify_footers: bool = True,
                  verify: str = "sha256", filesystem: FileSystemArg = None) -> None:
@@ -104,11 +108,9 @@ class PairStream(Resumable):
         self.path, self.split, self.manifest = path, split, found.manifest
         self.identity = found.identity
         self.objective = found.manifest.objective
-        if position_ids and self.objective != "clm":
-            raise ValueError(f"position_ids=True: only CLM rows record documents; {path} holds {self.objective}.")
-        if check_document_attention(document_attention) is not None and self.objective != "clm":
-            raise ValueError(f"document_attention={document_attention!r}: only CLM rows record documents; {path} "
-                             f"holds {self.objective}.")
+        check_document_attention(document_attention)
+        self.objective_spec = get_spec(self.objective)
+        self.format = format_for(self.objective_spec, batch_format)
         self.rank, self.world_size = _world(rank, world_size)
         self.seed, self.max_tokens, self.return_keys = int(seed), max_tokens, return_keys
         self.max_rows = batch_size if max_tokens is not None else None
@@ -118,9 +120,12 @@ class PairStream(Resumable):
                                 eos_id=special_id(found.manifest, "eos", found.where),
                                 pad_to_multiple_of=pad_to_multiple_of, position_ids=position_ids,
                                 document_attention=document_attention)
+        self.format.check(self.objective_spec, self.spec, path)
+        self.collate = self.format.collator(self.objective_spec)
         self.units = list_units(found.shards, paths=found.paths, where=found.where)
         self.reader = ShardReader(path, found.shards, self.units, objective=self.objective,
-                                  columns=needed_columns(self.objective, self.spec), keys=return_keys or dynamic,
+                                  columns=self.format.needed_columns(self.objective_spec, self.spec),
+                                  keys=return_keys or dynamic,
                                   vocab_size=found.manifest.tokenizer["vocab_size"], verify=verify,
                                   filesystem=filesystem)
         self.dynamic = self._dynamic(tokenizer, found.where) if dynamic else None
@@ -215,7 +220,7 @@ class PairStream(Resumable):
         if self.options.batch_size is not None:
             size = self.options.batch_size
             return rows, [order[s:s + size] for s in plan.batch_starts(window)]
-        lengths = example_lengths(self.objective, rows.columns)
+        lengths = self.format.example_lengths(rows.columns)
         return rows, token_batches(lengths, order, max_tokens=self.max_tokens, max_rows=self.max_rows,
                                    multiple=self.spec.pad_to_multiple_of, rng=plan.batch_rng(window))
 
@@ -223,7 +228,7 @@ class PairStream(Resumable):
                   tagged: bool) -> Iterator[dict]:
         """Batches of one worker, after skipping ``skip`` it already yielded (whole windows unread)."""
         first, offset = plan.skip(skip) if self.options.batch_size is not None else (0, skip)
-        collate = COLLATORS[self.objective]
+        collate = self.collate
         for window in plan.windows[first:]:
             rows, batches = self._window_batches(plan, window, worker)
             if offset >= len(batches):  # token batches: counted only after reading the window

@@ -39,14 +39,13 @@ import torch
 import torch.distributed as dist
 
 from lmpairs.errors import UserError
-from lmpairs.loader.collate import COLLATORS, batch_tensors
+from lmpairs.loader.collate import batch_tensors
 from lmpairs.loader.dataset import PairStream
 from lmpairs.loader.mixplan import MixOptions, MixturePlan, apportion, epoch_draws, plan_mixture
 from lmpairs.loader.ragged import Ragged
 from lmpairs.loader.resumable import Resumable
 from lmpairs.loader.shard_reader import WindowRows
 from lmpairs.loader.state import WORKER_KEY
-from lmpairs.objectives import get_spec
 
 logger = logging.getLogger(__name__)
 
@@ -140,12 +139,12 @@ class PairMixture(Resumable):
 
         def facts(stream: PairStream) -> tuple:
             tokenizer = stream.manifest.tokenizer
-            return get_spec(stream.objective).family, tokenizer.get("sha256"), tokenizer.get("vocab_size")
+            return stream.format.name, tokenizer.get("sha256"), tokenizer.get("vocab_size")
 
         want = facts(first)
         for path, stream in zip(self.paths[1:], self.streams[1:]):
             got = facts(stream)
-            for name, a, b in zip(("model family", "tokenizer sha256", "vocab_size"), want, got):
+            for name, a, b in zip(("batch format", "tokenizer sha256", "vocab_size"), want, got):
                 if a != b:
                     raise MixtureError(f"PairMixture: {path} has {name} {str(b)[:16]!r}, but {self.paths[0]} has "
                                        f"{str(a)[:16]!r}; mix only directories built for one model family with the "
@@ -255,7 +254,7 @@ class PairMixture(Resumable):
     def _generate(self, plan: MixturePlan, worker: int, skip: int, *, in_worker: bool,
                   tagged: bool) -> Iterator[dict]:
         first, offset = plan.skip(skip)
-        collators = [(COLLATORS[s.objective], s.spec) for s in self.streams]
+        collators = [(s.collate, s.spec) for s in self.streams]
         for window in plan.windows[first:]:
             parts = self._read(plan, window)
             present = [p for p in parts if p is not None]

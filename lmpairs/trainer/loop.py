@@ -1,7 +1,7 @@
 """The reference trainer: stream an lmpairs objective through ``PairStream`` into a tiny model.
 
 It shows how the pieces fit, not how to train at scale: the manifest picks the model
-(:data:`~lmpairs.trainer.models.MODELS`) and the loss (``loss_for``); each step sums the losses of
+(:data:`~lmpairs.trainer.models.MODELS`) and the loss (its batch format's); each step sums the losses of
 ``grad_accum`` micro-batches and divides by the global number of target tokens
 (:mod:`~lmpairs.trainer.step`); AdamW with warm-up and cosine decay (a pure function of the step);
 bf16 autocast on CUDA only. Checkpoints hold the loader's state, so a resumed run sees exactly
@@ -25,8 +25,8 @@ from torch import nn
 
 from lmpairs.config import ConfigError
 from lmpairs.errors import UserError
-from lmpairs.loader import PairStream, loss_for
-from lmpairs.loader.losses import TARGET_KEYS
+from lmpairs.loader import PairStream
+from lmpairs.loader.formats import format_for
 from lmpairs.loader.mixture import PairMixture, parse_source
 from lmpairs.schemas import ManifestError, read_manifest
 from lmpairs.trainer import checkpoint as ckpt
@@ -97,7 +97,7 @@ def open_mixture(objective_dir: str | None, config: TrainConfig) -> PairMixture:
                           "--max-tokens; pass one or the other.")
     sources = [parse_source(text) for text in config.data]
     objective = read_manifest(sources[0][0]).objective
-    if config.documents != "packed" and objective != "clm":
+    if config.documents != "packed" and not format_for(objective).document_attention:
         raise ConfigError(f"{sources[0][0]}: --documents {config.documents} applies to CLM rows, but this mixture "
                           f"holds {objective}; leave --documents at 'packed'.")
     return PairMixture(sources, config.split, batch_size=config.batch_size, mode=config.mixture_mode,
@@ -115,7 +115,7 @@ def open_stream(objective_dir: str | None, config: TrainConfig) -> PairStream | 
                           "mixture source.")
     if config.documents != "packed":
         objective = read_manifest(objective_dir).objective
-        if objective != "clm":
+        if not format_for(objective).document_attention:
             raise ConfigError(f"{objective_dir}: documents='separate' applies to CLM rows (they record document "
                               f"boundaries), but this directory holds {objective}; leave --documents at 'packed'.")
     return PairStream(objective_dir, config.split, batch_size=config.batch_size, max_tokens=config.max_tokens,
@@ -164,7 +164,8 @@ class Trainer:
         self.stream = open_stream(objective_dir, config)
         self.objective = self.stream.objective
         self.model_config = model_config_for(self.stream, config)
-        self.model = build_model(self.objective, self.model_config).to(self.device)
+        self.format = self.stream.format
+        self.model = build_model(self.objective, self.model_config, batch_format=self.format.name).to(self.device)
         if distributed():  # same initial weights everywhere, but each rank its own dropout masks
             torch.manual_seed(config.seed + dist.get_rank())
         self.optimizer = make_optimizer(self.model, config)
@@ -173,7 +174,7 @@ class Trainer:
             num_workers=config.num_workers, pin_memory=cuda, persistent_workers=config.num_workers > 0,
             generator=torch.Generator().manual_seed(config.seed))  # keeps the global RNG for dropout only
         self.autocast = partial(torch.autocast, "cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext
-        self.loss_fn, self.target_key = loss_for(self.objective), TARGET_KEYS[self.objective]
+        self.loss_fn, self.target_key = self.format.loss, self.format.target_key
         self.step = self.restore() if config.resume else 0
         self.ddp = (nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device] if cuda else None)
                     if distributed() else self.model)

@@ -76,8 +76,9 @@ def test_a_registered_objective_builds_writes_collates_and_inspects(reverse, tmp
     import pyarrow.parquet as pq
 
     from lmpairs.inspection.examples import RENDERERS, render_plain
-    from lmpairs.loader.collate import COLLATORS, CollateSpec, example_lengths, needed_columns
-    from lmpairs.loader.losses import TARGET_KEYS, loss_for, seq2seq_loss
+    from lmpairs.loader.collate import CollateSpec
+    from lmpairs.loader.formats import COLLATORS, TARGET_KEYS, example_lengths, loss_for, needed_columns
+    from lmpairs.loader.losses import seq2seq_loss
     from lmpairs.loader.ragged import Ragged as LoaderRagged
 
     rows = rows_in_memory(reverse, [("a", np.arange(105, 112), np.array([7])), ("b", np.arange(300, 302), [2])])
