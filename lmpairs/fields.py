@@ -98,7 +98,7 @@ def _expected(base: Any, limits: Limits | None) -> str | None:
     if typing.get_origin(base) is Literal:
         return "one of " + ", ".join(repr(c) for c in typing.get_args(base))
     if typing.get_origin(base) is tuple:
-        return "a list of strings"
+        return "a list of numbers" if typing.get_args(base)[:1] == (float,) else "a list of strings"
     return None
 
 
@@ -116,6 +116,9 @@ def _accepts(base: Any, value: Any, limits: Limits | None) -> bool:
     if typing.get_origin(base) is Literal:
         return isinstance(value, str) and value in typing.get_args(base)
     if typing.get_origin(base) is tuple:
+        if typing.get_args(base)[:1] == (float,):
+            return isinstance(value, tuple) and all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                                                    and math.isfinite(v) for v in value)
         return isinstance(value, tuple) and all(isinstance(v, str) for v in value)
     return True
 

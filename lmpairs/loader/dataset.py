@@ -140,6 +140,7 @@ class PairStream(Resumable):
                              "the vocabulary the transforms use.")
         with local_copy(tokenizer, self.filesystem if is_url(tokenizer) else None) as local:
             loaded = Tokenizer.load(local)
+        loaded.restore_named_specials(self.manifest.tokenizer.get("special_ids") or {})
         if loaded.sha256 != self.manifest.tokenizer.get("sha256"):
             raise ValueError(f"{where}: written with tokenizer {str(self.manifest.tokenizer.get('sha256'))[:12]}, "
                              f"but tokenizer={tokenizer} is {loaded.sha256[:12]}; pass the tokenizer the shards "

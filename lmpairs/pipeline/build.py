@@ -226,7 +226,7 @@ def execute(config: BuildConfig, plan: Plan, options, key: str) -> dict[str, Man
         discard_temp(config.output)
         raise nothing_survived(report["documents"], report["files_rejected"])
     manifests = read_manifests(config)
-    tokens = manifests[config.objectives[0]].counters["tokens"]
+    tokens = manifests[next(iter(config.objectives))].counters["tokens"]
     logger.info("finished %s in %.1f s: %d tokens, %.0f tokens/s (%d input splits on %s)", ",".join(config.objectives),
                 seconds, tokens, tokens / max(seconds, 1e-9), len(plan.splits),
                 f"{len(monitor.workers)} worker processes" if monitor.workers else "workers not observed")
