@@ -78,7 +78,7 @@ def describe_field(cls: type, field: dataclasses.Field) -> str:
         notes.append(limits.describe("N" if base is int else "X"))
     if field.default is not dataclasses.MISSING:
         default = field.default
-        shown = (",".join(default) if isinstance(default, tuple) else "unset" if default is None
+        shown = (",".join(map(str, default)) if isinstance(default, tuple) else "unset" if default is None
                  else str(default).lower() if isinstance(default, bool)
                  else f"{default:,}" if isinstance(default, int) else default)
         notes.append(f"default: {shown}")

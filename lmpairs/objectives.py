@@ -21,7 +21,7 @@ from importlib import metadata
 from types import ModuleType
 from typing import Any
 
-from lmpairs.transforms import bart, clm, mlm, prefix_lm, t5, ul2
+from lmpairs.transforms import bart, clm, fim, mlm, prefix_lm, t5, ul2
 from lmpairs.transforms.objective import Objective
 from lmpairs.transforms.spec import FAMILIES, IGNORE_INDEX, TARGET_KEYS, Family, ObjectiveSpec, RatioSpec
 from lmpairs.vocab import Vocab
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "lmpairs.objectives"
 BUILT_IN: tuple[type[Objective], ...] = (clm.ClmObjective, mlm.MlmObjective, t5.T5Objective, bart.BartObjective,
-                                         prefix_lm.PrefixLmObjective, ul2.Ul2Objective)
+                                         prefix_lm.PrefixLmObjective, ul2.Ul2Objective, fim.FimObjective)
 
 _REGISTRY: dict[str, ObjectiveSpec] = {}
 _BUILT_IN: frozenset[str] = frozenset()

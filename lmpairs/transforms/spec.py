@@ -39,7 +39,9 @@ class ObjectiveSpec:
     shows an example; ``randomized``: False for objectives that draw nothing (no dynamic
     corruption); ``needs_sentence_ends``: the build computes sentence ends only for objectives
     that ask; ``named_specials``: special pieces the objective needs beyond the tokenizer's usual
-    ones (``[NLU]``, ``<fim_prefix>``): the tokenizer's own ids where it has them, else appended.
+    ones (``[NLU]``, ``<fim_prefix>``): the tokenizer's own ids where it has them, else appended;
+    ``needs_text``: the build hands the objective's ``prepare(docs, texts, encode, seed=)`` each
+    batch of documents with their texts before packing (FIM cuts text, not tokens).
     """
 
     name: str
@@ -54,6 +56,7 @@ class ObjectiveSpec:
     randomized: bool = True
     needs_sentence_ends: bool = False
     named_specials: tuple[str, ...] = ()
+    needs_text: bool = False
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

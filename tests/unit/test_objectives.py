@@ -134,3 +134,26 @@ def test_plain_view_decodes_every_column(reverse, trained_tokenizer):
     lines = RENDERERS["test-reverse"]({n: c.row(0) for n, c in ex.columns.items()},
                                       PieceRenderer(trained_tokenizer), 100, 50)
     assert lines[0].startswith("  input_ids (") and "friend" in lines[1]
+
+
+NAME_BRANCH = r"[=!]=\s*[\"']{name}[\"']|[\"']{name}[\"']\s*[=!]=|\bin\s*[\(\[\{{][^)\]}}]*[\"']{name}[\"']"
+
+
+def test_no_code_outside_an_objective_module_branches_on_its_name():
+    """``== "clm"``, ``!= "t5"``, ``in ("bart", ...)``: the model side keys on the spec and its BatchFormat."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "lmpairs"
+    found = []
+    for name in objective_names():
+        pattern = re.compile(NAME_BRANCH.format(name=re.escape(name)))
+        home = get_spec(name).transform.__module__
+        for path in sorted(root.rglob("*.py")):
+            module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+            if module != home:
+                found += [f"{path.relative_to(root.parent)}:{i}: {line.strip()}"
+                          for i, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    assert found == []
+    assert re.search(NAME_BRANCH.format(name="clm"), 'if objective != "clm":')
+    assert re.search(NAME_BRANCH.format(name="t5"), 'if name in ("t5", "bart"):')
