@@ -94,4 +94,4 @@ def test_the_reference_trainer_learns_each(builds, objective):
     out, _ = builds["in_process"]
     result = train(str(out / objective), steps=40, batch_size=16, seed=0, log_every=40)
     first, last = np.mean(result.losses[:5]), np.mean(result.losses[-5:])
-    assert last < 0.85 * first, result.losses
+    assert last < 0.9 * first, result.losses  # prefix-LM learns from the targets only: about half the tokens
