@@ -125,6 +125,7 @@ class PairMixture(Resumable):
                                    return_keys=return_keys, **stream_options) for p in self.paths]
         self._check_sources()
         self.objective, self.manifest = self.streams[0].objective, self.streams[0].manifest
+        self.format = self.streams[0].format  # every source's (checked above)
         self.draws = self._draws(num_examples)
         self.quanta = [self.options.quanta(d) for d in self.draws]
         if sum(self.quanta) // self.world_size == 0:
