@@ -5,7 +5,7 @@ draws one denoiser with probability proportional to its weight (one hash word pe
 
 - R-denoisers (``R:μ:r``, regular span corruption) and X-denoisers (``X:μ:r``, extreme: long
   spans or a high rate) are T5 span corruption with mean span ``μ`` and noise density ``r``
-  (:func:`lmpairs.transforms.t5.noise_masks`, :func:`~lmpairs.transforms.t5.runs_to_sentinels`);
+  (:func:`lmpairs.transforms.spans.noise_masks`, :func:`~lmpairs.transforms.spans.runs_to_sentinels`);
 - the S-denoiser (``S``) is prefix-LM: the row split at a uniform point
   (:func:`lmpairs.transforms.prefix_lm.random_prefix_lengths`), inputs and labels ending in EOS.
 
@@ -29,7 +29,8 @@ from lmpairs.transforms.packing import ConcatPacker
 from lmpairs.transforms.prefix_lm import join_rows, random_prefix_lengths, split_rows
 from lmpairs.transforms.rowops import lengths_of, to_grid
 from lmpairs.transforms.seeding import unit_floats, words_at
-from lmpairs.transforms.t5 import T5Config, T5Objective, noise_counts, noise_masks, runs_to_sentinels
+from lmpairs.transforms.spans import noise_counts, noise_masks, runs_to_sentinels
+from lmpairs.transforms.t5 import T5Config, T5Objective
 from lmpairs.vocab import Vocab
 
 CHOOSE, NOISE, NONNOISE, SPLIT = 0, 1, 2, 3
