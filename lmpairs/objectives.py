@@ -82,7 +82,11 @@ def load_entry_points() -> None:
                            ENTRY_POINT_GROUP, err)
             continue
         if _REGISTRY.get(spec.name) is not spec:
-            register(spec)
+            try:
+                register(spec)
+            except ValueError as err:
+                logger.warning("entry point %s = %s (group %s) not registered: %s", point.name, point.value,
+                               ENTRY_POINT_GROUP, err)
 
 
 def get_spec(name: str) -> ObjectiveSpec:

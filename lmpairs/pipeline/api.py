@@ -24,6 +24,7 @@ def files_access() -> BeamFiles:
     return BeamFiles()
 
 
-def build_objective(name: str, config: Any, vocab: Vocab):
-    """The v2 objective (``packer()``, ``corrupt(rows, seed=, copy=)``, ``measure``, ``full_row_length``)."""
+def build_objective(name: Any, config: Any, vocab: Vocab):
+    """The v2 objective (``packer()``, ``corrupt(rows, seed=, copy=)``, ``measure``, ``full_row_length``) of a
+    name or of the ``ObjectiveSpec`` carried in the job."""
     return make_objective(name, config, vocab)

@@ -22,6 +22,7 @@ import apache_beam as beam
 from apache_beam.runners.runner import PipelineState
 
 from lmpairs.config import BuildConfig
+from lmpairs.objectives import get_spec
 from lmpairs.pipeline.api import files_access
 from lmpairs.pipeline.commit import NOTHING, CommitBuild, read_output_manifest, tmp_root
 from lmpairs.pipeline.counters import report_metrics
@@ -69,6 +70,7 @@ def build_key(config: BuildConfig, base: dict[str, Any]) -> str:
 
 def split_job(config: BuildConfig, tokenizer: Tokenizer) -> SplitJob:
     return SplitJob(objectives=tuple((n, config.objective_config(n)) for n in config.objectives),
+                    specs=tuple(get_spec(n) for n in config.objectives),
                     vocab=tokenizer.vocab, seed=config.seed, validation_fraction=config.validation_fraction,
                     documents=config.documents, text_field=config.text_field,
                     max_document_bytes=config.max_document_bytes, tmp_root=tmp_root(config.output),

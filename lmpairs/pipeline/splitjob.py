@@ -61,6 +61,9 @@ class SplitJob:
     shard_mb: float | None
     corrupt_rows: int = CORRUPT_ROWS
     encode_characters: int = ENCODE_CHARACTERS
+    specs: tuple[Any, ...] = ()
+    """Each objective's ``ObjectiveSpec`` (same order): a worker builds from the spec that travels in
+    the pickled job, so an objective registered at run time needs no registry lookup there."""
 
     @property
     def sides(self) -> tuple[str, ...]:
@@ -219,8 +222,8 @@ def split_result(index: int, split, counts: Counter, objectives: dict, rejected:
 def make_streams(index: int, job: SplitJob) -> list[ObjectiveStream]:
     """One stream per (objective, side) of split ``index``, each with its own packer and shard writer."""
     streams = []
-    for name, config in job.objectives:
-        objective = build_objective(name, config, job.vocab)
+    for i, (name, config) in enumerate(job.objectives):
+        objective = build_objective(job.specs[i] if job.specs else name, config, job.vocab)
         for side in job.sides:
             writer = ShardWriter(name, f"{job.tmp_root}/{name}", side, index, row_group_mb=job.row_group_mb,
                                  shard_mb=job.shard_mb)

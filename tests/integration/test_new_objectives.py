@@ -95,3 +95,29 @@ def test_the_reference_trainer_learns_each(builds, objective):
     result = train(str(out / objective), steps=40, batch_size=16, seed=0, log_every=40)
     first, last = np.mean(result.losses[:5]), np.mean(result.losses[-5:])
     assert last < 0.9 * first, result.losses  # prefix-LM learns from the targets only: about half the tokens
+
+
+def test_inspect_shows_the_new_objectives_with_their_named_specials(builds, trained_tokenizer):
+    from lmpairs.inspection import InspectOptions, inspect_build
+
+    out, _ = builds["in_process"]
+    report = inspect_build(str(out), InspectOptions(num_examples=3, width=100, tokenizer=trained_tokenizer.name))
+    for name in OBJECTIVES:
+        assert name in report
+    assert any(mode in report for mode in ("[NLU]", "[NLG]", "[S2S]"))
+    assert "FIM documents / documents" in report
+
+
+@pytest.mark.parametrize("objective", ["prefix_lm", "ul2"])
+def test_dynamic_corruption_redraws_each_epoch_and_epoch_zero_is_the_stored_copy(builds, trained_tokenizer,
+                                                                                objective):
+    out, _ = builds["in_process"]
+    stored = next(iter(PairStream(str(out / objective), batch_size=8, shuffle=False)))
+    stream = PairStream(str(out / objective), batch_size=8, shuffle=False, dynamic=True,
+                        tokenizer=trained_tokenizer.name)
+    first = next(iter(stream))
+    stream.set_epoch(1)
+    second = next(iter(stream))
+    assert all(np.array_equal(stored[k].numpy(), first[k].numpy()) for k in stored)
+    assert any(first[k].shape != second[k].shape or not np.array_equal(first[k].numpy(), second[k].numpy())
+               for k in first)  # prefix_lm: the same row, another split (prefix_lengths, target_ids)
