@@ -97,14 +97,14 @@ def open_mixture(objective_dir: str | None, config: TrainConfig) -> PairMixture:
                           "--max-tokens; pass one or the other.")
     sources = [parse_source(text) for text in config.data]
     objective = read_manifest(sources[0][0]).objective
-    if config.documents != "packed" and not format_for(objective).document_attention:
+    if config.documents != "packed" and not format_for(objective, config.batch_format).document_attention:
         raise ConfigError(f"{sources[0][0]}: --documents {config.documents} applies to CLM rows, but this mixture "
                           f"holds {objective}; leave --documents at 'packed'.")
     return PairMixture(sources, config.split, batch_size=config.batch_size, mode=config.mixture_mode,
                        num_examples=config.mixture_examples, per_source=config.mixture_batches == "per_source",
                        shuffle=True, seed=config.seed, shuffle_buffer=config.shuffle_buffer,
                        return_keys=config.record_keys, expected_tokenizer=config.expected_tokenizer,
-                       **DOCUMENT_OPTIONS[config.documents])
+                       batch_format=config.batch_format, **DOCUMENT_OPTIONS[config.documents])
 
 
 def open_stream(objective_dir: str | None, config: TrainConfig) -> PairStream | PairMixture:
@@ -115,13 +115,13 @@ def open_stream(objective_dir: str | None, config: TrainConfig) -> PairStream | 
                           "mixture source.")
     if config.documents != "packed":
         objective = read_manifest(objective_dir).objective
-        if not format_for(objective).document_attention:
+        if not format_for(objective, config.batch_format).document_attention:
             raise ConfigError(f"{objective_dir}: documents='separate' applies to CLM rows (they record document "
                               f"boundaries), but this directory holds {objective}; leave --documents at 'packed'.")
     return PairStream(objective_dir, config.split, batch_size=config.batch_size, max_tokens=config.max_tokens,
                       shuffle=True, seed=config.seed, shuffle_buffer=config.shuffle_buffer,
                       **DOCUMENT_OPTIONS[config.documents], return_keys=config.record_keys,
-                      expected_tokenizer=config.expected_tokenizer)
+                      expected_tokenizer=config.expected_tokenizer, batch_format=config.batch_format)
 
 
 def model_config_for(stream: PairStream, config: TrainConfig) -> ModelConfig:
