@@ -77,12 +77,6 @@ class Ul2Config(Config):
               f"ul2.weights={list(self.weights)}: must be finite, >= 0 and not all 0.")
 
 
-def prepend(token: int, rows: Ragged) -> Ragged:
-    """``[token] + row`` for every row."""
-    n = rows.num_rows
-    return join_rows(Ragged(np.full(n, token, np.int32), np.arange(n + 1, dtype=np.int64)), rows)
-
-
 @declare(name="ul2", objective_id=6, config=Ul2Config, columns=("input_ids", "labels"), family="encoder-decoder",
          decoder_start="pad", view="sentinels", named_specials=("[NLU]", "[NLG]", "[S2S]"),
          rates=(("noise tokens / tokens", "noise_tokens", "tokens", None),
@@ -121,31 +115,38 @@ class Ul2Objective(Objective):
         return np.minimum(np.searchsorted(self._bounds, floats, side="right"), len(self.denoisers) - 1)
 
     def corrupt_columns(self, rows: RowBatch, *, seed: int, copy: int) -> dict:
+        """All span-denoiser rows in one pass (T5's parts take a mean span and a density per row), the
+        S rows in another; then each row's mode token, and the rows back in their order."""
         check_ids(rows.ids.values, self.vocab, self.name)
         chosen = self.denoiser_index(rows, seed=seed, copy=copy)
         noise_keys, nonnoise_keys, split_keys = self.keys_for_streams(rows, seed, copy, (NOISE, NONNOISE, SPLIT))
         eos, lengths = self.vocab.eos_id, lengths_of(rows.ids.offsets)
+        is_s = np.array([mode == "S" for mode, _, _ in self.denoisers])[chosen]
         order, inputs, labels = [], [], []
-        for d in np.unique(chosen):
-            where = np.flatnonzero(chosen == d)
-            ids = rows.ids.take(where)
-            mode, mean, rate = self.denoisers[d]
-            if mode == "S":
-                prefix, rest = split_rows(ids, random_prefix_lengths(split_keys[where], lengths[where]))
-                ends = Ragged(np.full(where.shape[0], eos, np.int32), np.arange(where.shape[0] + 1, dtype=np.int64))
-                group_inputs, group_labels = join_rows(prefix, ends), join_rows(rest, ends)
-            else:
-                grid, valid = to_grid(ids.values, ids.offsets, self.vocab.pad_id)
-                mask = noise_masks(lengths[where], noise_keys[where], nonnoise_keys[where], noise_density=rate,
-                                   mean_noise_span_length=mean)
-                nonnoise = ~mask if valid is None else valid & ~mask
-                group_inputs = runs_to_sentinels(grid, valid, mask, self._sentinels, eos)
-                group_labels = runs_to_sentinels(grid, valid, nonnoise, self._sentinels, eos)
+        where = np.flatnonzero(is_s)
+        if where.size:
+            prefix, rest = split_rows(rows.ids.take(where), random_prefix_lengths(split_keys[where], lengths[where]))
+            ends = Ragged(np.full(where.shape[0], eos, np.int32), np.arange(where.shape[0] + 1, dtype=np.int64))
             order.append(where)
-            inputs.append(prepend(int(self.modes[d]), group_inputs))
-            labels.append(group_labels)
-        back = np.argsort(np.concatenate(order), kind="stable")
-        return {"input_ids": concat_ragged(inputs).take(back), "labels": concat_ragged(labels).take(back)}
+            inputs.append(join_rows(prefix, ends))
+            labels.append(join_rows(rest, ends))
+        where = np.flatnonzero(~is_s)
+        if where.size:
+            ids = rows.ids.take(where)
+            grid, valid = to_grid(ids.values, ids.offsets, self.vocab.pad_id)
+            means = np.array([mean for _, mean, _ in self.denoisers])[chosen[where]]
+            rates = np.array([rate for _, _, rate in self.denoisers])[chosen[where]]
+            mask = noise_masks(lengths[where], noise_keys[where], nonnoise_keys[where], noise_density=rates,
+                               mean_noise_span_length=means)
+            nonnoise = ~mask if valid is None else valid & ~mask
+            order.append(where)
+            inputs.append(runs_to_sentinels(grid, valid, mask, self._sentinels, eos))
+            labels.append(runs_to_sentinels(grid, valid, nonnoise, self._sentinels, eos))
+        order_all = np.concatenate(order)
+        back = np.argsort(order_all, kind="stable")
+        modes = Ragged(self.modes[chosen], np.arange(rows.num_rows + 1, dtype=np.int64))
+        return {"input_ids": join_rows(modes, concat_ragged(inputs).take(back)),
+                "labels": concat_ragged(labels).take(back)}
 
     def clean(self, examples: ExampleBatch) -> RowBatch:
         inputs, labels = examples.columns["input_ids"], examples.columns["labels"]
