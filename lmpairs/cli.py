@@ -23,9 +23,10 @@ import typing
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from lmpairs.config import OBJECTIVE_CONFIGS, OBJECTIVES, BuildConfig, ConfigError
+from lmpairs.config import BuildConfig, ConfigError
 from lmpairs.errors import UsageError, UserError, one_line
 from lmpairs.fields import describe_field, field_type
+from lmpairs.objectives import OBJECTIVE_CONFIGS, objective_names
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
             kwargs["action"] = "store_true" if f.default is False else argparse.BooleanOptionalAction
         elif typing.get_origin(base) is typing.Literal:
             kwargs["choices"] = typing.get_args(base)
+        elif meta.get("names"):
+            kwargs.update(type=_comma_list, metavar=metavar)
         elif typing.get_origin(base) is tuple and "nargs" in meta:
             kwargs.update(nargs=meta["nargs"], action="extend", metavar=metavar)
         else:
@@ -79,7 +82,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
 def objective_settings_help(width: int = 100) -> str:
     """The ``--set`` fields of every objective, with their help, limits and defaults (``build --help``)."""
     lines = ["objective settings (--set OBJECTIVE.FIELD=VALUE; --seq-len sets every seq_len):"]
-    for name in OBJECTIVES:
+    for name in objective_names():
         cls = OBJECTIVE_CONFIGS[name]
         for f in dataclasses.fields(cls):
             lines += textwrap.wrap(describe_field(cls, f), width, initial_indent=f"  {name}.{f.name}: ",
@@ -117,7 +120,7 @@ def parse_setting(setting: str) -> tuple[str, str, Any]:
     objective, dot, field = target.partition(".")
     if not sep or not dot or objective not in OBJECTIVE_CONFIGS:
         raise ConfigError(f"--set {setting!r}: expected OBJECTIVE.FIELD=VALUE with OBJECTIVE one of "
-                          f"{','.join(OBJECTIVES)}, e.g. --set mlm.mask_prob=0.2.")
+                          f"{','.join(objective_names())}, e.g. --set mlm.mask_prob=0.2.")
     fields = [f.name for f in dataclasses.fields(OBJECTIVE_CONFIGS[objective])]
     if field not in fields:
         raise ConfigError(f"--set {setting!r}: {objective} has no field {field!r}; choose from {', '.join(fields)}.")
@@ -136,8 +139,10 @@ def build_config(args: argparse.Namespace) -> BuildConfig:
         config = config.with_seq_len(args.seq_len)
     for setting in args.settings:
         objective, field, value = parse_setting(setting)
-        sub = dataclasses.replace(config.objective_config(objective), **{field: value})
-        config = dataclasses.replace(config, **{objective: sub})
+        try:
+            config = config.with_objective(objective, **{field: value})
+        except ConfigError as err:
+            raise ConfigError(f"--set {setting!r}: {err}") from None
     return config
 
 

@@ -78,7 +78,7 @@ def describe_field(cls: type, field: dataclasses.Field) -> str:
         notes.append(limits.describe("N" if base is int else "X"))
     if field.default is not dataclasses.MISSING:
         default = field.default
-        shown = (",".join(default) if isinstance(default, tuple) else "unset" if default is None
+        shown = (",".join(map(str, default)) if isinstance(default, tuple) else "unset" if default is None
                  else str(default).lower() if isinstance(default, bool)
                  else f"{default:,}" if isinstance(default, int) else default)
         notes.append(f"default: {shown}")
@@ -98,7 +98,7 @@ def _expected(base: Any, limits: Limits | None) -> str | None:
     if typing.get_origin(base) is Literal:
         return "one of " + ", ".join(repr(c) for c in typing.get_args(base))
     if typing.get_origin(base) is tuple:
-        return "a list or tuple of strings"
+        return "a list or tuple of numbers" if typing.get_args(base)[:1] == (float,) else "a list or tuple of strings"
     return None
 
 
@@ -116,6 +116,9 @@ def _accepts(base: Any, value: Any, limits: Limits | None) -> bool:
     if typing.get_origin(base) is Literal:
         return isinstance(value, str) and value in typing.get_args(base)
     if typing.get_origin(base) is tuple:
+        if typing.get_args(base)[:1] == (float,):
+            return isinstance(value, tuple) and all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                                                    and math.isfinite(v) for v in value)
         return isinstance(value, tuple) and all(isinstance(v, str) for v in value)
     return True
 

@@ -1,95 +1,98 @@
-"""Every objective declared once: config, batch transform, stored columns, model family, rates, id.
+"""The registry of objectives: the built-in modules, the entry-point group ``lmpairs.objectives``, and
+:func:`register` for objectives made at run time.
 
-Schemas, collation, losses, trainer models, inspection and the pipeline look an objective up here
-and key on its :class:`ObjectiveSpec` or its ``family``, never on its name, so a new objective is
-one transform module plus one :func:`register` line (seqio's ``Task`` registry, minus the global
-re-import problem: the table is plain data, importable without Beam, torch or pyarrow).
+An objective is one module that declares its :class:`ObjectiveSpec` (config, parts, columns,
+family, rates, id) with :func:`~lmpairs.transforms.objective.declare`. Schemas, collation, losses,
+trainer models, inspection and the pipeline look the spec up here by name and key on it or its
+``family``, never on the name. Another package adds objectives by naming them in its entry points::
+
+    [project.entry-points."lmpairs.objectives"]
+    reverse = "my_package.reverse:ReverseObjective"   # an Objective class, an ObjectiveSpec or a module with SPEC
+
+Installed packages' entry points are read the first time a name is looked up, in every process,
+so a Beam worker started fresh (``multi_processing``, Dask, Dataflow with ``--setup_file``) finds
+the same objectives as the launching process.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from importlib import metadata
+from types import ModuleType
+from typing import Any
 
-from lmpairs.config import OBJECTIVE_CONFIGS, BartConfig, ClmConfig, MlmConfig, T5Config
+from lmpairs.transforms import bart, clm, fim, mlm, prefix_lm, t5, ul2
+from lmpairs.transforms.objective import Objective
+from lmpairs.transforms.spec import FAMILIES, IGNORE_INDEX, TARGET_KEYS, Family, ObjectiveSpec, RatioSpec
+from lmpairs.vocab import Vocab
 
-Family = Literal["decoder", "encoder", "encoder-decoder"]
-FAMILIES: tuple[str, ...] = ("decoder", "encoder", "encoder-decoder")
+logger = logging.getLogger(__name__)
 
-IGNORE_INDEX = -100
-"""Label of positions that carry no loss: the cross-entropy's ``ignore_index`` everywhere."""
-
-RatioSpec = tuple[str, str, str, "str | None"]
-"""``(label, numerator, denominator, config field it should match)`` over measured counts."""
-
-TARGET_KEYS: dict[str, str] = {"decoder": "target_ids", "encoder": "labels", "encoder-decoder": "labels"}
-"""Family -> the batch key holding the targets (CLM's are pre-shifted, so never called ``labels``)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ObjectiveSpec:
-    """The one declaration of an objective.
-
-    ``columns``: stored ``list<int32>`` columns after ``example_key``, in schema order; ``family``
-    picks collation, loss and model; ``rates``: the applied rates the manifest reports;
-    ``transform``: ``"module:Class"`` of its :class:`lmpairs.transforms.objective.Objective`;
-    ``decoder_start``: encoder-decoder only, the id that starts ``decoder_input_ids`` (``"pad"``
-    for T5, ``"eos"`` for BART); ``view``: how ``lmpairs inspect`` shows an example;
-    ``randomized``: False for objectives that draw nothing (no dynamic corruption).
-    """
-
-    name: str
-    objective_id: int
-    config: type
-    columns: tuple[str, ...]
-    family: Family
-    transform: str | type
-    rates: tuple[RatioSpec, ...] = ()
-    decoder_start: Literal["pad", "eos"] | None = None
-    view: str = "plain"
-    randomized: bool = True
-
-    def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
-            raise ValueError(f"objective {self.name!r}: family={self.family!r}, expected one of {FAMILIES}.")
-        if not self.columns or self.columns[0] != "input_ids":
-            raise ValueError(f"objective {self.name!r}: columns must start with 'input_ids', got {self.columns}.")
-        if (self.family == "encoder-decoder") != (self.decoder_start is not None):
-            raise ValueError(f"objective {self.name!r}: decoder_start is set exactly for encoder-decoder objectives.")
-
-    @property
-    def target_key(self) -> str:
-        return TARGET_KEYS[self.family]
-
-    @property
-    def rate_names(self) -> tuple[str, ...]:
-        """Keys of the manifest's applied rates: ``{numerator}_per_{denominator}``."""
-        return tuple(f"{n}_per_{d}" for _, n, d, _ in self.rates)
-
+ENTRY_POINT_GROUP = "lmpairs.objectives"
+BUILT_IN: tuple[type[Objective], ...] = (clm.ClmObjective, mlm.MlmObjective, t5.T5Objective, bart.BartObjective,
+                                         prefix_lm.PrefixLmObjective, ul2.Ul2Objective, fim.FimObjective)
 
 _REGISTRY: dict[str, ObjectiveSpec] = {}
+_BUILT_IN: frozenset[str] = frozenset()
+_entry_points_read = False
 
 
-def register(spec: ObjectiveSpec) -> ObjectiveSpec:
-    """Add ``spec`` (a new name and id); returns it. Tests use :func:`unregister` to clean up."""
+def register(spec: ObjectiveSpec | type[Objective]) -> ObjectiveSpec:
+    """Add an objective (its spec, or a class made with ``declare``): a new name and a new id."""
+    spec = as_spec(spec)
     if spec.name in _REGISTRY:
         raise ValueError(f"objective {spec.name!r} is already registered.")
     taken = {s.objective_id: s.name for s in _REGISTRY.values()}
     if spec.objective_id in taken:
         raise ValueError(f"objective {spec.name!r}: id {spec.objective_id} is taken by {taken[spec.objective_id]!r}.")
     _REGISTRY[spec.name] = spec
-    OBJECTIVE_CONFIGS.setdefault(spec.name, spec.config)  # builds and loaders find its config by name
     return spec
 
 
 def unregister(name: str) -> None:
-    spec = _REGISTRY.pop(name, None)
-    if spec is not None and OBJECTIVE_CONFIGS.get(name) is spec.config and name not in ("clm", "mlm", "t5", "bart"):
-        del OBJECTIVE_CONFIGS[name]
+    """Remove an objective registered at run time (tests); built-in objectives stay."""
+    if name not in _BUILT_IN:
+        _REGISTRY.pop(name, None)
+
+
+def as_spec(value: Any) -> ObjectiveSpec:
+    """An :class:`ObjectiveSpec` from a spec, a declared Objective class or a module holding ``SPEC``."""
+    if isinstance(value, ModuleType):
+        value = getattr(value, "SPEC", None)
+    if isinstance(value, type) and issubclass(value, Objective) and isinstance(getattr(value, "spec", None),
+                                                                              ObjectiveSpec):
+        value = value.spec
+    if not isinstance(value, ObjectiveSpec):
+        raise TypeError(f"{value!r} is not an objective: expected an ObjectiveSpec, an Objective class made with "
+                        "@declare(...), or a module with SPEC.")
+    return value
+
+
+def load_entry_points() -> None:
+    """Register every installed package's ``lmpairs.objectives`` entry point (once per process)."""
+    global _entry_points_read
+    if _entry_points_read:
+        return
+    _entry_points_read = True
+    for point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
+        try:
+            spec = as_spec(point.load())
+        except Exception as err:  # a broken plug-in must not stop the built-in objectives
+            logger.warning("entry point %s = %s (group %s) failed to load: %s", point.name, point.value,
+                           ENTRY_POINT_GROUP, err)
+            continue
+        if _REGISTRY.get(spec.name) is not spec:
+            try:
+                register(spec)
+            except ValueError as err:
+                logger.warning("entry point %s = %s (group %s) not registered: %s", point.name, point.value,
+                               ENTRY_POINT_GROUP, err)
 
 
 def get_spec(name: str) -> ObjectiveSpec:
     """The declaration of objective ``name``; a ``ValueError`` names the known ones."""
+    if name not in _REGISTRY:
+        load_entry_points()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -97,29 +100,37 @@ def get_spec(name: str) -> ObjectiveSpec:
 
 
 def objective_names() -> tuple[str, ...]:
+    """Every known objective: built-in ones, installed packages' and run-time registrations."""
+    load_entry_points()
     return tuple(_REGISTRY)
 
 
-register(ObjectiveSpec(name="clm", objective_id=1, config=ClmConfig, columns=("input_ids", "doc_lengths"),
-                       family="decoder", transform="lmpairs.transforms.clm:ClmObjective", view="next-token",
-                       randomized=False))
-register(ObjectiveSpec(name="mlm", objective_id=2, config=MlmConfig, columns=("input_ids", "labels"),
-                       family="encoder", transform="lmpairs.transforms.mlm:MlmObjective", view="masked",
-                       rates=(("selected / maskable", "selected", "maskable", "mask_prob"),
-                              ("[MASK] / selected", "masked", "selected", "mask_fraction"),
-                              ("random / selected", "random", "selected", "random_fraction"),
-                              ("kept / selected", "kept", "selected", None))))
-register(ObjectiveSpec(name="t5", objective_id=3, config=T5Config, columns=("input_ids", "labels"),
-                       family="encoder-decoder", decoder_start="pad", transform="lmpairs.transforms.t5:T5Objective",
-                       view="sentinels",
-                       rates=(("noise tokens / tokens", "noise_tokens", "tokens", "noise_density"),
-                              ("noise tokens / span", "noise_tokens", "noise_spans", "mean_noise_span_length"))))
-register(ObjectiveSpec(name="bart", objective_id=4, config=BartConfig,
-                       columns=("input_ids", "labels", "doc_lengths", "sentence_ends"),
-                       family="encoder-decoder", decoder_start="eos", transform="lmpairs.transforms.bart:BartObjective",
-                       view="denoising",
-                       rates=(("removed / body tokens", "removed", "body_tokens", "mask_ratio"),
-                              ("added / masks", "added", "masks", "random_ratio"))))
+def objective_class(name: str) -> type[Objective]:
+    """The :class:`Objective` subclass of objective ``name``'s declaration."""
+    return transform_class(get_spec(name))
+
+
+def transform_class(spec: ObjectiveSpec) -> type[Objective]:
+    transform = spec.transform
+    if isinstance(transform, str):
+        import importlib
+
+        module_name, class_name = transform.split(":")
+        transform = getattr(importlib.import_module(module_name), class_name)
+    if getattr(transform, "spec", None) is None:
+        transform.spec = spec  # a spec made apart from its class (no @declare)
+    return transform
+
+
+def make_objective(name: str | ObjectiveSpec, config, vocab: Vocab) -> Objective:
+    """Instantiate objective ``name`` (or a spec carried in a pickled job) with its config and vocabulary."""
+    spec = name if isinstance(name, ObjectiveSpec) else get_spec(name)
+    return transform_class(spec)(config, vocab)
+
+
+for _cls in BUILT_IN:
+    register(_cls)
+_BUILT_IN = frozenset(_REGISTRY)
 
 
 class SpecTable(Mapping):
@@ -133,12 +144,22 @@ class SpecTable(Mapping):
         self._value_of = value_of
 
     def __getitem__(self, name: str) -> Any:
-        if name not in _REGISTRY:
-            raise KeyError(name)
-        return self._value_of(_REGISTRY[name])
+        try:
+            spec = get_spec(name)
+        except ValueError:
+            raise KeyError(name) from None
+        return self._value_of(spec)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(tuple(_REGISTRY))
+        return iter(objective_names())
 
     def __len__(self) -> int:
-        return len(_REGISTRY)
+        return len(objective_names())
+
+
+OBJECTIVE_CONFIGS: SpecTable = SpecTable(lambda spec: spec.config)
+"""Objective name -> its config class."""
+
+__all__ = ["ENTRY_POINT_GROUP", "FAMILIES", "IGNORE_INDEX", "OBJECTIVE_CONFIGS", "TARGET_KEYS", "Family",
+           "ObjectiveSpec", "RatioSpec", "SpecTable", "as_spec", "get_spec", "load_entry_points", "make_objective",
+           "objective_class", "objective_names", "register", "unregister"]

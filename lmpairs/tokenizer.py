@@ -18,7 +18,7 @@ import functools
 import hashlib
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain
 from pathlib import Path
 
@@ -106,6 +106,30 @@ class Tokenizer:
         sentence ends through its offsets (whitespace kept, so the ids decode back to the text).
         """
         return self._model.encode_documents(texts)
+
+    def add_named_specials(self, pieces: Sequence[str], *, ids: Mapping[str, int] | None = None) -> None:
+        """Give each piece an id: the model's own where it has the piece (StarCoder's ``<fim_prefix>``),
+        else the next id past every appended one, in the order given; ``ids`` (a manifest's
+        ``special_ids``) restores the ids a build assigned. Deterministic; the vocabulary grows and
+        the manifest's ``special_ids`` records every named id.
+        """
+        old_size, named = self.vocab.size, dict(self.vocab.named)
+        pieces = [p for p in pieces if p not in named]
+        wanted: dict[str, int | None] = {}
+        for piece in pieces:
+            given = None if ids is None else ids.get(piece)
+            wanted[piece] = self._model.find(piece) if given is None else given
+        self.vocab = self.vocab.with_named(wanted)
+        self.appended.update((i, p) for p, i in self.vocab.named if i >= self.model_vocab_size and p in wanted)
+        grow = self.vocab.size - old_size
+        self._visible = np.concatenate([self._visible, np.zeros(grow, bool)])
+        self._visible[[i for _, i in self.vocab.named]] = True
+
+    def restore_named_specials(self, special_ids: Mapping[str, int | None]) -> None:
+        """Re-add the named specials a manifest's ``special_ids`` records (inspect, dynamic corruption)."""
+        named = {k: v for k, v in special_ids.items() if k not in STANDARD_SPECIALS and isinstance(v, int)}
+        if named:
+            self.add_named_specials(sorted(named, key=named.__getitem__), ids=named)
 
     def piece_to_id(self, piece: str) -> int | None:
         """The effective id of ``piece``, or None when neither the model nor the appended ids have it."""
@@ -198,6 +222,10 @@ class Tokenizer:
             "vocab_size": self.vocab.size, "model_vocab_size": self.model_vocab_size,
             "special_ids": self.vocab.special_ids(), "appended": len(self.appended),
         }
+
+
+STANDARD_SPECIALS = ("pad", "bos", "eos", "unk", "mask", "extra_id_0", "num_sentinels")
+"""The keys of ``Vocab.special_ids()`` that are not extra named specials."""
 
 
 def _parse(data: bytes, name: str, num_threads: int | None):

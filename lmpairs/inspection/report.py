@@ -148,6 +148,7 @@ def inspect_build(path: str, options: InspectOptions) -> str:
                 with local_copy(model, storage if is_url(model) else None) as local:
                     tokenizers[model] = PieceRenderer(Tokenizer.load(local))
             pieces = tokenizers[model]
+            pieces.tokenizer.restore_named_specials(manifest.tokenizer.get("special_ids") or {})
             check_build_tokenizer(pieces.tokenizer, manifest, objective_dir, model)
             rows = read_rows(manifest, objective_dir, options.side, options.num_examples, storage)
             render = RENDERERS[manifest.objective]

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from lmpairs.loader.collate import COLLATORS, batch_tensors
+from lmpairs.loader.collate import batch_tensors
 from lmpairs.loader.position import WORKER_KEY
 from lmpairs.loader.resume import Resumable
 from lmpairs.loader.shard_reader import WindowRows
@@ -105,7 +105,7 @@ class SourceDataset(Resumable):
         """Batches of one worker, after skipping ``skip`` it already delivered (whole windows unread;
         token batches are counted after reading their window)."""
         first, offset = plan.skip(skip)
-        collators = [(COLLATORS[s.objective], s.spec) for s in self.sources]
+        collators = [(s.collate, s.spec) for s in self.sources]
         for window in plan.windows[first:]:
             parts = self._read(plan, window, worker)
             batches = self._window_batches(plan, window, parts)

@@ -1,4 +1,4 @@
-"""One collate function per model family (``COLLATORS[name]`` looks up the objective's spec): rows -> a batch.
+"""One collate function per batch format (:mod:`lmpairs.loader.formats` picks it): rows -> a batch.
 
 Collate functions return int64 numpy arrays; :func:`batch_tensors` turns a batch into tensors.
 
@@ -12,19 +12,20 @@ Batches are int64 tensors, padded to the longest row of the batch (or a multiple
 - T5/BART: ``decoder_input_ids`` are the labels shifted right behind a start id, as Hugging Face's
   ``shift_tokens_right`` does: pad for T5, eos for BART (``decoder_start_token_id``). Positions
   past a row's labels hold pad and are masked by ``decoder_attention_mask``.
+- Prefix-LM decoder: ``input_ids + labels`` as one decoder row, loss on the labels only, and
+  ``prefix_lengths`` for the bidirectional prefix mask.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import torch
 
 from lmpairs.loader.documents import TYPED_KEYS, document_inputs
 from lmpairs.loader.ragged import Ragged, length_mask, pad_rows, round_up
-from lmpairs.objectives import IGNORE_INDEX, ObjectiveSpec, SpecTable, get_spec
+from lmpairs.transforms.spec import IGNORE_INDEX
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,35 +149,32 @@ def collate_seq2seq(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateS
     }
 
 
+def collate_prefix_decoder(columns: dict[str, Ragged], rows: np.ndarray, spec: CollateSpec) -> dict[str, np.ndarray]:
+    """Prefix-LM on one decoder stack: the row is ``input_ids + labels`` (prefix, then target).
+
+    ``input_ids``/``target_ids`` are that row shifted as for CLM, with −100 on every position that
+    predicts a prefix token (loss on the target only), and ``prefix_lengths`` (``(B,)``) tells the
+    model which keys every position may see: the whole prefix bidirectionally, the rest causally.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    prefix, prefix_lengths = pad_rows(columns["input_ids"], rows, fill=spec.pad_id)
+    target, target_lengths = pad_rows(columns["labels"], rows, fill=spec.pad_id)
+    lengths = prefix_lengths + target_lengths
+    width = round_up(max(int(lengths.max(initial=1)) - 1, 1), spec.pad_to_multiple_of)
+    full = np.full((rows.shape[0], width + 1), spec.pad_id, dtype=np.int64)
+    full[:, :prefix.shape[1]] = np.where(np.arange(prefix.shape[1])[None, :] < prefix_lengths[:, None], prefix,
+                                         spec.pad_id)
+    batch_index = np.broadcast_to(np.arange(rows.shape[0])[:, None], target.shape)
+    columns_at = prefix_lengths[:, None] + np.arange(target.shape[1])[None, :]
+    real = np.arange(target.shape[1])[None, :] < target_lengths[:, None]
+    full[batch_index[real], columns_at[real]] = target[real]
+    positions = np.arange(width)[None, :]
+    input_ids, target_ids = full[:, :-1].copy(), full[:, 1:].copy()
+    outside = positions >= (lengths - 1)[:, None]
+    input_ids[outside] = spec.pad_id
+    target_ids[outside | (positions < (prefix_lengths - 1)[:, None])] = IGNORE_INDEX
+    return {"input_ids": input_ids, "attention_mask": length_mask(np.maximum(lengths - 1, 0), width),
+            "target_ids": target_ids, "prefix_lengths": prefix_lengths.astype(np.int64)}
+
+
 Collate = Callable[[dict[str, Ragged], np.ndarray, CollateSpec], dict[str, np.ndarray]]
-
-
-def collate_for(spec: ObjectiveSpec) -> Collate:
-    """The collate function of an objective's family (encoder-decoder: its ``decoder_start``)."""
-    if spec.family == "decoder":
-        return collate_clm
-    if spec.family == "encoder":
-        return collate_mlm
-    return partial(collate_seq2seq, start=spec.decoder_start)
-
-
-COLLATORS: SpecTable = SpecTable(collate_for)
-"""Objective name -> collate function, from its declared family; no per-objective line."""
-
-
-def needed_columns(objective: str, spec: CollateSpec) -> tuple[str, ...]:
-    """List columns a batch needs: a decoder's ``doc_lengths`` only for ``position_ids``."""
-    declared = get_spec(objective)
-    if declared.family == "decoder":
-        documents = spec.position_ids or spec.document_attention is not None
-        return ("input_ids", "doc_lengths") if documents and "doc_lengths" in declared.columns \
-            else ("input_ids",)
-    return declared.columns
-
-
-def example_lengths(objective: str, columns: dict[str, Ragged]) -> np.ndarray:
-    """Padded cost of each row for token budgets: ``max(input, labels)`` tokens, as fairseq counts."""
-    lengths = columns["input_ids"].lengths
-    if get_spec(objective).family == "encoder-decoder":
-        lengths = np.maximum(lengths, columns["labels"].lengths)
-    return lengths

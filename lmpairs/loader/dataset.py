@@ -38,7 +38,6 @@ from torch.utils.data import Dataset
 from lmpairs.deprecation import renamed
 from lmpairs.loader.base import SourceDataset, resolve_world
 from lmpairs.loader.budget import token_batches
-from lmpairs.loader.collate import example_lengths
 from lmpairs.loader.elastic import Stage, remaining_positions
 from lmpairs.loader.plan import EpochPlan, PlanOptions, Window, plan_epoch, rank_num_batches, rank_size
 from lmpairs.loader.shard_reader import WindowRows, warm_arrow_to_numpy
@@ -61,6 +60,8 @@ class PairStream(SourceDataset):
     per-document attention inputs (:mod:`lmpairs.loader.documents`); ``position_ids=True`` is the first.
     ``dynamic=True`` re-corrupts rows per epoch with the build's seed (from the manifest) and needs
     ``tokenizer`` (the ``.model`` file).
+    ``batch_format``: the model-side layout (:mod:`lmpairs.loader.formats`; default: the objective's
+    declared ``family``), e.g. ``"encoder-decoder"`` to read prefix-LM rows as T5-style pairs.
     ``objective`` / ``expected_tokenizer`` (path or sha256) make the manifest check what you expect.
     ``return_keys`` adds ``example_key`` (the uint64 keys' bits as int64; pop it before
     ``model(**batch)``). ``verify``: ``"sha256"`` (each shard hashed on first open), ``"size"`` or
@@ -74,6 +75,7 @@ class PairStream(SourceDataset):
                  shuffle_buffer: int = 8192, remainder: str = "drop", drop_last: bool = False,
                  pad_to_multiple_of: int | None = None, position_ids: bool = False,
                  document_attention: str | None = None, return_keys: bool = False, dynamic: bool = False,
+                 batch_format: str | None = None,
                  tokenizer: str | None = None, objective: str | None = None, expected_tokenizer: str | None = None,
                  rank: int | None = None, world_size: int | None = None, verify_footers: bool = True,
                  verify: str = "sha256", filesystem: FileSystemArg = None, split: str | None = None,
@@ -88,11 +90,13 @@ class PairStream(SourceDataset):
                              "combined with drop_last (token batches have no fixed size to fall short of).")
         source = Source(path, side, keys=return_keys, pad_to_multiple_of=pad_to_multiple_of,
                         position_ids=position_ids, document_attention=document_attention, dynamic=dynamic,
+                        batch_format=batch_format,
                         tokenizer=tokenizer, objective=objective, expected_tokenizer=expected_tokenizer,
                         verify_footers=verify_footers, verify=verify, filesystem=filesystem)
         self.sources = [source]
         self.filesystem, self.path, self.side, self.manifest = filesystem, path, side, source.manifest
         self.identity, self.objective, self.spec = source.identity, source.objective, source.spec
+        self.format = source.format
         self.units, self.reader, self.dynamic = source.units, source.reader, source.dynamic
         self.rank, self.world_size = resolve_world(rank, world_size)
         self.shuffle_seed, self.max_tokens, self.return_keys = int(shuffle_seed), max_tokens, return_keys
@@ -201,7 +205,7 @@ class PairStream(SourceDataset):
                         parts: list[WindowRows | None]) -> list[tuple[int, np.ndarray]]:
         if self.options.batch_size is not None:
             return plan.batches(window)
-        lengths = example_lengths(self.objective, parts[0].columns)
+        lengths = self.format.example_lengths(parts[0].columns)
         cut = token_batches(lengths, plan.order(window), max_tokens=self.max_tokens, max_rows=self.max_rows,
                             multiple=self.spec.pad_to_multiple_of, rng=plan.batch_rng(window))
         return [(-1, rows) for rows in cut]

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from lmpairs.loader.shard_reader import WindowRows
-from lmpairs.objectives import get_spec
+from lmpairs.objectives import get_spec, make_objective
 from lmpairs.ragged import Ragged
-from lmpairs.transforms import ExampleBatch, Objective, RowBatch, make_objective
+from lmpairs.transforms import ExampleBatch, Objective, RowBatch
 from lmpairs.vocab import Vocab
 
 

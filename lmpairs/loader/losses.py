@@ -1,4 +1,4 @@
-"""Cross-entropy for each objective, in float32, with a ``(sum, count)`` form for exact normalization.
+"""Cross-entropy per batch format (``formats.loss_for`` picks one), float32, with a ``(sum, count)`` form.
 
 Averaging per micro-batch weights tokens unevenly: a micro-batch with few targets counts as much as
 one with many. Exact training divides the summed loss of every micro-batch and rank by the global
@@ -16,13 +16,10 @@ without any target has mean loss 0 (not NaN), so an all-padding micro-batch is h
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 
-from lmpairs.objectives import IGNORE_INDEX, SpecTable, get_spec
-from lmpairs.objectives import TARGET_KEYS as FAMILY_TARGET_KEYS
+from lmpairs.transforms.spec import IGNORE_INDEX
 
 
 def num_targets(labels: torch.Tensor) -> torch.Tensor:
@@ -66,16 +63,3 @@ def mlm_loss(logits: torch.Tensor, labels: torch.Tensor, **kwargs):
 def seq2seq_loss(logits: torch.Tensor, labels: torch.Tensor, **kwargs):
     """T5/BART: decoder logits (from ``decoder_input_ids``) against ``labels``, −100 on padding."""
     return token_cross_entropy(logits, labels, **kwargs)
-
-
-FAMILY_LOSSES: dict[str, Callable] = {"decoder": clm_loss, "encoder": mlm_loss, "encoder-decoder": seq2seq_loss}
-TARGET_KEYS: SpecTable = SpecTable(lambda spec: FAMILY_TARGET_KEYS[spec.family])
-"""Objective name -> the batch key its targets come from, by the objective's family."""
-
-
-def loss_for(objective: str) -> Callable:
-    """The loss function of ``objective``, by its declared family."""
-    try:
-        return FAMILY_LOSSES[get_spec(objective).family]
-    except ValueError as err:
-        raise ValueError(f"no loss for objective {objective!r}: {err}") from None

@@ -40,7 +40,6 @@ from lmpairs.errors import UserError
 from lmpairs.loader.base import SourceDataset, resolve_world
 from lmpairs.loader.mixplan import MixOptions, MixturePlan, apportion, epoch_draws, plan_mixture
 from lmpairs.loader.source import Source
-from lmpairs.objectives import get_spec
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +105,7 @@ class PairMixture(SourceDataset):
         self.sources = [Source(p, side, keys=return_keys, **stream_options) for p in self.paths]
         self._check_sources()
         self.objective, self.manifest = self.sources[0].objective, self.sources[0].manifest
+        self.format = self.sources[0].format  # every source's (checked above)
         self.draws = self._draws(num_examples)
         self.quanta = [self.options.quanta(d) for d in self.draws]
         if sum(self.quanta) // self.world_size == 0:
@@ -120,12 +120,12 @@ class PairMixture(SourceDataset):
 
         def facts(stream: Source) -> tuple:
             tokenizer = stream.manifest.tokenizer
-            return get_spec(stream.objective).family, tokenizer.get("sha256"), tokenizer.get("vocab_size")
+            return stream.format.name, tokenizer.get("sha256"), tokenizer.get("vocab_size")
 
         want = facts(first)
         for path, stream in zip(self.paths[1:], self.sources[1:]):
             got = facts(stream)
-            for name, a, b in zip(("model family", "tokenizer sha256", "vocab_size"), want, got):
+            for name, a, b in zip(("batch format", "tokenizer sha256", "vocab_size"), want, got):
                 if a != b:
                     raise MixtureError(f"PairMixture: {path} has {name} {str(b)[:16]!r}, but {self.paths[0]} has "
                                        f"{str(a)[:16]!r}; mix only directories built for one model family with the "

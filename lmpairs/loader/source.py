@@ -11,12 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from lmpairs.loader.collate import CollateSpec, needed_columns
+from lmpairs.loader.collate import CollateSpec
 from lmpairs.loader.documents import check_document_attention
 from lmpairs.loader.dynamic import DynamicCorruption
+from lmpairs.loader.formats import format_for
 from lmpairs.loader.shard_reader import VERIFY_MODES, ShardReader, WindowRows
 from lmpairs.loader.units import list_units
 from lmpairs.loader.validate import open_side, special_id
+from lmpairs.objectives import get_spec
 from lmpairs.schemas import list_columns
 from lmpairs.schemas.storage import FileSystemArg, is_url, local_copy
 
@@ -36,7 +38,8 @@ class Source:
     def __init__(self, path: str, side: str, *, keys: bool = False, pad_to_multiple_of: int | None = None,
                  position_ids: bool = False, document_attention: str | None = None, dynamic: bool = False,
                  tokenizer: str | None = None, objective: str | None = None, expected_tokenizer: str | None = None,
-                 verify_footers: bool = True, verify: str = "sha256", filesystem: FileSystemArg = None) -> None:
+                 verify_footers: bool = True, verify: str = "sha256", filesystem: FileSystemArg = None,
+                 batch_format: str | None = None) -> None:
         if verify not in VERIFY_MODES:
             raise ValueError(f"PairStream: verify={verify!r}; choose one of {', '.join(VERIFY_MODES)}.")
         found = open_side(path, side, objective=objective, expected_tokenizer=expected_tokenizer,
@@ -44,18 +47,19 @@ class Source:
         self.path, self.side, self.manifest, self.filesystem = path, side, found.manifest, filesystem
         self.identity = found.identity
         self.objective = found.manifest.objective
-        if position_ids and self.objective != "clm":
-            raise ValueError(f"position_ids=True: only CLM rows record documents; {path} holds {self.objective}.")
-        if check_document_attention(document_attention) is not None and self.objective != "clm":
-            raise ValueError(f"document_attention={document_attention!r}: only CLM rows record documents; {path} "
-                             f"holds {self.objective}.")
+        check_document_attention(document_attention)
+        self.objective_spec = get_spec(self.objective)
+        self.format = format_for(self.objective_spec, batch_format)
         self.spec = CollateSpec(pad_id=special_id(found.manifest, "pad", found.where),
                                 eos_id=special_id(found.manifest, "eos", found.where),
                                 pad_to_multiple_of=pad_to_multiple_of, position_ids=position_ids,
                                 document_attention=document_attention)
+        self.format.check(self.objective_spec, self.spec, path)
+        self.collate = self.format.collator(self.objective_spec)
         self.units = list_units(found.shards, paths=found.paths, where=found.where)
         self.reader = ShardReader(path, found.shards, self.units, objective=self.objective,
-                                  columns=needed_columns(self.objective, self.spec), keys=keys or dynamic,
+                                  columns=self.format.needed_columns(self.objective_spec, self.spec),
+                                  keys=keys or dynamic,
                                   vocab_size=found.manifest.tokenizer["vocab_size"], verify=verify,
                                   filesystem=filesystem)
         self.dynamic = self._dynamic(tokenizer, found.where) if dynamic else None
@@ -105,6 +109,7 @@ class Source:
                              "the vocabulary the transforms use.")
         with local_copy(tokenizer, self.filesystem if is_url(tokenizer) else None) as local:
             loaded = Tokenizer.load(local)
+        loaded.restore_named_specials(self.manifest.tokenizer.get("special_ids") or {})
         if loaded.sha256 != self.manifest.tokenizer.get("sha256"):
             raise ValueError(f"{where}: written with tokenizer {str(self.manifest.tokenizer.get('sha256'))[:12]}, "
                              f"but tokenizer={tokenizer} is {loaded.sha256[:12]}; pass the tokenizer the shards "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lmpairs.objectives import make_objective
 from lmpairs.pipeline.filesystems import BeamFiles
 from lmpairs.reading import (
     READ_REJECTION_REASONS,
@@ -13,7 +14,6 @@ from lmpairs.reading import (
     plan_splits,
     read_split,
 )
-from lmpairs.transforms import make_objective
 from lmpairs.vocab import Vocab
 
 __all__ = ["READ_REJECTION_REASONS", "UNREADABLE_FILE", "InputSplit", "UnreadableInput", "build_objective",
@@ -25,6 +25,7 @@ def files_access() -> BeamFiles:
     return BeamFiles()
 
 
-def build_objective(name: str, config: Any, vocab: Vocab):
-    """The v2 objective (``packer()``, ``corrupt(rows, seed=, copy=)``, ``measure``, ``full_row_length``)."""
+def build_objective(name: Any, config: Any, vocab: Vocab):
+    """The v2 objective (``packer()``, ``corrupt(rows, seed=, copy=)``, ``measure``, ``full_row_length``) of a
+    name or of the ``ObjectiveSpec`` carried in the job."""
     return make_objective(name, config, vocab)

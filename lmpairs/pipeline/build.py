@@ -22,6 +22,7 @@ import apache_beam as beam
 from apache_beam.runners.runner import PipelineState
 
 from lmpairs.config import BuildConfig
+from lmpairs.objectives import get_spec
 from lmpairs.pipeline.api import files_access
 from lmpairs.pipeline.commit import NOTHING, CommitBuild, read_output_manifest, tmp_root
 from lmpairs.pipeline.counters import log_warnings, report_metrics
@@ -54,8 +55,8 @@ _TOKENIZERS: dict[str, Tokenizer] = {}
 
 def manifest_base(config: BuildConfig, tokenizer: Tokenizer, splits: list[Any]) -> dict[str, Any]:
     """The manifest fields every objective shares; ``inputs`` is the split list, in split order."""
-    settings = {k: v for k, v in config.to_dict().items() if k not in (*RUN_ONLY_FIELDS, *config.objectives)
-                and not isinstance(v, dict)}
+    settings = {k: list(v) if k == "objectives" else v for k, v in config.to_dict().items()
+                if k not in RUN_ONLY_FIELDS and (k == "objectives" or not isinstance(v, dict))}
     return {"configs": {name: config.objective_config(name).to_dict() for name in config.objectives},
             "seed": config.seed, "tokenizer": tokenizer.describe(), "lmpairs_version": __version__,
             "build": settings, "inputs": [dict(split.describe(), index=i) for i, split in enumerate(splits)]}
@@ -69,6 +70,7 @@ def build_key(config: BuildConfig, base: dict[str, Any]) -> str:
 
 def split_job(config: BuildConfig, tokenizer: Tokenizer) -> SplitJob:
     return SplitJob(objectives=tuple((n, config.objective_config(n)) for n in config.objectives),
+                    specs=tuple(get_spec(n) for n in config.objectives),
                     vocab=tokenizer.vocab, seed=config.seed, validation_fraction=config.validation_fraction,
                     documents=config.documents, text_field=config.text_field,
                     max_document_bytes=config.max_document_bytes, tmp_root=tmp_root(config.output),
@@ -227,7 +229,7 @@ def execute(config: BuildConfig, plan: Plan, options, key: str) -> dict[str, Man
         raise nothing_survived(report["documents"], report["files_rejected"])
     manifests = read_manifests(config)
     log_warnings(manifests)
-    tokens = manifests[config.objectives[0]].counters["tokens"]
+    tokens = manifests[next(iter(config.objectives))].counters["tokens"]
     logger.info("finished %s in %.1f s: %d tokens, %.0f tokens/s (%d input splits on %s)", ",".join(config.objectives),
                 seconds, tokens, tokens / max(seconds, 1e-9), len(plan.splits),
                 f"{len(monitor.workers)} worker processes" if monitor.workers else "workers not observed")

@@ -16,11 +16,11 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from lmpairs.config import BuildConfig
+from lmpairs.objectives import get_spec, make_objective
 from lmpairs.pipeline.api import files_access, plan_splits
 from lmpairs.pipeline.errors import BuildError
 from lmpairs.pipeline.paths import is_remote
 from lmpairs.tokenizer import Tokenizer
-from lmpairs.transforms import make_objective
 from lmpairs.vocab import Vocab
 
 logger = logging.getLogger(__name__)
@@ -54,6 +54,14 @@ def load_tokenizer(path: str) -> tuple[Tokenizer, bytes]:
     except OSError as err:
         raise BuildError(f"--tokenizer {path}: cannot read it ({err}); check the path and your access.") from err
     return Tokenizer.from_bytes(data, name=path), data
+
+
+def named_specials(config: BuildConfig) -> list[str]:
+    """The extra named specials the chosen objectives declare, in objective order (ids follow it)."""
+    names: list[str] = []
+    for name in config.objectives:
+        names += [p for p in get_spec(name).named_specials if p not in names]
+    return names
 
 
 def check_objectives(config: BuildConfig, vocab: Vocab) -> None:
@@ -93,6 +101,7 @@ def plan_inputs(config: BuildConfig, *, dry_run: bool) -> tuple[list[Any], list[
 def preflight(config: BuildConfig, *, dry_run: bool) -> Plan:
     """Run every check in order; raise TokenizerError, ConfigError or BuildError naming the fix."""
     tokenizer, model_bytes = load_tokenizer(config.tokenizer)
+    tokenizer.add_named_specials(named_specials(config))
     check_objectives(config, tokenizer.vocab)
     splits, rejected = plan_inputs(config, dry_run=dry_run)
     plan = Plan(tokenizer=tokenizer, model_bytes=model_bytes, splits=splits, rejected=rejected)

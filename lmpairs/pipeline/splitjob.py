@@ -61,6 +61,9 @@ class SplitJob:
     shard_mb: float | None
     corrupt_rows: int = CORRUPT_ROWS
     encode_characters: int = ENCODE_CHARACTERS
+    specs: tuple[Any, ...] = ()
+    """Each objective's ``ObjectiveSpec`` (same order): a worker builds from the spec that travels in
+    the pickled job, so an objective registered at run time needs no registry lookup there."""
 
     @property
     def sides(self) -> tuple[str, ...]:
@@ -105,8 +108,10 @@ def encode(tokenizer: Tokenizer, texts: list[str]) -> list[tuple[np.ndarray, np.
     return out
 
 
-def tokenize_records(tokenizer: Tokenizer, records: list, counts: Counter) -> tuple[list[str], DocumentBatch]:
-    """Records -> (string keys, DocumentBatch) of the documents with tokens; every other record is counted."""
+def tokenize_records(tokenizer: Tokenizer, records: list, counts: Counter,
+                     texts: list[str] | None = None) -> tuple[list[str], DocumentBatch]:
+    """Records -> (string keys, DocumentBatch) of the documents with tokens; every other record is counted.
+    ``texts``, when given, receives the kept documents' texts (for objectives that read text)."""
     counts["documents_read"] += len(records)
     readable = []
     for record in records:
@@ -123,6 +128,8 @@ def tokenize_records(tokenizer: Tokenizer, records: list, counts: Counter) -> tu
             counts[REJECTED_PREFIX + NO_TOKENS] += 1
         else:
             keys.append(record.key)
+            if texts is not None:
+                texts.append(record.text)
             ids.append(result[0])
             ends.append(result[1])
     docs = DocumentBatch(np.array([document_key(k) for k in keys], dtype=np.uint64),
@@ -157,11 +164,17 @@ class ObjectiveStream:
         self.name, self.side, self.writer = name, side, writer
         self._objective, self._seed, self._corrupt_rows = objective, seed, corrupt_rows
         self._packer = objective.packer()
+        self.needs_text = bool(objective.spec.needs_text)
         self._waiting: list[RowBatch] = []
         self._num_waiting = 0
         self.counts: Counter = Counter()
 
-    def add(self, docs: DocumentBatch) -> None:
+    def add(self, docs: DocumentBatch, texts: list[str] | None = None, encode=None) -> None:
+        """Pack ``docs``; an objective that reads text first rewrites them (``prepare``) from ``texts``."""
+        if texts is not None:
+            docs, measured = self._objective.prepare(docs, texts, encode, seed=self._seed)
+            for name, value in measured.items():
+                self.counts[MEASURED_PREFIX + name] += int(value)
         self._queue(self._packer.add(docs))
         if self._num_waiting >= self._corrupt_rows:
             self._corrupt_waiting()
@@ -211,8 +224,8 @@ def split_result(index: int, split, counts: Counter, objectives: dict, rejected:
 def make_streams(index: int, job: SplitJob) -> list[ObjectiveStream]:
     """One stream per (objective, side) of split ``index``, each with its own packer and shard writer."""
     streams = []
-    for name, config in job.objectives:
-        objective = build_objective(name, config, job.vocab)
+    for i, (name, config) in enumerate(job.objectives):
+        objective = build_objective(job.specs[i] if job.specs else name, config, job.vocab)
         for side in job.sides:
             writer = ShardWriter(name, f"{job.tmp_root}/{name}", side, index, row_group_mb=job.row_group_mb,
                                  shard_mb=job.shard_mb)
@@ -223,14 +236,24 @@ def make_streams(index: int, job: SplitJob) -> list[ObjectiveStream]:
 def feed_streams(records: Iterable, streams: list[ObjectiveStream], job: SplitJob, tokenizer: Tokenizer,
                  counts: Counter, progress: Callable[[Counter], None] | None) -> None:
     """Tokenize ``records`` batch by batch and hand each side's documents to its streams, in order."""
+    wants_text = any(stream.needs_text for stream in streams)
+
+    def encode_ids(texts: list[str]) -> list[np.ndarray]:
+        return [np.zeros(0, np.int32) if r is None else r[0] for r in encode(tokenizer, texts)]
+
     for batch in record_batches(records, job.encode_characters):
-        keys, docs = tokenize_records(tokenizer, batch, counts)
+        texts: list[str] | None = [] if wants_text else None
+        keys, docs = tokenize_records(tokenizer, batch, counts, texts)
         validation = np.array([is_validation(k, job.validation_fraction) for k in keys], dtype=bool)
         by_side = {TRAIN: np.flatnonzero(~validation), VALIDATION: np.flatnonzero(validation)}
         for stream in streams:
             chosen = by_side[stream.side]
             if chosen.shape[0]:
-                stream.add(docs if chosen.shape[0] == docs.num_documents else take_documents(docs, chosen))
+                side_docs = docs if chosen.shape[0] == docs.num_documents else take_documents(docs, chosen)
+                if stream.needs_text:
+                    stream.add(side_docs, [texts[i] for i in chosen], encode_ids)
+                else:
+                    stream.add(side_docs)
         if progress is not None:
             progress(counts)
 

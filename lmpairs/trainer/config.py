@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lmpairs.config import ConfigError
+from lmpairs.transforms.spec import FAMILIES
 
 
 def _opt(default: Any, help: str, **extra: Any) -> Any:
@@ -41,6 +42,9 @@ class TrainConfig:
         "and blocks attention at document boundaries (the model builds the mask from position_ids); 'varlen' does "
         "it over the loader's cu_seqlens (flash_attn when installed), 'block_mask' with the loader's (B, 1, L, L) "
         "mask", choices=("packed", "separate", "varlen", "block_mask"))
+    batch_format: str | None = _opt(None, "the model-side layout the rows are read in: decoder, encoder, "
+                                          "encoder-decoder or prefix-decoder (default: the objective's own; e.g. "
+                                          "encoder-decoder for prefix_lm rows)", metavar="FORMAT")
     data: tuple[str, ...] = _opt((), "a mixture source PATH[:WEIGHT] instead of OUT/OBJECTIVE; repeat --data once per "
                                      "source (lmpairs.loader.PairMixture)", metavar="PATH:WEIGHT")
     mixture_mode: str = _opt("proportion", "--data weights: 'proportion' (shares of an epoch; small sources repeat) "
@@ -84,6 +88,8 @@ class TrainConfig:
             choices = fields_by_name()[name].metadata["choices"]
             if getattr(self, name) not in choices:
                 raise ConfigError(f"train.{name}={getattr(self, name)!r}: choose from {', '.join(choices)}.")
+        if self.batch_format is not None and self.batch_format not in FAMILIES:
+            raise ConfigError(f"train.batch_format={self.batch_format!r}: choose from {', '.join(FAMILIES)}.")
         if (self.resume or self.checkpoint_every) and not self.checkpoint:
             raise ConfigError("train: --resume and --checkpoint-every need --checkpoint FILE (where the state lives).")
 

@@ -1,7 +1,7 @@
 """The reference trainer: stream an lmpairs objective through ``PairStream`` into a tiny model.
 
 It shows how the pieces fit, not how to train at scale: the manifest picks the model
-(:data:`~lmpairs.trainer.models.MODELS`) and the loss (``loss_for``); each step sums the losses of
+(:data:`~lmpairs.trainer.models.MODELS`) and the loss (its batch format's); each step sums the losses of
 ``grad_accum`` micro-batches and divides by the global number of target tokens
 (:mod:`~lmpairs.trainer.step`); AdamW with warm-up and cosine decay (a pure function of the step);
 bf16 autocast on CUDA only. Checkpoints hold the loader's state, so a resumed run sees exactly
@@ -25,8 +25,8 @@ from torch import nn
 
 from lmpairs.config import ConfigError
 from lmpairs.errors import UserError
-from lmpairs.loader import PairStream, loss_for
-from lmpairs.loader.losses import TARGET_KEYS
+from lmpairs.loader import PairStream
+from lmpairs.loader.formats import format_for
 from lmpairs.loader.mixture import PairMixture, parse_source
 from lmpairs.schemas import ManifestError, read_manifest
 from lmpairs.trainer import checkpoint as ckpt
@@ -100,14 +100,14 @@ def open_mixture(objective_dir: str | None, config: TrainConfig) -> PairMixture:
                           "--max-tokens; pass one or the other.")
     sources = [parse_source(text) for text in config.data]
     objective = read_manifest(sources[0][0]).objective
-    if config.document_masking != "packed" and objective != "clm":
+    if config.document_masking != "packed" and not format_for(objective, config.batch_format).document_attention:
         raise ConfigError(f"{sources[0][0]}: --document-masking {config.document_masking} applies to CLM rows, but "
                           f"this mixture holds {objective}; leave --document-masking at 'packed'.")
     return PairMixture(sources, config.side, batch_size=config.batch_size, mode=config.mixture_mode,
                        num_examples=config.mixture_examples, per_source=config.mixture_batches == "per_source",
                        shuffle=True, shuffle_seed=config.seed, shuffle_buffer=config.shuffle_buffer,
                        return_keys=config.record_keys, expected_tokenizer=config.expected_tokenizer,
-                       **DOCUMENT_OPTIONS[config.document_masking])
+                       batch_format=config.batch_format, **DOCUMENT_OPTIONS[config.document_masking])
 
 
 def open_stream(objective_dir: str | None, config: TrainConfig) -> PairStream | PairMixture:
@@ -118,14 +118,14 @@ def open_stream(objective_dir: str | None, config: TrainConfig) -> PairStream | 
                           "mixture source.")
     if config.document_masking != "packed":
         objective = read_manifest(objective_dir).objective
-        if objective != "clm":
+        if not format_for(objective, config.batch_format).document_attention:
             raise ConfigError(f"{objective_dir}: --document-masking {config.document_masking} applies to CLM rows "
                               f"(they record document boundaries), but this directory holds {objective}; leave "
                               "--document-masking at 'packed'.")
     return PairStream(objective_dir, config.side, batch_size=config.batch_size, max_tokens=config.max_tokens,
                       shuffle=True, shuffle_seed=config.seed, shuffle_buffer=config.shuffle_buffer,
                       **DOCUMENT_OPTIONS[config.document_masking], return_keys=config.record_keys,
-                      expected_tokenizer=config.expected_tokenizer)
+                      expected_tokenizer=config.expected_tokenizer, batch_format=config.batch_format)
 
 
 def model_config_for(stream: PairStream, config: TrainConfig) -> ModelConfig:
@@ -168,7 +168,8 @@ class Trainer:
         self.stream = open_stream(objective_dir, config)
         self.objective = self.stream.objective
         self.model_config = model_config_for(self.stream, config)
-        self.model = build_model(self.objective, self.model_config).to(self.device)
+        self.format = self.stream.format
+        self.model = build_model(self.objective, self.model_config, batch_format=self.format.name).to(self.device)
         if distributed():  # same initial weights everywhere, but each rank its own dropout masks
             torch.manual_seed(config.seed + dist.get_rank())
         self.optimizer = make_optimizer(self.model, config)
@@ -177,7 +178,7 @@ class Trainer:
             num_workers=config.num_workers, pin_memory=cuda, persistent_workers=config.num_workers > 0,
             generator=torch.Generator().manual_seed(config.seed))  # keeps the global RNG for dropout only
         self.autocast = partial(torch.autocast, "cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext
-        self.loss_fn, self.target_key = loss_for(self.objective), TARGET_KEYS[self.objective]
+        self.loss_fn, self.target_key = self.format.loss, self.format.target_key
         self.step = self.restore() if config.resume else 0
         self.ddp = (nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device] if cuda else None)
                     if distributed() else self.model)

@@ -101,6 +101,13 @@ def document_mask(position_ids: torch.Tensor) -> torch.Tensor:
     return (same & causal)[:, None]
 
 
+def prefix_mask(prefix_lengths: torch.Tensor, length: int) -> torch.Tensor:
+    """``(B, 1, L, L)`` bool: query ``q`` sees key ``k`` when ``k <= q`` or ``k`` lies in the row's prefix."""
+    keys = torch.arange(length, device=prefix_lengths.device)
+    causal = keys[None, :] <= keys[:, None]
+    return (causal[None] | (keys[None, None, :] < prefix_lengths[:, None, None]))[:, None]
+
+
 class Attention(nn.Module):
     """Multi-head attention over ``memory`` (cross) or ``x`` itself (self)."""
 
@@ -197,7 +204,8 @@ class TinyLM(nn.Module):
 
 
 class DecoderOnly(TinyLM):
-    """Causal LM (GPT-style) for CLM batches: ``input_ids`` [, ``position_ids``] -> next-token logits."""
+    """Causal LM (GPT-style) for CLM batches: ``input_ids`` [, ``position_ids``] -> next-token logits;
+    with ``prefix_lengths`` (prefix-LM batches) the prefix attends bidirectionally."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
@@ -207,6 +215,8 @@ class DecoderOnly(TinyLM):
     def forward(self, batch: Batch) -> torch.Tensor:
         positions = batch.get("position_ids")
         mask, varlen = batch_block_mask(batch), varlen_layout(batch)  # the loader's per-document inputs
+        if "prefix_lengths" in batch:  # prefix-LM: the prefix sees itself both ways, the rest causally
+            mask = prefix_mask(batch["prefix_lengths"], batch["input_ids"].shape[1])
         if self.config.block_documents and mask is None and varlen is None:
             if positions is None:
                 raise ValueError("block_documents=True needs position_ids in the batch: build the PairStream "
@@ -248,16 +258,17 @@ class EncoderDecoder(TinyLM):
 
 
 FAMILY_MODELS: dict[str, type[TinyLM]] = {"decoder": DecoderOnly, "encoder": EncoderOnly,
-                                          "encoder-decoder": EncoderDecoder}
+                                          "encoder-decoder": EncoderDecoder, "prefix-decoder": DecoderOnly}
 """Model family -> model class; a new family is one class and one line here, a new objective nothing."""
 MODELS: SpecTable = SpecTable(lambda spec: FAMILY_MODELS[spec.family])
 """Objective name -> model class, by the objective's declared family."""
 
 
-def build_model(objective: str, config: ModelConfig) -> TinyLM:
-    """The reference model for ``objective``'s family, initialized from torch's current RNG state."""
+def build_model(objective: str, config: ModelConfig, *, batch_format: str | None = None) -> TinyLM:
+    """The reference model for ``objective``'s family (or ``batch_format``), initialized from torch's
+    current RNG state."""
     try:
-        cls = FAMILY_MODELS[get_spec(objective).family]
+        cls = FAMILY_MODELS[batch_format or get_spec(objective).family]
     except ValueError as err:
         raise ValueError(f"no reference model for objective {objective!r}: {err}") from None
     return cls(config)

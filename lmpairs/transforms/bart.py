@@ -12,14 +12,16 @@ clean row. Stored columns: ``input_ids``, ``labels`` (the clean row), ``doc_leng
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from lmpairs.config import BartConfig
+from lmpairs.config_base import FRACTION, MAX_SEQ_LEN, Config, seq_len_setting
+from lmpairs.fields import Limits, setting
 from lmpairs.transforms import bart_noise as noise
 from lmpairs.transforms.bart_packing import BartPacker, group_sentences, sentence_lengths, sentence_pieces
 from lmpairs.transforms.batch import ExampleBatch, Ragged, RowBatch
-from lmpairs.transforms.objective import Objective, check_ids
+from lmpairs.transforms.objective import Objective, check_ids, declare
 from lmpairs.transforms.rowops import lengths_of, offsets_of, positions_in_rows, row_of
 from lmpairs.transforms.seeding import chain, words_at
 
@@ -86,8 +88,32 @@ def shared_counts(a: Ragged, b: Ragged) -> int:
     return int(np.minimum(in_a, in_b).sum())
 
 
+@dataclass(frozen=True, kw_only=True)
+class BartConfig(Config):
+    """BART denoising; defaults are BART-large's (fairseq ``denoising`` task)."""
+
+    owner: ClassVar[str] = "bart"
+    seq_len: int = seq_len_setting(512, 4, "tokens per row (source and target), including the frame tokens")
+    mask_ratio: float = setting(0.3, "share of tokens (or words) masked by span infilling", limits=FRACTION)
+    random_ratio: float = setting(0.1, "share of masked and inserted tokens given a random id instead of the "
+                                       "mask id", limits=FRACTION)
+    poisson_lambda: float = setting(3.5, "mean span length (Poisson) of text infilling", limits=Limits(
+        0.0, float(MAX_SEQ_LEN), low_open=True))
+    mask_whole_words: bool = setting(True, "infill whole words (spans start at word starts)")
+    token_mask_ratio: float = setting(0.0, "share of single tokens masked (no spans)", limits=FRACTION)
+    token_delete_ratio: float = setting(0.0, "share of tokens deleted", limits=FRACTION)
+    insert_ratio: float = setting(0.0, "mask tokens inserted, as a share of the row", limits=FRACTION)
+    permute_sentence_ratio: float = setting(1.0, "share of sentences shuffled", limits=FRACTION)
+    rotate_ratio: float = setting(0.0, "probability of rotating the row to start at a random token",
+                                  limits=FRACTION)
+
+
+@declare(name="bart", objective_id=4, config=BartConfig,
+         columns=("input_ids", "labels", "doc_lengths", "sentence_ends"), family="encoder-decoder",
+         decoder_start="eos", view="denoising", needs_sentence_ends=True,
+         rates=(("removed / body tokens", "removed", "body_tokens", "mask_ratio"),
+                ("added / masks", "added", "masks", "random_ratio")))
 class BartObjective(Objective):
-    name = "bart"
     config: BartConfig
 
     @property

@@ -7,15 +7,42 @@ document boundaries.
 """
 from __future__ import annotations
 
-from lmpairs.config import ClmConfig
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from lmpairs.config_base import FINAL_ROW, Config, seq_len_setting
+from lmpairs.fields import setting
 from lmpairs.transforms.batch import ExampleBatch, RowBatch
 from lmpairs.transforms.bestfit import BestFitPacker
-from lmpairs.transforms.objective import Objective
+from lmpairs.transforms.objective import Objective, declare
 from lmpairs.transforms.packing import ConcatPacker
 
 
+@dataclass(frozen=True, kw_only=True)
+class ClmConfig(Config):
+    """Causal LM: documents framed ``[bos] ids [eos]``, packed into rows of ``seq_len + 1`` tokens."""
+
+    owner: ClassVar[str] = "clm"
+    seq_len: int = seq_len_setting(1024, 2, "tokens of model input per row (a row stores seq_len + 1 tokens)")
+    add_bos: bool = setting(True, "start each document with the tokenizer's bos id")
+    add_eos: bool = setting(True, "end each document with the tokenizer's eos id")
+    final_row: Literal["pad", "drop"] = setting("pad", FINAL_ROW)
+    packing: Literal["concat", "best_fit"] = setting(
+        "concat", "how documents fill rows: 'concat' cuts the document stream at row ends; 'best_fit' puts "
+        "whole documents into rows by best-fit decreasing within each input split (rows padded, counted)")
+    long_documents: Literal["fragment", "truncate"] = setting(
+        "fragment", "best_fit only: a document longer than a row is cut into full rows plus a packed rest "
+        "('fragment') or cut to one row ('truncate', the rest dropped and counted)")
+
+    @property
+    def row_length(self) -> int:
+        """Tokens per stored row: seq_len inputs plus one more for the last next-token target."""
+        return self.seq_len + 1
+
+
+@declare(name="clm", objective_id=1, config=ClmConfig, columns=("input_ids", "doc_lengths"), family="decoder",
+         view="next-token", randomized=False)
 class ClmObjective(Objective):
-    name = "clm"
     config: ClmConfig
 
     @property

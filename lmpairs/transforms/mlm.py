@@ -25,17 +25,19 @@ candidate positions (those whose hash falls under a per-row bound that holds the
 """
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import numpy as np
 
-from lmpairs.config import MlmConfig
-from lmpairs.objectives import IGNORE_INDEX
+from lmpairs.config_base import FINAL_ROW, FRACTION, Config, check, seq_len_setting
+from lmpairs.fields import Limits, setting
 from lmpairs.transforms.batch import ExampleBatch, Ragged, RowBatch
-from lmpairs.transforms.objective import Objective, check_ids
+from lmpairs.transforms.objective import Objective, check_ids, declare
 from lmpairs.transforms.packing import ConcatPacker
 from lmpairs.transforms.rowops import smallest_k_grid, to_grid
 from lmpairs.transforms.seeding import threshold, uniform_ints, word_grid, words_at
+from lmpairs.transforms.spec import IGNORE_INDEX
 from lmpairs.vocab import Vocab
 
 SELECT, ACTION, RANDOM = 0, 1, 2
@@ -198,8 +200,38 @@ def one_segment(lengths: np.ndarray) -> Ragged:
     return Ragged(lengths.astype(np.int32), np.arange(lengths.shape[0] + 1, dtype=np.int64))
 
 
+@dataclass(frozen=True, kw_only=True)
+class MlmConfig(Config):
+    """Masked LM (BERT/RoBERTa): select ``mask_prob`` of maskable tokens, then 80/10/10."""
+
+    owner: ClassVar[str] = "mlm"
+    seq_len: int = seq_len_setting(512, 4, "tokens per row, including the frame tokens")
+    mask_prob: float = setting(0.15, "share of maskable tokens selected for prediction",
+                               limits=Limits(0.0, 1.0, low_open=True))
+    selection: Literal["exact", "bernoulli"] = setting(
+        "exact", "'exact' selects round(mask_prob * n) tokens per row (BERT); 'bernoulli' each token "
+        "independently (HF's collator)")
+    mask_fraction: float = setting(0.8, "share of selected tokens replaced by the mask id", limits=FRACTION)
+    random_fraction: float = setting(0.1, "share of selected tokens replaced by a random id; the rest stay "
+                                          "(mask_fraction + random_fraction <= 1)", limits=FRACTION)
+    whole_word: bool = setting(False, "select whole words (all pieces of a word together)")
+    copies: int = setting(1, "differently masked copies of each row (RoBERTa-style static duplication)",
+                          limits=Limits(1, 100))
+    final_row: Literal["pad", "drop"] = setting("pad", FINAL_ROW)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(self.mask_fraction + self.random_fraction <= 1.0 + 1e-9,
+               f"mlm.mask_fraction + mlm.random_fraction = {self.mask_fraction + self.random_fraction}: "
+               "must be <= 1 (the rest stay unchanged); lower one of them.")
+
+
+@declare(name="mlm", objective_id=2, config=MlmConfig, columns=("input_ids", "labels"), family="encoder", view="masked",
+         rates=(("selected / maskable", "selected", "maskable", "mask_prob"),
+                ("[MASK] / selected", "masked", "selected", "mask_fraction"),
+                ("random / selected", "random", "selected", "random_fraction"),
+                ("kept / selected", "kept", "selected", None)))
 class MlmObjective(Objective):
-    name = "mlm"
     config: MlmConfig
 
     @property

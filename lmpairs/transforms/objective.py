@@ -17,13 +17,14 @@ of :mod:`lmpairs.transforms.seeding`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from lmpairs.objectives import ObjectiveSpec, get_spec
 from lmpairs.transforms.batch import DocumentBatch, ExampleBatch, Ragged, RowBatch
 from lmpairs.transforms.seeding import copy_keys, stream_keys, stream_keys_many
+from lmpairs.transforms.spec import ObjectiveSpec
 from lmpairs.vocab import Vocab
 
 
@@ -39,11 +40,12 @@ class Objective(ABC):
     """One pretraining objective over a fixed config and vocabulary (see the module docstring)."""
 
     name: ClassVar[str]
+    spec: ClassVar[ObjectiveSpec]
+    """The declaration, set by :func:`declare` (or by ``register`` for a spec made apart)."""
 
     def __init__(self, config: Any, vocab: Vocab) -> None:
         self.config = config
         self.vocab = vocab
-        self.spec: ObjectiveSpec = get_spec(self.name)
 
     @property
     def objective_id(self) -> int:
@@ -96,6 +98,18 @@ class Objective(ABC):
     def examples(self, rows: RowBatch, *, seed: int) -> list[ExampleBatch]:
         """Every static copy of ``rows`` (``num_copies`` batches)."""
         return [self.corrupt(rows, seed=seed, copy=c) for c in range(self.num_copies)]
+
+
+def declare(**fields: Any) -> Callable[[type[Objective]], type[Objective]]:
+    """Class decorator: the objective's :class:`ObjectiveSpec` (``transform`` = the class), kept on
+    the class as ``spec``, so the class never looks itself up by name in a registry."""
+
+    def wrap(cls: type[Objective]) -> type[Objective]:
+        cls.spec = ObjectiveSpec(transform=cls, **fields)
+        cls.name = cls.spec.name
+        return cls
+
+    return wrap
 
 
 def _empty() -> Ragged:

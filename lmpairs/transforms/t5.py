@@ -18,11 +18,15 @@ among the ``items - 1`` gaps), here the gaps with the smallest hash words of str
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 
-from lmpairs.config import ConfigError, T5Config
+from lmpairs.config_base import MAX_SEQ_LEN, SPAN_LENGTH, Config, ConfigError, check, seq_len_setting
+from lmpairs.fields import Limits, setting
 from lmpairs.transforms.batch import ExampleBatch, Ragged, RowBatch
-from lmpairs.transforms.objective import Objective, check_ids
+from lmpairs.transforms.objective import Objective, check_ids, declare
 from lmpairs.transforms.packing import ConcatPacker
 from lmpairs.transforms.rowops import (
     lengths_of,
@@ -30,116 +34,13 @@ from lmpairs.transforms.rowops import (
     positions_in_rows,
     row_of,
     segment_cumsum,
-    smallest_k_grid,
     to_grid,
 )
-from lmpairs.transforms.seeding import word_grid
+from lmpairs.transforms.spans import noise_counts, noise_masks, runs_to_sentinels
 from lmpairs.vocab import Vocab
 
 NOISE, NONNOISE = 0, 1
 """Hash streams of T5 (the noise partition is drawn first, as in T5)."""
-
-
-def noise_counts(length, *, noise_density: float, mean_noise_span_length: float):
-    """``(num_noise_tokens, num_noise_spans)`` T5 draws for rows of ``length`` (int or int array).
-
-    Rows shorter than 2 count as 2 (T5's ``tf.maximum(length, 2)``) and are then cut, so a
-    one-token row has no noise. Rounding is half-to-even in float64, as T5's ``random_spans_helper``
-    (``T5Config``). Spans are capped at the non-noise count (only reachable with density >= 0.5 and
-    a mean near 1), where T5 itself fails on a partition into empty parts.
-    """
-    scalar = np.ndim(length) == 0
-    padded = np.maximum(np.asarray(length, dtype=np.int64), 2)
-    num_noise = np.minimum(np.maximum(np.rint(padded * noise_density).astype(np.int64), 1), padded - 1)
-    num_spans = np.maximum(1, np.rint(num_noise / mean_noise_span_length).astype(np.int64))
-    num_spans = np.minimum(num_spans, padded - num_noise)
-    return (int(num_noise), int(num_spans)) if scalar else (num_noise, num_spans)
-
-
-def random_partitions(items: np.ndarray, parts: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Flat part lengths: row ``i``'s ``items[i]`` split uniformly into ``parts[i]`` non-empty parts.
-
-    The cut points are the ``parts - 1`` gaps (of ``items - 1``) with the smallest hash words,
-    drawn on a ``(rows, most gaps)`` grid.
-    """
-    num_rows = items.shape[0]
-    gaps = np.maximum(items - 1, 0)
-    width = int(gaps.max()) if num_rows else 0
-    part_offsets = offsets_of(parts)
-    ends = np.empty(part_offsets[-1], dtype=np.int64)
-    ends[part_offsets[1:] - 1] = items  # the last part ends at the row's end
-    if width:
-        eligible = np.arange(width)[None, :] < gaps[:, None]
-        cuts = smallest_k_grid(word_grid(keys, width, scratch=True), eligible, gaps, parts - 1)
-        cut_rows = cuts // width
-        rank = np.arange(cuts.shape[0]) - np.searchsorted(cut_rows, cut_rows, side="left")
-        ends[part_offsets[cut_rows] + rank] = cuts - cut_rows * width + 1
-    lengths = ends.copy()
-    lengths[1:] -= ends[:-1]
-    lengths[part_offsets[:-1][parts > 0]] = ends[part_offsets[:-1][parts > 0]]
-    return lengths
-
-
-def noise_masks(lengths: np.ndarray, noise_keys: np.ndarray, nonnoise_keys: np.ndarray, *, noise_density: float,
-                mean_noise_span_length: float) -> np.ndarray:
-    """T5's noise masks of rows of ``lengths`` as a ``(rows, longest)`` bool grid (False past a row's end):
-    non-noise and noise spans alternate, non-noise first."""
-    num_noise, num_spans = noise_counts(lengths, noise_density=noise_density,
-                                        mean_noise_span_length=mean_noise_span_length)
-    padded = np.maximum(lengths, 2)
-    noise = random_partitions(num_noise, num_spans, noise_keys)  # noise drawn first, as in T5
-    nonnoise = random_partitions(padded - num_noise, num_spans, nonnoise_keys)
-    interleaved = np.empty(2 * noise.shape[0], dtype=np.int64)
-    interleaved[0::2] = nonnoise
-    interleaved[1::2] = noise
-    is_noise = np.zeros(interleaved.shape[0], dtype=bool)
-    is_noise[1::2] = True
-    flat = np.repeat(is_noise, interleaved)  # rows of padded lengths, one after another
-    num_rows, width = lengths.shape[0], int(padded.max()) if lengths.size else 0
-    if (padded == width).all():
-        grid = flat.reshape(num_rows, width)
-    else:
-        grid = np.zeros((num_rows, width), dtype=bool)
-        grid[np.arange(width)[None, :] < padded[:, None]] = flat
-    real = int(lengths.max()) if lengths.size else 0
-    grid = grid[:, :real]
-    if (lengths < real).any():
-        grid = grid & (np.arange(real)[None, :] < lengths[:, None])
-    return grid
-
-
-def runs_to_sentinels(ids: np.ndarray, valid: np.ndarray | None, span_mask: np.ndarray, sentinels: np.ndarray,
-                      eos_id: int) -> Ragged:
-    """T5's ``noise_span_to_unique_sentinel`` per row of a grid: the j-th run of ``span_mask``
-    becomes sentinel j, the rest of the run vanishes, and EOS ends the row."""
-    num_rows, width = ids.shape
-    first = span_mask.copy()
-    first[:, 1:] &= ~span_mask[:, :-1]
-    at = np.flatnonzero(first)  # run starts, row by row
-    at_rows = at // max(width, 1)
-    span_index = np.arange(at.shape[0]) - np.searchsorted(at_rows, at_rows, side="left")
-    most = int(span_index.max()) + 1 if at.size else 0
-    if most > sentinels.shape[0]:
-        raise ValueError(f"t5: a row has {most} noise spans but only {sentinels.shape[0]} sentinel ids exist; "
-                         "lower the noise density or the row length (see validate_t5_config), or use a "
-                         "vocabulary with more <extra_id_N> pieces.")
-    keep = ~span_mask
-    keep |= first
-    if valid is not None:
-        keep &= valid
-    marked = ids.copy()
-    marked.reshape(-1)[at] = sentinels[span_index]
-    counts = np.count_nonzero(keep, axis=1)
-    out_width = int(counts.max()) + 1 if num_rows else 1
-    columns = np.arange(out_width)[None, :]
-    if (counts == out_width - 1).all():  # every row keeps as many: one reshape
-        out = np.empty((num_rows, out_width), dtype=np.int32)
-        out[:, :-1] = marked[keep].reshape(num_rows, out_width - 1)
-        out[:, -1] = eos_id
-        return Ragged(out.reshape(-1), np.arange(num_rows + 1, dtype=np.int64) * out_width)
-    out = np.full((num_rows, out_width), eos_id, dtype=np.int32)
-    out[columns < counts[:, None]] = marked[keep]
-    return Ragged(out[columns <= counts[:, None]], offsets_of(counts + 1))
 
 
 def validate_t5_config(config: T5Config, vocab: Vocab) -> None:
@@ -156,10 +57,80 @@ def validate_t5_config(config: T5Config, vocab: Vocab) -> None:
             f"--mean-noise-span-length, or use a tokenizer with at least {needed} <extra_id_N> pieces.")
 
 
+MAX_T5_RAW_LENGTH = 4 * MAX_SEQ_LEN
+"""The longest raw T5 row (before corruption); a high noise density with long spans needs many raw
+tokens per input token, and past this a single row no longer fits comfortably in memory."""
+
+
+def t5_lengths(inputs_length: int, noise_density: float, mean_noise_span_length: float) -> tuple[int, int]:
+    """T5's ``random_spans_helper``: the raw row length that corrupts to ``inputs_length`` inputs.
+
+    Returns ``(raw_length, targets_length)``; both sides include their EOS. For the defaults
+    (0.15, 3.0): 512 -> (568, 114) and 1024 -> (1137, 229), as in t5/data/preprocessors.py.
+    T5 steps the raw length up one token at a time; the corrupted length never decreases as the
+    raw length grows (each step adds 0, 1 or 2 tokens), so doubling then bisection finds the same
+    answer in O(log n) steps instead of O(n).
+    """
+
+    def lengths_for(tokens_length: int) -> tuple[int, int]:
+        num_noise_tokens = int(round(tokens_length * noise_density))
+        num_nonnoise_tokens = tokens_length - num_noise_tokens
+        num_noise_spans = int(round(num_noise_tokens / mean_noise_span_length))
+        return num_nonnoise_tokens + num_noise_spans + 1, num_noise_tokens + num_noise_spans + 1
+
+    # The longest raw length, at least inputs_length - 1, whose inputs fit: low fits (or is the start),
+    # high does not.
+    low, high = inputs_length - 1, max(inputs_length, 1)
+    while lengths_for(high)[0] <= inputs_length:
+        low, high = high, 2 * high
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if lengths_for(middle)[0] <= inputs_length else (low, middle)
+    tokens_length = low
+    targets_length = lengths_for(tokens_length)[1]
+    if noise_density == 0.5 and targets_length > inputs_length:  # T5's own tweak for density 0.5
+        tokens_length -= 1
+        targets_length -= 1
+    return tokens_length, targets_length
+
+
+@dataclass(frozen=True, kw_only=True)
+class T5Config(Config):
+    """T5 span corruption; ``seq_len`` is the encoder input length (512 reads 568 raw tokens)."""
+
+    owner: ClassVar[str] = "t5"
+    # Below ~10 tokens T5's length arithmetic itself breaks (a full row corrupts to seq_len + 1).
+    seq_len: int = seq_len_setting(512, 16, "encoder input length; raw rows are longer by the tokens the "
+                                            "spans remove (512 reads 568 raw tokens)")
+    noise_density: float = setting(0.15, "share of raw tokens that become noise (targets)",
+                                   limits=Limits(0.0, 1.0, low_open=True, high_open=True))
+    mean_noise_span_length: float = setting(3.0, "mean length of a noise span, in tokens", limits=SPAN_LENGTH)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        raw = self.raw_length
+        check(raw <= MAX_T5_RAW_LENGTH,
+               f"t5.seq_len={self.seq_len} with t5.noise_density={self.noise_density} and "
+               f"t5.mean_noise_span_length={self.mean_noise_span_length} needs raw rows of {raw:,} tokens, more "
+               f"than the {MAX_T5_RAW_LENGTH:,} allowed; lower --seq-len or t5.noise_density, or shorten "
+               "t5.mean_noise_span_length.")
+
+    @property
+    def raw_length(self) -> int:
+        return t5_lengths(self.seq_len, self.noise_density, self.mean_noise_span_length)[0]
+
+    @property
+    def targets_length(self) -> int:
+        return t5_lengths(self.seq_len, self.noise_density, self.mean_noise_span_length)[1]
+
+
+@declare(name="t5", objective_id=3, config=T5Config, columns=("input_ids", "labels"), family="encoder-decoder",
+         decoder_start="pad", view="sentinels",
+         rates=(("noise tokens / tokens", "noise_tokens", "tokens", "noise_density"),
+                ("noise tokens / span", "noise_tokens", "noise_spans", "mean_noise_span_length")))
 class T5Objective(Objective):
     """Span corruption over packed raw rows; stores ``input_ids`` and ``labels`` (the targets)."""
 
-    name = "t5"
     config: T5Config
 
     def __init__(self, config: T5Config, vocab: Vocab) -> None:

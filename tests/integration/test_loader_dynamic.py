@@ -8,8 +8,9 @@ from loader_fixtures import write_dataset
 
 from lmpairs.config import BartConfig, MlmConfig, T5Config
 from lmpairs.loader import PairStream
+from lmpairs.objectives import make_objective
 from lmpairs.tokenizer import Tokenizer
-from lmpairs.transforms import ExampleBatch, RowBatch, make_objective
+from lmpairs.transforms import ExampleBatch, RowBatch
 from lmpairs.transforms.batch import DocumentBatch, Ragged, concat_rows
 
 MODEL: Path  # the 1,000-piece default-layout model (tests/conftest.py), set by _hermetic_inputs

@@ -150,7 +150,7 @@ def test_a_state_of_another_mixture_is_refused(sources):
 def test_sources_with_other_tokenizer_or_objective_are_refused(sources):
     with pytest.raises(MixtureError, match="tokenizer sha256"):
         PairMixture([(sources["web"], 1), (sources["other_tokenizer"], 1)], batch_size=4, verify="size")
-    with pytest.raises(MixtureError, match="model family"):
+    with pytest.raises(MixtureError, match="batch format"):
         PairMixture([(sources["web"], 1), (sources["bart"], 1)], batch_size=4, verify="size")
     with pytest.raises(MixtureError, match="per_source=True"):
         PairMixture([(sources["t5"], 1), (sources["bart"], 1)], batch_size=4, verify="size")

@@ -102,7 +102,7 @@ def test_empty_split_and_damaged_row_counts(clm_dir):
 def test_options_that_cannot_work_are_refused(clm_dir):
     with pytest.raises(ValueError, match="pass batch_size"):
         PairStream(clm_dir)
-    with pytest.raises(ValueError, match="position_ids=True: only CLM"):
+    with pytest.raises(ValueError, match="position_ids / document_attention: only rows that record documents"):
         keys, columns = mlm_rows(8)
         PairStream(write_dataset(Path(clm_dir).parent / "mlm", "mlm", {"train": (keys, columns)}),
                    batch_size=2, position_ids=True)

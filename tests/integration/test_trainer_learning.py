@@ -13,8 +13,8 @@ import pytest
 from loader_fixtures import objective_examples, write_dataset
 
 from lmpairs.config import OBJECTIVE_CONFIGS
+from lmpairs.objectives import make_objective
 from lmpairs.trainer import train
-from lmpairs.transforms import make_objective
 
 SEQ_LEN = 32
 

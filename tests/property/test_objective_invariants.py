@@ -11,12 +11,15 @@ from hypothesis import strategies as st
 from vocabs import toy_vocab
 
 from lmpairs.config import BartConfig, ClmConfig, MlmConfig, T5Config
-from lmpairs.objectives import objective_names
-from lmpairs.transforms import make_objective
+from lmpairs.objectives import make_objective, objective_names
 from lmpairs.transforms.batch import concat_rows
+from lmpairs.transforms.fim import FimConfig
+from lmpairs.transforms.prefix_lm import PrefixLmConfig
 from lmpairs.transforms.testing import check_invariants, document_batch, examples_as_lists, rows_as_lists
+from lmpairs.transforms.ul2 import Ul2Config
 
-VOCAB = toy_vocab(500)
+VOCAB = toy_vocab(500).with_named({p: None for p in ("[NLU]", "[NLG]", "[S2S]", "<fim_prefix>", "<fim_middle>",
+                                                      "<fim_suffix>")})
 CONFIGS = {
     "clm": [ClmConfig(seq_len=24), ClmConfig(seq_len=7, add_bos=False, final_row="drop"),
             ClmConfig(seq_len=11, packing="best_fit"),
@@ -27,6 +30,9 @@ CONFIGS = {
     "bart": [BartConfig(seq_len=24), BartConfig(seq_len=12, rotate_ratio=0.5, insert_ratio=0.1,
                                                 token_delete_ratio=0.05, token_mask_ratio=0.1,
                                                 permute_sentence_ratio=0.5, mask_whole_words=False)],
+    "prefix_lm": [PrefixLmConfig(seq_len=20), PrefixLmConfig(seq_len=5, add_bos=False, final_row="drop")],
+    "ul2": [Ul2Config(seq_len=24), Ul2Config(seq_len=40, denoisers=("X:3:0.5", "S"), weights=(1.0, 3.0))],
+    "fim": [FimConfig(seq_len=16)],
 }
 
 

@@ -6,7 +6,8 @@ import pytest
 from vocabs import toy_vocab
 
 from lmpairs.config import BartConfig
-from lmpairs.transforms import ExampleBatch, Ragged, RowBatch, make_objective
+from lmpairs.objectives import make_objective
+from lmpairs.transforms import ExampleBatch, Ragged, RowBatch
 from lmpairs.transforms import bart_noise as noise
 from lmpairs.transforms.bart import BartObjective, group_sentences, sentence_pieces
 from lmpairs.transforms.bart_packing import BartPacker

@@ -15,7 +15,8 @@ import pytest
 from textgen import english_paragraphs
 
 from lmpairs.config import BartConfig
-from lmpairs.transforms import ExampleBatch, make_objective
+from lmpairs.objectives import make_objective
+from lmpairs.transforms import ExampleBatch
 from lmpairs.transforms.testing import rows_in_memory
 
 TOKENIZERS = ("trained_tokenizer", "llama_tokenizer")

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from vocabs import toy_vocab
 
 from lmpairs.config import ClmConfig
-from lmpairs.transforms import make_objective
+from lmpairs.objectives import make_objective
 from lmpairs.transforms.batch import concat_rows
 from lmpairs.transforms.bestfit import best_fit_decreasing
 from lmpairs.transforms.testing import check_invariants, document_batch, rows_as_lists

@@ -5,7 +5,7 @@ import numpy as np
 from vocabs import toy_vocab
 
 from lmpairs.config import ClmConfig
-from lmpairs.transforms import make_objective
+from lmpairs.objectives import make_objective
 from lmpairs.transforms.seeding import row_keys, stable_hash64
 from lmpairs.transforms.testing import check_invariants, document_batch, rows_as_lists, rows_in_memory
 

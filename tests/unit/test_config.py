@@ -105,7 +105,7 @@ def test_build_config_round_trips_through_dict():
     cfg = build(objectives="clm,t5", seed=7).with_seq_len(128)
     again = BuildConfig.from_dict(cfg.to_dict())
     assert again == cfg
-    assert again.objectives == ("clm", "t5")
+    assert tuple(again.objectives) == ("clm", "t5")
     assert again.t5.seq_len == again.clm.seq_len == 128
     assert isinstance(again.bart, BartConfig)
 
@@ -193,7 +193,10 @@ def test_every_field_has_help_text(cls):
     (lambda: build(row_group_mb=10**400), "build.row_group_mb=1000000000"),
     (lambda: build(shard_size_mb=0), "build.shard_size_mb=0: must be a finite number with 0 < X <= 1,048,576; "
                                      "pass e.g. --shard-size-mb 256.0."),
-    (lambda: build(clm={"seq_len": 8}), "build.clm={'seq_len': 8}: must be a ClmConfig."),
+    (lambda: build(objectives={"clm": T5Config()}), "build.clm=T5Config("),
+    (lambda: build(objectives="clm,gpt"), "build.objectives: unknown objective 'gpt'; choose from clm, mlm"),
+    (lambda: build(objectives="clm").with_objective("clm", seq=8), "clm has no field 'seq'; choose from seq_len"),
+    (lambda: build(objectives="clm").with_objective("t5", seq_len=8), "t5 is not among the chosen objectives"),
 ])
 def test_wrong_types_name_the_field_and_the_fix(make_bad, message):
     with pytest.raises(ConfigError) as err:

@@ -18,9 +18,9 @@ from lmpairs.embedded_corpus import corpus_documents
 from lmpairs.inspection import InspectError, InspectOptions, add_inspect_arguments, inspect_build, run_inspect
 from lmpairs.inspection.examples import _matched, frame_ends, render_bart, render_mlm, sentinel_spans
 from lmpairs.inspection.render import PieceRenderer, side_by_side
+from lmpairs.objectives import make_objective
 from lmpairs.schemas import Manifest, ShardInfo, rows_to_table, write_manifest
 from lmpairs.tokenizer import Tokenizer
-from lmpairs.transforms import make_objective
 from lmpairs.transforms.batch import DocumentBatch, Ragged
 
 SEQ_LEN = 32

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmpairs.loader.budget import token_batches
-from lmpairs.loader.collate import COLLATORS, CollateSpec, batch_tensors, document_positions, shift_right
+from lmpairs.loader.collate import CollateSpec, batch_tensors, document_positions, shift_right
+from lmpairs.loader.formats import COLLATORS
 from lmpairs.loader.ragged import Ragged, pad_rows
 
 PAD, EOS = 0, 3

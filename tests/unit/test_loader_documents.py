@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from lmpairs.loader.collate import (
-    COLLATORS,
     CollateSpec,
     batch_tensors,
     document_positions,
@@ -15,6 +14,7 @@ from lmpairs.loader.documents import (
     check_document_attention,
     document_inputs,
 )
+from lmpairs.loader.formats import COLLATORS
 from lmpairs.loader.ragged import Ragged
 from lmpairs.trainer.attention import varlen_attention, varlen_layout
 from lmpairs.trainer.models import DecoderOnly, ModelConfig

@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lmpairs.loader.losses import clm_loss, loss_for, mlm_loss, num_targets, seq2seq_loss
+from lmpairs.loader.formats import loss_for
+from lmpairs.loader.losses import clm_loss, mlm_loss, num_targets, seq2seq_loss
 
 VOCAB = 11
 

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from vocabs import toy_vocab
 
 from lmpairs.config import MlmConfig
-from lmpairs.objectives import IGNORE_INDEX
-from lmpairs.transforms import ExampleBatch, Ragged, RowBatch, make_objective
+from lmpairs.objectives import IGNORE_INDEX, make_objective
+from lmpairs.transforms import ExampleBatch, Ragged, RowBatch
 from lmpairs.transforms.mlm import ACTION, RANDOM, SELECT, exact_budgets, greedy_exact
 from lmpairs.transforms.seeding import stream_keys, threshold, uniform_ints, words_at
 from lmpairs.transforms.testing import check_invariants, document_batch, rows_as_lists, rows_in_memory

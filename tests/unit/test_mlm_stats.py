@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 from lmpairs.config import MlmConfig
-from lmpairs.objectives import IGNORE_INDEX
-from lmpairs.transforms import make_objective
+from lmpairs.objectives import IGNORE_INDEX, make_objective
 from lmpairs.transforms.batch import take_rows
 from lmpairs.transforms.mlm import exact_budgets
 from lmpairs.transforms.testing import rows_in_memory

@@ -12,10 +12,18 @@ from reverse_objective import SPEC
 from vocabs import toy_vocab
 
 from lmpairs.config import BartConfig, ClmConfig, MlmConfig, T5Config
-from lmpairs.objectives import FAMILIES, IGNORE_INDEX, ObjectiveSpec, get_spec, objective_names, register, unregister
+from lmpairs.objectives import (
+    FAMILIES,
+    IGNORE_INDEX,
+    ObjectiveSpec,
+    get_spec,
+    make_objective,
+    objective_names,
+    register,
+    unregister,
+)
 from lmpairs.schemas.rates import RATIOS, applied_rates
 from lmpairs.schemas.rows import batch_to_table, check_schema, list_columns, list_to_numpy, row_schema
-from lmpairs.transforms import make_objective
 from lmpairs.transforms.testing import check_invariants, rows_in_memory
 
 VOCAB = toy_vocab()
@@ -30,6 +38,9 @@ def reverse():
 
 def test_the_four_objectives_are_declared_once():
     assert objective_names()[:4] == ("clm", "mlm", "t5", "bart")
+    for name in ("clm", "mlm", "t5", "bart"):
+        unregister(name)  # built-in objectives stay
+    assert objective_names()[:4] == ("clm", "mlm", "t5", "bart")
     expected = {"clm": (1, ClmConfig, "decoder", ("input_ids", "doc_lengths")),
                 "mlm": (2, MlmConfig, "encoder", ("input_ids", "labels")),
                 "t5": (3, T5Config, "encoder-decoder", ("input_ids", "labels")),
@@ -41,7 +52,8 @@ def test_the_four_objectives_are_declared_once():
     assert get_spec("clm").target_key == "target_ids" and get_spec("mlm").target_key == "labels"
     assert get_spec("mlm").rate_names == ("selected_per_maskable", "masked_per_selected", "random_per_selected",
                                           "kept_per_selected")
-    assert IGNORE_INDEX == -100 and set(FAMILIES) == {"decoder", "encoder", "encoder-decoder"}
+    assert IGNORE_INDEX == -100 and set(FAMILIES) == {"decoder", "encoder", "encoder-decoder",
+                                                                 "prefix-decoder"}
 
 
 def test_register_rejects_taken_names_ids_and_bad_declarations():
@@ -64,8 +76,9 @@ def test_a_registered_objective_builds_writes_collates_and_inspects(reverse, tmp
     import pyarrow.parquet as pq
 
     from lmpairs.inspection.examples import RENDERERS, render_plain
-    from lmpairs.loader.collate import COLLATORS, CollateSpec, example_lengths, needed_columns
-    from lmpairs.loader.losses import TARGET_KEYS, loss_for, seq2seq_loss
+    from lmpairs.loader.collate import CollateSpec
+    from lmpairs.loader.formats import COLLATORS, TARGET_KEYS, example_lengths, loss_for, needed_columns
+    from lmpairs.loader.losses import seq2seq_loss
     from lmpairs.loader.ragged import Ragged as LoaderRagged
 
     rows = rows_in_memory(reverse, [("a", np.arange(105, 112), np.array([7])), ("b", np.arange(300, 302), [2])])
@@ -121,3 +134,26 @@ def test_plain_view_decodes_every_column(reverse, trained_tokenizer):
     lines = RENDERERS["test-reverse"]({n: c.row(0) for n, c in ex.columns.items()},
                                       PieceRenderer(trained_tokenizer), 100, 50)
     assert lines[0].startswith("  input_ids (") and "friend" in lines[1]
+
+
+NAME_BRANCH = r"[=!]=\s*[\"']{name}[\"']|[\"']{name}[\"']\s*[=!]=|\bin\s*[\(\[\{{][^)\]}}]*[\"']{name}[\"']"
+
+
+def test_no_code_outside_an_objective_module_branches_on_its_name():
+    """``== "clm"``, ``!= "t5"``, ``in ("bart", ...)``: the model side keys on the spec and its BatchFormat."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "lmpairs"
+    found = []
+    for name in objective_names():
+        pattern = re.compile(NAME_BRANCH.format(name=re.escape(name)))
+        home = get_spec(name).transform.__module__
+        for path in sorted(root.rglob("*.py")):
+            module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+            if module != home:
+                found += [f"{path.relative_to(root.parent)}:{i}: {line.strip()}"
+                          for i, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    assert found == []
+    assert re.search(NAME_BRANCH.format(name="clm"), 'if objective != "clm":')
+    assert re.search(NAME_BRANCH.format(name="t5"), 'if name in ("t5", "bart"):')

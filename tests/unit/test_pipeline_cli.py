@@ -25,7 +25,7 @@ def test_flags_map_onto_the_build_config_and_unknown_flags_go_to_beam():
                         "paragraph", "--set", "clm.final_row=drop", "--set", "t5.noise_density=0.2",
                         "--runner=DataflowRunner", "--project", "p")
     config = build_config(args)
-    assert config.inputs == ("a.txt", "b/*.jsonl") and config.objectives == ("clm", "t5")
+    assert config.inputs == ("a.txt", "b/*.jsonl") and tuple(config.objectives) == ("clm", "t5")
     assert config.clm.seq_len == config.t5.seq_len == 128
     assert config.bart == BartConfig()  # --seq-len sets the chosen objectives only
     assert config.shard_size_mb == 64 and config.documents == "paragraph"

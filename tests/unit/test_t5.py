@@ -9,9 +9,11 @@ import pytest
 from vocabs import toy_vocab
 
 from lmpairs.config import ConfigError, T5Config, t5_lengths
-from lmpairs.transforms import ExampleBatch, Ragged, RowBatch, make_objective
+from lmpairs.objectives import make_objective
+from lmpairs.transforms import ExampleBatch, Ragged, RowBatch
 from lmpairs.transforms.rowops import to_grid
-from lmpairs.transforms.t5 import noise_counts, random_partitions, runs_to_sentinels, validate_t5_config
+from lmpairs.transforms.spans import noise_counts, random_partitions, runs_to_sentinels
+from lmpairs.transforms.t5 import validate_t5_config
 from lmpairs.transforms.testing import check_invariants, rows_in_memory
 from lmpairs.vocab import Vocab
 

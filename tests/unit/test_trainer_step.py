@@ -4,7 +4,7 @@ import torch
 
 from lmpairs.config import ConfigError
 from lmpairs.loader import loss_for
-from lmpairs.loader.losses import TARGET_KEYS
+from lmpairs.loader.formats import TARGET_KEYS
 from lmpairs.trainer import TrainConfig, accumulate_gradients
 from lmpairs.trainer.loop import lr_at
 from lmpairs.trainer.models import ModelConfig, build_model
