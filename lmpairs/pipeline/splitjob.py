@@ -8,7 +8,6 @@ counters); no token data leaves the worker.
 """
 from __future__ import annotations
 
-import errno
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -19,7 +18,7 @@ import numpy as np
 
 from lmpairs.pipeline.api import UNREADABLE_FILE, UnreadableInput, build_objective, read_split
 from lmpairs.pipeline.counters import EXAMPLES_PREFIX, MEASURED_PREFIX, REJECTED_PREFIX, count_documents
-from lmpairs.pipeline.errors import OutOfSpace
+from lmpairs.pipeline.errors import OutOfSpace, is_out_of_space
 from lmpairs.pipeline.shards import ShardWriter
 from lmpairs.tokenizer import Tokenizer
 from lmpairs.transforms import stable_hash64
@@ -279,7 +278,7 @@ def process_split(index: int, split, job: SplitJob, tokenizer: Tokenizer, *, fil
         return split_result(index, split, Counter(files_rejected=1), {}, rejected)
     except OSError as err:
         _abort(streams)
-        if err.errno == errno.ENOSPC or "No space left" in str(err):
+        if is_out_of_space(err):
             raise OutOfSpace(f"{job.tmp_root}: out of disk space while writing shards; free space or choose "
                              "another --output.") from err
         raise
