@@ -26,15 +26,17 @@ from lmpairs.pipeline.api import files_access
 from lmpairs.pipeline.commit import NOTHING, CommitBuild, read_output_manifest, tmp_root
 from lmpairs.pipeline.counters import report_metrics
 from lmpairs.pipeline.errors import BuildError, OutOfSpace
+from lmpairs.pipeline.lock import LockLost, OutputLock
 from lmpairs.pipeline.options import check_staging_files, is_dry_run, pipeline_options, runner_name
 from lmpairs.pipeline.output import (
-    OutputLock,
+    check_output,
     check_output_path,
+    check_temp_dir,
     discard_temp,
     finish_interrupted_commit,
     prepare_output,
 )
-from lmpairs.pipeline.paths import apply_storage_options, check_s3_buckets, join, storage_options
+from lmpairs.pipeline.paths import apply_storage_options, check_s3_buckets, is_remote, join, storage_options
 from lmpairs.pipeline.preflight import Plan, preflight
 from lmpairs.pipeline.progress import ProgressMonitor, SplitProgress
 from lmpairs.pipeline.splitjob import SplitJob, process_split
@@ -48,6 +50,8 @@ logger = logging.getLogger(__name__)
 RUN_ONLY_FIELDS = ("output", "overwrite")
 """BuildConfig fields that say where and how to write, not what: kept out of the manifest, so two
 builds of the same data into different directories have identical manifests."""
+PLAN_SHOWN = 20
+"""Input splits a dry run lists one by one (the rest are counted)."""
 _TOKENIZERS: dict[str, Tokenizer] = {}
 """Tokenizers parsed in this worker process, by model sha256 (Dask runs ``setup()`` per partition)."""
 
@@ -116,9 +120,10 @@ class BuildObjectives(beam.PTransform):
     with absolute paths in ``config``.
     """
 
-    def __init__(self, config: BuildConfig, *, plan: Plan, key: str | None = None) -> None:
+    def __init__(self, config: BuildConfig, *, plan: Plan, key: str | None = None,
+                 lock_token: str | None = None) -> None:
         super().__init__()
-        self._config, self._plan = config, plan
+        self._config, self._plan, self._lock_token = config, plan, lock_token
         self._base = manifest_base(config, plan.tokenizer, plan.splits)
         self._key = key or build_key(config, self._base)
 
@@ -132,7 +137,8 @@ class BuildObjectives(beam.PTransform):
                 | "Redistribute" >> beam.Reshuffle()
                 | "BuildSplits" >> beam.ParDo(build_fn)
                 | "Commit" >> CommitBuild(output=c.output, objectives=c.objectives, sides=job.sides, base=self._base,
-                                          plan_rejected=plan.rejected, build_key=self._key))
+                                          plan_rejected=plan.rejected, build_key=self._key,
+                                          lock_token=self._lock_token))
 
 
 def nothing_survived(documents: dict[str, Any], files_rejected: list[dict[str, Any]]) -> BuildError:
@@ -144,7 +150,7 @@ def nothing_survived(documents: dict[str, Any], files_rejected: list[dict[str, A
         f"{documents.get('documents_used', 0)} used ({documents.get('tokens', 0)} tokens, too few for one row), "
         f"rejected: {', '.join(f'{k} {v}' for k, v in sorted(reasons.items())) or 'none'}; "
         f"{len(files_rejected)} files rejected" + (f" ({files})" if files else "")
-        + "; check --input, --input-format, --text-field and --documents.")
+        + "; check --input, --format, --text-field and --documents.")
 
 
 def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) -> dict[str, Manifest]:
@@ -166,14 +172,11 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
         check_output_path(config.output)  # before anything lists inputs: --output / is refused at once
     plan = preflight(config, dry_run=dry_run)
     if dry_run:
-        pipeline = beam.Pipeline(options=options)
-        _ = pipeline | "Build" >> BuildObjectives(config, plan=plan)
-        pipeline.run()
-        logger.info("dry run: the %s job was built, not run", runner_name(options))
-        return {}
+        return plan_only(config, plan, options)
     lock = OutputLock(config.output).acquire()
     try:
         key = build_key(config, manifest_base(config, plan.tokenizer, plan.splits))
+        check_temp_dir(config.output)  # before finishing or clearing it: nothing lmpairs did not write is deleted
         journal = finish_interrupted_commit(config.output)
         if journal is not None and journal.get("build_key") == key:
             logger.info("%s: the same build was interrupted while committing; its commit is now complete",
@@ -182,21 +185,45 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
         if not plan.splits:
             raise nothing_survived({}, plan.rejected)
         prepare_output(config.output, config.objectives, overwrite=config.overwrite)
-        return execute(config, plan, options, key)
+        return execute(config, plan, options, key, lock)
     finally:
         lock.release()
+
+
+def plan_only(config: BuildConfig, plan: Plan, options) -> dict[str, Manifest]:
+    """``--dry_run``: the checks, the split list and the job graph; nothing is written under the output.
+
+    Only Dataflow's runner honors Beam's ``--dry_run`` (it builds the job file without submitting it);
+    the local runners would run the whole job, so for them the graph is built and translated only.
+    A local output is checked read-only, so the dry run says whether the real build would refuse it.
+    """
+    if not is_remote(config.output):
+        check_output(config.output, config.objectives, overwrite=config.overwrite)
+    pipeline = beam.Pipeline(options=options)
+    _ = pipeline | "Build" >> BuildObjectives(config, plan=plan)
+    runner = runner_name(options)
+    if runner == "DataflowRunner":
+        pipeline.run()
+    else:
+        pipeline.to_runner_api()
+    for index, split in enumerate(plan.splits[:PLAN_SHOWN]):
+        logger.info("dry run: split %d: %s bytes %d-%d", index, split.path, split.start, split.end)
+    logger.info("dry run: %d input splits (%.1f MB), %d files rejected; the %s job was built, not run; nothing "
+                "was written to %s", len(plan.splits), plan.num_bytes / (1 << 20), len(plan.rejected), runner,
+                config.output)
+    return {}
 
 
 def read_manifests(config: BuildConfig) -> dict[str, Manifest]:
     return {name: read_output_manifest(join(config.output, name), name) for name in config.objectives}
 
 
-def execute(config: BuildConfig, plan: Plan, options, key: str) -> dict[str, Manifest]:
+def execute(config: BuildConfig, plan: Plan, options, key: str, lock: OutputLock | None = None) -> dict[str, Manifest]:
     """Run the job on a prepared output; on failure remove the temp files and raise a one-line error."""
     runner = runner_name(options)
     logger.info("building %s from %d input splits on %s", ",".join(config.objectives), len(plan.splits), runner)
     pipeline = beam.Pipeline(options=options)
-    _ = pipeline | "Build" >> BuildObjectives(config, plan=plan, key=key)
+    _ = pipeline | "Build" >> BuildObjectives(config, plan=plan, key=key, lock_token=lock.token if lock else None)
     monitor = ProgressMonitor(tmp_root(config.output), len(plan.splits), plan.num_bytes).start()
     start = time.perf_counter()
     result = None
@@ -204,6 +231,9 @@ def execute(config: BuildConfig, plan: Plan, options, key: str) -> dict[str, Man
         result = pipeline.run()
         state = result.wait_until_finish()
     except BaseException as err:
+        if lock is not None and not lock.holds():
+            raise LockLost(f"--output {config.output}: this build lost the build lock to another build while it "
+                           "ran, so it published nothing; run one build at a time into one output.") from None
         discard_temp(config.output)
         if is_out_of_space(err):
             raise OutOfSpace(f"--output {config.output}: out of disk space; the temporary files were removed: "

@@ -27,6 +27,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from lmpairs.pipeline.counters import manifest_counters
+from lmpairs.pipeline.lock import check_holder
 from lmpairs.pipeline.paths import (
     apply_storage_options,
     delete_tree,
@@ -195,9 +196,9 @@ class CommitBuildFn(beam.DoFn):
     """(None, [split results]) -> the manifest paths, once every split is done."""
 
     def __init__(self, *, output: str, objectives: tuple[str, ...], sides: tuple[str, ...], base: dict[str, Any],
-                 plan_rejected: list[dict], build_key: str) -> None:
+                 plan_rejected: list[dict], build_key: str, lock_token: str | None = None) -> None:
         self._args = (output, objectives, sides, base)
-        self._plan_rejected, self._build_key = plan_rejected, build_key
+        self._plan_rejected, self._build_key, self._lock_token = plan_rejected, build_key, lock_token
         self.storage: dict | None = None
         """Pipeline options for Beam's FileSystems on workers whose runner does not set them (set by CommitBuild)."""
 
@@ -207,6 +208,7 @@ class CommitBuildFn(beam.DoFn):
     def process(self, element) -> Iterator[str]:
         _, results = element
         output = self._args[0]
+        check_holder(output, self._lock_token)  # a build that lost its lock decides nothing
         if stage_build(*self._args, list(results), self._plan_rejected, self._build_key):
             for path in apply_commit(output):
                 logger.info("committed %s", path)

@@ -171,10 +171,10 @@ def s3_filesystems(s3, monkeypatch):  # noqa: F811
     from apache_beam.io.filesystems import FileSystems
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from lmpairs.pipeline import output
+    from lmpairs.pipeline import lock, output
 
     monkeypatch.setattr(FileSystems, "_pipeline_options", PipelineOptions(s3_flags(s3)))
-    monkeypatch.setattr(output, "SETTLE_SECONDS", 0.05)
+    monkeypatch.setattr(lock, "SETTLE_SECONDS", 0.05)
     s3.make_bucket(BUCKET)
     return output
 
