@@ -235,6 +235,8 @@ def execute(config: BuildConfig, plan: Plan, options, key: str, lock: OutputLock
             raise LockLost(f"--output {config.output}: this build lost the build lock to another build while it "
                            "ran, so it published nothing; run one build at a time into one output.") from None
         discard_temp(config.output)
+        if is_interrupt(err):
+            raise KeyboardInterrupt from None  # the CLI's one line and status 130, not Beam's wrapped traceback
         if is_out_of_space(err):
             raise OutOfSpace(f"--output {config.output}: out of disk space; the temporary files were removed: "
                              "free some space or choose another --output.") from None
@@ -261,6 +263,17 @@ def execute(config: BuildConfig, plan: Plan, options, key: str, lock: OutputLock
                 seconds, tokens, tokens / max(seconds, 1e-9), len(plan.splits),
                 f"{len(monitor.workers)} worker processes" if monitor.workers else "workers not observed")
     return manifests
+
+
+def is_interrupt(err: BaseException) -> bool:
+    """Whether ``err`` is Ctrl-C, possibly re-raised by the runner as ``RuntimeError('KeyboardInterrupt …')``."""
+    seen = 0
+    while err is not None and seen < 10:
+        if isinstance(err, KeyboardInterrupt) or str(err).startswith("KeyboardInterrupt"):
+            return True
+        err = err.__cause__ or err.__context__
+        seen += 1
+    return False
 
 
 def is_out_of_space(err: BaseException) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -105,3 +106,19 @@ def test_two_builds_racing_for_a_stale_lock_never_both_run(small, trained_tokeni
         assert shards and all((out / "clm" / p).is_file() for p in shards)
         assert {p.relative_to(out / "clm").as_posix() for p in (out / "clm").rglob("*.parquet")} == shards
         assert sorted(p.name for p in out.iterdir()) == ["clm"]
+
+
+def test_ctrl_c_is_one_line_exit_130_and_leaves_nothing(english_corpus, trained_tokenizer, tmp_path, repo_root):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "lmpairs.cli", "build", "--input", str(english_corpus), "--output", str(out),
+               "--tokenizer", trained_tokenizer.name, "--seq-len", "32", "--row-group-mb", "0.001"]
+    proc = subprocess.Popen(command, cwd=repo_root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    while not any((out / TMP_NAME).rglob("*.parquet")):
+        if proc.poll() is not None:
+            pytest.fail(f"the build ended (status {proc.returncode}) before Ctrl-C: {proc.stderr.read()[-2000:]}")
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-2000:]
+    assert err.strip().splitlines()[-1].startswith("lmpairs build: interrupted;")
+    assert list(out.iterdir()) == []  # no lock, no temp dir, nothing published
