@@ -216,8 +216,9 @@ class BartConfig(_Config):
     mask_ratio: float = setting(0.3, "share of tokens (or words) masked by span infilling", limits=FRACTION)
     random_ratio: float = setting(0.1, "share of masked and inserted tokens given a random id instead of the "
                                        "mask id", limits=FRACTION)
+    # Below 0.1 nearly every span is empty and the sampler draws ~1/λ lengths per masked token (1e-6: GBs).
     poisson_lambda: float = setting(3.5, "mean span length (Poisson) of text infilling", limits=Limits(
-        0.0, float(MAX_SEQ_LEN), low_open=True))
+        0.1, float(MAX_SEQ_LEN)))
     mask_whole_words: bool = setting(True, "infill whole words (spans start at word starts)")
     token_mask_ratio: float = setting(0.0, "share of single tokens masked (no spans)", limits=FRACTION)
     token_delete_ratio: float = setting(0.0, "share of tokens deleted", limits=FRACTION)
@@ -232,6 +233,9 @@ OBJECTIVE_CONFIGS: dict[str, type] = {"clm": ClmConfig, "mlm": MlmConfig, "t5": 
 
 
 MAX_INT64 = 2**63 - 1
+MIN_SPLIT_MB = 0.0009
+"""About 1 KB: every split costs a few ms of fixed work, so smaller splits (1e-9 MB: one per byte) would
+cost far more than the bytes they read."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -257,7 +261,7 @@ class BuildConfig(_Config):
                                          limits=Limits(0.0, 1.0, high_open=True), metavar="F")
     split_mb: float = setting(64.0, "large uncompressed text/JSONL inputs are cut into byte-range splits of about "
                                     "M MB, each read, packed and written by one worker (compressed files and Parquet "
-                                    "are one split each)", limits=Limits(0.0, 1_048_576.0, low_open=True), metavar="M")
+                                    "are one split each)", limits=Limits(MIN_SPLIT_MB, 1_048_576.0), metavar="M")
     shard_size_mb: float = setting(256.0, "a split's shard rolls over to a new file after about M MB of "
                                           "(uncompressed) rows", limits=Limits(0.0, 1_048_576.0, low_open=True),
                                    metavar="M")
