@@ -276,6 +276,8 @@ class BuildConfig(_Config):
     row_group_mb: float = setting(4.0, "Parquet row group size in MB of rows",
                                   limits=Limits(0.0, 1024.0, low_open=True), metavar="M")
     overwrite: bool = setting(False, "replace these objectives in a non-empty --output")
+    restart: bool = setting(False, "start an interrupted build again from nothing instead of reusing the input "
+                                   "splits it finished")
     clm: ClmConfig = field(default_factory=ClmConfig)
     mlm: MlmConfig = field(default_factory=MlmConfig)
     t5: T5Config = field(default_factory=T5Config)

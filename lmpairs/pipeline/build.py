@@ -39,6 +39,7 @@ from lmpairs.pipeline.output import (
 from lmpairs.pipeline.paths import apply_storage_options, check_s3_buckets, is_remote, join, storage_options
 from lmpairs.pipeline.preflight import Plan, preflight
 from lmpairs.pipeline.progress import ProgressMonitor, SplitProgress
+from lmpairs.pipeline.resume import drop_unfinished, record_split, reusable_results
 from lmpairs.pipeline.splitjob import SplitJob, process_split
 from lmpairs.reading.splits import absolute
 from lmpairs.schemas import Manifest
@@ -47,7 +48,7 @@ from lmpairs.version import __version__
 
 logger = logging.getLogger(__name__)
 
-RUN_ONLY_FIELDS = ("output", "overwrite")
+RUN_ONLY_FIELDS = ("output", "overwrite", "restart")
 """BuildConfig fields that say where and how to write, not what: kept out of the manifest, so two
 builds of the same data into different directories have identical manifests."""
 PLAN_SHOWN = 20
@@ -89,8 +90,8 @@ def cached_tokenizer(model_bytes: bytes, name: str) -> Tokenizer:
 class BuildSplitFn(beam.DoFn):
     """(index, InputSplit) -> the split's small result dict (see :func:`process_split`)."""
 
-    def __init__(self, job: SplitJob, model_bytes: bytes, tokenizer_name: str) -> None:
-        self._job, self._model_bytes, self._name = job, model_bytes, tokenizer_name
+    def __init__(self, job: SplitJob, model_bytes: bytes, tokenizer_name: str, key: str | None = None) -> None:
+        self._job, self._model_bytes, self._name, self._key = job, model_bytes, tokenizer_name, key
         self._tokenizer: Tokenizer | None = None
         self.storage: dict | None = None
         """Pipeline options for Beam's FileSystems on workers whose runner does not set them (Dask's)."""
@@ -105,6 +106,8 @@ class BuildSplitFn(beam.DoFn):
         progress = SplitProgress(self._job.tmp_root, index, split.end - split.start)
         result = process_split(index, split, self._job, self._tokenizer, files=files_access(),
                                progress=progress.update)
+        if self._key is not None:
+            record_split(self._job.tmp_root, self._key, index, split, result)  # a rerun reuses this split
         progress.done(Counter(result["counts"]))
         report_metrics(result["counts"])
         for name, entry in result["objectives"].items():
@@ -121,21 +124,28 @@ class BuildObjectives(beam.PTransform):
     """
 
     def __init__(self, config: BuildConfig, *, plan: Plan, key: str | None = None,
-                 lock_token: str | None = None) -> None:
+                 lock_token: str | None = None, reused: dict[int, dict] | None = None) -> None:
         super().__init__()
         self._config, self._plan, self._lock_token = config, plan, lock_token
+        self._reused = reused or {}
+        """Results of splits an interrupted run of this build finished (see :mod:`lmpairs.pipeline.resume`)."""
         self._base = manifest_base(config, plan.tokenizer, plan.splits)
         self._key = key or build_key(config, self._base)
 
     def expand(self, pbegin):
         c, plan = self._config, self._plan
         job = split_job(c, plan.tokenizer)
-        build_fn = BuildSplitFn(job, plan.model_bytes, c.tokenizer)
+        build_fn = BuildSplitFn(job, plan.model_bytes, c.tokenizer, self._key)
         build_fn.storage = storage_options(pbegin.pipeline.options)
-        return (pbegin
-                | "Splits" >> beam.Create(list(enumerate(plan.splits)))
-                | "Redistribute" >> beam.Reshuffle()
-                | "BuildSplits" >> beam.ParDo(build_fn)
+        pending = [(i, split) for i, split in enumerate(plan.splits) if i not in self._reused]
+        results = (pbegin
+                   | "Splits" >> beam.Create(pending)
+                   | "Redistribute" >> beam.Reshuffle()
+                   | "BuildSplits" >> beam.ParDo(build_fn))
+        if self._reused:
+            reused = pbegin | "ReusedSplits" >> beam.Create([self._reused[i] for i in sorted(self._reused)])
+            results = (results, reused) | "WithReused" >> beam.Flatten()
+        return (results
                 | "Commit" >> CommitBuild(output=c.output, objectives=c.objectives, sides=job.sides, base=self._base,
                                           plan_rejected=plan.rejected, build_key=self._key,
                                           lock_token=self._lock_token))
@@ -184,8 +194,9 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
             return read_manifests(config)
         if not plan.splits:
             raise nothing_survived({}, plan.rejected)
-        prepare_output(config.output, config.objectives, overwrite=config.overwrite)
-        return execute(config, plan, options, key, lock)
+        resumed = prepare_output(config.output, config.objectives, overwrite=config.overwrite, key=key,
+                                 restart=config.restart)
+        return execute(config, plan, options, key, lock, reuse(config, plan, key) if resumed else {})
     finally:
         lock.release()
 
@@ -214,16 +225,28 @@ def plan_only(config: BuildConfig, plan: Plan, options) -> dict[str, Manifest]:
     return {}
 
 
+def reuse(config: BuildConfig, plan: Plan, key: str) -> dict[int, dict]:
+    """The finished splits of an interrupted run of this build; the other splits' partial files are deleted."""
+    root = tmp_root(config.output)
+    reused = reusable_results(root, key, plan.splits)
+    drop_unfinished(root, config.objectives, set(reused))
+    logger.info("%s: resuming an interrupted build: %d splits reused, %d to build (--restart starts again from "
+                "nothing)", config.output, len(reused), len(plan.splits) - len(reused))
+    return reused
+
+
 def read_manifests(config: BuildConfig) -> dict[str, Manifest]:
     return {name: read_output_manifest(join(config.output, name), name) for name in config.objectives}
 
 
-def execute(config: BuildConfig, plan: Plan, options, key: str, lock: OutputLock | None = None) -> dict[str, Manifest]:
+def execute(config: BuildConfig, plan: Plan, options, key: str, lock: OutputLock | None = None,
+            reused: dict[int, dict] | None = None) -> dict[str, Manifest]:
     """Run the job on a prepared output; on failure remove the temp files and raise a one-line error."""
     runner = runner_name(options)
     logger.info("building %s from %d input splits on %s", ",".join(config.objectives), len(plan.splits), runner)
     pipeline = beam.Pipeline(options=options)
-    _ = pipeline | "Build" >> BuildObjectives(config, plan=plan, key=key, lock_token=lock.token if lock else None)
+    _ = pipeline | "Build" >> BuildObjectives(config, plan=plan, key=key, lock_token=lock.token if lock else None,
+                                                reused=reused)
     monitor = ProgressMonitor(tmp_root(config.output), len(plan.splits), plan.num_bytes).start()
     start = time.perf_counter()
     result = None

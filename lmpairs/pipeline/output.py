@@ -31,7 +31,7 @@ from lmpairs.pipeline.lock import (  # noqa: F401  (re-exported: the lock's publ
     unreachable_output,
 )
 from lmpairs.pipeline.ownership import MADE_BY, MARKER, foreign_in_dataset, foreign_in_temp
-from lmpairs.pipeline.paths import delete_tree, is_remote
+from lmpairs.pipeline.paths import delete_tree, is_remote, read_bytes
 from lmpairs.schemas import MANIFEST_NAME
 
 logger = logging.getLogger(__name__)
@@ -155,26 +155,43 @@ def check_output(output: str, objectives: tuple[str, ...], *, overwrite: bool) -
     return kinds
 
 
-def prepare_output(output: str, objectives: tuple[str, ...], *, overwrite: bool) -> None:
-    """Check ``output`` (the caller holds the lock), clear an interrupted build's temp dir, write the marker."""
+def prepare_output(output: str, objectives: tuple[str, ...], *, overwrite: bool, key: str | None = None,
+                   restart: bool = False) -> bool:
+    """Check ``output`` (the caller holds the lock), write the marker; return whether the temp dir of an
+    interrupted run of the same build (fingerprint ``key``) is kept for reuse (otherwise it is cleared)."""
     kinds = check_output(output, objectives, overwrite=overwrite)
+    resumed = False
     if "tmp" in kinds.values():
-        logger.info("%s: removing the temporary files of an interrupted build", output)
-        delete_tree(posixpath.join(output, TMP_NAME))
+        resumed = key is not None and not restart and marker_key(output) == key
+        if not resumed:
+            logger.info("%s: removing the temporary files of an interrupted build%s", output,
+                        " (--restart)" if restart else "")
+            delete_tree(posixpath.join(output, TMP_NAME))
     replaced = [n for n in objectives if kinds.get(n) == "dataset"]
     if replaced:
         logger.info("--overwrite: %s in %s will be replaced when this build commits", ",".join(replaced), output)
-    write_marker(output, objectives)
+    write_marker(output, objectives, key)
+    return resumed
 
 
-def write_marker(output: str, objectives: tuple[str, ...]) -> None:
+def marker_key(output: str) -> str | None:
+    """The build fingerprint in the temp dir's marker (None: none, or an earlier lmpairs' marker)."""
+    try:
+        marker = json.loads(read_bytes(posixpath.join(output, TMP_NAME, MARKER)).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return marker.get("build_key") if isinstance(marker, dict) else None
+
+
+def write_marker(output: str, objectives: tuple[str, ...], key: str | None = None) -> None:
     """Create ``OUT/_lmpairs_tmp/BUILDING.json``: proves OUT is writable and that lmpairs made the temp dir."""
     path = posixpath.join(output, TMP_NAME, MARKER)
     try:
         if not is_remote(output):
             os.makedirs(posixpath.join(output, TMP_NAME), exist_ok=True)
         with FileSystems.create(path) as out:
-            out.write(json.dumps({"made_by": MADE_BY, "objectives": list(objectives)}).encode())
+            marker = {"made_by": MADE_BY, "objectives": list(objectives)}
+            out.write(json.dumps(dict(marker, build_key=key) if key else marker).encode())
     except OSError as err:
         raise BuildError(f"--output {output}: cannot write there ({err}); choose a writable --output or fix "
                          "its permissions.") from err

@@ -20,6 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 from lmpairs.pipeline.commit import JOURNAL, NOTHING, REPLACED
 from lmpairs.pipeline.paths import is_remote, read_bytes
 from lmpairs.pipeline.progress import PROGRESS_DIR
+from lmpairs.pipeline.resume import DONE_DIR
 from lmpairs.schemas import MANIFEST_NAME
 
 MARKER = "BUILDING.json"
@@ -27,6 +28,7 @@ MADE_BY = "lmpairs"
 SHARD = r"(train|validation)/part-\d{5}-\d{4}\.parquet"
 TEMP_PATTERNS = tuple(re.compile(p + r"(\.part)?") for p in (
     re.escape(MARKER), re.escape(JOURNAL), re.escape(NOTHING), re.escape(PROGRESS_DIR) + r"/\d+\.json",
+    re.escape(DONE_DIR) + r"/\d+\.json",
     r"[a-z0-9_]+/" + re.escape(MANIFEST_NAME), r"[a-z0-9_]+/" + SHARD))
 """Every name lmpairs writes in its temp dir (``.part``: a local atomic write cut short)."""
 
