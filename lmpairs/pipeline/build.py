@@ -36,6 +36,7 @@ from lmpairs.pipeline.output import (
     finish_interrupted_commit,
     prepare_output,
 )
+from lmpairs.pipeline.ownership import build_prefix
 from lmpairs.pipeline.paths import apply_storage_options, check_s3_buckets, is_remote, join, storage_options
 from lmpairs.pipeline.preflight import Plan, preflight
 from lmpairs.pipeline.progress import ProgressMonitor, SplitProgress
@@ -72,8 +73,12 @@ def build_key(config: BuildConfig, base: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def split_job(config: BuildConfig, tokenizer: Tokenizer) -> SplitJob:
-    return SplitJob(objectives=tuple((n, config.objective_config(n)) for n in config.objectives),
+def split_job(config: BuildConfig, tokenizer: Tokenizer, key: str = "") -> SplitJob:
+    """What each split's worker needs; on object stores shards go in place, to ``OUT/<objective>/b-<key>/``
+    (renaming an object is a copy), elsewhere to the temp dir (renamed into place at the commit)."""
+    return SplitJob(shard_root=posixpath.join(config.output, "{objective}", build_prefix(key))
+                    if key and is_remote(config.output) else None,
+                    objectives=tuple((n, config.objective_config(n)) for n in config.objectives),
                     vocab=tokenizer.vocab, seed=config.seed, validation_fraction=config.validation_fraction,
                     documents=config.documents, text_field=config.text_field,
                     max_document_bytes=config.max_document_bytes, tmp_root=tmp_root(config.output),
@@ -85,6 +90,16 @@ def cached_tokenizer(model_bytes: bytes, name: str) -> Tokenizer:
     if digest not in _TOKENIZERS:
         _TOKENIZERS[digest] = Tokenizer.from_bytes(model_bytes, name=name)
     return _TOKENIZERS[digest]
+
+
+def in_place_paths(result: dict, job: SplitJob) -> dict:
+    """Shard paths relative to ``OUT/<objective>``: shards written in place carry their build prefix."""
+    if job.shard_root is None:
+        return result
+    prefix = posixpath.basename(job.shard_root)
+    for entry in result["objectives"].values():
+        entry["shards"] = [dataclasses.replace(s, path=posixpath.join(prefix, s.path)) for s in entry["shards"]]
+    return result
 
 
 class BuildSplitFn(beam.DoFn):
@@ -104,8 +119,8 @@ class BuildSplitFn(beam.DoFn):
     def process(self, element) -> Iterator[dict]:
         index, split = element
         progress = SplitProgress(self._job.tmp_root, index, split.end - split.start)
-        result = process_split(index, split, self._job, self._tokenizer, files=files_access(),
-                               progress=progress.update)
+        result = in_place_paths(process_split(index, split, self._job, self._tokenizer, files=files_access(),
+                                              progress=progress.update), self._job)
         if self._key is not None:
             record_split(self._job.tmp_root, self._key, index, split, result)  # a rerun reuses this split
         progress.done(Counter(result["counts"]))
@@ -134,7 +149,7 @@ class BuildObjectives(beam.PTransform):
 
     def expand(self, pbegin):
         c, plan = self._config, self._plan
-        job = split_job(c, plan.tokenizer)
+        job = split_job(c, plan.tokenizer, self._key)
         build_fn = BuildSplitFn(job, plan.model_bytes, c.tokenizer, self._key)
         build_fn.storage = storage_options(pbegin.pipeline.options)
         pending = [(i, split) for i, split in enumerate(plan.splits) if i not in self._reused]
@@ -228,7 +243,9 @@ def plan_only(config: BuildConfig, plan: Plan, options) -> dict[str, Manifest]:
 def reuse(config: BuildConfig, plan: Plan, key: str) -> dict[int, dict]:
     """The finished splits of an interrupted run of this build; the other splits' partial files are deleted."""
     root = tmp_root(config.output)
-    reused = reusable_results(root, key, plan.splits)
+    roots = {name: join(config.output, name) if is_remote(config.output) else join(root, name)
+             for name in config.objectives}
+    reused = reusable_results(root, key, plan.splits, roots)
     drop_unfinished(root, config.objectives, set(reused))
     logger.info("%s: resuming an interrupted build: %d splits reused, %d to build (--restart starts again from "
                 "nothing)", config.output, len(reused), len(plan.splits) - len(reused))
@@ -257,7 +274,7 @@ def execute(config: BuildConfig, plan: Plan, options, key: str, lock: OutputLock
         if lock is not None and not lock.holds():
             raise LockLost(f"--output {config.output}: this build lost the build lock to another build while it "
                            "ran, so it published nothing; run one build at a time into one output.") from None
-        discard_temp(config.output)
+        discard_temp(config.output, config.objectives)
         if is_interrupt(err):
             raise KeyboardInterrupt from None  # the CLI's one line and status 130, not Beam's wrapped traceback
         if is_out_of_space(err):
@@ -271,14 +288,14 @@ def execute(config: BuildConfig, plan: Plan, options, key: str, lock: OutputLock
             client.close()
     seconds = time.perf_counter() - start
     if state != PipelineState.DONE:
-        discard_temp(config.output)
+        discard_temp(config.output, config.objectives)
         raise BuildError(f"the {runner} job ended in state {state}; see the runner's log. Rerunning with the "
                          "same --output starts again from a clean temp dir.")
     nothing = posixpath.join(tmp_root(config.output), NOTHING)
     if beam.io.filesystems.FileSystems.exists(nothing):
         with beam.io.filesystems.FileSystems.open(nothing) as f:
             report = json.loads(f.read().decode("utf-8"))
-        discard_temp(config.output)
+        discard_temp(config.output, config.objectives)
         raise nothing_survived(report["documents"], report["files_rejected"])
     manifests = read_manifests(config)
     tokens = manifests[config.objectives[0]].counters["tokens"]

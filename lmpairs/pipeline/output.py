@@ -30,7 +30,14 @@ from lmpairs.pipeline.lock import (  # noqa: F401  (re-exported: the lock's publ
     OutputLock,
     unreachable_output,
 )
-from lmpairs.pipeline.ownership import MADE_BY, MARKER, foreign_in_dataset, foreign_in_temp
+from lmpairs.pipeline.ownership import (
+    MADE_BY,
+    MARKER,
+    foreign_in_dataset,
+    foreign_in_temp,
+    is_partial,
+    orphan_shards,
+)
 from lmpairs.pipeline.paths import delete_tree, is_remote, read_bytes
 from lmpairs.schemas import MANIFEST_NAME
 
@@ -98,6 +105,8 @@ def _remote_entries(output: str) -> dict[str, str]:
             kinds[name] = "tmp"
         elif name in objective_names() and f"{name}/{MANIFEST_NAME}" in files:
             kinds[name] = "dataset"
+        elif name in objective_names() and is_partial(posixpath.join(output, name)):
+            kinds[name] = "partial"  # in-place shards of a build that did not commit: lmpairs' own leftovers
         else:
             kinds[name] = "foreign"
     return kinds
@@ -132,7 +141,7 @@ def check_output(output: str, objectives: tuple[str, ...], *, overwrite: bool) -
     """Check ``output`` per the module rules without writing anything; return its top entries' kinds."""
     check_output_path(output)
     kinds = top_entries(output)
-    others = {name: kind for name, kind in kinds.items() if kind not in ("lock", "tmp")}
+    others = {name: kind for name, kind in kinds.items() if kind not in ("lock", "tmp", "partial")}
     if others and not overwrite:
         raise BuildError(f"--output {output}: not empty ({len(others)} entries: {shown(list(others))}); pass "
                          f"--overwrite to replace {','.join(objectives)} there, or choose an empty --output.")
@@ -197,12 +206,18 @@ def write_marker(output: str, objectives: tuple[str, ...], key: str | None = Non
                          "its permissions.") from err
 
 
-def discard_temp(output: str) -> None:
-    """Remove the temp dir after a failed build, unless its commit was already decided (a journal)."""
+def discard_temp(output: str, objectives: tuple[str, ...] = ()) -> None:
+    """Remove the temp dir after a failed build, unless its commit was already decided (a journal); on
+    object stores also the shards it wrote in place that no manifest names."""
     root = posixpath.join(output, TMP_NAME)
     try:
         if FileSystems.exists(posixpath.join(root, JOURNAL)):
             return
         delete_tree(root)
+        if is_remote(output):
+            for name in objectives:
+                orphans = orphan_shards(posixpath.join(output, name))
+                if orphans:
+                    FileSystems.delete(orphans)
     except OSError as err:
         logger.warning("%s: could not remove the temporary files (%s)", root, err)

@@ -31,6 +31,30 @@ TEMP_PATTERNS = tuple(re.compile(p + r"(\.part)?") for p in (
     re.escape(DONE_DIR) + r"/\d+\.json",
     r"[a-z0-9_]+/" + re.escape(MANIFEST_NAME), r"[a-z0-9_]+/" + SHARD))
 """Every name lmpairs writes in its temp dir (``.part``: a local atomic write cut short)."""
+PREFIXED_SHARD = re.compile(r"b-[0-9a-f]{12}/" + SHARD)
+"""A shard an object-store build wrote in place (``OUT/<objective>/b-<fingerprint>/…``): lmpairs' own,
+named by a manifest or left by a build that did not commit (then no reader ever sees it)."""
+
+
+def build_prefix(key: str) -> str:
+    """The directory under ``OUT/<objective>/`` where an object-store build writes its shards in place: a
+    function of the build's fingerprint, so the same build always writes the same names."""
+    return "b-" + key[:12]
+
+
+def orphan_shards(objective_dir: str) -> list[str]:
+    """In-place shards (full paths) that the objective directory's manifest does not name: a replaced
+    dataset's or an uncommitted build's; lmpairs may delete them."""
+    files, _ = list_tree(objective_dir)
+    manifest = _read(posixpath.join(objective_dir, MANIFEST_NAME)) if MANIFEST_NAME in files else None
+    named = (manifest_files(manifest) if manifest is not None else None) or set()
+    return [posixpath.join(objective_dir, f) for f in files if PREFIXED_SHARD.fullmatch(f) and f not in named]
+
+
+def is_partial(objective_dir: str) -> bool:
+    """An objective directory without a manifest holding only in-place shards (a build that did not commit)."""
+    files, links = list_tree(objective_dir)
+    return bool(files) and not links and all(PREFIXED_SHARD.fullmatch(f) for f in files)
 
 
 def list_tree(root: str) -> tuple[list[str], list[str]]:
@@ -84,7 +108,7 @@ def foreign_in_dataset(objective_dir: str) -> list[str]:
     named = manifest_files(manifest) if manifest is not None else None
     if named is None:
         return sorted(files + links) or ["."]
-    return sorted([f for f in files if f not in named] + links)
+    return sorted([f for f in files if f not in named and not PREFIXED_SHARD.fullmatch(f)] + links)
 
 
 def is_marked(tmp_dir: str) -> bool:

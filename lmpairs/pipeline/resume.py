@@ -73,9 +73,13 @@ def _sizes(tmp_root: str) -> dict[str, int]:
     return {m.path: int(m.size_in_bytes) for m in matched}
 
 
-def reusable_results(tmp_root: str, key: str, splits: list[Any]) -> dict[int, dict]:
-    """The results of the finished splits a rerun can keep, by split index (see the module docstring)."""
+def reusable_results(tmp_root: str, key: str, splits: list[Any], roots: dict[str, str]) -> dict[int, dict]:
+    """The results of the finished splits a rerun can keep, by split index (see the module docstring);
+    ``roots`` maps each objective to the directory its shard paths are relative to."""
     sizes = _sizes(tmp_root)
+    for root in set(roots.values()):
+        if not root.startswith(tmp_root.rstrip("/") + "/"):
+            sizes.update(_sizes(root))
     stamps: dict[str, list[float]] = {}
     reused = {}
     for index, split in enumerate(splits):
@@ -93,7 +97,7 @@ def reusable_results(tmp_root: str, key: str, splits: list[Any]) -> dict[int, di
         if not data.get("input") or data["input"] != stamps[split.path]:
             continue
         result = from_json(data["result"])
-        shards = [(posixpath.join(tmp_root, name, s.path), s.num_bytes)
+        shards = [(posixpath.join(roots[name], s.path), s.num_bytes)
                   for name, entry in result["objectives"].items() for s in entry["shards"]]
         if all(sizes.get(p) == n for p, n in shards):
             reused[index] = result
