@@ -242,3 +242,18 @@ def test_holds_turns_false_when_another_build_took_the_lock(tmp_path):
     with pytest.raises(LockLost, match=r"lost the build lock \(now pid 7 on h, started s\)"):
         check_holder(str(tmp_path), lock.token)
     lock.release()
+
+
+def test_in_place_shards_no_manifest_names_are_lmpairs_leftovers(tmp_path):
+    from lmpairs.pipeline.ownership import is_partial, orphan_shards
+
+    named = "b-0123456789ab/train/part-00000-0000.parquet"
+    stale = "b-ba9876543210/train/part-00003-0001.parquet"
+    dataset(tmp_path, "clm", named)
+    put(tmp_path, f"clm/{stale}")
+    assert orphan_shards(str(tmp_path / "clm")) == [str(tmp_path / "clm" / stale)]
+    prepare_output(str(tmp_path), ("clm",), overwrite=True)  # an uncommitted build's shard is not a user file
+    put(tmp_path, "mlm/b-0123456789ab/validation/part-00000-0000.parquet")
+    assert is_partial(str(tmp_path / "mlm")) and not is_partial(str(tmp_path / "clm"))
+    put(tmp_path, "mlm/b-0123456789ab/notes.txt")
+    assert not is_partial(str(tmp_path / "mlm"))
