@@ -30,6 +30,16 @@ from apache_beam.io.filesystems import FileSystems
 
 from lmpairs.pipeline.counters import manifest_counters
 from lmpairs.pipeline.lock import check_holder
+from lmpairs.pipeline.ownership import (  # noqa: F401  (TMP_NAME, JOURNAL, NOTHING: the temp dir's names)
+    JOURNAL,
+    NOTHING,
+    REPLACED,
+    SHARD,
+    TMP_NAME,
+    list_tree,
+    manifest_files,
+    orphan_shards,
+)
 from lmpairs.pipeline.paths import (
     apply_storage_options,
     delete_tree,
@@ -43,12 +53,6 @@ from lmpairs.schemas import MANIFEST_NAME, Manifest, ManifestError, ShardInfo
 
 logger = logging.getLogger(__name__)
 
-TMP_NAME = "_lmpairs_tmp"
-"""The temporary directory under OUT that holds everything until the commit (readers skip ``_`` names)."""
-JOURNAL = "COMMIT.json"
-NOTHING = "NOTHING_SURVIVED.json"
-"""Written instead of the journal when no objective got a single row; the driver reports it."""
-REPLACED = "replaced"
 
 
 def tmp_root(output: str) -> str:
@@ -176,8 +180,6 @@ def _publish_in_place(staged: str, final: str) -> None:
     Readers of the replaced dataset keep reading until the new manifest lands. Idempotent: a rerun
     after a kill anywhere in here writes the same manifest and deletes what is left to delete.
     """
-    from lmpairs.pipeline.ownership import orphan_shards  # ownership reads this module's names
-
     manifest = posixpath.join(staged, MANIFEST_NAME)
     if not FileSystems.exists(manifest):
         return  # published by an earlier, interrupted attempt
@@ -191,8 +193,6 @@ def _publish_in_place(staged: str, final: str) -> None:
 
 def _plain_shards_of_old(final: str) -> list[str]:
     """Shards at ``side/part-…`` (written by an lmpairs before in-place shards) the new manifest does not name."""
-    from lmpairs.pipeline.ownership import SHARD, list_tree, manifest_files
-
     files, _ = list_tree(final)
     named = manifest_files(read_bytes(posixpath.join(final, MANIFEST_NAME))) or set()
     plain = re.compile(SHARD)

@@ -17,12 +17,17 @@ import re
 
 from apache_beam.io.filesystems import FileSystems
 
-from lmpairs.pipeline.commit import JOURNAL, NOTHING, REPLACED
 from lmpairs.pipeline.paths import is_remote, read_bytes
 from lmpairs.pipeline.progress import PROGRESS_DIR
 from lmpairs.pipeline.resume import DONE_DIR
 from lmpairs.schemas import MANIFEST_NAME
 
+TMP_NAME = "_lmpairs_tmp"
+"""The temporary directory under OUT that holds everything until the commit (readers skip ``_`` names)."""
+JOURNAL = "COMMIT.json"
+NOTHING = "NOTHING_SURVIVED.json"
+"""Written instead of the journal when no objective got a single row; the driver reports it."""
+REPLACED = "replaced"
 MARKER = "BUILDING.json"
 MADE_BY = "lmpairs"
 SHARD = r"(train|validation)/part-\d{5}-\d{4}\.parquet"
