@@ -36,6 +36,7 @@ from lmpairs.pipeline.ownership import (  # noqa: F401  (TMP_NAME, JOURNAL, NOTH
     REPLACED,
     SHARD,
     TMP_NAME,
+    foreign_in_dataset,
     list_tree,
     manifest_files,
     orphan_shards,
@@ -157,8 +158,24 @@ def apply_commit(output: str) -> list[str]:
             _publish_dir(posixpath.join(root, name), posixpath.join(output, name),
                          posixpath.join(root, REPLACED, name))
         paths.append(posixpath.join(output, name, MANIFEST_NAME))
+        if not is_remote(output):
+            _restore_strays(posixpath.join(root, REPLACED, name), posixpath.join(output, name))
     delete_tree(root)
     return paths
+
+
+def _restore_strays(replaced: str, final: str) -> None:
+    """Move back into ``final`` what appeared in the old objective directory during the build and its
+    manifest does not name (a user's ``eval_results.json``): only the old manifest's files are deleted."""
+    if not os.path.isdir(replaced):
+        return
+    for stray in foreign_in_dataset(replaced):
+        source, target = os.path.join(replaced, stray), os.path.join(final, stray)
+        if stray == "." or os.path.lexists(target):
+            target = os.path.join(final + ".kept", stray)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.rename(source, target)
+        logger.warning("%s: not written by lmpairs; kept as %s", stray, target)
 
 
 def _publish_dir(staged: str, final: str, replaced: str) -> None:

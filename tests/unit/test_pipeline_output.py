@@ -257,3 +257,17 @@ def test_in_place_shards_no_manifest_names_are_lmpairs_leftovers(tmp_path):
     assert is_partial(str(tmp_path / "mlm")) and not is_partial(str(tmp_path / "clm"))
     put(tmp_path, "mlm/b-0123456789ab/notes.txt")
     assert not is_partial(str(tmp_path / "mlm"))
+
+
+def test_a_file_added_to_a_replaced_dataset_during_the_build_is_kept(tmp_path):
+    from lmpairs.pipeline.commit import JOURNAL, apply_commit
+
+    dataset(tmp_path, "clm", "train/part-00000-0000.parquet", "train/part-00001-0000.parquet")
+    prepare_output(str(tmp_path), ("clm",), overwrite=True)
+    put(tmp_path, "clm/eval_results.json", "clm/checkpoints/step1000.pt", text="keep")  # while the build runs
+    dataset(tmp_path / TMP_NAME, "clm", "train/part-00000-0000.parquet")
+    put(tmp_path, f"{TMP_NAME}/{JOURNAL}", text='{"objectives": ["clm"], "build_key": "k"}')
+    apply_commit(str(tmp_path))
+    assert files(tmp_path) == ["clm/checkpoints/step1000.pt", "clm/eval_results.json", "clm/manifest.json",
+                               "clm/train/part-00000-0000.parquet"]
+    assert (tmp_path / "clm" / "eval_results.json").read_text() == "keep"
