@@ -167,11 +167,12 @@ def apply_commit(output: str) -> list[str]:
 def _restore_strays(replaced: str, final: str) -> None:
     """Move back into ``final`` what appeared in the old objective directory during the build and its
     manifest does not name (a user's ``eval_results.json``): only the old manifest's files are deleted."""
-    if not os.path.isdir(replaced):
-        return
+    manifest = os.path.join(replaced, MANIFEST_NAME)
+    if not os.path.isfile(manifest) or manifest_files(read_bytes(manifest)) is None:
+        return  # no readable manifest: refused before the build, or restored by an earlier attempt
     for stray in foreign_in_dataset(replaced):
         source, target = os.path.join(replaced, stray), os.path.join(final, stray)
-        if stray == "." or os.path.lexists(target):
+        if os.path.lexists(target):
             target = os.path.join(final + ".kept", stray)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.rename(source, target)
