@@ -31,6 +31,8 @@ from lmpairs.objectives import OBJECTIVE_CONFIGS, objective_names
 logger = logging.getLogger(__name__)
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT, what shells report for a command stopped by Ctrl-C."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -338,12 +340,20 @@ def main(argv: list[str] | None = None) -> int:
         if extra and not getattr(args, "beam_args_allowed", False):
             raise UsageError(f"unrecognized arguments: {' '.join(extra)}", prog=command)
         configure_logging(args)
+        # A DoFn's failure is logged there with its traceback and then re-raised to the driver, which reports
+        # it (a full disk, Ctrl-C: one line); -v shows the traceback.
+        logging.getLogger("apache_beam.runners.common").setLevel(logging.INFO if args.verbose else logging.CRITICAL)
         return args.run(args, extra)
     except UsageError as err:
         see = "" if "--help" in str(err) else f" (see {err.prog} --help)"
         print(f"{err.prog}: error: {one_line(str(err))}{see}", file=sys.stderr)
     except UserError as err:
         print(f"{command}: error: {one_line(str(err))}", file=sys.stderr)
+    except KeyboardInterrupt:
+        logging.disable(logging.CRITICAL)  # Beam's threads log their own interruption on the way down
+        print(f"{command}: interrupted; nothing half-written is visible (a build's temporary files were removed, "
+              "its previous output is unchanged)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_USAGE
 
 

@@ -38,6 +38,9 @@ BUILT_IN_NAMES = ("clm", "mlm", "t5", "bart", "prefix_lm", "ul2", "fim")
 
 
 MAX_INT64 = 2**63 - 1
+MIN_SPLIT_MB = 0.0009
+"""About 1 KB: every split costs a few ms of fixed work, so smaller splits (1e-9 MB: one per byte) would
+cost far more than the bytes they read."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,7 +72,7 @@ class BuildConfig(Config):
                                          limits=Limits(0.0, 1.0, high_open=True), metavar="F")
     split_mb: float = setting(64.0, "large uncompressed text/JSONL inputs are cut into byte-range splits of about "
                                     "M MB, each read, packed and written by one worker (compressed files and Parquet "
-                                    "are one split each)", limits=Limits(0.0, 1_048_576.0, low_open=True), metavar="M")
+                                    "are one split each)", limits=Limits(MIN_SPLIT_MB, 1_048_576.0), metavar="M")
     shard_size_mb: float = setting(256.0, "a split's shard rolls over to a new file after about M MB of "
                                           "(uncompressed) rows", limits=Limits(0.0, 1_048_576.0, low_open=True),
                                    metavar="M")
@@ -84,6 +87,8 @@ class BuildConfig(Config):
     row_group_mb: float = setting(4.0, "Parquet row group size in MB of rows",
                                   limits=Limits(0.0, 1024.0, low_open=True), metavar="M")
     overwrite: bool = setting(False, "replace these objectives in a non-empty --output")
+    restart: bool = setting(False, "start an interrupted build again from nothing instead of reusing the input "
+                                   "splits it finished")
 
     def __post_init__(self) -> None:
         if isinstance(self.inputs, str):

@@ -8,9 +8,13 @@ opens it, and a damaged file fails with its name and the fix instead of a bare A
 Verification (``verify``): ``"sha256"`` hashes each shard the first time any process of the stream
 opens it (one sequential read; a shared flag per shard spares the other workers and later epochs)
 and refuses a file whose digest differs from the manifest's, so a flipped byte never reaches a
-batch. ``"size"`` skips the hash and runs Arrow's full validation of each row group read instead
-(offsets in bounds), which catches structural damage but not every changed value; ``"none"``
-checks neither (nor the file sizes, :mod:`lmpairs.loader.validate`). Cost (bench/loader.py: a
+batch. The shard's size and modification time at that hash are kept too (shared the same way);
+a later open that finds either changed (the file was replaced after it was verified) hashes it
+again, at the cost of one ``get_file_info`` per shard open (a HEAD request on object stores).
+``"size"`` skips the hash and runs Arrow's full validation of each row group read instead
+(offsets in bounds), which catches structural damage but not every changed value: a shard
+replaced by another file of the same size (another build's, a damaged copy) is served silently;
+``"none"`` checks neither (nor the file sizes, :mod:`lmpairs.loader.validate`). Cost (bench/loader.py: a
 fresh stream and its first epoch over 7.5 MB of CLM shards, 4M tokens, local disk, page cache
 warm): ``"sha256"`` runs at 0.86-0.97x the throughput of ``"none"`` across runs (one extra
 sequential read and hash of each shard, once per stream); later epochs cost the same in every
@@ -80,6 +84,7 @@ class ShardReader:
         self.verify = verify
         self.vocab_size = int(vocab_size)
         self.verified = torch.zeros(len(shards), dtype=torch.uint8).share_memory_()  # shared by workers
+        self.verified_stat = torch.zeros((len(shards), 2), dtype=torch.int64).share_memory_()  # size, mtime_ns
         self.shards = list(shards)
         self.units = units
         self.objective = objective
@@ -106,7 +111,7 @@ class ShardReader:
             return self._files[shard]
         self._filesystem()
         path = self.units.shard_paths[shard]
-        if self.verify == "sha256" and not int(self.verified[shard]):
+        if self.verify == "sha256" and (not int(self.verified[shard]) or self._changed(shard, path)):
             self._check_sha256(shard, path)
         try:
             parquet = pq.ParquetFile(self._fs.open_input_file(path))
@@ -137,8 +142,21 @@ class ShardReader:
             self._files.clear()  # handles opened by another process
         return self._fs
 
+    def _stat(self, path: str) -> tuple[int, int]:
+        """(size, mtime in ns) of ``path``; 0 where the filesystem does not say."""
+        try:
+            info = self._fs.get_file_info(path)
+        except OSError as err:
+            raise cannot_read(path, err) from err
+        return int(info.size or 0), int(info.mtime_ns or 0)
+
+    def _changed(self, shard: int, path: str) -> bool:
+        """Whether the verified shard's size or mtime differ from when it was hashed (replaced since)."""
+        return self._stat(path) != tuple(int(v) for v in self.verified_stat[shard].tolist())
+
     def _check_sha256(self, shard: int, path: str) -> None:
         digest = hashlib.sha256()
+        stat = self._stat(path)  # before reading: a replacement during the hash differs from it next time
         try:
             with self._fs.open_input_stream(path) as src:
                 while chunk := src.read(_HASH_CHUNK):
@@ -152,6 +170,7 @@ class ShardReader:
             raise ShardError(f"{path}: sha256 {digest.hexdigest()[:12]}, but the manifest records {want[:12]}: the "
                              f"file changed after the build (damaged or replaced); {REBUILD}. "
                              "(verify='size' skips this check.)")
+        self.verified_stat[shard, 0], self.verified_stat[shard, 1] = stat
         self.verified[shard] = 1
 
     def read_unit(self, unit: int) -> pa.Table:

@@ -70,8 +70,28 @@ def beam_flags(parser: argparse.ArgumentParser) -> frozenset[str]:
     return frozenset(option for action in parser._actions for option in action.option_strings)
 
 
+def check_runner(beam_args: Sequence[str]) -> None:
+    """Refuse a ``--runner`` short name Beam does not know (``DirectRuner``), suggesting the closest one."""
+    from apache_beam.runners.runner import _RUNNER_MAP
+
+    from lmpairs.pipeline.options import is_dask
+
+    name = PipelineOptions(list(beam_args)).view_as(StandardOptions).runner
+    if not isinstance(name, str) or "." in name or is_dask(name):
+        return
+    if name.lower() in _RUNNER_MAP or name.lower() + "runner" in _RUNNER_MAP:
+        return
+    known = sorted({path.rsplit(".", 1)[-1] for path in _RUNNER_MAP.values()} | {"DaskRunner"})
+    close = difflib.get_close_matches(name.lower(), [k.lower() for k in known], n=1, cutoff=0.6)
+    guess = next((k for k in known if close and k.lower() == close[0]), None)
+    raise UsageError(f"--runner={name}: no such Beam runner{f' (did you mean --runner={guess}?)' if guess else ''}; "
+                     f"Beam's runners: {', '.join(known)}.", prog="lmpairs build")
+
+
 def check_beam_args(beam_args: Sequence[str]) -> None:
-    """Raise :class:`UsageError` for a value Beam's parser refuses or an option no Beam class defines."""
+    """Raise :class:`UsageError` for an unknown runner, a value Beam's parser refuses or an option no Beam
+    class defines."""
+    check_runner(beam_args)
     parser = beam_parser(beam_args)
     _, unknown = parser.parse_known_args(list(beam_args))
     options = [u.split("=", 1)[0] for u in unknown if u.startswith("-")]

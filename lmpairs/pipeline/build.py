@@ -26,18 +26,22 @@ from lmpairs.objectives import get_spec
 from lmpairs.pipeline.api import files_access
 from lmpairs.pipeline.commit import NOTHING, CommitBuild, read_output_manifest, tmp_root
 from lmpairs.pipeline.counters import log_warnings, report_metrics
-from lmpairs.pipeline.errors import BuildError, OutOfSpace, is_out_of_space
+from lmpairs.pipeline.errors import BuildError, OutOfSpace, is_interrupt, is_out_of_space
+from lmpairs.pipeline.lock import LockLost, OutputLock
 from lmpairs.pipeline.options import check_staging_files, is_dry_run, pipeline_options, runner_name
 from lmpairs.pipeline.output import (
-    OutputLock,
+    check_output,
     check_output_path,
+    check_temp_dir,
     discard_temp,
     finish_interrupted_commit,
     prepare_output,
 )
-from lmpairs.pipeline.paths import apply_storage_options, check_s3_buckets, join, storage_options
+from lmpairs.pipeline.ownership import build_prefix
+from lmpairs.pipeline.paths import apply_storage_options, check_s3_buckets, is_remote, join, storage_options
 from lmpairs.pipeline.preflight import Plan, preflight
 from lmpairs.pipeline.progress import ProgressMonitor, SplitProgress
+from lmpairs.pipeline.resume import drop_unfinished, record_split, reusable_results
 from lmpairs.pipeline.splitjob import SplitJob, process_split
 from lmpairs.reading.splits import absolute
 from lmpairs.schemas import Manifest
@@ -46,9 +50,11 @@ from lmpairs.version import __version__
 
 logger = logging.getLogger(__name__)
 
-RUN_ONLY_FIELDS = ("output", "overwrite")
+RUN_ONLY_FIELDS = ("output", "overwrite", "restart")
 """BuildConfig fields that say where and how to write, not what: kept out of the manifest, so two
 builds of the same data into different directories have identical manifests."""
+PLAN_SHOWN = 20
+"""Input splits a dry run lists one by one (the rest are counted)."""
 _TOKENIZERS: dict[str, Tokenizer] = {}
 """Tokenizers parsed in this worker process, by model sha256 (Dask runs ``setup()`` per partition)."""
 
@@ -68,8 +74,12 @@ def build_key(config: BuildConfig, base: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def split_job(config: BuildConfig, tokenizer: Tokenizer) -> SplitJob:
-    return SplitJob(objectives=tuple((n, config.objective_config(n)) for n in config.objectives),
+def split_job(config: BuildConfig, tokenizer: Tokenizer, key: str = "") -> SplitJob:
+    """What each split's worker needs; on object stores shards go in place, to ``OUT/<objective>/b-<key>/``
+    (renaming an object is a copy), elsewhere to the temp dir (renamed into place at the commit)."""
+    return SplitJob(shard_root=posixpath.join(config.output, "{objective}", build_prefix(key))
+                    if key and is_remote(config.output) else None,
+                    objectives=tuple((n, config.objective_config(n)) for n in config.objectives),
                     specs=tuple(get_spec(n) for n in config.objectives),
                     vocab=tokenizer.vocab, seed=config.seed, validation_fraction=config.validation_fraction,
                     documents=config.documents, text_field=config.text_field,
@@ -84,11 +94,21 @@ def cached_tokenizer(model_bytes: bytes, name: str) -> Tokenizer:
     return _TOKENIZERS[digest]
 
 
+def in_place_paths(result: dict, job: SplitJob) -> dict:
+    """Shard paths relative to ``OUT/<objective>``: shards written in place carry their build prefix."""
+    if job.shard_root is None:
+        return result
+    prefix = posixpath.basename(job.shard_root)
+    for entry in result["objectives"].values():
+        entry["shards"] = [dataclasses.replace(s, path=posixpath.join(prefix, s.path)) for s in entry["shards"]]
+    return result
+
+
 class BuildSplitFn(beam.DoFn):
     """(index, InputSplit) -> the split's small result dict (see :func:`process_split`)."""
 
-    def __init__(self, job: SplitJob, model_bytes: bytes, tokenizer_name: str) -> None:
-        self._job, self._model_bytes, self._name = job, model_bytes, tokenizer_name
+    def __init__(self, job: SplitJob, model_bytes: bytes, tokenizer_name: str, key: str | None = None) -> None:
+        self._job, self._model_bytes, self._name, self._key = job, model_bytes, tokenizer_name, key
         self._tokenizer: Tokenizer | None = None
         self.storage: dict | None = None
         """Pipeline options for Beam's FileSystems on workers whose runner does not set them (Dask's)."""
@@ -101,8 +121,10 @@ class BuildSplitFn(beam.DoFn):
     def process(self, element) -> Iterator[dict]:
         index, split = element
         progress = SplitProgress(self._job.tmp_root, index, split.end - split.start)
-        result = process_split(index, split, self._job, self._tokenizer, files=files_access(),
-                               progress=progress.update)
+        result = in_place_paths(process_split(index, split, self._job, self._tokenizer, files=files_access(),
+                                              progress=progress.update), self._job)
+        if self._key is not None:
+            record_split(self._job.tmp_root, self._key, index, split, result)  # a rerun reuses this split
         progress.done(Counter(result["counts"]))
         report_metrics(result["counts"])
         for name, entry in result["objectives"].items():
@@ -118,23 +140,32 @@ class BuildObjectives(beam.PTransform):
     with absolute paths in ``config``.
     """
 
-    def __init__(self, config: BuildConfig, *, plan: Plan, key: str | None = None) -> None:
+    def __init__(self, config: BuildConfig, *, plan: Plan, key: str | None = None,
+                 lock_token: str | None = None, reused: dict[int, dict] | None = None) -> None:
         super().__init__()
-        self._config, self._plan = config, plan
+        self._config, self._plan, self._lock_token = config, plan, lock_token
+        self._reused = reused or {}
+        """Results of splits an interrupted run of this build finished (see :mod:`lmpairs.pipeline.resume`)."""
         self._base = manifest_base(config, plan.tokenizer, plan.splits)
         self._key = key or build_key(config, self._base)
 
     def expand(self, pbegin):
         c, plan = self._config, self._plan
-        job = split_job(c, plan.tokenizer)
-        build_fn = BuildSplitFn(job, plan.model_bytes, c.tokenizer)
+        job = split_job(c, plan.tokenizer, self._key)
+        build_fn = BuildSplitFn(job, plan.model_bytes, c.tokenizer, self._key)
         build_fn.storage = storage_options(pbegin.pipeline.options)
-        return (pbegin
-                | "Splits" >> beam.Create(list(enumerate(plan.splits)))
-                | "Redistribute" >> beam.Reshuffle()
-                | "BuildSplits" >> beam.ParDo(build_fn)
+        pending = [(i, split) for i, split in enumerate(plan.splits) if i not in self._reused]
+        results = (pbegin
+                   | "Splits" >> beam.Create(pending)
+                   | "Redistribute" >> beam.Reshuffle()
+                   | "BuildSplits" >> beam.ParDo(build_fn))
+        if self._reused:
+            reused = pbegin | "ReusedSplits" >> beam.Create([self._reused[i] for i in sorted(self._reused)])
+            results = (results, reused) | "WithReused" >> beam.Flatten()
+        return (results
                 | "Commit" >> CommitBuild(output=c.output, objectives=c.objectives, sides=job.sides, base=self._base,
-                                          plan_rejected=plan.rejected, build_key=self._key))
+                                          plan_rejected=plan.rejected, build_key=self._key,
+                                          lock_token=self._lock_token))
 
 
 def nothing_survived(documents: dict[str, Any], files_rejected: list[dict[str, Any]]) -> BuildError:
@@ -146,7 +177,7 @@ def nothing_survived(documents: dict[str, Any], files_rejected: list[dict[str, A
         f"{documents.get('documents_used', 0)} used ({documents.get('tokens', 0)} tokens, too few for one row), "
         f"rejected: {', '.join(f'{k} {v}' for k, v in sorted(reasons.items())) or 'none'}; "
         f"{len(files_rejected)} files rejected" + (f" ({files})" if files else "")
-        + "; check --input, --input-format, --text-field and --documents.")
+        + "; check --input, --format, --text-field and --documents.")
 
 
 def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) -> dict[str, Manifest]:
@@ -168,14 +199,11 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
         check_output_path(config.output)  # before anything lists inputs: --output / is refused at once
     plan = preflight(config, dry_run=dry_run)
     if dry_run:
-        pipeline = beam.Pipeline(options=options)
-        _ = pipeline | "Build" >> BuildObjectives(config, plan=plan)
-        pipeline.run()
-        logger.info("dry run: the %s job was built, not run", runner_name(options))
-        return {}
+        return plan_only(config, plan, options)
     lock = OutputLock(config.output).acquire()
     try:
         key = build_key(config, manifest_base(config, plan.tokenizer, plan.splits))
+        check_temp_dir(config.output)  # before finishing or clearing it: nothing lmpairs did not write is deleted
         journal = finish_interrupted_commit(config.output)
         if journal is not None and journal.get("build_key") == key:
             logger.info("%s: the same build was interrupted while committing; its commit is now complete",
@@ -183,22 +211,61 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
             return read_manifests(config)
         if not plan.splits:
             raise nothing_survived({}, plan.rejected)
-        prepare_output(config.output, config.objectives, overwrite=config.overwrite)
-        return execute(config, plan, options, key)
+        resumed = prepare_output(config.output, config.objectives, overwrite=config.overwrite, key=key,
+                                 restart=config.restart)
+        return execute(config, plan, options, key, lock, reuse(config, plan, key) if resumed else {})
     finally:
         lock.release()
+
+
+def plan_only(config: BuildConfig, plan: Plan, options) -> dict[str, Manifest]:
+    """``--dry_run``: the checks, the split list and the job graph; nothing is written under the output.
+
+    Only Dataflow's runner honors Beam's ``--dry_run`` (it builds the job file without submitting it);
+    the local runners would run the whole job, so for them the graph is built and translated only.
+    A local output is checked read-only, so the dry run says whether the real build would refuse it.
+    """
+    if not is_remote(config.output):
+        check_output(config.output, config.objectives, overwrite=config.overwrite)
+    pipeline = beam.Pipeline(options=options)
+    _ = pipeline | "Build" >> BuildObjectives(config, plan=plan)
+    runner = runner_name(options)
+    if runner == "DataflowRunner":
+        pipeline.run()
+    else:
+        pipeline.to_runner_api()
+    for index, split in enumerate(plan.splits[:PLAN_SHOWN]):
+        logger.info("dry run: split %d: %s bytes %d-%d", index, split.path, split.start, split.end)
+    logger.info("dry run: %d input splits (%.1f MB), %d files rejected; the %s job was built, not run; nothing "
+                "was written to %s", len(plan.splits), plan.num_bytes / (1 << 20), len(plan.rejected), runner,
+                config.output)
+    return {}
+
+
+def reuse(config: BuildConfig, plan: Plan, key: str) -> dict[int, dict]:
+    """The finished splits of an interrupted run of this build; the other splits' partial files are deleted."""
+    root = tmp_root(config.output)
+    roots = {name: join(config.output, name) if is_remote(config.output) else join(root, name)
+             for name in config.objectives}
+    reused = reusable_results(root, key, plan.splits, roots)
+    drop_unfinished(root, config.objectives, set(reused))
+    logger.info("%s: resuming an interrupted build: %d splits reused, %d to build (--restart starts again from "
+                "nothing)", config.output, len(reused), len(plan.splits) - len(reused))
+    return reused
 
 
 def read_manifests(config: BuildConfig) -> dict[str, Manifest]:
     return {name: read_output_manifest(join(config.output, name), name) for name in config.objectives}
 
 
-def execute(config: BuildConfig, plan: Plan, options, key: str) -> dict[str, Manifest]:
+def execute(config: BuildConfig, plan: Plan, options, key: str, lock: OutputLock | None = None,
+            reused: dict[int, dict] | None = None) -> dict[str, Manifest]:
     """Run the job on a prepared output; on failure remove the temp files and raise a one-line error."""
     runner = runner_name(options)
     logger.info("building %s from %d input splits on %s", ",".join(config.objectives), len(plan.splits), runner)
     pipeline = beam.Pipeline(options=options)
-    _ = pipeline | "Build" >> BuildObjectives(config, plan=plan, key=key)
+    _ = pipeline | "Build" >> BuildObjectives(config, plan=plan, key=key, lock_token=lock.token if lock else None,
+                                                reused=reused)
     monitor = ProgressMonitor(tmp_root(config.output), len(plan.splits), plan.num_bytes).start()
     start = time.perf_counter()
     result = None
@@ -206,7 +273,12 @@ def execute(config: BuildConfig, plan: Plan, options, key: str) -> dict[str, Man
         result = pipeline.run()
         state = result.wait_until_finish()
     except BaseException as err:
-        discard_temp(config.output)
+        if lock is not None and not lock.holds():
+            raise LockLost(f"--output {config.output}: this build lost the build lock to another build while it "
+                           "ran, so it published nothing; run one build at a time into one output.") from None
+        discard_temp(config.output, config.objectives)
+        if is_interrupt(err):
+            raise KeyboardInterrupt from None  # the CLI's one line and status 130, not Beam's wrapped traceback
         if is_out_of_space(err):
             raise OutOfSpace(f"--output {config.output}: out of disk space; the temporary files were removed: "
                              "free some space or choose another --output.") from None
@@ -218,14 +290,14 @@ def execute(config: BuildConfig, plan: Plan, options, key: str) -> dict[str, Man
             client.close()
     seconds = time.perf_counter() - start
     if state != PipelineState.DONE:
-        discard_temp(config.output)
+        discard_temp(config.output, config.objectives)
         raise BuildError(f"the {runner} job ended in state {state}; see the runner's log. Rerunning with the "
                          "same --output starts again from a clean temp dir.")
     nothing = posixpath.join(tmp_root(config.output), NOTHING)
     if beam.io.filesystems.FileSystems.exists(nothing):
         with beam.io.filesystems.FileSystems.open(nothing) as f:
             report = json.loads(f.read().decode("utf-8"))
-        discard_temp(config.output)
+        discard_temp(config.output, config.objectives)
         raise nothing_survived(report["documents"], report["files_rejected"])
     manifests = read_manifests(config)
     log_warnings(manifests)

@@ -7,9 +7,10 @@ objective directory into place with one rename (a previous dataset of that objec
 first and is deleted at the end). A commit killed half-way is finished by the next ``lmpairs build``
 into the same output before anything else happens, so a visible manifest always sits next to all
 of its shards, no ``manifest.json.tmp`` is ever left outside the temp dir, and a plain rerun
-completes. Object stores have no directory rename: there the old manifest is deleted first, then
-the old dataset's other files, then each staged shard moves and the manifest moves last (still
-idempotent: what was moved is skipped, the staged manifest says which files are the new ones).
+completes. Object stores have no directory rename (a rename is a copy and a delete): there each
+split writes its shards once, in place, under ``OUT/<objective>/b-<fingerprint>/``, and the commit
+writes the manifest (the one write that makes the new dataset visible; readers of the old one keep
+reading until then), then deletes the in-place shards the new manifest does not name.
 Every file goes through Beam's ``FileSystems`` (see :mod:`lmpairs.pipeline.paths`).
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import logging
 import os
 import posixpath
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
@@ -27,6 +29,18 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from lmpairs.pipeline.counters import file_counts, kept_files, manifest_counters
+from lmpairs.pipeline.lock import check_holder
+from lmpairs.pipeline.ownership import (  # noqa: F401  (TMP_NAME, JOURNAL, NOTHING: the temp dir's names)
+    JOURNAL,
+    NOTHING,
+    REPLACED,
+    SHARD,
+    TMP_NAME,
+    foreign_in_dataset,
+    list_tree,
+    manifest_files,
+    orphan_shards,
+)
 from lmpairs.pipeline.paths import (
     apply_storage_options,
     delete_tree,
@@ -41,12 +55,6 @@ from lmpairs.schemas.checks import build_warnings
 
 logger = logging.getLogger(__name__)
 
-TMP_NAME = "_lmpairs_tmp"
-"""The temporary directory under OUT that holds everything until the commit (readers skip ``_`` names)."""
-JOURNAL = "COMMIT.json"
-NOTHING = "NOTHING_SURVIVED.json"
-"""Written instead of the journal when no objective got a single row; the driver reports it."""
-REPLACED = "replaced"
 
 
 def tmp_root(output: str) -> str:
@@ -58,7 +66,7 @@ def build_manifest(objective: str, shards: list[ShardInfo], counters: dict[str, 
     """The manifest of one objective; ``base`` holds the fields shared by every objective."""
     splits: dict[str, list[ShardInfo]] = {side: [] for side in sides}
     for shard in sorted(shards, key=lambda s: s.path):
-        splits.setdefault(posixpath.dirname(shard.path), []).append(shard)
+        splits.setdefault(posixpath.basename(posixpath.dirname(shard.path)), []).append(shard)  # [b-…/]side/part
     return Manifest(objective=objective, config=base["configs"][objective], seed=base["seed"],
                     tokenizer=base["tokenizer"], inputs=base["inputs"], counters=counters, splits=splits,
                     lmpairs_version=base["lmpairs_version"], extra={"build": base["build"]}, warnings=warnings or [],
@@ -149,13 +157,30 @@ def apply_commit(output: str) -> list[str]:
     paths = []
     for name in journal["objectives"]:
         if is_remote(output):
-            _publish_files(posixpath.join(root, name), posixpath.join(output, name))
+            _publish_in_place(posixpath.join(root, name), posixpath.join(output, name))
         else:
             _publish_dir(posixpath.join(root, name), posixpath.join(output, name),
                          posixpath.join(root, REPLACED, name))
         paths.append(posixpath.join(output, name, MANIFEST_NAME))
+        if not is_remote(output):
+            _restore_strays(posixpath.join(root, REPLACED, name), posixpath.join(output, name))
     delete_tree(root)
     return paths
+
+
+def _restore_strays(replaced: str, final: str) -> None:
+    """Move back into ``final`` what appeared in the old objective directory during the build and its
+    manifest does not name (a user's ``eval_results.json``): only the old manifest's files are deleted."""
+    manifest = os.path.join(replaced, MANIFEST_NAME)
+    if not os.path.isfile(manifest) or manifest_files(read_bytes(manifest)) is None:
+        return  # no readable manifest: refused before the build, or restored by an earlier attempt
+    for stray in foreign_in_dataset(replaced):
+        source, target = os.path.join(replaced, stray), os.path.join(final, stray)
+        if os.path.lexists(target):
+            target = os.path.join(final + ".kept", stray)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.rename(source, target)
+        logger.warning("%s: not written by lmpairs; kept as %s", stray, target)
 
 
 def _publish_dir(staged: str, final: str, replaced: str) -> None:
@@ -170,38 +195,39 @@ def _publish_dir(staged: str, final: str, replaced: str) -> None:
     os.rename(staged, final)
 
 
-def _publish_files(staged: str, final: str) -> None:
-    """Object stores: drop the old manifest and the old dataset's files, move each staged file, the manifest last.
+def _publish_in_place(staged: str, final: str) -> None:
+    """Object stores: the shards are already in place; write the manifest (the commit), then delete the
+    in-place shards it does not name (the replaced dataset's, an interrupted build's). No copies.
 
-    Until the staged manifest has moved, it names the new files: every other object under ``final``
-    belongs to the replaced dataset (or to nothing) and is deleted, so a rerun after a kill anywhere
-    in here deletes nothing it moved and ends with exactly the new dataset.
+    Readers of the replaced dataset keep reading until the new manifest lands. Idempotent: a rerun
+    after a kill anywhere in here writes the same manifest and deletes what is left to delete.
     """
     manifest = posixpath.join(staged, MANIFEST_NAME)
     if not FileSystems.exists(manifest):
         return  # published by an earlier, interrupted attempt
-    new = {posixpath.join(final, s.path) for shards in
-           Manifest.from_json(read_bytes(manifest).decode("utf-8"), manifest).splits.values() for s in shards}
-    old_manifest = posixpath.join(final, MANIFEST_NAME)
-    if FileSystems.exists(old_manifest):
-        FileSystems.delete([old_manifest])
-    old = [m.path for m in FileSystems.match([final.rstrip("/") + "/**"])[0].metadata_list if m.path not in new]
-    if old:
-        FileSystems.delete(old)
-    matched = FileSystems.match([staged.rstrip("/") + "/**"])[0].metadata_list
-    sources = sorted(m.path for m in matched if m.path != manifest)
-    for batch in (sources, [manifest]):
-        if batch:
-            FileSystems.rename(batch, [final + src[len(staged):] for src in batch])
+    write_bytes(posixpath.join(final, MANIFEST_NAME), read_bytes(manifest))
+    old_plain = _plain_shards_of_old(final)
+    orphans = orphan_shards(final) + old_plain
+    if orphans:
+        FileSystems.delete(orphans)
+    FileSystems.delete([manifest])
+
+
+def _plain_shards_of_old(final: str) -> list[str]:
+    """Shards at ``side/part-…`` (written by an lmpairs before in-place shards) the new manifest does not name."""
+    files, _ = list_tree(final)
+    named = manifest_files(read_bytes(posixpath.join(final, MANIFEST_NAME))) or set()
+    plain = re.compile(SHARD)
+    return [posixpath.join(final, f) for f in files if plain.fullmatch(f) and f not in named]
 
 
 class CommitBuildFn(beam.DoFn):
     """(None, [split results]) -> the manifest paths, once every split is done."""
 
     def __init__(self, *, output: str, objectives: tuple[str, ...], sides: tuple[str, ...], base: dict[str, Any],
-                 plan_rejected: list[dict], build_key: str) -> None:
+                 plan_rejected: list[dict], build_key: str, lock_token: str | None = None) -> None:
         self._args = (output, objectives, sides, base)
-        self._plan_rejected, self._build_key = plan_rejected, build_key
+        self._plan_rejected, self._build_key, self._lock_token = plan_rejected, build_key, lock_token
         self.storage: dict | None = None
         """Pipeline options for Beam's FileSystems on workers whose runner does not set them (set by CommitBuild)."""
 
@@ -211,6 +237,7 @@ class CommitBuildFn(beam.DoFn):
     def process(self, element) -> Iterator[str]:
         _, results = element
         output = self._args[0]
+        check_holder(output, self._lock_token)  # a build that lost its lock decides nothing
         if stage_build(*self._args, list(results), self._plan_rejected, self._build_key):
             for path in apply_commit(output):
                 logger.info("committed %s", path)

@@ -1,5 +1,6 @@
 """Errors a build reports (bad setup before the job, or a failure the user can act on after it)."""
 import errno
+from collections.abc import Callable
 
 from lmpairs.errors import UserError
 
@@ -12,19 +13,25 @@ class OutOfSpace(BuildError):
     """The disk holding the output filled up; the temporary files were removed."""
 
 
-def is_out_of_space(err: BaseException | None) -> bool:
-    """Whether ``err`` (or what it wraps; runners re-raise workers' errors as text) is a full disk.
-
-    The one test for it: a worker's write (:mod:`lmpairs.pipeline.splitjob`) and the driver's view of
-    the failed job (:mod:`lmpairs.pipeline.build`) both ask here.
-    """
-    seen = 0
-    while err is not None and seen < 10:
-        if isinstance(err, OutOfSpace) or getattr(err, "errno", None) == errno.ENOSPC:
-            return True
-        text = str(err)
-        if "No space left" in text or "out of disk space" in text:
+def in_chain(err: BaseException | None, found: Callable[[BaseException], bool]) -> bool:
+    """Whether ``found`` holds for ``err`` or an error it wraps (``__cause__``/``__context__``, ten deep):
+    runners re-raise a worker's error wrapped, often as text."""
+    for _ in range(10):
+        if err is None:
+            return False
+        if found(err):
             return True
         err = err.__cause__ or err.__context__
-        seen += 1
     return False
+
+
+def is_out_of_space(err: BaseException | None) -> bool:
+    """Whether ``err`` (or what it wraps) is a full disk: the one test, asked by a worker's write
+    (:mod:`lmpairs.pipeline.splitjob`) and by the driver about the failed job (:mod:`lmpairs.pipeline.build`)."""
+    return in_chain(err, lambda e: isinstance(e, OutOfSpace) or getattr(e, "errno", None) == errno.ENOSPC
+                    or "No space left" in str(e) or "out of disk space" in str(e))
+
+
+def is_interrupt(err: BaseException | None) -> bool:
+    """Whether ``err`` is Ctrl-C, possibly re-raised by the runner as ``RuntimeError('KeyboardInterrupt …')``."""
+    return in_chain(err, lambda e: isinstance(e, KeyboardInterrupt) or str(e).startswith("KeyboardInterrupt"))

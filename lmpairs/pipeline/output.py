@@ -1,22 +1,14 @@
 """Prepare the output directory: one build at a time, never touching what lmpairs did not write.
 
-Rules: ``/`` and the home directory are refused outright. Without ``--overwrite`` OUT
-must be empty apart from an interrupted build's leftovers (its temp dir and a stale lock), which
+Rules: ``/`` and the home directory are refused outright. Without ``--overwrite`` OUT must be
+empty apart from an interrupted build's leftovers (its marked temp dir and a stale lock), which
 are removed. With ``--overwrite`` OUT may also hold lmpairs datasets (real directories with a
 ``manifest.json``): they stay in place until the new build commits and replaces the objectives it
-builds. Anything else (a user's file, a symlink, a directory without a manifest) is refused, never
-followed, never deleted. A lock file with pid, host and start time makes builds exclusive; a lock
-whose process is gone, or that has not been refreshed for :data:`STALE_SECONDS`, is taken over.
-
-Object stores (``s3://``, ``gs://``) have no symlinks and no directories (a "directory" is a key
-prefix; a dataset is a prefix holding ``manifest.json``), and Beam's FileSystems offer no atomic
-create-if-absent. There the lock is a lease: a build refuses a lock object refreshed within
-:data:`STALE_SECONDS` (or whose process on this host is gone: taken over), writes its own with a
-random token, waits :data:`SETTLE_SECONDS` and reads it back; if another build's token is there,
-the later writer won and this build stops. Two builds can both proceed only if one takes longer
-than ``SETTLE_SECONDS`` between finding no lock and writing its own (a stalled process); so run one
-build per output, as locally. The lock is refreshed every :data:`HEARTBEAT_SECONDS` (its update
-time is the age) and deleted at the end if it is still this build's.
+builds. Anything else is refused before the build starts, naming the path, and never followed nor
+deleted: a user's file or symlink at the top of OUT, a file inside a replaced objective directory
+that its manifest does not name (``OUT/clm/README.md``), and any file in ``OUT/_lmpairs_tmp`` that
+lmpairs did not write or that sits in a temp dir without lmpairs' marker (see
+:mod:`lmpairs.pipeline.ownership`). The build lock is :mod:`lmpairs.pipeline.lock`.
 """
 from __future__ import annotations
 
@@ -24,35 +16,32 @@ import json
 import logging
 import os
 import posixpath
-import socket
-import threading
-import time
-import uuid
 
 from apache_beam.io.filesystems import FileSystems
 
 from lmpairs.objectives import objective_names
 from lmpairs.pipeline.commit import JOURNAL, TMP_NAME, apply_commit, read_journal
 from lmpairs.pipeline.errors import BuildError
-from lmpairs.pipeline.paths import delete_tree, is_remote, read_bytes, write_bytes
+from lmpairs.pipeline.lock import (  # noqa: F401  (re-exported: the lock's public names)
+    HEARTBEAT_SECONDS,
+    LOCK_NAME,
+    SETTLE_SECONDS,
+    STALE_SECONDS,
+    OutputLock,
+    unreachable_output,
+)
+from lmpairs.pipeline.ownership import (
+    MADE_BY,
+    MARKER,
+    foreign_in_dataset,
+    foreign_in_temp,
+    is_partial,
+    orphan_shards,
+)
+from lmpairs.pipeline.paths import delete_tree, is_remote, read_bytes
 from lmpairs.schemas import MANIFEST_NAME
 
 logger = logging.getLogger(__name__)
-
-MARKER = "BUILDING.json"
-LOCK_NAME = "_lmpairs_lock.json"
-STALE_SECONDS = 600.0
-"""A lock not refreshed for this long belongs to a dead build (a live one refreshes it every minute)."""
-HEARTBEAT_SECONDS = 60.0
-SETTLE_SECONDS = 2.0
-"""Object stores: the wait between writing the lock and reading it back (see the module docstring)."""
-
-
-def unreachable_output(output: str, err: BaseException) -> BuildError:
-    detail = " ".join(str(err).split())[:300]
-    return BuildError(f"--output {output}: cannot reach it ({detail}); check the URL and the storage flags "
-                      "(--s3_endpoint_url, --s3_access_key_id, --s3_secret_access_key, --s3_region_name for "
-                      "S3-compatible stores; --project and Google credentials for gs://).")
 
 
 def check_output_path(output: str) -> None:
@@ -76,6 +65,10 @@ def check_output_path(output: str) -> None:
         raise BuildError(f"--output {output}: is a file, expected a directory; choose another --output.")
 
 
+def is_lock_name(name: str) -> bool:
+    return name == LOCK_NAME or name.startswith(LOCK_NAME + ".")  # the lock, a takeover marker, a staged lock
+
+
 def top_entries(output: str) -> dict[str, str]:
     """Top-level entries of ``output`` (never recursing) -> ``lock``, ``tmp``, ``dataset`` or ``foreign``."""
     if is_remote(output):
@@ -84,7 +77,7 @@ def top_entries(output: str) -> dict[str, str]:
         return {}
     kinds = {}
     for entry in sorted(os.scandir(output), key=lambda e: e.name):
-        if entry.name == LOCK_NAME and entry.is_file(follow_symlinks=False):
+        if is_lock_name(entry.name) and entry.is_file(follow_symlinks=False):
             kinds[entry.name] = "lock"
         elif entry.name == TMP_NAME and entry.is_dir(follow_symlinks=False):
             kinds[entry.name] = "tmp"
@@ -106,177 +99,17 @@ def _remote_entries(output: str) -> dict[str, str]:
     files = [m.path[len(root):] for m in matched if m.path.startswith(root)]
     kinds = {}
     for name in sorted({f.split("/", 1)[0] for f in files}):
-        if name == LOCK_NAME:
+        if is_lock_name(name):
             kinds[name] = "lock"
         elif name == TMP_NAME:
             kinds[name] = "tmp"
         elif name in objective_names() and f"{name}/{MANIFEST_NAME}" in files:
             kinds[name] = "dataset"
+        elif name in objective_names() and is_partial(posixpath.join(output, name)):
+            kinds[name] = "partial"  # in-place shards of a build that did not commit: lmpairs' own leftovers
         else:
             kinds[name] = "foreign"
     return kinds
-
-
-class OutputLock:
-    """``OUT/_lmpairs_lock.json``, created exclusively; refreshed by a heartbeat thread while held."""
-
-    def __init__(self, output: str) -> None:
-        self.output = output
-        self.path = posixpath.join(output, LOCK_NAME)
-        self.token = uuid.uuid4().hex
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def acquire(self) -> OutputLock:
-        if is_remote(self.output):
-            return self._acquire_lease()
-        try:
-            os.makedirs(self.output, exist_ok=True)
-        except OSError as err:
-            raise BuildError(f"--output {self.output}: cannot write there ({err}); choose a writable --output "
-                             "or fix its permissions.") from err
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = self._holder()
-                if holder is not None:
-                    raise BuildError(
-                        f"--output {self.output}: another lmpairs build is writing there (pid {holder.get('pid')} "
-                        f"on {holder.get('host')}, started {holder.get('started')}); wait for it to finish or "
-                        f"choose another --output. If that build is gone, delete {self.path}.") from None
-                logger.info("%s: taking over the stale lock of a build that is gone", self.output)
-                try:
-                    os.remove(self.path)
-                except FileNotFoundError:
-                    pass
-                continue
-            except OSError as err:
-                raise BuildError(f"--output {self.output}: cannot write there ({err}); choose a writable --output "
-                                 "or fix its permissions.") from err
-            with os.fdopen(fd, "w") as out:
-                json.dump({"pid": os.getpid(), "host": socket.gethostname(), "token": self.token,
-                           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, out)
-            self._thread = threading.Thread(target=self._beat, name="lmpairs-lock", daemon=True)
-            self._thread.start()
-            return self
-        raise BuildError(f"--output {self.output}: could not take the build lock {self.path}; another build "
-                         "keeps taking it: run one build at a time into one output.")
-
-    def _payload(self) -> bytes:
-        return json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "token": self.token,
-                           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode()
-
-    def _busy(self, holder: dict) -> BuildError:
-        return BuildError(
-            f"--output {self.output}: another lmpairs build is writing there (pid {holder.get('pid')} "
-            f"on {holder.get('host')}, started {holder.get('started')}); wait for it to finish or "
-            f"choose another --output. If that build is gone, delete {self.path}.")
-
-    def _acquire_lease(self) -> OutputLock:
-        """Object stores: write, settle, read back (see the module docstring)."""
-        holder = self._remote_holder()
-        if holder is not None:
-            raise self._busy(holder)
-        try:
-            write_bytes(self.path, self._payload())
-            time.sleep(SETTLE_SECONDS)
-            winner = json.loads(read_bytes(self.path).decode("utf-8"))
-        except (OSError, ValueError) as err:
-            raise unreachable_output(self.output, err) from err
-        if winner.get("token") != self.token:
-            raise self._busy(winner)
-        self._start_heartbeat()
-        return self
-
-    def _remote_holder(self) -> dict | None:
-        """The live holder of an existing lock object, or None when there is none or it is stale."""
-        try:
-            found = [m for m in FileSystems.match([self.path])[0].metadata_list if m.path == self.path]
-            if not found:
-                return None
-            age = time.time() - float(found[0].last_updated_in_seconds or 0)
-            holder = json.loads(read_bytes(self.path).decode("utf-8"))
-        except ValueError:
-            holder = {"pid": "?", "host": "?", "started": "?"}
-        except OSError as err:
-            raise unreachable_output(self.output, err) from err
-        if holder.get("host") == socket.gethostname() and not _pid_alive(holder.get("pid")):
-            logger.info("%s: taking over the lock of a build that is gone", self.output)
-            return None
-        if age >= STALE_SECONDS:
-            logger.info("%s: taking over a lock not refreshed for %.0f s", self.output, age)
-            return None
-        return holder
-
-    def _start_heartbeat(self) -> None:
-        self._thread = threading.Thread(target=self._beat, name="lmpairs-lock", daemon=True)
-        self._thread.start()
-
-    def _holder(self) -> dict | None:
-        """The live holder of an existing lock, or None when it is stale."""
-        try:
-            with open(self.path) as f:
-                holder = json.load(f)
-            age = time.time() - os.path.getmtime(self.path)
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):
-            return {"pid": "?", "host": "?", "started": "?"} if self._fresh() else None
-        if holder.get("host") == socket.gethostname() and not _pid_alive(holder.get("pid")):
-            return None
-        return holder if age < STALE_SECONDS else None
-
-    def _fresh(self) -> bool:
-        try:
-            return time.time() - os.path.getmtime(self.path) < STALE_SECONDS
-        except OSError:
-            return False
-
-    def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
-            try:
-                if not is_remote(self.output):
-                    os.utime(self.path)
-                elif self._mine():
-                    write_bytes(self.path, self._payload())  # a new object: its update time is the heartbeat
-                else:
-                    return
-            except OSError:
-                return
-
-    def _mine(self) -> bool:
-        try:
-            return json.loads(read_bytes(self.path).decode("utf-8")).get("token") == self.token
-        except (OSError, ValueError):
-            return False
-
-    def release(self) -> None:
-        self._stop.set()
-        if is_remote(self.output):
-            try:
-                if self._mine():
-                    FileSystems.delete([self.path])
-            except OSError as err:
-                logger.warning("%s: could not delete the build lock (%s); delete it yourself", self.path, err)
-            return
-        try:
-            with open(self.path) as f:
-                mine = json.load(f).get("token") == self.token
-        except (OSError, ValueError):
-            return
-        if mine:
-            os.remove(self.path)
-
-
-def _pid_alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, TypeError, ValueError):
-        return True
-    return True
 
 
 def finish_interrupted_commit(output: str) -> dict | None:
@@ -289,50 +122,102 @@ def finish_interrupted_commit(output: str) -> dict | None:
     return journal
 
 
-def prepare_output(output: str, objectives: tuple[str, ...], *, overwrite: bool) -> None:
-    """Check ``output`` per the module rules (the caller holds the lock), clear leftovers, write the marker."""
+def shown(paths: list[str], limit: int = 3) -> str:
+    return ", ".join(paths[:limit]) + (f", … ({len(paths)} in all)" if len(paths) > limit else "")
+
+
+def check_temp_dir(output: str) -> None:
+    """Refuse a temp dir holding anything lmpairs did not write there (or without its marker), naming it."""
+    root = posixpath.join(output, TMP_NAME)
+    foreign = foreign_in_temp(root)
+    if foreign:
+        raise BuildError(f"--output {output}: {TMP_NAME} holds files lmpairs did not write there: "
+                         f"{shown([posixpath.join(TMP_NAME, f) for f in foreign])}; lmpairs deletes only its own "
+                         f"temporary files: move those away (or delete {root} if it is an lmpairs leftover), "
+                         "or choose another --output.")
+
+
+def check_output(output: str, objectives: tuple[str, ...], *, overwrite: bool) -> dict[str, str]:
+    """Check ``output`` per the module rules without writing anything; return its top entries' kinds."""
     check_output_path(output)
     kinds = top_entries(output)
-    others = {name: kind for name, kind in kinds.items() if kind not in ("lock", "tmp")}
+    others = {name: kind for name, kind in kinds.items() if kind not in ("lock", "tmp", "partial")}
     if others and not overwrite:
-        shown = ", ".join(list(others)[:3]) + (", …" if len(others) > 3 else "")
-        raise BuildError(f"--output {output}: not empty ({len(others)} entries: {shown}); pass --overwrite to "
-                         f"replace {','.join(objectives)} there, or choose an empty --output.")
+        raise BuildError(f"--output {output}: not empty ({len(others)} entries: {shown(list(others))}); pass "
+                         f"--overwrite to replace {','.join(objectives)} there, or choose an empty --output.")
     foreign = [name for name, kind in others.items() if kind != "dataset"]
     if foreign:
-        shown = ", ".join(f"{n} ({'a symlink' if others[n] == 'symlink' else 'not an lmpairs dataset'})"
-                          for n in foreign[:3]) + (", …" if len(foreign) > 3 else "")
-        raise BuildError(f"--output {output}: holds entries lmpairs did not write: {shown}; --overwrite only "
+        listed = [f"{n} ({'a symlink' if others[n] == 'symlink' else 'not an lmpairs dataset'})" for n in foreign]
+        raise BuildError(f"--output {output}: holds entries lmpairs did not write: {shown(listed)}; --overwrite only "
                          "replaces lmpairs datasets (objective directories with a manifest.json): choose an "
                          "empty --output or move those away yourself.")
+    for name in objectives:
+        if others.get(name) == "dataset":
+            strays = foreign_in_dataset(posixpath.join(output, name))
+            if strays:
+                raise BuildError(f"--output {output}: {name}/ holds files its manifest does not name: "
+                                 f"{shown([posixpath.join(name, f) for f in strays])}; --overwrite replaces "
+                                 f"only what lmpairs wrote: move those out of {posixpath.join(output, name)} "
+                                 "first, or choose another --output.")
     if "tmp" in kinds.values():
-        logger.info("%s: removing the temporary files of an interrupted build", output)
-        delete_tree(posixpath.join(output, TMP_NAME))
-    replaced = [n for n in objectives if others.get(n) == "dataset"]
+        check_temp_dir(output)
+    return kinds
+
+
+def prepare_output(output: str, objectives: tuple[str, ...], *, overwrite: bool, key: str | None = None,
+                   restart: bool = False) -> bool:
+    """Check ``output`` (the caller holds the lock), write the marker; return whether the temp dir of an
+    interrupted run of the same build (fingerprint ``key``) is kept for reuse (otherwise it is cleared)."""
+    kinds = check_output(output, objectives, overwrite=overwrite)
+    resumed = False
+    if "tmp" in kinds.values():
+        resumed = key is not None and not restart and marker_key(output) == key
+        if not resumed:
+            logger.info("%s: removing the temporary files of an interrupted build%s", output,
+                        " (--restart)" if restart else "")
+            delete_tree(posixpath.join(output, TMP_NAME))
+    replaced = [n for n in objectives if kinds.get(n) == "dataset"]
     if replaced:
         logger.info("--overwrite: %s in %s will be replaced when this build commits", ",".join(replaced), output)
-    write_marker(output, objectives)
+    write_marker(output, objectives, key)
+    return resumed
 
 
-def write_marker(output: str, objectives: tuple[str, ...]) -> None:
-    """Create ``OUT/_lmpairs_tmp/BUILDING.json``: proves OUT is writable and marks a build in progress."""
+def marker_key(output: str) -> str | None:
+    """The build fingerprint in the temp dir's marker (None: none, or an earlier lmpairs' marker)."""
+    try:
+        marker = json.loads(read_bytes(posixpath.join(output, TMP_NAME, MARKER)).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return marker.get("build_key") if isinstance(marker, dict) else None
+
+
+def write_marker(output: str, objectives: tuple[str, ...], key: str | None = None) -> None:
+    """Create ``OUT/_lmpairs_tmp/BUILDING.json``: proves OUT is writable and that lmpairs made the temp dir."""
     path = posixpath.join(output, TMP_NAME, MARKER)
     try:
         if not is_remote(output):
             os.makedirs(posixpath.join(output, TMP_NAME), exist_ok=True)
         with FileSystems.create(path) as out:
-            out.write(json.dumps({"objectives": list(objectives)}).encode())
+            marker = {"made_by": MADE_BY, "objectives": list(objectives)}
+            out.write(json.dumps(dict(marker, build_key=key) if key else marker).encode())
     except OSError as err:
         raise BuildError(f"--output {output}: cannot write there ({err}); choose a writable --output or fix "
                          "its permissions.") from err
 
 
-def discard_temp(output: str) -> None:
-    """Remove the temp dir after a failed build, unless its commit was already decided (a journal)."""
+def discard_temp(output: str, objectives: tuple[str, ...] = ()) -> None:
+    """Remove the temp dir after a failed build, unless its commit was already decided (a journal); on
+    object stores also the shards it wrote in place that no manifest names."""
     root = posixpath.join(output, TMP_NAME)
     try:
         if FileSystems.exists(posixpath.join(root, JOURNAL)):
             return
         delete_tree(root)
+        if is_remote(output):
+            for name in objectives:
+                orphans = orphan_shards(posixpath.join(output, name))
+                if orphans:
+                    FileSystems.delete(orphans)
     except OSError as err:
         logger.warning("%s: could not remove the temporary files (%s)", root, err)

@@ -63,6 +63,11 @@ class SplitJob:
     specs: tuple[Any, ...] = ()
     """Each objective's ``ObjectiveSpec`` (same order): a worker builds from the spec that travels in
     the pickled job, so an objective registered at run time needs no registry lookup there."""
+    shard_root: str | None = None
+    """Object stores: shards go to this directory (``{objective}`` filled in), not to the temp dir."""
+
+    def shard_dir(self, objective: str) -> str:
+        return self.shard_root.replace("{objective}", objective) if self.shard_root else f"{self.tmp_root}/{objective}"
 
     @property
     def sides(self) -> tuple[str, ...]:
@@ -226,7 +231,7 @@ def make_streams(index: int, job: SplitJob) -> list[ObjectiveStream]:
     for i, (name, config) in enumerate(job.objectives):
         objective = build_objective(job.specs[i] if job.specs else name, config, job.vocab)
         for side in job.sides:
-            writer = ShardWriter(name, f"{job.tmp_root}/{name}", side, index, row_group_mb=job.row_group_mb,
+            writer = ShardWriter(name, job.shard_dir(name), side, index, row_group_mb=job.row_group_mb,
                                  shard_mb=job.shard_mb)
             streams.append(ObjectiveStream(name, objective, side, writer, seed=job.seed, corrupt_rows=job.corrupt_rows))
     return streams

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from lmpairs.errors import UserError, differences
+from lmpairs.errors import UserError, differences, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +42,19 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """Write ``state`` atomically (temporary file, then rename)."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"--checkpoint {path}: is a directory; pass a file path, e.g. {path / 'ckpt.pt'}.")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": CHECKPOINT_FORMAT, **state}, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save({"format": CHECKPOINT_FORMAT, **state}, tmp)
+        os.replace(tmp, path)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)  # a failed save (full disk, Ctrl-C) leaves no half-written file beside it
+        if isinstance(err, OSError):
+            raise CheckpointError(f"--checkpoint {path}: cannot save there ({one_line(err)}); free space or "
+                                  "choose another --checkpoint.") from err
+        raise
     logger.info("saved checkpoint %s at step %d", path, state["step"])
 
 

@@ -6,6 +6,8 @@ declared, defaulted and documented once.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +94,11 @@ class TrainConfig:
             raise ConfigError(f"train.batch_format={self.batch_format!r}: choose from {', '.join(FAMILIES)}.")
         if (self.resume or self.checkpoint_every) and not self.checkpoint:
             raise ConfigError("train: --resume and --checkpoint-every need --checkpoint FILE (where the state lives).")
+        if self.checkpoint and os.path.isdir(self.checkpoint):
+            raise ConfigError(f"--checkpoint {self.checkpoint}: is a directory; pass a file path, e.g. "
+                              f"{os.path.join(self.checkpoint, 'ckpt.pt')}.")
+        for text in self.data:
+            _check_weight(text)
 
     def replace(self, **changes: Any) -> TrainConfig:
         changes = renamed_settings(changes)
@@ -119,6 +126,20 @@ def renamed_settings(changes: dict[str, Any]) -> dict[str, Any]:
                 raise ConfigError(f"train: pass {new!r} only ({old!r} is its deprecated name), not both.")
             out[new] = out.pop(old)
     return out
+
+
+def _check_weight(text: str) -> None:
+    """``--data PATH:WEIGHT``: a weight that is no finite number >= 0 (``nan``, ``inf``) is refused here."""
+    path, sep, weight = text.rpartition(":")
+    if not (sep and path and "/" not in weight):
+        return
+    try:
+        value = float(weight)
+    except ValueError:
+        return  # the loader's own message names the PATH:WEIGHT form
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"--data {text!r}: weight {weight} is not a finite number >= 0; write PATH:WEIGHT, "
+                          "e.g. out/web/clm:0.7.")
 
 
 def _check_int(name: str, value: Any, *, minimum: int) -> None:

@@ -97,8 +97,9 @@ class BartConfig(Config):
     mask_ratio: float = setting(0.3, "share of tokens (or words) masked by span infilling", limits=FRACTION)
     random_ratio: float = setting(0.1, "share of masked and inserted tokens given a random id instead of the "
                                        "mask id", limits=FRACTION)
+    # Below 0.1 nearly every span is empty and the sampler draws ~1/λ lengths per masked token (1e-6: GBs).
     poisson_lambda: float = setting(3.5, "mean span length (Poisson) of text infilling", limits=Limits(
-        0.0, float(MAX_SEQ_LEN), low_open=True))
+        0.1, float(MAX_SEQ_LEN)))
     mask_whole_words: bool = setting(True, "infill whole words (spans start at word starts)")
     token_mask_ratio: float = setting(0.0, "share of single tokens masked (no spans)", limits=FRACTION)
     token_delete_ratio: float = setting(0.0, "share of tokens deleted", limits=FRACTION)

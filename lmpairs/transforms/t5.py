@@ -53,8 +53,9 @@ def validate_t5_config(config: T5Config, vocab: Vocab) -> None:
             f"t5.seq_len={config.seq_len} (raw rows of {config.raw_length} tokens) with "
             f"t5.noise_density={config.noise_density} and t5.mean_noise_span_length="
             f"{config.mean_noise_span_length} makes up to {needed} noise spans per row, but the tokenizer "
-            f"has only {available} sentinel ids (<extra_id_N>); lower --seq-len or --noise-density, raise "
-            f"--mean-noise-span-length, or use a tokenizer with at least {needed} <extra_id_N> pieces.")
+            f"has only {available} sentinel ids (<extra_id_N>); lower --seq-len or --set t5.noise_density=..., "
+            f"raise --set t5.mean_noise_span_length=..., or use a tokenizer with at least {needed} <extra_id_N> "
+            "pieces.")
 
 
 MAX_T5_RAW_LENGTH = 4 * MAX_SEQ_LEN

@@ -20,12 +20,13 @@ import sys
 import pytest
 from s3_server import ACCESS_KEY, REGION, SECRET_KEY, s3  # noqa: F401  (fixture)
 from storage_builds import (
-    KILL_AT_FIRST_MANIFEST_MOVE,
+    KILL_AT_FIRST_MANIFEST_PUBLISH,
     OBJECTIVES,
     SEQ_LEN,
     assert_same_build,
     cli_script,
     local_tree,
+    without_prefix,
     write_sources,
 )
 
@@ -107,13 +108,13 @@ def test_killed_commit_leaves_no_manifest_and_a_rerun_completes(builds, sources,
     root, url = sources
     output = f"s3://{BUCKET}/killed"
     argv = build_command(s3, url, output)
-    killed = subprocess.run([sys.executable, "-c", cli_script(KILL_AT_FIRST_MANIFEST_MOVE), *argv], cwd=repo_root,
+    killed = subprocess.run([sys.executable, "-c", cli_script(KILL_AT_FIRST_MANIFEST_PUBLISH), *argv], cwd=repo_root,
                             capture_output=True, text=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     left = s3_tree(s3, "killed")
     assert not [k for k in left if k.endswith("manifest.json") and not k.startswith(TMP_NAME + "/")]
     assert f"{TMP_NAME}/{JOURNAL}" in left  # the commit was decided ...
-    assert any(k.startswith(f"{OBJECTIVES[0]}/train/") for k in left)  # ... and half done
+    assert any(re.match(rf"{OBJECTIVES[0]}/b-[0-9a-f]{{12}}/train/", k) for k in left)  # ... and half done
 
     rerun = subprocess.run([sys.executable, "-m", "lmpairs", *argv], cwd=repo_root, capture_output=True, text=True,
                            timeout=300)
@@ -136,6 +137,7 @@ def test_inspect_reads_the_s3_build_with_the_tokenizer_on_s3(builds, sources, s3
     root, url = sources
     want = run_inspect(capsys, local, "--tokenizer", root / "tok" / "spm.model")
     got = run_inspect(capsys, remote, "--tokenizer", f"{url}/tok/spm.model", *storage_flags(s3))
+    got = re.sub(r"b-[0-9a-f]{12}/", "", got)  # the remote build's in-place directory
     assert got.replace(remote, "OUT").replace(url, str(root)) == want.replace(str(local), "OUT")
     assert all(f"{name}" in got for name in OBJECTIVES)
 
@@ -149,17 +151,39 @@ def test_unreachable_endpoint_is_one_user_error_naming_the_url(sources, build, t
     assert f"{url}/tok/spm.model" in str(caught.value) and "--s3_endpoint_url" in str(caught.value)
 
 
-def test_overwrite_on_s3_leaves_exactly_the_new_dataset(sources, s3, build, tmp_path):  # noqa: F811
-    """The old dataset's extra shards go too: the replaced objective holds only what its manifest lists."""
+def test_overwrite_on_s3_leaves_exactly_the_new_dataset(sources, s3, build, tmp_path, monkeypatch):  # noqa: F811
+    """No shard is ever copied (each is written once, in place); the old dataset stays whole and readable
+    until the new manifest is written; then the replaced objective holds only what its manifest lists."""
+    from apache_beam.io.filesystems import FileSystems
+
     root, url = sources
     output, tokenizer = f"s3://{BUCKET}/replaced", f"{url}/tok/spm.model"
+    copies, at_publish = [], []
+    for name in ("copy", "rename"):
+        real = getattr(FileSystems, name)
+        monkeypatch.setattr(FileSystems, name, lambda src, dst, _real=real, _name=name:
+                            copies.append((_name, src)) or _real(src, dst))
     build([f"{url}/corpus/*"], output, tokenizer, beam_args=s3_flags(s3), objectives=("clm",), seq_len=SEQ_LEN)
     before = s3_tree(s3, "replaced")
+    old = json.loads(before["clm/manifest.json"])
+    old_shards = {f"clm/{s['path']}": before[f"clm/{s['path']}"] for v in old["splits"].values() for s in v}
+    create = FileSystems.create
+
+    def create_watching(path, *args, **kwargs):
+        if path == f"{output}/clm/manifest.json":  # the commit point: a reader of the old manifest still reads
+            tree = s3_tree(s3, "replaced")
+            at_publish.append(tree["clm/manifest.json"] == before["clm/manifest.json"]
+                              and all(tree.get(k) == v for k, v in old_shards.items()))
+        return create(path, *args, **kwargs)
+
+    monkeypatch.setattr(FileSystems, "create", create_watching)
     build([f"{url}/corpus/shakespeare.txt"], output, tokenizer, beam_args=s3_flags(s3), objectives=("clm",),
           seq_len=SEQ_LEN, overwrite=True)
+    assert at_publish == [True]
+    assert not [src for _, src in copies if any(str(p).endswith(".parquet") for p in src)], copies
     build([str(root / "corpus" / "shakespeare.txt")], tmp_path / "out", str(root / "tok" / "spm.model"),
           objectives=("clm",), seq_len=SEQ_LEN)
-    after = s3_tree(s3, "replaced")
+    after = without_prefix(s3_tree(s3, "replaced"))
     assert len(before) > len(after)  # three inputs' shards, then one's
     want = local_tree(tmp_path / "out")
     assert sorted(after) == sorted(want)
@@ -172,10 +196,10 @@ def s3_filesystems(s3, monkeypatch):  # noqa: F811
     from apache_beam.io.filesystems import FileSystems
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from lmpairs.pipeline import output
+    from lmpairs.pipeline import lock, output
 
     monkeypatch.setattr(FileSystems, "_pipeline_options", PipelineOptions(s3_flags(s3)))
-    monkeypatch.setattr(output, "SETTLE_SECONDS", 0.05)
+    monkeypatch.setattr(lock, "SETTLE_SECONDS", 0.05)
     s3.make_bucket(BUCKET)
     return output
 
@@ -223,3 +247,38 @@ def test_worker_processes_reach_s3_through_the_flags(runner, sources, s3, build,
             cluster.close()
     assert len(manifests["clm"].inputs) > 3  # byte-range splits of shakespeare.txt and arxiv.jsonl
     assert_same_build(s3_tree(s3, runner), local_tree(tmp_path / "out"), url=url, root=root, objectives=("clm",))
+
+
+def test_a_killed_s3_build_resumes_and_equals_a_clean_build(sources, s3, repo_root):  # noqa: F811
+    """SIGKILL after some input splits finished; the rerun reuses them (records on S3, shards in place)."""
+    import time
+
+    _, url = sources
+    output = f"s3://{BUCKET}/resumed"
+    small = ["--objectives", "clm", "--split-mb", "0.05"]  # a few dozen splits, one objective: CI time
+    argv = [*build_command(s3, url, output), *small]
+    proc = subprocess.Popen([sys.executable, "-m", "lmpairs", *argv], cwd=repo_root, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    client = s3.client()
+    while len(client.list_objects_v2(Bucket=BUCKET, Prefix=f"resumed/{TMP_NAME}/done/").get("Contents", [])) < 2:
+        if proc.poll() is not None:
+            pytest.fail(f"the build ended ({proc.returncode}) before it was killed: {proc.stderr.read()[-2000:]}")
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    rerun = subprocess.run([sys.executable, "-m", "lmpairs", *argv], cwd=repo_root, capture_output=True, text=True,
+                           timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert int(rerun.stderr.split(" splits reused")[0].rsplit(" ", 1)[-1]) >= 2, rerun.stderr[-2000:]
+    clean = subprocess.run([sys.executable, "-m", "lmpairs", *build_command(s3, url, f"s3://{BUCKET}/clean"), *small],
+                           cwd=repo_root, capture_output=True, text=True, timeout=600)
+    assert clean.returncode == 0, clean.stderr[-2000:]
+    got, want = without_prefix(s3_tree(s3, "resumed")), without_prefix(s3_tree(s3, "clean"))
+    assert sorted(got) == sorted(want)
+    for name in want:
+        if name.endswith("manifest.json"):
+            a, b = json.loads(want[name]), json.loads(got[name])
+            a.pop("created_at"), b.pop("created_at")
+            assert a == b, name
+        else:
+            assert got[name] == want[name], name

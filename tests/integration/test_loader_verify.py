@@ -220,3 +220,28 @@ def test_a_finished_epoch_is_a_valid_state(clm_dir):
     resumed.load_state_dict(state)
     assert list(resumed) == []
 
+
+
+def test_a_shard_replaced_after_it_was_verified_is_hashed_again(tmp_path, monkeypatch):
+    from lmpairs.loader.shard_reader import ShardReader
+
+    keys, columns = clm_rows(40, seq_len=6)
+    root = write_dataset(tmp_path / "clm", "clm", {"train": (keys, columns)}, num_shards=10, row_group_rows=2)
+    hashed = []
+    check = ShardReader._check_sha256
+    monkeypatch.setattr(ShardReader, "_check_sha256", lambda self, shard, path: hashed.append(shard) or
+                        check(self, shard, path))
+    stream = PairStream(root, batch_size=4, shuffle=False)
+    first = [b["input_ids"].clone() for b in stream]
+    assert sorted(hashed) == list(range(10))
+    again = [b["input_ids"].clone() for b in stream]  # unchanged files: no second hash
+    assert sorted(hashed) == list(range(10)) and all((a == b).all() for a, b in zip(first, again))
+    shard = Path(root, read_manifest(root).splits["train"][0].path)
+    damaged = bytearray(shard.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x5A  # same size, new bytes: only the hash can tell
+    shard.write_bytes(bytes(damaged))
+    os.utime(shard, ns=(shard.stat().st_atime_ns, shard.stat().st_mtime_ns + 10**9))
+    with pytest.raises(ShardError) as excinfo:
+        for _ in stream:
+            pass
+    one_line_error(excinfo, str(shard), "the file changed after the build")

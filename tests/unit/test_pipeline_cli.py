@@ -89,8 +89,11 @@ def test_every_option_of_every_command_has_help():
     (["--input", "setup.py", "--tokenizer", "setup.py"], r"setup.py: not a SentencePiece model"),
     (["--input", "setup.py", "--tokenizer", "missing.model"], r"missing.model: no such tokenizer file"),
     (["--input", "setup.py", "--tokenizer", LLAMA, "--seq-len", "4096", "--objectives", "t5"],
-     r"only 100 sentinel ids"),
+     r"only 100 sentinel ids.*lower --seq-len or --set t5.noise_density=\.\.\., raise --set t5.mean_noise_span_len"),
     (["--input", "setup.py", "--tokenizer", LLAMA, "--validation-fraction", "2"], r"validation_fraction=2.0"),
+    (["--input", "setup.py", "--tokenizer", LLAMA, "--runner=DirectRuner"],
+     r"--runner=DirectRuner: no such Beam runner \(did you mean --runner=DirectRunner\?\)"),
+    (["--input", "setup.py", "--tokenizer", LLAMA, "--runner=Flinkrunner2"], r"did you mean --runner=FlinkRunner"),
 ])
 def test_expected_errors_print_one_message_and_exit_2(argv, message, capsys, tmp_path, monkeypatch, repo_root,
                                                      llama_model_path):
@@ -122,7 +125,7 @@ def run_build_cli(capsys, *argv) -> str:
     (["--row-group-mb", "nan"], "build.row_group_mb=nan: must be a finite number"),
     (["--shard-size-mb=-inf"], "build.shard_size_mb=-inf: must be a finite number"),
     (["--validation-fraction", "NaN"], "build.validation_fraction=nan"),
-    (["--set", "bart.poisson_lambda=Infinity"], "bart.poisson_lambda=inf: must be a finite number with 0 < X <= "
+    (["--set", "bart.poisson_lambda=Infinity"], "bart.poisson_lambda=inf: must be a finite number with 0.1 <= X <= "
                                                 "1,048,576; pass e.g. --set bart.poisson_lambda=3.5."),
     (["--set", "bart.poisson_lambda=NaN"], "bart.poisson_lambda=nan"),
     (["--set", "t5.mean_noise_span_length=-Infinity"], "t5.mean_noise_span_length=-inf"),
@@ -134,7 +137,10 @@ def run_build_cli(capsys, *argv) -> str:
     (["--objectives", "t5", "--seq-len", "1048576", "--set", "t5.noise_density=0.99", "--set",
       "t5.mean_noise_span_length=1000"], "needs raw rows of 95,411,749 tokens, more than the 4,194,304 allowed"),
     (["--max-document-bytes", "4294967296"], "build.max_document_bytes=4294967296"),
-    (["--split-mb", "0"], "build.split_mb=0.0: must be a finite number with 0 < X <= 1,048,576"),
+    (["--split-mb", "0"], "build.split_mb=0.0: must be a finite number with 0.0009 <= X <= 1,048,576"),
+    (["--split-mb", "1e-9"], "build.split_mb=1e-09: must be a finite number with 0.0009 <= X"),
+    (["--set", "bart.poisson_lambda=1e-300"], "bart.poisson_lambda=1e-300: must be a finite number with 0.1 <= X"),
+    (["--set", "bart.poisson_lambda=1e-6"], "bart.poisson_lambda=1e-06"),
     (["--seed", "-1"], "build.seed=-1"),
     (["--set", "mlm.copies=two"], "mlm.copies='two': must be an integer with 1 <= N <= 100"),
     (["--set", "mlm.copies=2.5"], "mlm.copies=2.5: must be an integer"),
