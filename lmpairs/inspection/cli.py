@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from lmpairs.deprecation import DeprecatedFlag
@@ -74,21 +75,8 @@ def parse_storage_options(pairs: list[str]) -> dict[str, Any] | None:
 
 def run_inspect(args: argparse.Namespace) -> int:
     """Print the summary and examples; errors go to stderr as one line that names the fix (exit 2)."""
-    if args.num_examples < 0 or args.max_tokens < 0:
-        print("lmpairs inspect: error: --num-examples and --max-tokens must be >= 0.", file=sys.stderr)
-        return 2
     try:
-        storage = parse_storage_options(args.storage_option)
-    except ValueError as err:
-        print(f"lmpairs inspect: error: {err}", file=sys.stderr)
-        return 2
-    if args.json:
-        return print_json(args, storage)
-    options = InspectOptions(side=args.side, num_examples=args.num_examples, tokenizer=args.tokenizer,
-                             width=args.width or default_width(), max_tokens=args.max_tokens,
-                             storage_options=storage)
-    try:
-        text = inspect_build(args.path, options)
+        text = inspect_text(args)
     except (UserError, FileNotFoundError) as err:
         print(f"lmpairs inspect: error: {err}", file=sys.stderr)
         return 2
@@ -96,29 +84,45 @@ def run_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_json(args: argparse.Namespace, storage: dict[str, Any] | None) -> int:
-    """``inspect --json``: the report's figures (:func:`lmpairs.report.figures.build_figures`) on stdout."""
+def inspect_text(args: argparse.Namespace) -> str:
+    """What ``lmpairs inspect`` prints for parsed arguments (raises :class:`UserError` with the fix)."""
+    if args.num_examples < 0 or args.max_tokens < 0:
+        raise UserError("--num-examples and --max-tokens must be >= 0.")
+    try:
+        storage = parse_storage_options(args.storage_option)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if args.json:
+        return figures_json(args, storage)
+    options = InspectOptions(side=args.side, num_examples=args.num_examples, tokenizer=args.tokenizer,
+                             width=args.width or default_width(), max_tokens=args.max_tokens,
+                             storage_options=storage)
+    return inspect_build(args.path, options)
+
+
+def figures_json(args: argparse.Namespace, storage: dict[str, Any] | None) -> str:
+    """``inspect --json``: the report's figures (:func:`lmpairs.report.figures.build_figures`) as JSON."""
     from lmpairs.report.figures import FigureOptions, build_figures
 
     if args.max_rows < 0:
-        print("lmpairs inspect: error: --max-rows must be >= 0.", file=sys.stderr)
-        return 2
+        raise UserError("--max-rows must be >= 0.")
     options = FigureOptions(tokenizer=args.tokenizer, max_rows=args.max_rows, num_examples=0, side=args.side,
                             storage_options=storage)
-    try:
-        figures = build_figures(args.path, options)
-    except (UserError, FileNotFoundError) as err:
-        print(f"lmpairs inspect: error: {err}", file=sys.stderr)
-        return 2
-    sys.stdout.write(json.dumps(figures, indent=1, sort_keys=True) + "\n")
-    return 0
+    return json.dumps(build_figures(args.path, options), indent=1, sort_keys=True) + "\n"
+
+
+def standalone(add_arguments: Callable[[argparse.ArgumentParser], Any], run: Callable[[argparse.Namespace], int],
+               prog: str, description: str, argv: list[str] | None) -> int:
+    """Parse ``argv`` with a parser of its own (``python -m …``, tests) and run the command."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = add_inspect_arguments(argparse.ArgumentParser(
-        prog="lmpairs inspect", description="Summarize a build's manifests and show decoded examples: input "
-        "beside target, masks, sentinels, noise and document boundaries visible."))
-    return run_inspect(parser.parse_args(argv))
+    return standalone(add_inspect_arguments, run_inspect, "lmpairs inspect", "Summarize a build's manifests and "
+                      "show decoded examples: input beside target, masks, sentinels, noise and document boundaries "
+                      "visible.", argv)
 
 
 if __name__ == "__main__":

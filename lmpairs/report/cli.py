@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from lmpairs.errors import UserError
-from lmpairs.inspection.cli import add_side_argument, parse_storage_options
+from lmpairs.inspection.cli import add_side_argument, parse_storage_options, standalone
 from lmpairs.report.figures import MAX_ROWS, FigureOptions, build_figures
 from lmpairs.report.html import render_page
 
@@ -84,10 +84,8 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = add_report_arguments(argparse.ArgumentParser(
-        prog="lmpairs report", description="Write one self-contained HTML page of a build: plots and coloured "
-        "examples."))
-    return run_report(parser.parse_args(argv))
+    return standalone(add_report_arguments, run_report, "lmpairs report", "Write one self-contained HTML page of a "
+                      "build: plots and coloured examples.", argv)
 
 
 if __name__ == "__main__":
