@@ -61,9 +61,12 @@ class Objective(ABC):
         return 1
 
     @property
-    @abstractmethod
     def full_row_length(self) -> int:
-        """Stored length of a full clean row; a short final row's padding is the difference."""
+        """Stored length of a full clean row; a short final row's padding is the difference.
+
+        The config's ``seq_len`` unless the objective stores rows of another length (CLM's
+        ``seq_len + 1``, T5's raw length)."""
+        return self.config.seq_len
 
     @abstractmethod
     def packer(self) -> Packer:

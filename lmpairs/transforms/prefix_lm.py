@@ -73,10 +73,6 @@ class PrefixLmObjective(Objective):
 
     config: PrefixLmConfig
 
-    @property
-    def full_row_length(self) -> int:
-        return self.config.seq_len
-
     def packer(self) -> ConcatPacker:
         c = self.config
         return ConcatPacker(objective_id=self.objective_id, row_length=c.seq_len,
