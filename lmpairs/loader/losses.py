@@ -63,3 +63,10 @@ def mlm_loss(logits: torch.Tensor, labels: torch.Tensor, **kwargs):
 def seq2seq_loss(logits: torch.Tensor, labels: torch.Tensor, **kwargs):
     """T5/BART: decoder logits (from ``decoder_input_ids``) against ``labels``, −100 on padding."""
     return token_cross_entropy(logits, labels, **kwargs)
+
+
+def loss_for(objective: str):
+    """The loss of ``objective``'s batch format (DESIGN names it here; the table lives in ``formats``)."""
+    from lmpairs.loader.formats import loss_for as by_format  # formats imports this module
+
+    return by_format(objective)

@@ -95,7 +95,10 @@ def test_figures_equal_the_manifest_and_the_recount(clean_build: Path, objective
     counters = read_manifest(str(clean_build / objective)).counters
     recount = figures["recount"]
     assert recount["complete"] and recount["examples"] == counters["examples"]
-    assert recount["measured"] == counters["measured"]
+    # the packer's own counts (BART's sentences_cut) are not in the stored rows; everything else recounts
+    packer_only = set(counters["measured"]) - set(recount["measured"])
+    assert packer_only <= {"sentences_cut"}
+    assert recount["measured"] == {k: v for k, v in counters["measured"].items() if k not in packer_only}
     assert recount["padding_tokens"] == counters["padding_tokens"] == figures["counters"]["padding_tokens"]
     assert recount["slots"] == counters["slots"]
     assert sum(recount["row_fill"]["counts"]) == sum(counters["examples"].values())
