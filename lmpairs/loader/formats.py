@@ -23,7 +23,7 @@ from lmpairs.loader.collate import (
     collate_prefix_decoder,
     collate_seq2seq,
 )
-from lmpairs.loader.losses import clm_loss, mlm_loss, seq2seq_loss
+from lmpairs.loader.cross_entropy import clm_loss, mlm_loss, seq2seq_loss
 from lmpairs.loader.ragged import Ragged
 from lmpairs.objectives import ObjectiveSpec, SpecTable, get_spec
 
