@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 import pytest
+from runners import runner_args
 from s3_server import ACCESS_KEY, REGION, SECRET_KEY, s3  # noqa: F401  (fixture)
 from storage_builds import (
     OBJECTIVES,
@@ -198,19 +199,9 @@ def test_worker_processes_reach_s3_through_the_flags(runner, sources, s3, build,
     root, url = sources
     options = dict(objectives=("clm",), seq_len=SEQ_LEN, split_mb=0.005)
     build([str(root / "corpus" / "*")], tmp_path / "out", str(root / "tok" / "spm.model"), **options)
-    args = WORKERS[runner]
-    cluster = None
-    if runner == "dask":
-        distributed = pytest.importorskip("dask.distributed")
-        cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
-                                           dashboard_address=None)
-        args = (*args, f"--dask_client_address={cluster.scheduler_address}")
-    try:
+    with runner_args(runner, WORKERS[runner]) as args:
         manifests = build([f"{url}/corpus/*"], f"s3://{BUCKET}/{runner}", f"{url}/tok/spm.model",
                           beam_args=[*s3_flags(s3), *args], **options)
-    finally:
-        if cluster is not None:
-            cluster.close()
     assert len(manifests["clm"].inputs) > 3  # byte-range splits of shakespeare.txt and arxiv.jsonl
     assert_same_build(s3_tree(s3, runner), local_tree(tmp_path / "out"), url=url, root=root, objectives=("clm",))
 
