@@ -126,12 +126,13 @@ def signature(batch) -> tuple:
     return tuple((name, tuple(batch[name].shape), tuple(batch[name].flatten().tolist())) for name in sorted(batch))
 
 
-def epoch_signatures(loader, epoch: int = 1, limit: int | None = None) -> list[tuple]:
-    """The :func:`signature` of each batch ``loader`` yields in ``epoch``; only the first ``limit`` if given."""
+def epoch_signatures(loader, epoch: int = 1, limit: int | None = None, *, summary=signature) -> list:
+    """The ``summary`` (:func:`signature` by default) of each batch ``loader`` yields in ``epoch``; only
+    the first ``limit`` if given."""
     loader.set_epoch(epoch)
     out = []
     for batch in loader:
-        out.append(signature(batch))
+        out.append(summary(batch))
         if len(out) == limit:
             break
     return out
