@@ -1,6 +1,6 @@
 """The contract every objective implements: documents -> clean rows -> corrupted example batches.
 
-The pipeline calls, per stream (one input split, one train/validation side)::
+The pipeline calls, per output (one input split, one train/validation side)::
 
     packer = obj.packer()
     for docs in document_batches:            # DocumentBatch, in document order
@@ -29,7 +29,7 @@ from lmpairs.vocab import Vocab
 
 
 class Packer(Protocol):
-    """Rows from one stream of documents, in document order."""
+    """Rows from one output's documents, in document order."""
 
     def add(self, docs: DocumentBatch) -> RowBatch: ...
 
@@ -70,7 +70,7 @@ class Objective(ABC):
 
     @abstractmethod
     def packer(self) -> Packer:
-        """A fresh packer for one stream."""
+        """A fresh packer for one output (an input split's train or validation documents)."""
 
     def corrupt(self, rows: RowBatch, *, seed: int, copy: int = 0) -> ExampleBatch:
         """Stored examples of ``rows`` for static copy (or dynamic epoch) ``copy``; inputs untouched."""
