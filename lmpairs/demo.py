@@ -1,7 +1,7 @@
 """``lmpairs demo``: the whole job on the embedded corpus, in a few minutes on a laptop CPU.
 
 Stages: write CPython's reference documentation as JSONL (:mod:`lmpairs.embedded_corpus`), train a
-SentencePiece tokenizer on it, build all four objectives with the Beam pipeline (DirectRunner in
+SentencePiece tokenizer on it, build all seven built-in objectives with the Beam pipeline (DirectRunner in
 this process), print each manifest's summary and a decoded example (:mod:`lmpairs.inspection`),
 then stream each objective through ``PairStream`` into the reference trainer for a short run and
 report its first and last loss. Every stage logs its start and its time; training shows a
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from lmpairs.config import OBJECTIVES, BuildConfig, ConfigError
+from lmpairs.config import BUILT_IN_NAMES, BuildConfig, ConfigError
 from lmpairs.embedded_corpus import describe_corpus, write_corpus
 from lmpairs.inspection import InspectOptions, inspect_build
 from lmpairs.inspection.report import default_width
@@ -110,11 +110,11 @@ def pairs_dir(config: DemoConfig) -> Path:
 
 
 def build_all(config: DemoConfig, corpus: list[Path], model: Path) -> dict:
-    """All four objectives with the Beam pipeline on the in-process DirectRunner."""
+    """Every built-in objective with the Beam pipeline on the in-process DirectRunner."""
     from lmpairs.pipeline import run_build  # Beam is heavy: import it when the stage starts
 
     build = BuildConfig(inputs=tuple(str(p) for p in corpus), output=str(pairs_dir(config)), tokenizer=str(model),
-                        objectives=OBJECTIVES, seed=config.seed, overwrite=True)
+                        objectives=BUILT_IN_NAMES, seed=config.seed, overwrite=True)
     return run_build(build.with_seq_len(config.seq_len), [])
 
 
@@ -152,7 +152,7 @@ def demo(config: DemoConfig, *, out: TextIO = sys.stdout) -> DemoResult:
     timed(result, "build", out, lambda: build_all(config, result.corpus, result.tokenizer))
     options = InspectOptions(num_examples=config.num_examples, width=default_width(), max_tokens=160)
     out.write(timed(result, "inspect", out, lambda: inspect_build(str(pairs_dir(config)), options)))
-    for objective in OBJECTIVES:
+    for objective in BUILT_IN_NAMES:
         run = timed(result, f"train {objective}", out, lambda name=objective: train_objective(config, name))
         report_training(result, objective, run, out)
     result.timings["total"] = time.perf_counter() - started
@@ -186,8 +186,10 @@ def print_outputs(result: DemoResult, out: TextIO) -> None:
     print(f"\nlosses: {losses}\ntimings: {timings}\n\noutputs in {o}/:\n"
           f"  {o}/corpus/                    the embedded corpus as JSONL\n"
           f"  {o}/{MODEL_NAME}         the SentencePiece tokenizer\n"
-          f"  {o}/{PAIRS_NAME}/{{clm,mlm,t5,bart}}/   manifest.json + train/ and validation/ Parquet shards\n"
-          f"next: {run} inspect {o}/{PAIRS_NAME}/mlm -n 3    |    {run} train {o}/{PAIRS_NAME}/t5 --steps 200",
+          f"  {o}/{PAIRS_NAME}/{{{','.join(BUILT_IN_NAMES)}}}/   manifest.json + train/ and validation/ "
+          "Parquet shards\n"
+          f"next: {run} inspect {o}/{PAIRS_NAME}/mlm -n 3    |    {run} train {o}/{PAIRS_NAME}/t5 --steps 200    |    "
+          f"{run} report {o}/{PAIRS_NAME} --output {o}/report.html",
           file=out, flush=True)
 
 

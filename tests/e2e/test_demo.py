@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from lmpairs.config import OBJECTIVES
+from lmpairs.config import BUILT_IN_NAMES as OBJECTIVES
 from lmpairs.demo import fit_tokenizer
 from lmpairs.embedded_corpus import write_corpus
 from lmpairs.inspection import InspectOptions, inspect_build
@@ -92,7 +92,7 @@ def test_the_next_hint_runs_as_printed(demo_run: tuple[Path, str]):
     _, stdout = demo_run
     hint = re.search(r"^next: (.*)$", stdout, re.M).group(1)
     commands = [shlex.split(part) for part in hint.split("    |    ")]
-    assert [c[1] for c in commands] == ["inspect", "train"]
+    assert [c[1] for c in commands] == ["inspect", "train", "report"]
     for command in commands:
         if command[1] == "train":
             command[command.index("--steps") + 1] = "2"
