@@ -146,7 +146,7 @@ def tokenizer_model() -> Path:
     """The benchmark's 32k-piece SentencePiece model, trained on the sources once and cached."""
     path = cache_dir() / TOKENIZER_NAME
     if not path.exists():
-        from lmpairs.tokenizer import train_tokenizer
+        from lmpairs.tokenizers import train_tokenizer
 
         train_tokenizer(source_paths(), path, VOCAB_SIZE, model_type="bpe", num_threads=2)
     return path

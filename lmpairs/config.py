@@ -248,7 +248,8 @@ class BuildConfig(_Config):
         help="input files or globs (local, gs://, s3://); .gz/.bz2/.zst/.xz are decompressed",
         flag="--input", nargs="+", metavar="GLOB")
     output: str = setting(help="output directory; gets OUT/<objective>/", metavar="DIR")
-    tokenizer: str = setting(help="SentencePiece .model or Hugging Face tokenizer.json (local, gs://, s3://)",
+    tokenizer: str = setting(help="SentencePiece .model, tokenizer.json, tekken.json, tiktoken rank file or a "
+                             "local HF model directory (files: local, gs://, s3://)",
                              metavar="MODEL")
     objectives: tuple[str, ...] = setting(OBJECTIVES, "comma-separated objectives out of " + ",".join(OBJECTIVES),
                                           metavar="LIST")

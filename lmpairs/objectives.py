@@ -35,7 +35,9 @@ class ObjectiveSpec:
     ``transform``: ``"module:Class"`` of its :class:`lmpairs.transforms.objective.Objective`;
     ``decoder_start``: encoder-decoder only, the id that starts ``decoder_input_ids`` (``"pad"``
     for T5, ``"eos"`` for BART); ``view``: how ``lmpairs inspect`` shows an example;
-    ``randomized``: False for objectives that draw nothing (no dynamic corruption).
+    ``randomized``: False for objectives that draw nothing (no dynamic corruption);
+    ``needs_sentence_ends``: True for objectives whose packer or noise uses sentence ends (BART):
+    only then does the build compute them from the tokenizer's offsets.
     """
 
     name: str
@@ -48,6 +50,7 @@ class ObjectiveSpec:
     decoder_start: Literal["pad", "eos"] | None = None
     view: str = "plain"
     randomized: bool = True
+    needs_sentence_ends: bool = False
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -116,7 +119,7 @@ register(ObjectiveSpec(name="t5", objective_id=3, config=T5Config, columns=("inp
                               ("noise tokens / span", "noise_tokens", "noise_spans", "mean_noise_span_length"))))
 register(ObjectiveSpec(name="bart", objective_id=4, config=BartConfig, columns=("input_ids", "labels"),
                        family="encoder-decoder", decoder_start="eos", transform="lmpairs.transforms.bart:BartObjective",
-                       view="denoising",
+                       view="denoising", needs_sentence_ends=True,
                        rates=(("removed / body tokens", "removed", "body_tokens", "mask_ratio"),
                               ("added / masks", "added", "masks", "random_ratio"))))
 

@@ -1,6 +1,6 @@
 """The token-id facts every transform needs (special ids, sentinels, word starts), as plain numpy.
 
-Built by :mod:`lmpairs.tokenizer` from a SentencePiece model or a tokenizer.json; transforms take it
+Built by :mod:`lmpairs.tokenizers` from any tokenizer kind; transforms take it
 as an argument so they never import a tokenizer library.
 """
 from __future__ import annotations
@@ -18,6 +18,8 @@ class Vocab:
     selects and random replacement never draws (control pieces, unk, mask, sentinels, pad and any
     id appended past the model). ``word_start`` marks pieces that begin a word (``▁`` prefix, or
     ``Ġ`` for byte-level BPE). ``unk_id`` is None for a model without one (byte-level BPE).
+    ``extra_ids`` are ``(piece, id)`` pairs of the extra specials objectives asked for (``[NLU]``,
+    ``<fim_prefix>``), special like the rest.
     """
 
     size: int
@@ -29,6 +31,7 @@ class Vocab:
     sentinel_ids: tuple[int, ...]
     special: np.ndarray
     word_start: np.ndarray
+    extra_ids: tuple[tuple[str, int], ...] = ()
     ordinary_ids: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -38,7 +41,8 @@ class Vocab:
             raise ValueError(f"Vocab: special and word_start must have shape ({self.size},), "
                              f"got {special.shape} and {word_start.shape}.")
         special = special.copy()
-        for i in (self.pad_id, self.bos_id, self.eos_id, self.unk_id, self.mask_id, *self.sentinel_ids):
+        for i in (self.pad_id, self.bos_id, self.eos_id, self.unk_id, self.mask_id, *self.sentinel_ids,
+                  *(i for _, i in self.extra_ids)):
             if i is not None:
                 special[i] = True
         special.setflags(write=False)
@@ -56,10 +60,21 @@ class Vocab:
         """The id of ``<extra_id_{index}>``."""
         return self.sentinel_ids[index]
 
-    def special_ids(self) -> dict[str, int | None]:
-        """Named special ids, as the manifest records them."""
-        return {
+    def extra_id(self, piece: str) -> int:
+        """The id of extra special ``piece``; a KeyError names the ones there are."""
+        found = dict(self.extra_ids)
+        if piece not in found:
+            raise KeyError(f"no extra special {piece!r} in this vocabulary (has: {sorted(found)}); load the "
+                           "tokenizer with extra_specials=[...] naming it.")
+        return found[piece]
+
+    def special_ids(self) -> dict[str, int | None | dict[str, int]]:
+        """Named special ids, as the manifest records them (``extra`` only when some were asked for)."""
+        ids: dict[str, int | None | dict[str, int]] = {
             "pad": self.pad_id, "bos": self.bos_id, "eos": self.eos_id, "unk": self.unk_id,
             "mask": self.mask_id, "extra_id_0": self.sentinel_ids[0] if self.sentinel_ids else None,
             "num_sentinels": len(self.sentinel_ids),
         }
+        if self.extra_ids:
+            ids["extra"] = dict(self.extra_ids)
+        return ids

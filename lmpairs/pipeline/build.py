@@ -40,7 +40,7 @@ from lmpairs.pipeline.progress import ProgressMonitor, SplitProgress
 from lmpairs.pipeline.splitjob import SplitJob, process_split
 from lmpairs.reading.splits import absolute
 from lmpairs.schemas import Manifest
-from lmpairs.tokenizer import Tokenizer
+from lmpairs.tokenizers import Tokenizer
 from lmpairs.version import __version__
 
 logger = logging.getLogger(__name__)

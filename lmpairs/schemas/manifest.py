@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from lmpairs.errors import UserError, one_line
-from lmpairs.schemas.rows import FORMAT_VERSION, list_columns
+from lmpairs.schemas.rows import FORMAT_VERSION, WHY_REBUILD, list_columns
 from lmpairs.schemas.storage import FileSystemArg, check_shard_path, file_info, is_url, resolve, unreachable
 
 MANIFEST_NAME = "manifest.json"
@@ -84,6 +84,8 @@ def validate_manifest(data: Any, where: str) -> Manifest:
     if version != FORMAT_VERSION:
         older = isinstance(version, int) and not isinstance(version, bool) and version < FORMAT_VERSION
         what = "an older lmpairs" if older else "another lmpairs"
+        if older and version in WHY_REBUILD:
+            what += f"; {WHY_REBUILD[version]}"
         raise ManifestError(f"{where}: format version {version!r} (written by {what}), this lmpairs reads "
                             f"{FORMAT_VERSION}; rebuild the dataset with this lmpairs (`lmpairs build "
                             "--overwrite ...`), or read it with the lmpairs version that wrote it.")
@@ -163,7 +165,12 @@ def check_tokenizer_entry(tokenizer: Any, where: str) -> None:
     if not isinstance(special, dict):
         raise ManifestError(f"{where}: tokenizer.special_ids is {type(special).__name__}, expected an object; "
                             f"{REBUILD}.")
-    for name, value in special.items():
+    extra = special.get("extra", {})
+    if not isinstance(extra, dict):
+        raise ManifestError(f"{where}: tokenizer.special_ids.extra is {type(extra).__name__}, expected an object "
+                            f"of piece -> id; {REBUILD}.")
+    items = [*((n, v) for n, v in special.items() if n != "extra"), *((f"extra.{n}", v) for n, v in extra.items())]
+    for name, value in items:
         if str(name).startswith("num_"):
             ok = _integer(value) and 0 <= value < size
         else:

@@ -8,7 +8,7 @@ from loader_fixtures import write_dataset
 
 from lmpairs.config import MlmConfig, T5Config
 from lmpairs.loader import PairStream
-from lmpairs.tokenizer import Tokenizer
+from lmpairs.tokenizers import Tokenizer
 from lmpairs.transforms import ExampleBatch, RowBatch, make_objective
 from lmpairs.transforms.batch import DocumentBatch, Ragged
 

@@ -19,7 +19,7 @@ from lmpairs.inspection import InspectError, InspectOptions, add_inspect_argumen
 from lmpairs.inspection.examples import _matched, render_mlm, sentinel_spans
 from lmpairs.inspection.render import PieceRenderer, side_by_side
 from lmpairs.schemas import Manifest, ShardInfo, rows_to_table, write_manifest
-from lmpairs.tokenizer import Tokenizer
+from lmpairs.tokenizers import Tokenizer
 from lmpairs.transforms import make_objective
 from lmpairs.transforms.batch import DocumentBatch, Ragged
 

@@ -1,0 +1,344 @@
+"""The tokenizer as lmpairs sees it: every kind behind one facade, with the effective vocabulary,
+exact batched encoding, optional sentence ends, decoding and a fingerprint.
+
+Kinds (told from the bytes, never from the file name, so a renamed file or remote bytes load the
+same): a SentencePiece ``.model``; a Hugging Face ``tokenizer.json`` (optional ``tokenizers``
+package, ``pip install 'lmpairs[hf]'``); Mistral's ``tekken.json`` and a tiktoken rank file (the
+``tiktoken`` package); a local model directory holding one of them (:mod:`lmpairs.tokenizers.files`).
+
+Encoding is exact: a document's ids are the tokenizer's own encoding of its whole text, no bos/eos;
+sentence ends are computed only when asked (:mod:`lmpairs.tokenizers.offsets`).
+
+A pretrained model (LLaMA, T5's spiece, GPT-2) often lacks pad, mask and sentinel pieces; they are
+given ids past the model's own vocabulary in T5's layout (``<extra_id_i>`` = n + 99 - i, then mask,
+then pad, then eos where even that is missing), then any extra specials an objective asks for
+(``[NLU]``, ``<fim_prefix>``) in the order asked, so the embedding a trainer builds must have
+``vocab.size`` rows, not ``n``. A model from :func:`train_tokenizer` already holds every special
+piece of lmpairs' own, so nothing is appended to it.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from itertools import chain
+
+import numpy as np
+
+from lmpairs.sentences import normalize_text
+from lmpairs.tokenizers.errors import FIX, NUM_SENTINELS, TokenizerError, sentinel_piece
+from lmpairs.tokenizers.files import read_tokenizer_bytes
+from lmpairs.tokenizers.offsets import sentence_token_ends, whole_documents
+from lmpairs.tokenizers.training import HF_MODEL_TYPES, MODEL_TYPES, write_trained_tokenizer
+from lmpairs.transforms.batch import Ragged
+from lmpairs.vocab import Vocab
+
+logger = logging.getLogger(__name__)
+
+MASK_PIECES = ("<mask>", "[MASK]")
+
+
+class Tokenizer:
+    """A loaded tokenizer of any kind plus its effective :class:`~lmpairs.vocab.Vocab`.
+
+    Picklable (the file bytes travel, not the path), so a Beam DoFn may also ship one; the usual
+    route is still to :meth:`from_bytes` it in ``DoFn.setup()``. ``kind`` is ``"sentencepiece"``,
+    ``"tokenizer.json"``, ``"tekken"`` or ``"tiktoken"``; ``num_threads`` sizes the native encode
+    threads (default: this process's share of the cores, :func:`lmpairs.tokenizers.threads.encode_threads`).
+    ``extra_specials`` names special tokens an objective needs beyond lmpairs' own (``[NLU]``,
+    ``<fim_prefix>``): each is the tokenizer's own id when it has that piece, else appended past
+    every other appended id, in the order given; :attr:`extra_ids` and the manifest's
+    ``special_ids["extra"]`` record them.
+    """
+
+    def __init__(self, model_proto: bytes, *, name: str = "<bytes>", num_threads: int | None = None,
+                 extra_specials: Sequence[str] = ()) -> None:
+        self._proto = bytes(model_proto)
+        self.name = name
+        self._num_threads = num_threads
+        self.extra_specials = tuple(dict.fromkeys(extra_specials))
+        self.sha256 = hashlib.sha256(self._proto).hexdigest()
+        self._model = _parse(self._proto, name, num_threads)
+        self.kind = self._model.kind
+        self.model_vocab_size = self._model.size
+        self.vocab, self.appended = _build_vocab(self._model, name, self.extra_specials)
+        self._visible = np.zeros(self.vocab.size, dtype=bool)
+        self._visible[[self.vocab.mask_id, *self.vocab.sentinel_ids, *dict(self.vocab.extra_ids).values()]] = True
+
+    @property
+    def extra_ids(self) -> dict[str, int]:
+        """The id of each extra special asked for (``{"[NLU]": 32105}``)."""
+        return dict(self.vocab.extra_ids)
+
+    @property
+    def file_bytes(self) -> bytes:
+        """The tokenizer file's bytes (what :attr:`sha256` covers and workers receive)."""
+        return self._proto
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, num_threads: int | None = None,
+             extra_specials: Sequence[str] = ()) -> Tokenizer:
+        """Load a tokenizer file or model directory (kind told by content); every failure,
+        a special or oversized file included, is a :class:`TokenizerError`."""
+        resolved, data = read_tokenizer_bytes(path)
+        return cls(data, name=str(resolved), num_threads=num_threads, extra_specials=extra_specials)
+
+    @classmethod
+    def from_bytes(cls, model_proto: bytes, *, name: str = "<bytes>", num_threads: int | None = None,
+                   extra_specials: Sequence[str] = ()) -> Tokenizer:
+        """Build from a file's bytes (e.g. read from a remote filesystem, or shipped to a worker)."""
+        return cls(model_proto, name=name, num_threads=num_threads, extra_specials=extra_specials)
+
+    def with_extra_specials(self, names: Sequence[str]) -> Tokenizer:
+        """This tokenizer with ``names`` added to its extra specials (see the class docstring)."""
+        return Tokenizer(self._proto, name=self.name, num_threads=self._num_threads,
+                         extra_specials=(*self.extra_specials, *names))
+
+    def __getstate__(self) -> dict:
+        return {"proto": self._proto, "name": self.name, "num_threads": self._num_threads,
+                "extra_specials": self.extra_specials}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["proto"], name=state["name"], num_threads=state.get("num_threads"),
+                      extra_specials=state.get("extra_specials", ()))
+
+    def __repr__(self) -> str:
+        return (f"Tokenizer({os.path.basename(self.name)!r}, kind={self.kind!r}, vocab_size={self.vocab.size}, "
+                f"model_vocab_size={self.model_vocab_size}, sha256={self.sha256[:12]})")
+
+    def encode(self, text: str) -> np.ndarray:
+        """The tokenizer's own encoding of ``text`` (int32, no bos/eos): what a document becomes."""
+        return self.encode_flat([text])[0]
+
+    def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Encode whole texts in one call; int32 ids, no bos/eos."""
+        flat, lengths = self.encode_flat(texts)
+        return np.split(flat, np.cumsum(lengths[:-1])) if len(texts) else []
+
+    def encode_flat(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """All ids of ``texts`` back to back (int32) and each text's length (int64), in one native
+        call: the columnar form the build uses (no per-document arrays)."""
+        if not len(texts):
+            return np.zeros(0, np.int32), np.zeros(0, np.int64)
+        return self._model.encode_flat(list(texts))
+
+    def encode_columns(self, texts: Sequence[str], *, sentence_ends: bool = False) -> tuple[Ragged, Ragged]:
+        """``(ids, sentence_ends)`` of whole texts as ragged columns, one native call.
+
+        ``ids`` row ``d`` is exactly ``encode(texts[d])``. ``sentence_ends`` row ``d`` holds that
+        document's exclusive sentence ends in tokens, strictly increasing, the last equal to its
+        length (none for a document without tokens): the sentence rule's ends
+        (:func:`lmpairs.sentences.sentence_end_offsets`) mapped through the tokenizer's offsets
+        when ``sentence_ends`` is true, else one sentence per document (nothing extra computed).
+        Texts are taken as given: the reader has already normalized them (BOM, CRLF).
+        """
+        texts = list(texts)
+        if not texts:
+            empty = Ragged(np.zeros(0, np.int32), np.zeros(1, np.int64))
+            return empty, empty
+        if not sentence_ends:
+            flat, lengths = self._model.encode_flat(texts)
+            ends = whole_documents(lengths)
+        else:
+            flat, lengths, starts, unit = self._model.encode_offsets(texts)
+            ends = sentence_token_ends(texts, lengths, starts, unit=unit)
+        offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return Ragged(flat, offsets), ends
+
+    def encode_documents(self, texts: Sequence[str], *,
+                         sentence_ends: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per text ``(ids, sentence_ends)`` (int32): :meth:`encode_columns` as a list, after the
+        reader's normalization (a leading BOM dropped, CRLF/CR -> LF). A convenience for tests and
+        small callers; the build uses the columns."""
+        ids, ends = self.encode_columns([normalize_text(t) for t in texts], sentence_ends=sentence_ends)
+        return [(ids.row(d), ends.row(d)) for d in range(ids.num_rows)]
+
+    def piece_to_id(self, piece: str) -> int | None:
+        """The effective id of ``piece``, or None when neither the model nor the appended ids have it."""
+        found = self._model.find(piece)
+        if found is not None:
+            return found
+        return next((i for i, p in self.appended.items() if p == piece), None)
+
+    def id_to_piece(self, i: int) -> str:
+        """The piece of any effective id, appended ones included (``<extra_id_3>``, ``<mask>``)."""
+        i = self._check_id(i)
+        return self._model.piece(i) if i < self.model_vocab_size else self.appended[i]
+
+    def piece_text(self, i: int) -> str:
+        """The text id ``i`` stands for in running text, for showing one token at a time: a word
+        start's marker (``▁``, ``Ġ``) as a leading space, byte-level pieces as the text they spell
+        (bytes that are only part of a character as ``<0xNN>``), specials and appended ids as their
+        piece (``<extra_id_3>``)."""
+        i = self._check_id(i)
+        return self._model.piece_text(i) if i < self.model_vocab_size else self.appended[i]
+
+    def piece_texts(self, ids: Iterable[int] | np.ndarray) -> list[str]:
+        """:meth:`piece_text` of each position, with a character spelled by several byte pieces
+        (byte-level BPE, byte fallback) shown whole on the position that completes it and ``""`` on
+        the ones before; bytes that never form a character stay ``<0xNN>``. Joined, the strings
+        read as the decoded text (specials shown by name)."""
+        out: list[str] = []
+        pending: list[tuple[int, bytes]] = []
+
+        def flush() -> None:
+            for position, raw in pending:
+                out[position] = "".join(f"<0x{b:02X}>" for b in raw)
+            pending.clear()
+
+        for position, i in enumerate(np.asarray(ids, dtype=np.int64).reshape(-1).tolist()):
+            raw = self._model.piece_bytes(self._check_id(i)) if i < self.model_vocab_size else None
+            if raw is None:
+                flush()
+                out.append(self.piece_text(i))
+                continue
+            out.append("")
+            pending.append((position, raw))
+            joined = b"".join(r for _, r in pending)
+            try:
+                out[position] = joined.decode("utf-8")
+                pending.clear()
+            except UnicodeDecodeError as err:
+                if err.reason != "unexpected end of data" or len(joined) > 8:
+                    flush()
+        flush()
+        return out
+
+    def _check_id(self, i: int) -> int:
+        i = int(i)
+        if 0 <= i < self.model_vocab_size or i in self.appended:
+            return i
+        raise TokenizerError(f"id {i} is outside the effective vocabulary [0, {self.vocab.size}) of "
+                             f"{self.name}; were these ids made with another tokenizer?")
+
+    def decode(self, ids: Iterable[int] | np.ndarray) -> str:
+        """Text of ``ids`` with mask and sentinel pieces shown (``<mask>``, ``<extra_id_0>``).
+
+        Other special ids (pad, bos, eos, appended pad) decode to nothing, as in SentencePiece.
+        """
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        bad = (ids < 0) | (ids >= self.vocab.size)
+        if bad.any():
+            self._check_id(int(ids[bad][0]))  # raises with the message
+        marks = np.flatnonzero(self._visible[ids])
+        parts, start = [], 0
+        for pos in chain(marks.tolist(), [ids.size]):
+            parts.append(self._decode_plain(ids[start:pos], after_mark=start > 0))
+            if pos < ids.size:
+                parts.append(self.id_to_piece(int(ids[pos])))
+            start = pos + 1
+        return "".join(parts)
+
+    def _decode_plain(self, ids: np.ndarray, *, after_mark: bool) -> str:
+        ids = ids[ids < self.model_vocab_size]
+        text = self._model.decode(ids.tolist())
+        # A decoder drops the space of a text's first word; after a mark it is a real space.
+        if after_mark and ids.size and self.vocab.word_start[ids[0]] and text and not text[0].isspace():
+            text = " " + text
+        return text
+
+    def describe(self) -> dict:
+        """The tokenizer's entry in a manifest."""
+        return {
+            "file": os.path.basename(self.name), "kind": self.kind, "sha256": self.sha256,
+            "vocab_size": self.vocab.size, "model_vocab_size": self.model_vocab_size,
+            "special_ids": self.vocab.special_ids(), "appended": len(self.appended),
+        }
+
+
+def _parse(data: bytes, name: str, num_threads: int | None):
+    """The backend model for ``data``, by content: JSON (tokenizer.json or tekken.json), a tiktoken
+    rank file, else SentencePiece."""
+    from lmpairs.tokenizers.hf import HFTokenizerModel, parse_json_tokenizer
+
+    parsed = parse_json_tokenizer(data, name)
+    if parsed is not None and parsed[0] == "tokenizer.json":
+        return HFTokenizerModel(data, parsed[1], name, num_threads=num_threads)
+    if parsed is not None or _looks_like_rank_file(data):
+        from lmpairs.tokenizers.tiktoken_bpe import LLAMA3_PATTERN, TiktokenModel, parse_rank_file, tekken_ranks
+
+        _import_tiktoken(name)
+        if parsed is not None:
+            ranks, specials, pattern, _ = tekken_ranks(parsed[1], name)
+            return TiktokenModel(ranks, specials=specials, pattern=pattern, name=name, kind="tekken",
+                                 num_threads=num_threads)
+        return TiktokenModel(parse_rank_file(data, name), specials=(), pattern=LLAMA3_PATTERN, name=name,
+                             kind="tiktoken", num_threads=num_threads)
+    from lmpairs.tokenizers.sentencepiece import SentencePieceModel
+
+    return SentencePieceModel(data, name, num_threads=num_threads)
+
+
+def _looks_like_rank_file(data: bytes) -> bool:
+    from lmpairs.tokenizers.tiktoken_bpe import looks_like_rank_file
+
+    return looks_like_rank_file(data)
+
+
+def _import_tiktoken(name: str) -> None:
+    try:
+        import tiktoken  # noqa: F401
+    except ImportError as err:
+        raise TokenizerError(f"{name}: is a tiktoken-format BPE (tekken.json or a rank file), which needs the "
+                             "`tiktoken` package; install it with: pip install tiktoken") from err
+
+
+def _build_vocab(model, name: str, extra_specials: Sequence[str] = ()) -> tuple[Vocab, dict[int, str]]:
+    """The effective vocabulary and the pieces appended past the model (id -> piece).
+
+    ``model`` declares its own pad/bos/eos/unk ids (None when absent), ``find(piece)`` (None when
+    missing, never unk), ``special`` and ``word_start`` flags for its ``size`` ids.
+    """
+    n = model.size
+    found = [model.find(sentinel_piece(i)) for i in range(NUM_SENTINELS)]
+    appended: dict[int, str] = {}
+    if all(i is not None for i in found):
+        sentinel_ids = tuple(found)
+    elif all(i is None for i in found):
+        sentinel_ids = tuple(n + NUM_SENTINELS - 1 - i for i in range(NUM_SENTINELS))
+        appended.update((sid, sentinel_piece(i)) for i, sid in enumerate(sentinel_ids))
+    else:
+        missing = [sentinel_piece(i) for i, f in enumerate(found) if f is None]
+        raise TokenizerError(
+            f"{name}: has some <extra_id_N> pieces but lacks {len(missing)} (first: {missing[0]}); "
+            f"lmpairs needs all {NUM_SENTINELS} or none. Retrain with `lmpairs train-tokenizer`.")
+
+    def _id_or_append(existing: int | None, piece: str) -> int:
+        if existing is not None:
+            return existing
+        new_id = n + len(appended)
+        appended[new_id] = piece
+        return new_id
+
+    mask_id = _id_or_append(next((i for i in map(model.find, MASK_PIECES) if i is not None), None), "<mask>")
+    pad_id = _id_or_append(model.pad_id, "<pad>")
+    eos_id = _id_or_append(model.eos_id, "</s>")
+    taken = {piece: i for i, piece in appended.items()}
+    extra_ids = tuple((piece, taken[piece] if piece in taken else _id_or_append(model.find(piece), piece))
+                      for piece in extra_specials)
+    size = n + len(appended)
+    special = np.ones(size, dtype=bool)
+    special[:n] = model.special
+    if special.all():
+        raise TokenizerError(f"{name}: every one of its {n} ids is a special token, so nothing is left to "
+                             "encode text with; pass a trained tokenizer.")
+    word_start = np.zeros(size, dtype=bool)
+    word_start[:n] = model.word_start
+    vocab = Vocab(size=size, pad_id=pad_id, bos_id=model.bos_id, eos_id=eos_id, unk_id=model.unk_id,
+                  mask_id=mask_id, sentinel_ids=sentinel_ids, special=special, word_start=word_start,
+                  extra_ids=extra_ids)
+    return vocab, appended
+
+
+@functools.wraps(write_trained_tokenizer, assigned=("__module__", "__name__", "__qualname__"))
+def train_tokenizer(*args, **kwargs) -> Tokenizer:
+    """Train a tokenizer (see :func:`lmpairs.tokenizers.training.write_trained_tokenizer` for the
+    arguments), write it and return it loaded."""
+    return Tokenizer.load(write_trained_tokenizer(*args, **kwargs))
+
+
+__all__ = ["FIX", "HF_MODEL_TYPES", "MODEL_TYPES", "NUM_SENTINELS", "Tokenizer", "TokenizerError", "sentinel_piece",
+           "train_tokenizer"]
