@@ -34,13 +34,14 @@ def resolve_tokenizer_path(path: str | os.PathLike) -> Path:
     return path
 
 
-def read_tokenizer_bytes(path: str | os.PathLike, *, limit: int = MAX_TOKENIZER_BYTES) -> tuple[Path, bytes]:
+def read_tokenizer_bytes(path: str | os.PathLike, *, limit: int | None = None) -> tuple[Path, bytes]:
     """``(resolved path, its bytes)`` of a regular tokenizer file of at most ``limit`` bytes.
 
     Special files are refused before they are opened for reading (a FIFO blocks, ``/dev/zero``
     never ends), and at most ``limit + 1`` bytes are read, so a file that grows meanwhile is
     still bounded.
     """
+    limit = MAX_TOKENIZER_BYTES if limit is None else limit
     path = resolve_tokenizer_path(path)
     try:
         info = path.stat()
