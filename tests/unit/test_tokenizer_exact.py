@@ -24,7 +24,8 @@ CODE = ('"""Module docstring."""\n\nimport os\n\n\n__all__ = ["a", "b"]\n\n\ndef
 POETRY = "Shall I compare thee to a summer's day?\nThou art more lovely and more temperate:\n\n  Rough winds do shake\n"
 PROSE = "It was late.  The lamps were lit.\nNobody came. She waited\nuntil dawn.\n\nThen she left!"
 DOCUMENTS = [CODE, POETRY, PROSE, "Windows line one.\r\nLine two.\r\n\r\nNew paragraph.\rOld Mac.",
-             "\ufeffA BOM opens this file. It is dropped.", "吾輩は猫である。名前はまだ無い。\n\nどこで生れたかとんと見当がつかぬ。",
+             "\ufeffA BOM opens this file. It is dropped.",
+             "吾輩は猫である。名前はまだ無い。\n\nどこで生れたかとんと見当がつかぬ。",
              "   leading spaces and trailing   ", "mixed 日本語 and English. Done."]
 KINDS = ["llama", "unigram", "gpt2", "t5", "tekken", "tiktoken"]
 
