@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("LMPAIRS_SHARED_DATA", REPO.parent / "shared" / "data"))
 SOURCES = ("tinyshakespeare.txt", "botchan.txt", "pride_and_prejudice.txt", "wikitext2_test.raw.txt")
 DOC_CHARS = 2000
 FILE_MB = 4.0

@@ -27,6 +27,7 @@ EXPECTED = {
     "loader": ("pairstream 0w (", "pairstream 0w shuffle (", "pairstream 2w shuffle ("),
     "transforms": ("transform clm", "transform mlm", "transform t5", "transform bart", "mlm masking"),
     "tokenizers": ("spm raw", "hf raw"),
+    "peers": ("peers spm paragraph", "peers spm line", "peers spm lines / paragraphs"),
 }
 
 
