@@ -256,7 +256,7 @@ class BuildConfig(_Config):
     seed: int = setting(0, "seed of every random choice", limits=Limits(0, MAX_INT64))
     validation_fraction: float = setting(0.01, "fraction of documents (by key hash) in the validation split",
                                          limits=Limits(0.0, 1.0, high_open=True), metavar="F")
-    split_mb: float = setting(64.0, "large uncompressed text/JSONL inputs are cut into byte-range splits of about "
+    split_mb: float = setting(16.0, "large uncompressed text/JSONL inputs are cut into byte-range splits of about "
                                     "M MB, each read, packed and written by one worker (compressed files and Parquet "
                                     "are one split each)", limits=Limits(0.0, 1_048_576.0, low_open=True), metavar="M")
     shard_size_mb: float = setting(256.0, "a split's shard rolls over to a new file after about M MB of "
