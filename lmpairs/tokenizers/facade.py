@@ -30,14 +30,14 @@ import numpy as np
 from lmpairs.sentences import normalize_text
 from lmpairs.tokenizers.errors import FIX, NUM_SENTINELS, TokenizerError, sentinel_piece
 from lmpairs.tokenizers.files import read_tokenizer_bytes
+from lmpairs.tokenizers.kinds import parse_model
 from lmpairs.tokenizers.offsets import sentence_token_ends, whole_documents
 from lmpairs.tokenizers.training import HF_MODEL_TYPES, MODEL_TYPES, write_trained_tokenizer
+from lmpairs.tokenizers.vocabulary import MASK_PIECES, build_vocab
 from lmpairs.transforms.batch import Ragged
-from lmpairs.vocab import Vocab
 
 logger = logging.getLogger(__name__)
 
-MASK_PIECES = ("<mask>", "[MASK]")
 
 
 class Tokenizer:
@@ -60,10 +60,10 @@ class Tokenizer:
         self._num_threads = num_threads
         self.extra_specials = tuple(dict.fromkeys(extra_specials))
         self.sha256 = hashlib.sha256(self._proto).hexdigest()
-        self._model = _parse(self._proto, name, num_threads)
+        self._model = parse_model(self._proto, name, num_threads)
         self.kind = self._model.kind
         self.model_vocab_size = self._model.size
-        self.vocab, self.appended = _build_vocab(self._model, name, self.extra_specials)
+        self.vocab, self.appended = build_vocab(self._model, name, self.extra_specials)
         self._visible = np.zeros(self.vocab.size, dtype=bool)
         self._visible[[self.vocab.mask_id, *self.vocab.sentinel_ids, *dict(self.vocab.extra_ids).values()]] = True
 
@@ -249,90 +249,6 @@ class Tokenizer:
         }
 
 
-def _parse(data: bytes, name: str, num_threads: int | None):
-    """The backend model for ``data``, by content: JSON (tokenizer.json or tekken.json), a tiktoken
-    rank file, else SentencePiece."""
-    from lmpairs.tokenizers.hf import HFTokenizerModel, parse_json_tokenizer
-
-    parsed = parse_json_tokenizer(data, name)
-    if parsed is not None and parsed[0] == "tokenizer.json":
-        return HFTokenizerModel(data, parsed[1], name, num_threads=num_threads)
-    if parsed is not None or _looks_like_rank_file(data):
-        from lmpairs.tokenizers.tiktoken_bpe import LLAMA3_PATTERN, TiktokenModel, parse_rank_file, tekken_ranks
-
-        _import_tiktoken(name)
-        if parsed is not None:
-            ranks, specials, pattern, _ = tekken_ranks(parsed[1], name)
-            return TiktokenModel(ranks, specials=specials, pattern=pattern, name=name, kind="tekken",
-                                 num_threads=num_threads)
-        return TiktokenModel(parse_rank_file(data, name), specials=(), pattern=LLAMA3_PATTERN, name=name,
-                             kind="tiktoken", num_threads=num_threads)
-    from lmpairs.tokenizers.sentencepiece import SentencePieceModel
-
-    return SentencePieceModel(data, name, num_threads=num_threads)
-
-
-def _looks_like_rank_file(data: bytes) -> bool:
-    from lmpairs.tokenizers.tiktoken_bpe import looks_like_rank_file
-
-    return looks_like_rank_file(data)
-
-
-def _import_tiktoken(name: str) -> None:
-    try:
-        import tiktoken  # noqa: F401
-    except ImportError as err:
-        raise TokenizerError(f"{name}: is a tiktoken-format BPE (tekken.json or a rank file), which needs the "
-                             "`tiktoken` package; install it with: pip install tiktoken") from err
-
-
-def _build_vocab(model, name: str, extra_specials: Sequence[str] = ()) -> tuple[Vocab, dict[int, str]]:
-    """The effective vocabulary and the pieces appended past the model (id -> piece).
-
-    ``model`` declares its own pad/bos/eos/unk ids (None when absent), ``find(piece)`` (None when
-    missing, never unk), ``special`` and ``word_start`` flags for its ``size`` ids.
-    """
-    n = model.size
-    found = [model.find(sentinel_piece(i)) for i in range(NUM_SENTINELS)]
-    appended: dict[int, str] = {}
-    if all(i is not None for i in found):
-        sentinel_ids = tuple(found)
-    elif all(i is None for i in found):
-        sentinel_ids = tuple(n + NUM_SENTINELS - 1 - i for i in range(NUM_SENTINELS))
-        appended.update((sid, sentinel_piece(i)) for i, sid in enumerate(sentinel_ids))
-    else:
-        missing = [sentinel_piece(i) for i, f in enumerate(found) if f is None]
-        raise TokenizerError(
-            f"{name}: has some <extra_id_N> pieces but lacks {len(missing)} (first: {missing[0]}); "
-            f"lmpairs needs all {NUM_SENTINELS} or none. Retrain with `lmpairs train-tokenizer`.")
-
-    def _id_or_append(existing: int | None, piece: str) -> int:
-        if existing is not None:
-            return existing
-        new_id = n + len(appended)
-        appended[new_id] = piece
-        return new_id
-
-    mask_id = _id_or_append(next((i for i in map(model.find, MASK_PIECES) if i is not None), None), "<mask>")
-    pad_id = _id_or_append(model.pad_id, "<pad>")
-    eos_id = _id_or_append(model.eos_id, "</s>")
-    taken = {piece: i for i, piece in appended.items()}
-    extra_ids = tuple((piece, taken[piece] if piece in taken else _id_or_append(model.find(piece), piece))
-                      for piece in extra_specials)
-    size = n + len(appended)
-    special = np.ones(size, dtype=bool)
-    special[:n] = model.special
-    if special.all():
-        raise TokenizerError(f"{name}: every one of its {n} ids is a special token, so nothing is left to "
-                             "encode text with; pass a trained tokenizer.")
-    word_start = np.zeros(size, dtype=bool)
-    word_start[:n] = model.word_start
-    vocab = Vocab(size=size, pad_id=pad_id, bos_id=model.bos_id, eos_id=eos_id, unk_id=model.unk_id,
-                  mask_id=mask_id, sentinel_ids=sentinel_ids, special=special, word_start=word_start,
-                  extra_ids=extra_ids)
-    return vocab, appended
-
-
 @functools.wraps(write_trained_tokenizer, assigned=("__module__", "__name__", "__qualname__"))
 def train_tokenizer(*args, **kwargs) -> Tokenizer:
     """Train a tokenizer (see :func:`lmpairs.tokenizers.training.write_trained_tokenizer` for the
@@ -340,5 +256,6 @@ def train_tokenizer(*args, **kwargs) -> Tokenizer:
     return Tokenizer.load(write_trained_tokenizer(*args, **kwargs))
 
 
-__all__ = ["FIX", "HF_MODEL_TYPES", "MODEL_TYPES", "NUM_SENTINELS", "Tokenizer", "TokenizerError", "sentinel_piece",
+__all__ = ["FIX", "HF_MODEL_TYPES", "MASK_PIECES", "MODEL_TYPES", "NUM_SENTINELS", "Tokenizer", "TokenizerError",
+           "sentinel_piece",
            "train_tokenizer"]
