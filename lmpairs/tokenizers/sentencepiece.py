@@ -107,16 +107,19 @@ class SentencePieceModel:
         encoded = self._sp.encode(texts, out_type=self._offsets_type, num_threads=self._threads)
         if self._offsets_type == "offset_mapping":
             ids = [e["ids"] for e in encoded]
-            starts = [[start for start, _ in e["offsets"]] for e in encoded]
+            lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+            total = int(lengths.sum())
+            pairs = chain.from_iterable(chain.from_iterable(e["offsets"] for e in encoded))  # (start, end) flat
+            starts = np.fromiter(pairs, dtype=np.int64, count=2 * total)[0::2]
             unit = "char"
         else:
             ids = [[p.id for p in e.pieces] for e in encoded]
-            starts = [[p.begin for p in e.pieces] for e in encoded]
+            lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+            total = int(lengths.sum())
+            starts = np.fromiter((p.begin for e in encoded for p in e.pieces), dtype=np.int64, count=total)
             unit = "byte"
-        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-        total = int(lengths.sum())
         flat = np.fromiter(chain.from_iterable(ids), dtype=np.int32, count=total)
-        return flat, lengths, np.fromiter(chain.from_iterable(starts), dtype=np.int64, count=total), unit
+        return flat, lengths, starts, unit
 
     def decode(self, ids: list[int]) -> str:
         """Text of model ids; control pieces decode to nothing."""
