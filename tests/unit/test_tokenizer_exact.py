@@ -105,3 +105,33 @@ def test_sentence_ends_from_offsets_follow_the_sentence_rule(tokenizer):
         else:  # lossy (unk pieces, normalization): still one span per sentence at most
             assert len(sentences) <= len(split_sentences(text))
     assert tokenizer.kind in checked
+
+
+@pytest.mark.parametrize("kind", ["llama", "gpt2", "tekken"])
+def test_bart_permutation_moves_whole_sentences_from_offsets(kinds, kind):
+    from lmpairs.config import BartConfig
+    from lmpairs.transforms import make_objective
+    from lmpairs.transforms.batch import DocumentBatch
+
+    tokenizer = kinds[kind]
+    texts = [normalize_text(t) for t in (PROSE, POETRY, DOCUMENTS[3], DOCUMENTS[5], "One. Two. Three. Four.")]
+    ids, ends = tokenizer.encode_columns(texts, sentence_ends=True)
+    docs = DocumentBatch(np.arange(1, len(texts) + 1, dtype=np.uint64), ids, ends)
+    bart = make_objective("bart", BartConfig(seq_len=256, mask_ratio=0.0, permute_sentence_ratio=1.0), tokenizer.vocab)
+    packer = bart.packer()
+    rows = packer.add(docs)
+    examples = bart.corrupt(rows, seed=0, copy=0)
+    values, body_offsets, s_len, s_offsets = bart.bodies(rows)
+    moved = 0
+    for r in range(rows.num_rows):
+        clean, noisy = rows.ids.row(r).tolist(), examples.columns["input_ids"].row(r).tolist()
+        body = values[body_offsets[r]:body_offsets[r + 1]].tolist()
+        cuts = np.cumsum([0, *s_len[s_offsets[r]:s_offsets[r + 1]].tolist()])
+        rest, at = [tuple(body[a:b]) for a, b in zip(cuts[:-1], cuts[1:])], bart.head
+        while rest:  # the noisy body is the same sentences, each whole, in some order
+            hit = next(s for s in rest if tuple(noisy[at:at + len(s)]) == s)
+            rest.remove(hit)
+            at += len(hit)
+        assert at == len(noisy) - 1 and sorted(noisy) == sorted(clean)
+        moved += noisy != clean
+    assert moved > 0
