@@ -18,7 +18,7 @@ start-up (what a user waits for); CPU seconds are the process tree's. Targets (i
 wall <= 0.8x HF datasets, build CPU <= 1.15x pure encode, all four <= 1.3x CLM alone, lines >= 0.7x
 the paragraph rate in tokens/s::
 
-    LMPAIRS_BENCH_PEERS_MB=64 python -m bench.peers [--quick] [--repeats N] [--json out.json]
+    LMPAIRS_BENCH_PEERS_MB=64 LMPAIRS_BENCH_PEERS_TOKENIZERS=spm,json python -m bench.peers [--quick] [--repeats N]
 """
 from __future__ import annotations
 
@@ -124,7 +124,8 @@ def run(*, quick: bool = False, repeats: int | None = None, mb: float | None = N
     work = cache_dir() / "peers-out"
     metrics: list[Metric] = []
     clm_rates: dict[tuple[str, str], list[float]] = {}
-    tokenizers = [("spm", mistral_v1())] + ([] if quick else [("json", tokenizer_json())])
+    chosen = os.environ.get("LMPAIRS_BENCH_PEERS_TOKENIZERS", "spm" if quick else "spm,json").split(",")
+    tokenizers = [(name, mistral_v1() if name == "spm" else tokenizer_json()) for name in chosen]
     for tok_name, tokenizer in tokenizers:
         for kind in ("paragraph", "line"):
             text, jsonl = peer_corpus(mb, kind)
