@@ -7,6 +7,7 @@ from lmpairs.tokenizers import (
     HF_MODEL_TYPES,
     MODEL_TYPES,
     NUM_SENTINELS,
+    STANDARD_SPECIALS,
     Tokenizer,
     TokenizerError,
     sentinel_piece,
@@ -15,5 +16,5 @@ from lmpairs.tokenizers import (
 
 warnings.warn("lmpairs.tokenizer is deprecated; import from lmpairs.tokenizers", DeprecationWarning, stacklevel=2)
 
-__all__ = ["HF_MODEL_TYPES", "MODEL_TYPES", "NUM_SENTINELS", "Tokenizer", "TokenizerError", "sentinel_piece",
-           "train_tokenizer"]
+__all__ = ["HF_MODEL_TYPES", "MODEL_TYPES", "NUM_SENTINELS", "STANDARD_SPECIALS", "Tokenizer", "TokenizerError",
+           "sentinel_piece", "train_tokenizer"]

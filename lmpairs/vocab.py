@@ -1,10 +1,11 @@
 """The token-id facts every transform needs (special ids, sentinels, word starts), as plain numpy.
 
-Built by :mod:`lmpairs.tokenizers` from any tokenizer kind; transforms take it
+Built by :mod:`lmpairs.tokenizer` from a SentencePiece model or a tokenizer.json; transforms take it
 as an argument so they never import a tokenizer library.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,8 +19,6 @@ class Vocab:
     selects and random replacement never draws (control pieces, unk, mask, sentinels, pad and any
     id appended past the model). ``word_start`` marks pieces that begin a word (``▁`` prefix, or
     ``Ġ`` for byte-level BPE). ``unk_id`` is None for a model without one (byte-level BPE).
-    ``extra_ids`` are ``(piece, id)`` pairs of the extra specials objectives asked for (``[NLU]``,
-    ``<fim_prefix>``), special like the rest.
     """
 
     size: int
@@ -31,7 +30,8 @@ class Vocab:
     sentinel_ids: tuple[int, ...]
     special: np.ndarray
     word_start: np.ndarray
-    extra_ids: tuple[tuple[str, int], ...] = ()
+    named: tuple[tuple[str, int], ...] = ()
+    """Extra named specials an objective asked for (``[NLU]``, ``<fim_prefix>``): ``(piece, id)``."""
     ordinary_ids: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -42,7 +42,7 @@ class Vocab:
                              f"got {special.shape} and {word_start.shape}.")
         special = special.copy()
         for i in (self.pad_id, self.bos_id, self.eos_id, self.unk_id, self.mask_id, *self.sentinel_ids,
-                  *(i for _, i in self.extra_ids)):
+                  *(i for _, i in self.named)):
             if i is not None:
                 special[i] = True
         special.setflags(write=False)
@@ -60,21 +60,30 @@ class Vocab:
         """The id of ``<extra_id_{index}>``."""
         return self.sentinel_ids[index]
 
-    def extra_id(self, piece: str) -> int:
-        """The id of extra special ``piece``; a KeyError names the ones there are."""
-        found = dict(self.extra_ids)
-        if piece not in found:
-            raise KeyError(f"no extra special {piece!r} in this vocabulary (has: {sorted(found)}); load the "
-                           "tokenizer with extra_specials=[...] naming it.")
-        return found[piece]
+    def with_named(self, pieces: dict[str, int | None]) -> Vocab:
+        """This vocabulary plus named specials: ``{piece: id}``, None meaning the next id past the end."""
+        named, size = dict(self.named), self.size
+        for piece, i in pieces.items():
+            if piece not in named:
+                named[piece] = size if i is None else int(i)
+                size = max(size, named[piece] + 1)
+        grow = size - self.size
+        return dataclasses.replace(self, size=size, named=tuple(named.items()),
+                                   special=np.concatenate([self.special, np.ones(grow, bool)]),
+                                   word_start=np.concatenate([self.word_start, np.zeros(grow, bool)]))
 
-    def special_ids(self) -> dict[str, int | None | dict[str, int]]:
-        """Named special ids, as the manifest records them (``extra`` only when some were asked for)."""
-        ids: dict[str, int | None | dict[str, int]] = {
+    def named_id(self, piece: str) -> int:
+        """The id of an extra named special; a clear error when the build did not add it."""
+        for name, i in self.named:
+            if name == piece:
+                return i
+        raise ValueError(f"the vocabulary has no named special {piece!r} (it has {[n for n, _ in self.named]}); "
+                         "the objective that needs it declares it in named_specials, and the build adds it.")
+
+    def special_ids(self) -> dict[str, int | None]:
+        """Named special ids, as the manifest records them."""
+        return {
             "pad": self.pad_id, "bos": self.bos_id, "eos": self.eos_id, "unk": self.unk_id,
             "mask": self.mask_id, "extra_id_0": self.sentinel_ids[0] if self.sentinel_ids else None,
-            "num_sentinels": len(self.sentinel_ids),
+            "num_sentinels": len(self.sentinel_ids), **dict(self.named),
         }
-        if self.extra_ids:
-            ids["extra"] = dict(self.extra_ids)
-        return ids

@@ -165,12 +165,7 @@ def check_tokenizer_entry(tokenizer: Any, where: str) -> None:
     if not isinstance(special, dict):
         raise ManifestError(f"{where}: tokenizer.special_ids is {type(special).__name__}, expected an object; "
                             f"{REBUILD}.")
-    extra = special.get("extra", {})
-    if not isinstance(extra, dict):
-        raise ManifestError(f"{where}: tokenizer.special_ids.extra is {type(extra).__name__}, expected an object "
-                            f"of piece -> id; {REBUILD}.")
-    items = [*((n, v) for n, v in special.items() if n != "extra"), *((f"extra.{n}", v) for n, v in extra.items())]
-    for name, value in items:
+    for name, value in special.items():
         if str(name).startswith("num_"):
             ok = _integer(value) and 0 <= value < size
         else:

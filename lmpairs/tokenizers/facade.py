@@ -22,7 +22,7 @@ import functools
 import hashlib
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain
 
 import numpy as np
@@ -47,30 +47,21 @@ class Tokenizer:
     route is still to :meth:`from_bytes` it in ``DoFn.setup()``. ``kind`` is ``"sentencepiece"``,
     ``"tokenizer.json"``, ``"tekken"`` or ``"tiktoken"``; ``num_threads`` sizes the native encode
     threads (default: this process's share of the cores, :func:`lmpairs.tokenizers.threads.encode_threads`).
-    ``extra_specials`` names special tokens an objective needs beyond lmpairs' own (``[NLU]``,
-    ``<fim_prefix>``): each is the tokenizer's own id when it has that piece, else appended past
-    every other appended id, in the order given; :attr:`extra_ids` and the manifest's
-    ``special_ids["extra"]`` record them.
+    Objectives that need special tokens beyond lmpairs' own (``[NLU]``, ``<fim_prefix>``) get them
+    with :meth:`add_named_specials` (the build) and :meth:`restore_named_specials` (readers).
     """
 
-    def __init__(self, model_proto: bytes, *, name: str = "<bytes>", num_threads: int | None = None,
-                 extra_specials: Sequence[str] = ()) -> None:
+    def __init__(self, model_proto: bytes, *, name: str = "<bytes>", num_threads: int | None = None) -> None:
         self._proto = bytes(model_proto)
         self.name = name
         self._num_threads = num_threads
-        self.extra_specials = tuple(dict.fromkeys(extra_specials))
         self.sha256 = hashlib.sha256(self._proto).hexdigest()
         self._model = parse_model(self._proto, name, num_threads)
         self.kind = self._model.kind
         self.model_vocab_size = self._model.size
-        self.vocab, self.appended = build_vocab(self._model, name, self.extra_specials)
+        self.vocab, self.appended = build_vocab(self._model, name)
         self._visible = np.zeros(self.vocab.size, dtype=bool)
-        self._visible[[self.vocab.mask_id, *self.vocab.sentinel_ids, *dict(self.vocab.extra_ids).values()]] = True
-
-    @property
-    def extra_ids(self) -> dict[str, int]:
-        """The id of each extra special asked for (``{"[NLU]": 32105}``)."""
-        return dict(self.vocab.extra_ids)
+        self._visible[[self.vocab.mask_id, *self.vocab.sentinel_ids]] = True
 
     @property
     def file_bytes(self) -> bytes:
@@ -78,31 +69,48 @@ class Tokenizer:
         return self._proto
 
     @classmethod
-    def load(cls, path: str | os.PathLike, *, num_threads: int | None = None,
-             extra_specials: Sequence[str] = ()) -> Tokenizer:
+    def load(cls, path: str | os.PathLike, *, num_threads: int | None = None) -> Tokenizer:
         """Load a tokenizer file or model directory (kind told by content); every failure,
         a special or oversized file included, is a :class:`TokenizerError`."""
         resolved, data = read_tokenizer_bytes(path)
-        return cls(data, name=str(resolved), num_threads=num_threads, extra_specials=extra_specials)
+        return cls(data, name=str(resolved), num_threads=num_threads)
 
     @classmethod
-    def from_bytes(cls, model_proto: bytes, *, name: str = "<bytes>", num_threads: int | None = None,
-                   extra_specials: Sequence[str] = ()) -> Tokenizer:
+    def from_bytes(cls, model_proto: bytes, *, name: str = "<bytes>", num_threads: int | None = None) -> Tokenizer:
         """Build from a file's bytes (e.g. read from a remote filesystem, or shipped to a worker)."""
-        return cls(model_proto, name=name, num_threads=num_threads, extra_specials=extra_specials)
+        return cls(model_proto, name=name, num_threads=num_threads)
 
-    def with_extra_specials(self, names: Sequence[str]) -> Tokenizer:
-        """This tokenizer with ``names`` added to its extra specials (see the class docstring)."""
-        return Tokenizer(self._proto, name=self.name, num_threads=self._num_threads,
-                         extra_specials=(*self.extra_specials, *names))
+    def add_named_specials(self, pieces: Sequence[str], *, ids: Mapping[str, int] | None = None) -> None:
+        """Give each piece an id: the model's own where it has the piece (StarCoder's ``<fim_prefix>``,
+        tekken's ``[PREFIX]``), else the next id past every appended one, in the order given; ``ids``
+        (a manifest's ``special_ids``) restores the ids a build assigned. Deterministic; the vocabulary
+        grows and the manifest's ``special_ids`` records every named id.
+        """
+        old_size, named = self.vocab.size, dict(self.vocab.named)
+        pieces = [p for p in dict.fromkeys(pieces) if p not in named]
+        wanted: dict[str, int | None] = {}
+        for piece in pieces:
+            given = None if ids is None else ids.get(piece)
+            wanted[piece] = self._model.find(piece) if given is None else given
+        self.vocab = self.vocab.with_named(wanted)
+        self.appended.update((i, p) for p, i in self.vocab.named if i >= self.model_vocab_size and p in wanted)
+        grow = self.vocab.size - old_size
+        self._visible = np.concatenate([self._visible, np.zeros(grow, bool)])
+        self._visible[[i for _, i in self.vocab.named]] = True
+
+    def restore_named_specials(self, special_ids: Mapping[str, int | None]) -> None:
+        """Re-add the named specials a manifest's ``special_ids`` records (inspect, dynamic corruption)."""
+        named = {k: v for k, v in special_ids.items() if k not in STANDARD_SPECIALS and isinstance(v, int)}
+        if named:
+            self.add_named_specials(sorted(named, key=named.__getitem__), ids=named)
 
     def __getstate__(self) -> dict:
         return {"proto": self._proto, "name": self.name, "num_threads": self._num_threads,
-                "extra_specials": self.extra_specials}
+                "named": self.vocab.special_ids()}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["proto"], name=state["name"], num_threads=state.get("num_threads"),
-                      extra_specials=state.get("extra_specials", ()))
+        self.__init__(state["proto"], name=state["name"], num_threads=state.get("num_threads"))
+        self.restore_named_specials(state.get("named") or {})
 
     def __repr__(self) -> str:
         return (f"Tokenizer({os.path.basename(self.name)!r}, kind={self.kind!r}, vocab_size={self.vocab.size}, "
@@ -249,6 +257,10 @@ class Tokenizer:
         }
 
 
+STANDARD_SPECIALS = ("pad", "bos", "eos", "unk", "mask", "extra_id_0", "num_sentinels")
+"""The keys of ``Vocab.special_ids()`` that are not extra named specials."""
+
+
 @functools.wraps(write_trained_tokenizer, assigned=("__module__", "__name__", "__qualname__"))
 def train_tokenizer(*args, **kwargs) -> Tokenizer:
     """Train a tokenizer (see :func:`lmpairs.tokenizers.training.write_trained_tokenizer` for the
@@ -256,6 +268,6 @@ def train_tokenizer(*args, **kwargs) -> Tokenizer:
     return Tokenizer.load(write_trained_tokenizer(*args, **kwargs))
 
 
-__all__ = ["FIX", "HF_MODEL_TYPES", "MASK_PIECES", "MODEL_TYPES", "NUM_SENTINELS", "Tokenizer", "TokenizerError",
-           "sentinel_piece",
+__all__ = ["FIX", "HF_MODEL_TYPES", "MASK_PIECES", "MODEL_TYPES", "NUM_SENTINELS", "STANDARD_SPECIALS", "Tokenizer",
+           "TokenizerError", "sentinel_piece",
            "train_tokenizer"]

@@ -1,12 +1,10 @@
 """The effective vocabulary of a backend model: its own specials plus what lmpairs appends in T5's layout.
 
 Appended past the model's ``n`` ids: the 100 sentinels (``<extra_id_i>`` = n + 99 - i), ``<mask>``,
-``<pad>`` and ``</s>`` where the model lacks them, then the extra specials objectives ask for, in
-the order asked. A model that has a piece keeps its own id for it.
+``<pad>`` and ``</s>`` where the model lacks them (named specials objectives ask for come later:
+``Tokenizer.add_named_specials``). A model that has a piece keeps its own id for it.
 """
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -16,7 +14,7 @@ from lmpairs.vocab import Vocab
 MASK_PIECES = ("<mask>", "[MASK]")
 
 
-def build_vocab(model, name: str, extra_specials: Sequence[str] = ()) -> tuple[Vocab, dict[int, str]]:
+def build_vocab(model, name: str) -> tuple[Vocab, dict[int, str]]:
     """The effective vocabulary and the pieces appended past the model (id -> piece).
 
     ``model`` declares its own pad/bos/eos/unk ids (None when absent), ``find(piece)`` (None when
@@ -46,9 +44,6 @@ def build_vocab(model, name: str, extra_specials: Sequence[str] = ()) -> tuple[V
     mask_id = _id_or_append(next((i for i in map(model.find, MASK_PIECES) if i is not None), None), "<mask>")
     pad_id = _id_or_append(model.pad_id, "<pad>")
     eos_id = _id_or_append(model.eos_id, "</s>")
-    taken = {piece: i for i, piece in appended.items()}
-    extra_ids = tuple((piece, taken[piece] if piece in taken else _id_or_append(model.find(piece), piece))
-                      for piece in extra_specials)
     size = n + len(appended)
     special = np.ones(size, dtype=bool)
     special[:n] = model.special
@@ -58,6 +53,5 @@ def build_vocab(model, name: str, extra_specials: Sequence[str] = ()) -> tuple[V
     word_start = np.zeros(size, dtype=bool)
     word_start[:n] = model.word_start
     vocab = Vocab(size=size, pad_id=pad_id, bos_id=model.bos_id, eos_id=eos_id, unk_id=model.unk_id,
-                  mask_id=mask_id, sentinel_ids=sentinel_ids, special=special, word_start=word_start,
-                  extra_ids=extra_ids)
+                  mask_id=mask_id, sentinel_ids=sentinel_ids, special=special, word_start=word_start)
     return vocab, appended

@@ -86,27 +86,31 @@ def test_a_model_directory_loads_its_tokenizer_file(tmp_path, llama_model_path, 
     assert Tokenizer.load(mistral_dir).kind == "tekken"
 
 
-@pytest.mark.parametrize("fixture", ["llama_tokenizer", "trained_tokenizer"])
-def test_extra_specials_are_the_tokenizers_own_or_appended_after_the_rest(request, fixture):
-    base = request.getfixturevalue(fixture)
-    tok = base.with_extra_specials(["[NLU]", "<fim_prefix>", "</s>", "[NLU]"])
-    v = tok.vocab
-    assert list(tok.extra_ids) == ["[NLU]", "<fim_prefix>", "</s>"]  # in the order asked, once each
-    assert tok.extra_ids["</s>"] == base.vocab.eos_id  # the tokenizer's own piece
-    assert tok.extra_ids["[NLU]"] == base.vocab.size and tok.extra_ids["<fim_prefix>"] == base.vocab.size + 1
-    assert v.size == base.vocab.size + 2 and v.special[list(tok.extra_ids.values())].all()
+@pytest.mark.parametrize("fixture", ["llama_model_path", "tekken_path"])
+def test_named_specials_are_the_tokenizers_own_or_appended_after_the_rest(request, fixture, tmp_path):
+    path = request.getfixturevalue(fixture) if fixture != "tekken_path" else tekken_file()
+    base, tok = Tokenizer.load(path), Tokenizer.load(path)
+    tok.add_named_specials(["[NLU]", "<fim_prefix>", "</s>", "[NLU]"])
+    v, named = tok.vocab, dict(tok.vocab.named)
+    assert list(named) == ["[NLU]", "<fim_prefix>", "</s>"]  # in the order asked, once each
+    assert named["</s>"] == base.vocab.eos_id  # the tokenizer's own piece
+    assert (named["[NLU]"], named["<fim_prefix>"]) == (base.vocab.size, base.vocab.size + 1)
+    assert v.size == base.vocab.size + 2 and v.special[list(named.values())].all()
     assert (v.mask_id, v.sentinel_ids, v.pad_id) == (base.vocab.mask_id, base.vocab.sentinel_ids, base.vocab.pad_id)
-    assert tok.describe()["special_ids"]["extra"] == tok.extra_ids and v.extra_id("[NLU]") == base.vocab.size
-    assert tok.decode([tok.extra_ids["[NLU]"]]) == "[NLU]"
-    again = Tokenizer.from_bytes(base.file_bytes, extra_specials=["[NLU]", "<fim_prefix>", "</s>"])
-    assert again.extra_ids == tok.extra_ids and again.vocab.size == v.size
-    with pytest.raises(KeyError, match="extra_specials"):
-        base.vocab.extra_id("[NLU]")
+    assert tok.describe()["special_ids"]["[NLU]"] == named["[NLU]"] and v.named_id("[NLU]") == named["[NLU]"]
+    assert tok.decode([named["[NLU]"]]) == "[NLU]"
+    again = Tokenizer.load(path)
+    again.restore_named_specials(tok.describe()["special_ids"])  # what readers do from a manifest
+    assert dict(again.vocab.named) == named and again.vocab.size == v.size
+    with pytest.raises(ValueError, match="named_specials"):
+        base.vocab.named_id("[NLU]")
 
 
-def test_tekken_extra_specials_reuse_its_fim_tokens(tekken):
-    tok = tekken.with_extra_specials(["[PREFIX]", "[SUFFIX]", "[MIDDLE]"])
-    assert tok.extra_ids == {"[PREFIX]": 14, "[SUFFIX]": 16, "[MIDDLE]": 15} and tok.vocab.size == tekken.vocab.size
+def test_tekken_named_specials_reuse_its_fim_tokens(tekken):
+    tok = Tokenizer.load(tekken_file())
+    tok.add_named_specials(["[PREFIX]", "[SUFFIX]", "[MIDDLE]"])
+    assert dict(tok.vocab.named) == {"[PREFIX]": 14, "[SUFFIX]": 16, "[MIDDLE]": 15}
+    assert tok.vocab.size == tekken.vocab.size
 
 
 def test_old_module_name_is_a_deprecated_alias():
