@@ -24,7 +24,7 @@ import pytest
 import sentencepiece as spm
 from textgen import bom_crlf_bytes, english_paragraphs, english_text, japanese_lines
 
-from lmpairs.tokenizer import Tokenizer, train_tokenizer
+from lmpairs.tokenizers import Tokenizer, train_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("LMPAIRS_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))

@@ -65,8 +65,15 @@ def seq2seq_loss(logits: torch.Tensor, labels: torch.Tensor, **kwargs):
     return token_cross_entropy(logits, labels, **kwargs)
 
 
-def loss_for(objective: str):
-    """The loss of ``objective``'s batch format (DESIGN names it here; the table lives in ``formats``)."""
-    from lmpairs.loader.formats import loss_for as by_format  # formats imports this module
+LOSSES = {"decoder": clm_loss, "encoder": mlm_loss, "encoder-decoder": seq2seq_loss, "prefix-decoder": clm_loss}
+"""Batch format name (an objective's declared ``family``) -> its loss; :mod:`lmpairs.loader.formats` reads it."""
 
-    return by_format(objective)
+
+def loss_for(objective: str):
+    """The loss of ``objective``'s declared batch format."""
+    from lmpairs.objectives import get_spec
+
+    try:
+        return LOSSES[get_spec(objective).family]
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"no loss for objective {objective!r}: {err}") from None

@@ -9,7 +9,7 @@ from s3_server import s3  # noqa: F401  (fixture)
 
 from lmpairs.inspection.cli import main
 from lmpairs.schemas import FORMAT_VERSION
-from lmpairs.tokenizer import Tokenizer
+from lmpairs.tokenizers import Tokenizer
 
 pytestmark = pytest.mark.fast  # one in-process S3 server and small files: the default tier
 

@@ -7,7 +7,7 @@ from loader_fixtures import write_dataset
 from s3_server import s3  # noqa: F401  (fixture)
 
 from lmpairs.cli import main
-from lmpairs.tokenizer import Tokenizer
+from lmpairs.tokenizers import Tokenizer
 
 pytestmark = pytest.mark.fast  # one in-process S3 server and small files: the default tier
 
