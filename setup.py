@@ -26,6 +26,7 @@ setup(
         "torch>=2.1",
         "tqdm>=4.60",
         "zstandard>=0.21",
+        "tiktoken>=0.7",  # tekken.json and tiktoken rank files (lmpairs.tokenizers.tiktoken_bpe)
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6.80", "duckdb>=0.9", "datasets>=2.14", "transformers>=4.40",

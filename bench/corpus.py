@@ -8,7 +8,7 @@ are written round-robin over the sources as JSONL (``{"text": ...}``) in files o
 repeating the sources until the requested size is reached.
 
 The tokenizer is a SentencePiece BPE model with 32,000 pieces (lmpairs' specials included), trained
-once with ``lmpairs.tokenizer.train_tokenizer`` on the distinct source text (the tiled corpus only
+once with ``lmpairs.tokenizers.train_tokenizer`` on the distinct source text (the tiled corpus only
 repeats it, so it would train the same model more slowly). BPE, because unigram training on 3.4 MB
 tops out near 30k pieces. Training takes about a second on 2 cores.
 
@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("LMPAIRS_SHARED_DATA", REPO.parent / "shared" / "data"))
 SOURCES = ("tinyshakespeare.txt", "botchan.txt", "pride_and_prejudice.txt", "wikitext2_test.raw.txt")
 DOC_CHARS = 2000
 FILE_MB = 4.0
@@ -146,7 +146,7 @@ def tokenizer_model() -> Path:
     """The benchmark's 32k-piece SentencePiece model, trained on the sources once and cached."""
     path = cache_dir() / TOKENIZER_NAME
     if not path.exists():
-        from lmpairs.tokenizer import train_tokenizer
+        from lmpairs.tokenizers import train_tokenizer
 
         train_tokenizer(source_paths(), path, VOCAB_SIZE, model_type="bpe", num_threads=2)
     return path

@@ -6,7 +6,7 @@ median over rounds is quoted. The JSON (``bench/results/latest.json`` by default
 machine, the git commit, the load average before and after (other processes on a shared machine
 slow wall-clock cases; ratios absorb steady load, not bursts) and every round's seconds::
 
-    python -m bench.run_all [--quick] [--only pipeline,loader,transforms,tokenizers,bart] [--json PATH]
+    python -m bench.run_all [--quick] [--only pipeline,loader,transforms,tokenizers,bart,peers] [--json PATH]
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.common import REPO, Metric, format_table, machine_info, write_json
 
-BENCHMARKS = ("pipeline", "loader", "transforms", "tokenizers", "bart")
+BENCHMARKS = ("pipeline", "loader", "transforms", "tokenizers", "bart", "peers")
 DEFAULT_JSON = REPO / "bench" / "results" / "latest.json"
 
 

@@ -14,7 +14,7 @@ side by side, in CPU seconds (other load on a shared machine does not inflate th
   sentence, tokenizer.json each whole document and maps the ends through its offsets).
 
 Rates are tokens/s per core (each model's own token count) and MB/s of text. A Beam worker gets
-``cores / worker processes`` Rust threads (:func:`lmpairs.hf_tokenizer.encode_threads`), so the
+``cores / worker processes`` Rust threads (:func:`lmpairs.tokenizers.threads.encode_threads`), so the
 per-core rate times a worker's threads is its rate. Run as a module (the file name shadows the
 ``tokenizers`` package when run as a script)::
 
@@ -62,8 +62,8 @@ def tiled(docs: list[str], mb: float) -> list[str]:
 
 def trained_models(docs: list[str], vocab_size: int) -> tuple[Path, Path]:
     """The SentencePiece BPE ``.model`` and byte-level BPE ``tokenizer.json``, trained once and cached."""
-    from lmpairs.tokenizer import train_tokenizer
-    from lmpairs.tokenizer_training import lmpairs_special_tokens, train_tokenizer_json
+    from lmpairs.tokenizers import train_tokenizer
+    from lmpairs.tokenizers.training import lmpairs_special_tokens, train_tokenizer_json
 
     folder = cache_dir() / f"tokenizers-bench-{vocab_size}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -79,7 +79,7 @@ def trained_models(docs: list[str], vocab_size: int) -> tuple[Path, Path]:
 
 
 def run(*, quick: bool = False, repeats: int | None = None) -> list[Metric]:
-    from lmpairs.tokenizer import Tokenizer
+    from lmpairs.tokenizers import Tokenizer
 
     repeats = repeats or (1 if quick else 3)
     source = source_documents()

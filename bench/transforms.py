@@ -47,7 +47,7 @@ from bench.common import (
 from bench.corpus import read_documents, tiled_corpus, tokenizer_model
 from lmpairs.config import OBJECTIVE_CONFIGS, OBJECTIVES
 from lmpairs.objectives import make_objective
-from lmpairs.tokenizer import Tokenizer
+from lmpairs.tokenizers import Tokenizer
 from lmpairs.transforms.batch import RowBatch, concat_rows, take_rows
 from lmpairs.transforms.testing import document_batch
 

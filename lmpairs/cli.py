@@ -190,7 +190,7 @@ def run_build_command(args: argparse.Namespace, beam_args: list[str]) -> int:
 def add_train_tokenizer(subparsers: argparse._SubParsersAction) -> None:
     """``lmpairs train-tokenizer``: a SentencePiece model (or a byte-level BPE tokenizer.json) with lmpairs'
     specials."""
-    from lmpairs.tokenizer import MODEL_TYPES, train_tokenizer
+    from lmpairs.tokenizers import MODEL_TYPES, train_tokenizer
 
     defaults = {k: v.default for k, v in inspect.signature(train_tokenizer).parameters.items()}
     p = subparsers.add_parser(
@@ -222,7 +222,7 @@ def add_train_tokenizer(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_train_tokenizer_command(args: argparse.Namespace, extra: list[str]) -> int:
-    from lmpairs.tokenizer import train_tokenizer
+    from lmpairs.tokenizers import train_tokenizer
 
     options = {k: getattr(args, k) for k in ("model_type", "character_coverage", "input_sentence_size",
                                              "byte_fallback", "text_field", "seed", "num_threads")}

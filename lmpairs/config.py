@@ -62,7 +62,8 @@ class BuildConfig(Config):
         help="input files or globs (local, gs://, s3://); .gz/.bz2/.zst/.xz are decompressed",
         flag="--input", nargs="+", metavar="GLOB")
     output: str = setting(help="output directory; gets OUT/<objective>/", metavar="DIR")
-    tokenizer: str = setting(help="SentencePiece .model or Hugging Face tokenizer.json (local, gs://, s3://)",
+    tokenizer: str = setting(help="SentencePiece .model, tokenizer.json, tekken.json, tiktoken rank file or a "
+                             "local HF model directory (files: local, gs://, s3://)",
                              metavar="MODEL")
     objectives: Mapping[str, Any] | tuple[str, ...] = setting(
         OBJECTIVES, "comma-separated objectives out of the registered ones (built in: "
@@ -70,7 +71,7 @@ class BuildConfig(Config):
     seed: int = setting(0, "seed of every random choice", limits=Limits(0, MAX_INT64))
     validation_fraction: float = setting(0.01, "fraction of documents (by key hash) in the validation split",
                                          limits=Limits(0.0, 1.0, high_open=True), metavar="F")
-    split_mb: float = setting(64.0, "large uncompressed text/JSONL inputs are cut into byte-range splits of about "
+    split_mb: float = setting(16.0, "large uncompressed text/JSONL inputs are cut into byte-range splits of about "
                                     "M MB, each read, packed and written by one worker (compressed files and Parquet "
                                     "are one split each)", limits=Limits(MIN_SPLIT_MB, 1_048_576.0), metavar="M")
     shard_size_mb: float = setting(256.0, "a split's shard rolls over to a new file after about M MB of "

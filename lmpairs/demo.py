@@ -28,7 +28,7 @@ from lmpairs.config import BUILT_IN_NAMES, BuildConfig, ConfigError
 from lmpairs.embedded_corpus import describe_corpus, write_corpus
 from lmpairs.inspection import InspectOptions, inspect_build
 from lmpairs.inspection.report import default_width
-from lmpairs.tokenizer import Tokenizer, TokenizerError, train_tokenizer
+from lmpairs.tokenizers import Tokenizer, TokenizerError, train_tokenizer
 
 logger = logging.getLogger(__name__)
 

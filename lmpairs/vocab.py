@@ -1,6 +1,6 @@
 """The token-id facts every transform needs (special ids, sentinels, word starts), as plain numpy.
 
-Built by :mod:`lmpairs.tokenizer` from a SentencePiece model or a tokenizer.json; transforms take it
+Built by :mod:`lmpairs.tokenizers` from a SentencePiece model or a tokenizer.json; transforms take it
 as an argument so they never import a tokenizer library.
 """
 from __future__ import annotations

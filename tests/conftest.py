@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import logging
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 import sentencepiece as spm
+from logging_state import restored_logging
 from textgen import bom_crlf_bytes, english_paragraphs, english_text, japanese_lines
 
-from lmpairs.tokenizer import Tokenizer, train_tokenizer
+from lmpairs.tokenizers import Tokenizer, train_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("LMPAIRS_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
@@ -46,21 +46,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def isolated_logging():
-    """Each test starts and ends with the loggers as it found them: ``lmpairs.cli.main`` calls
-    ``logging.basicConfig`` (as a CLI should) and some tests raise the ``lmpairs`` logger to INFO;
-    left behind, either leaks INFO lines into later tests' captured output."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    named = {name: (lg.level, lg.handlers[:]) for name, lg in logging.Logger.manager.loggerDict.items()
-             if isinstance(lg, logging.Logger) and name.split(".")[0] == "lmpairs"}
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    for name, lg in logging.Logger.manager.loggerDict.items():
-        if isinstance(lg, logging.Logger) and name.split(".")[0] == "lmpairs":
-            lg_level, lg_handlers = named.get(name, (logging.NOTSET, []))
-            lg.setLevel(lg_level)
-            lg.handlers[:] = lg_handlers
+    """Each test starts and ends with the loggers as it found them (see :func:`restored_logging`)."""
+    with restored_logging():
+        yield
 
 
 @pytest.fixture(scope="session")

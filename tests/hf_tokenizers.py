@@ -13,7 +13,7 @@ import random
 from pathlib import Path
 
 from lmpairs.embedded_corpus import corpus_documents
-from lmpairs.tokenizer_training import train_tokenizer_json
+from lmpairs.tokenizers.training import train_tokenizer_json
 
 VOCAB_SIZE = 2000
 _SUBJECTS = ("吾輩", "猫", "先生", "坊っちゃん", "山田さん", "東京の人", "子供たち", "鈴木", "学生", "犬")

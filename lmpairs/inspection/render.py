@@ -14,7 +14,7 @@ from itertools import zip_longest
 
 import numpy as np
 
-from lmpairs.tokenizer import Tokenizer
+from lmpairs.tokenizers import Tokenizer
 
 WORD_START = "\u2581"
 MASK_MARK = "[MASK]"

@@ -26,7 +26,7 @@ from lmpairs.inspection.summary import summary_lines
 from lmpairs.objectives import objective_names
 from lmpairs.schemas import MANIFEST_NAME, Manifest, list_columns, list_to_numpy, read_manifest, resolve
 from lmpairs.schemas.storage import file_info, is_url, local_copy, shard_paths
-from lmpairs.tokenizer import Tokenizer
+from lmpairs.tokenizers import Tokenizer
 
 
 class InspectError(UserError):

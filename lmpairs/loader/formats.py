@@ -23,7 +23,7 @@ from lmpairs.loader.collate import (
     collate_prefix_decoder,
     collate_seq2seq,
 )
-from lmpairs.loader.cross_entropy import clm_loss, mlm_loss, seq2seq_loss
+from lmpairs.loader.losses import LOSSES
 from lmpairs.loader.ragged import Ragged
 from lmpairs.objectives import ObjectiveSpec, SpecTable, get_spec
 
@@ -85,14 +85,14 @@ class BatchFormat:
 
 
 FORMATS: dict[str, BatchFormat] = {f.name: f for f in (
-    BatchFormat(name="decoder", columns=("input_ids",), collate=collate_clm, loss=clm_loss, target_key="target_ids",
-                document_columns=("doc_lengths",), document_attention=True),
-    BatchFormat(name="encoder", columns=("input_ids", "labels"), collate=collate_mlm, loss=mlm_loss,
+    BatchFormat(name="decoder", columns=("input_ids",), collate=collate_clm, loss=LOSSES["decoder"],
+                target_key="target_ids", document_columns=("doc_lengths",), document_attention=True),
+    BatchFormat(name="encoder", columns=("input_ids", "labels"), collate=collate_mlm, loss=LOSSES["encoder"],
                 target_key="labels"),
-    BatchFormat(name="encoder-decoder", columns=("input_ids", "labels"), collate=collate_seq2seq, loss=seq2seq_loss,
-                target_key="labels", cost="max"),
+    BatchFormat(name="encoder-decoder", columns=("input_ids", "labels"), collate=collate_seq2seq,
+                loss=LOSSES["encoder-decoder"], target_key="labels", cost="max"),
     BatchFormat(name="prefix-decoder", columns=("input_ids", "labels"), collate=collate_prefix_decoder,
-                loss=clm_loss, target_key="target_ids", cost="sum"),
+                loss=LOSSES["prefix-decoder"], target_key="target_ids", cost="sum"),
 )}
 """Format name (an objective's ``family``) -> its :class:`BatchFormat`."""
 

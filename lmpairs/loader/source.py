@@ -102,7 +102,7 @@ class Source:
         return self.dynamic.apply(rows, epoch=epoch)
 
     def _dynamic(self, tokenizer: str | None, where: str) -> DynamicCorruption:
-        from lmpairs.tokenizer import Tokenizer  # sentencepiece only when re-corrupting
+        from lmpairs.tokenizers import Tokenizer  # sentencepiece only when re-corrupting
 
         if tokenizer is None:
             raise ValueError("dynamic=True needs tokenizer=PATH (the .model the shards were built with) to rebuild "

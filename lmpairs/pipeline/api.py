@@ -13,11 +13,12 @@ from lmpairs.reading import (
     UnreadableInput,
     plan_splits,
     read_split,
+    read_split_columns,
 )
 from lmpairs.vocab import Vocab
 
 __all__ = ["READ_REJECTION_REASONS", "UNREADABLE_FILE", "InputSplit", "UnreadableInput", "build_objective",
-           "files_access", "plan_splits", "read_split"]
+           "files_access", "plan_splits", "read_split", "read_split_columns"]
 
 
 def files_access() -> BeamFiles:

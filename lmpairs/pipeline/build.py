@@ -45,7 +45,7 @@ from lmpairs.pipeline.resume import drop_unfinished, record_split, reusable_resu
 from lmpairs.pipeline.splitjob import SplitJob, process_split
 from lmpairs.reading.splits import absolute
 from lmpairs.schemas import Manifest
-from lmpairs.tokenizer import Tokenizer
+from lmpairs.tokenizers import Tokenizer
 from lmpairs.version import __version__
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
@@ -20,7 +19,7 @@ from lmpairs.objectives import get_spec, make_objective
 from lmpairs.pipeline.api import files_access, plan_splits
 from lmpairs.pipeline.errors import BuildError
 from lmpairs.pipeline.paths import is_remote
-from lmpairs.tokenizer import Tokenizer
+from lmpairs.tokenizers import MAX_TOKENIZER_BYTES, Tokenizer
 from lmpairs.vocab import Vocab
 
 logger = logging.getLogger(__name__)
@@ -46,13 +45,16 @@ class Plan:
 def load_tokenizer(path: str) -> tuple[Tokenizer, bytes]:
     """The tokenizer and its model bytes; local files get Tokenizer's own messages (missing, not a model)."""
     if not is_remote(path):
-        tokenizer = Tokenizer.load(path)
-        return tokenizer, Path(path).read_bytes()
+        tokenizer = Tokenizer.load(path)  # bounded: regular files (or a model directory's) up to 1 GiB
+        return tokenizer, tokenizer.file_bytes
     try:
         with FileSystems.open(path) as f:
-            data = f.read()
+            data = f.read(MAX_TOKENIZER_BYTES + 1)
     except OSError as err:
         raise BuildError(f"--tokenizer {path}: cannot read it ({err}); check the path and your access.") from err
+    if len(data) > MAX_TOKENIZER_BYTES:
+        raise BuildError(f"--tokenizer {path}: over the {MAX_TOKENIZER_BYTES} bytes a tokenizer file may have; "
+                         "pass the tokenizer file itself.")
     return Tokenizer.from_bytes(data, name=path), data
 
 

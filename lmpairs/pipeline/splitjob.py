@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from lmpairs.pipeline.api import UNREADABLE_FILE, UnreadableInput, build_objective, read_split
-from lmpairs.pipeline.counters import EXAMPLES_PREFIX, MEASURED_PREFIX, REJECTED_PREFIX, count_documents
+from lmpairs.objectives import get_spec
+from lmpairs.pipeline.api import UNREADABLE_FILE, UnreadableInput, build_objective, read_split_columns
+from lmpairs.pipeline.counters import EXAMPLES_PREFIX, MEASURED_PREFIX
 from lmpairs.pipeline.errors import OutOfSpace, is_out_of_space
+from lmpairs.pipeline.keys import document_key, is_validation
 from lmpairs.pipeline.shards import ShardWriter
-from lmpairs.tokenizer import Tokenizer
-from lmpairs.transforms import stable_hash64
+from lmpairs.pipeline.tokenize import NO_TOKENS, UNENCODABLE, column_batches, tokenize_batch
+from lmpairs.tokenizers import Tokenizer
 from lmpairs.transforms.batch import (
     DocumentBatch,
     ExampleBatch,
-    Ragged,
     RowBatch,
     concat_ragged,
     concat_rows,
@@ -36,8 +37,7 @@ from lmpairs.vocab import Vocab
 logger = logging.getLogger(__name__)
 
 TRAIN, VALIDATION = "train", "validation"
-NO_TOKENS = "no_tokens"
-UNENCODABLE = "unencodable"
+__all__ = ["NO_TOKENS", "UNENCODABLE", "SplitJob", "document_key", "is_validation", "process_split"]
 ENCODE_CHARACTERS = 1 << 20
 """Characters of text per ``encode_documents`` call (about 1 MB)."""
 CORRUPT_ROWS = 128
@@ -73,73 +73,12 @@ class SplitJob:
     def sides(self) -> tuple[str, ...]:
         return (TRAIN, VALIDATION) if self.validation_fraction > 0 else (TRAIN,)
 
-
-def document_key(key: str) -> int:
-    """The uint64 key of a document from its stable string key ``"<key_prefix>:<offset or row>"``."""
-    return stable_hash64("doc", key)
-
-
-def is_validation(key: str, fraction: float) -> bool:
-    """Validation iff the key's own hash falls below ``fraction`` (the same for every objective and seed)."""
-    return fraction > 0 and stable_hash64("split", key) / 2**64 < fraction
-
-
-def record_batches(records: Iterable, max_characters: int) -> Iterator[list]:
-    """Consecutive records in batches of about ``max_characters`` of text (a huge record rides alone)."""
-    batch, size = [], 0
-    for record in records:
-        batch.append(record)
-        size += len(record.text) if record.text is not None else 0
-        if size >= max_characters:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
-
-
-def encode(tokenizer: Tokenizer, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray] | None]:
-    """One ``encode_documents`` call; if the batch fails, each text alone (a failing one gives None)."""
-    try:
-        return tokenizer.encode_documents(texts)
-    except (TypeError, UnicodeError, RuntimeError):
-        pass
-    out: list[tuple[np.ndarray, np.ndarray] | None] = []
-    for text in texts:
-        try:
-            out.append(tokenizer.encode_documents([text])[0])
-        except (TypeError, UnicodeError, RuntimeError):
-            out.append(None)
-    return out
-
-
-def tokenize_records(tokenizer: Tokenizer, records: list, counts: Counter,
-                     texts: list[str] | None = None) -> tuple[list[str], DocumentBatch]:
-    """Records -> (string keys, DocumentBatch) of the documents with tokens; every other record is counted.
-    ``texts``, when given, receives the kept documents' texts (for objectives that read text)."""
-    counts["documents_read"] += len(records)
-    readable = []
-    for record in records:
-        if record.reason is None:
-            readable.append(record)
-        else:
-            counts[REJECTED_PREFIX + record.reason] += 1
-    encoded = encode(tokenizer, [r.text for r in readable]) if readable else []
-    keys, ids, ends = [], [], []
-    for record, result in zip(readable, encoded):
-        if result is None:
-            counts[REJECTED_PREFIX + UNENCODABLE] += 1
-        elif result[0].shape[0] == 0:
-            counts[REJECTED_PREFIX + NO_TOKENS] += 1
-        else:
-            keys.append(record.key)
-            if texts is not None:
-                texts.append(record.text)
-            ids.append(result[0])
-            ends.append(result[1])
-    docs = DocumentBatch(np.array([document_key(k) for k in keys], dtype=np.uint64),
-                         Ragged.from_rows(ids), Ragged.from_rows(ends))
-    count_documents(counts, docs.ids.values, docs.ids.lengths, tokenizer.vocab.unk_id)
-    return keys, docs
+    @property
+    def needs_sentence_ends(self) -> bool:
+        """Whether any objective uses sentence ends (only then are they computed from offsets); the
+        specs that travel with the job answer, so a run-time registration needs no registry here."""
+        specs = self.specs or tuple(get_spec(name) for name, _ in self.objectives)
+        return any(spec.needs_sentence_ends for spec in specs)
 
 
 def take_documents(docs: DocumentBatch, indices: np.ndarray) -> DocumentBatch:
@@ -237,18 +176,18 @@ def make_streams(index: int, job: SplitJob) -> list[ObjectiveStream]:
     return streams
 
 
-def feed_streams(records: Iterable, streams: list[ObjectiveStream], job: SplitJob, tokenizer: Tokenizer,
+def feed_streams(blocks: Iterable, streams: list[ObjectiveStream], job: SplitJob, tokenizer: Tokenizer,
                  counts: Counter, progress: Callable[[Counter], None] | None) -> None:
-    """Tokenize ``records`` batch by batch and hand each side's documents to its streams, in order."""
+    """Tokenize record blocks batch by batch and hand each side's documents to its streams, in order."""
+    sentence_ends = job.needs_sentence_ends
     wants_text = any(stream.needs_text for stream in streams)
 
     def encode_ids(texts: list[str]) -> list[np.ndarray]:
-        return [np.zeros(0, np.int32) if r is None else r[0] for r in encode(tokenizer, texts)]
+        return tokenizer.encode_batch(texts)
 
-    for batch in record_batches(records, job.encode_characters):
-        texts: list[str] | None = [] if wants_text else None
-        keys, docs = tokenize_records(tokenizer, batch, counts, texts)
-        validation = np.array([is_validation(k, job.validation_fraction) for k in keys], dtype=bool)
+    for batch in column_batches(blocks, job.encode_characters):
+        docs, validation, texts = tokenize_batch(tokenizer, batch, counts, sentence_ends=sentence_ends,
+                                                 validation_fraction=job.validation_fraction, keep_texts=wants_text)
         by_side = {TRAIN: np.flatnonzero(~validation), VALIDATION: np.flatnonzero(validation)}
         for stream in streams:
             chosen = by_side[stream.side]
@@ -272,9 +211,9 @@ def process_split(index: int, split, job: SplitJob, tokenizer: Tokenizer, *, fil
     counts: Counter = Counter()
     streams = make_streams(index, job)
     try:
-        records = read_split(split, documents=job.documents, text_field=job.text_field,
-                             max_document_bytes=job.max_document_bytes, files=files)
-        feed_streams(records, streams, job, tokenizer, counts, progress)
+        blocks = read_split_columns(split, documents=job.documents, text_field=job.text_field,
+                                    max_document_bytes=job.max_document_bytes, files=files)
+        feed_streams(blocks, streams, job, tokenizer, counts, progress)
         shards = {(s.name, s.side): s.finish() for s in streams}
     except UnreadableInput as err:
         _abort(streams)

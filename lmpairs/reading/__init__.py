@@ -22,7 +22,7 @@ Conventions (the same for every caller):
 """
 from lmpairs.reading.errors import InputError, UnreadableInput
 from lmpairs.reading.files import FileAccess, FileMatch, LocalFiles
-from lmpairs.reading.read import DEFAULT_MAX_DOCUMENT_BYTES, read_split
+from lmpairs.reading.read import DEFAULT_MAX_DOCUMENT_BYTES, RecordColumns, read_split, read_split_columns
 from lmpairs.reading.records import READ_REJECTION_REASONS, Record
 from lmpairs.reading.splits import (
                                     DEFAULT_SPLIT_BYTES,
@@ -39,4 +39,5 @@ REJECTION_REASONS = READ_REJECTION_REASONS
 
 __all__ = ["DEFAULT_MAX_DOCUMENT_BYTES", "DEFAULT_SPLIT_BYTES", "NOT_REGULAR_FILE", "READ_REJECTION_REASONS",
            "REJECTION_REASONS", "UNREADABLE_FILE", "FileAccess", "FileMatch", "FileRejection", "InputError",
-           "InputSplit", "LocalFiles", "Record", "SplitPlan", "UnreadableInput", "plan_splits", "read_split"]
+           "InputSplit", "LocalFiles", "Record", "RecordColumns", "SplitPlan", "UnreadableInput", "plan_splits",
+           "read_split", "read_split_columns"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import chain, repeat
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from lmpairs.reading.decompress import DamagedStream, iter_decompressed
 from lmpairs.reading.errors import UnreadableInput
@@ -23,14 +23,35 @@ from lmpairs.reading.splits import DOCUMENTS, UNCOMPRESSED, InputSplit
 DEFAULT_MAX_DOCUMENT_BYTES = 16 * 2**20
 
 
+class RecordColumns(NamedTuple):
+    """A block of consecutive records as columns: a record's key is ``(key_prefix, positions[i])``
+    (its string form ``f"{key_prefix}:{position}"``); exactly one of ``texts[i]``, ``reasons[i]`` is None."""
+
+    key_prefix: str
+    positions: list[int]
+    texts: list[str | None]
+    reasons: list[str | None]
+
+
 def read_split(split: InputSplit, *, documents: str = "paragraph", text_field: str = "text",
                max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
                files: FileAccess | None = None) -> Iterator[Record]:
     """The records of ``split`` in file order: ``Record(key, text, None)`` or ``Record(key, None, reason)``.
 
     ``documents`` applies to text (``paragraph``: blank-line separated; ``line``; ``file``); JSONL is
-    one record per line and Parquet one per row, whatever it says.
+    one record per line and Parquet one per row, whatever it says. The build reads
+    :func:`read_split_columns` instead (no per-record object).
     """
+    for block in read_split_columns(split, documents=documents, text_field=text_field,
+                                    max_document_bytes=max_document_bytes, files=files):
+        keys = [f"{block.key_prefix}:{position}" for position in block.positions]
+        yield from map(tuple.__new__, repeat(Record), zip(keys, block.texts, block.reasons))  # Record(k, t, r)
+
+
+def read_split_columns(split: InputSplit, *, documents: str = "paragraph", text_field: str = "text",
+                       max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+                       files: FileAccess | None = None) -> Iterator[RecordColumns]:
+    """The records of ``split`` in file order, a block of columns at a time (see :func:`read_split`)."""
     if documents not in DOCUMENTS:
         raise ValueError(f"documents={documents!r}: choose {', '.join(DOCUMENTS)}.")
     files = files if files is not None else LocalFiles()
@@ -40,19 +61,16 @@ def read_split(split: InputSplit, *, documents: str = "paragraph", text_field: s
             if split.format == "parquet":
                 for first, texts, reasons in iter_parquet(f, path=split.path, text_field=text_field,
                                                           max_document_bytes=max_document_bytes):
-                    keys = [f"{prefix}:{row}" for row in range(first, first + len(texts))]
-                    yield from map(tuple.__new__, repeat(Record), zip(keys, texts, reasons))
+                    yield RecordColumns(prefix, list(range(first, first + len(texts))), texts, reasons)
             elif split.format == "jsonl":
                 for starts, raws, _ in _blocks(f, split, "line", max_document_bytes * JSON_LINE_FACTOR + 2**16):
                     texts, reasons = check_json_lines(raws, text_field=text_field,
                                                       max_document_bytes=max_document_bytes)
-                    keys = [f"{prefix}:{start}" for start in starts]
-                    yield from map(tuple.__new__, repeat(Record), zip(keys, texts, reasons))
+                    yield RecordColumns(prefix, starts, texts, reasons)
             elif split.format == "text":
                 for starts, raws, sizes in _blocks(f, split, documents, max_document_bytes):
                     texts, reasons = check_lines(raws, sizes, max_document_bytes)
-                    keys = [f"{prefix}:{start}" for start in starts]
-                    yield from map(tuple.__new__, repeat(Record), zip(keys, texts, reasons))  # Record(k, t, r)
+                    yield RecordColumns(prefix, starts, texts, reasons)
             else:
                 raise ValueError(f"{split.path}: input format {split.format!r}: expected text, jsonl or parquet.")
     except DamagedStream as err:

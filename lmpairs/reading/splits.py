@@ -22,7 +22,7 @@ from lmpairs.reading.files import WILDCARDS, FileAccess, FileMatch, LocalFiles, 
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SPLIT_BYTES = 64 * 2**20
+DEFAULT_SPLIT_BYTES = 16 * 2**20
 FORMAT_BY_SUFFIX = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 """Formats detected by suffix (after any compression suffix) when the format is ``auto``; else text."""
 COMPRESSION_BY_SUFFIX = {".bz2": "bzip2", ".deflate": "deflate", ".gz": "gzip", ".zst": "zstd", ".zstd": "zstd",

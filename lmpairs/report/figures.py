@@ -18,7 +18,7 @@ from lmpairs.schemas import Manifest, read_manifest
 from lmpairs.schemas.checks import build_warnings
 from lmpairs.schemas.rates import RATIOS
 from lmpairs.schemas.storage import is_url, local_copy
-from lmpairs.tokenizer import Tokenizer
+from lmpairs.tokenizers import Tokenizer
 
 MAX_ROWS = 20_000
 """Rows recounted per side by default (0: all): enough for smooth histograms, seconds to read."""

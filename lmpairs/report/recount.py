@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from lmpairs.objectives import get_spec, make_objective
 from lmpairs.schemas import MANIFEST_NAME, Manifest, list_columns, list_to_numpy, resolve
 from lmpairs.schemas.storage import shard_paths
-from lmpairs.tokenizer import Tokenizer
+from lmpairs.tokenizers import Tokenizer
 from lmpairs.transforms import ExampleBatch, Objective, Ragged
 
 BATCH_ROWS = 1024

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from lmpairs.errors import UserError, one_line
-from lmpairs.schemas.rows import FORMAT_VERSION, list_columns
+from lmpairs.schemas.rows import FORMAT_VERSION, WHY_REBUILD, list_columns
 from lmpairs.schemas.storage import FileSystemArg, check_shard_path, file_info, is_url, resolve, unreachable
 
 MANIFEST_NAME = "manifest.json"
@@ -89,6 +89,8 @@ def validate_manifest(data: Any, where: str) -> Manifest:
     if version != FORMAT_VERSION:
         older = isinstance(version, int) and not isinstance(version, bool) and version < FORMAT_VERSION
         what = "an older lmpairs" if older else "another lmpairs"
+        if older and version in WHY_REBUILD:
+            what += f"; {WHY_REBUILD[version]}"
         raise ManifestError(f"{where}: format version {version!r} (written by {what}), this lmpairs reads "
                             f"{FORMAT_VERSION}; rebuild the dataset with this lmpairs (`lmpairs build "
                             "--overwrite ...`), or read it with the lmpairs version that wrote it.")

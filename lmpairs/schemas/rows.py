@@ -12,10 +12,16 @@ import pyarrow as pa
 from lmpairs.errors import UserError
 from lmpairs.objectives import get_spec
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Bumped whenever the on-disk layout or the draws change incompatibly; readers refuse other versions.
 Version 2: split-local packing, row keys from content positions, and keyed-hash draws
-(:mod:`lmpairs.transforms.seeding`)."""
+(:mod:`lmpairs.transforms.seeding`). Version 3: every document encoded whole and exactly (version 2
+encoded SentencePiece documents sentence by sentence, losing the whitespace between sentences),
+sentence ends from the tokenizer's offsets, document keys and the validation draw as SplitMix64
+of the file's hashed key prefix and the record's position."""
+WHY_REBUILD = {1: "version 1 packed across input splits and drew with generators",
+               2: "version 2 split SentencePiece documents into sentences and lost the whitespace between them"}
+"""What changed since each older version, for the message that asks for a rebuild."""
 
 _TOKENS = pa.list_(pa.int32())
 
@@ -52,8 +58,9 @@ def check_schema(schema: pa.Schema, objective: str, where: str) -> None:
         raise SchemaError(f"{where}: holds {got_objective or 'no lmpairs'} rows, expected {objective}; "
                           "point the reader at the matching OUT/<objective> directory.")
     if got_version != str(FORMAT_VERSION):
-        raise SchemaError(f"{where}: format version {got_version}, this lmpairs reads {FORMAT_VERSION}; "
-                          "rebuild the shards with this lmpairs version.")
+        why = WHY_REBUILD.get(int(got_version)) if (got_version or "").isdigit() else None
+        raise SchemaError(f"{where}: format version {got_version}, this lmpairs reads {FORMAT_VERSION}"
+                          f"{f' ({why})' if why else ''}; rebuild the shards with this lmpairs version.")
     for field in want:
         if field.name not in schema.names:
             raise SchemaError(f"{where}: missing column {field.name!r} ({field.type}); rebuild the shards.")

@@ -20,7 +20,7 @@ from lmpairs.demo import fit_tokenizer
 from lmpairs.embedded_corpus import write_corpus
 from lmpairs.inspection import InspectOptions, inspect_build
 from lmpairs.schemas import read_manifest
-from lmpairs.tokenizer import TokenizerError, train_tokenizer
+from lmpairs.tokenizers import TokenizerError, train_tokenizer
 
 pytestmark = pytest.mark.slow
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -175,7 +175,7 @@ def ddp_rank(rank: int, world_size: int, init_file: str, out_dir: str, clm_path:
 def write_small_clm_build(root: Path, model_path: Path, *, seed: int, doc_lengths: list[int], num_shards: int) -> Path:
     """``root/clm``: six CLM rows of 13 random ids (documents of ``doc_lengths``) written directly, the
     SentencePiece model beside it under the manifest's file name, as a build leaves it. Returns ``root``."""
-    from lmpairs.tokenizer import Tokenizer
+    from lmpairs.tokenizers import Tokenizer
 
     entry = Tokenizer.load(model_path).describe()
     rng = np.random.default_rng(seed)

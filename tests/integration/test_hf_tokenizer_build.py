@@ -22,7 +22,7 @@ from lmpairs.config import MlmConfig
 from lmpairs.embedded_corpus import write_corpus
 from lmpairs.schemas.rows import list_to_numpy
 from lmpairs.sentences import normalize_text
-from lmpairs.tokenizer import Tokenizer
+from lmpairs.tokenizers import Tokenizer
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("tokenizers")

@@ -9,7 +9,7 @@ from loader_fixtures import write_dataset
 from lmpairs.config import BartConfig, MlmConfig, T5Config
 from lmpairs.loader import PairStream
 from lmpairs.objectives import make_objective
-from lmpairs.tokenizer import Tokenizer
+from lmpairs.tokenizers import Tokenizer
 from lmpairs.transforms import ExampleBatch, RowBatch
 from lmpairs.transforms.batch import DocumentBatch, Ragged, concat_rows
 

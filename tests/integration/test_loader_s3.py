@@ -60,7 +60,7 @@ def test_resume_on_s3_from_a_state_dict(datasets, s3):  # noqa: F811
 
 
 def test_dynamic_corruption_takes_the_tokenizer_from_s3(tmp_path, s3, spm_test_model_path):  # noqa: F811
-    from lmpairs.tokenizer import Tokenizer
+    from lmpairs.tokenizers import Tokenizer
 
     folder = tmp_path / "tok"
     folder.mkdir()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from build_fingerprints import fingerprint
+from logging_state import restored_logging
 from runners import runner_args
 from textgen import english_paragraphs
 
@@ -30,6 +31,11 @@ def corpus(tmp_path_factory, english_corpus):
 
 
 def lmpairs_build(corpus, out, tokenizer, *beam_args) -> int:
+    with restored_logging():  # called from a module-scoped fixture, outside any test's own restore
+        return run_main(corpus, out, tokenizer, *beam_args)
+
+
+def run_main(corpus, out, tokenizer, *beam_args) -> int:
     return main(["build", "--input", str(corpus / "*.txt"), "--output", str(out), "--tokenizer", tokenizer,
                  "--objectives", ",".join(OBJECTIVES), "--seq-len", "48", "--split-mb", "0.02",
                  "--set", "ul2.weights=[2,1,1,1,1,1,2]", "--set", "fim.spm_rate=0.25",

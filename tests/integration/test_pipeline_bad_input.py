@@ -20,7 +20,7 @@ from lmpairs.config import BuildConfig, ConfigError
 from lmpairs.errors import UserError
 from lmpairs.pipeline import BuildError, run_build
 from lmpairs.schemas import list_to_numpy, read_manifest
-from lmpairs.tokenizer import TokenizerError
+from lmpairs.tokenizers import TokenizerError
 
 pytestmark = pytest.mark.slow
 LIMIT = 40_000  # JSONL lines up to 6 x LIMIT + 64 KiB are parsed: the 200,000-deep line fits

@@ -111,7 +111,7 @@ def test_inputs_and_formats_are_recorded(trained_build):
     inputs = {f["key_prefix"]: (f["format"], f["compression"], f["index"]) for f in manifests["clm"].inputs}
     assert inputs == {"arxiv.jsonl": ("jsonl", "uncompressed", 0), "en/botchan.txt.gz": ("text", "gzip", 1),
                       "en/shakespeare.txt": ("text", "uncompressed", 2), "ja.txt": ("text", "uncompressed", 3)}
-    assert manifests["clm"].format_version == 2
+    assert manifests["clm"].format_version == 3
 
 
 def framed(tokenizer, text: str) -> list[int]:

@@ -61,7 +61,7 @@ def builds(build, inputs, trained_tokenizer, tmp_path_factory):
             handler.lines.clear()
             try:
                 manifests = build(inputs, out, trained_tokenizer.name, beam_args=args, seq_len=32,
-                                  split_mb=SPLIT_BYTES / 2**20, shard_size_mb=0.004, row_group_mb=0.001,
+                                  split_mb=SPLIT_BYTES / 2**20, shard_size_mb=0.003, row_group_mb=0.001,
                                   validation_fraction=0.2, documents="paragraph")
             finally:
                 if cluster is not None:

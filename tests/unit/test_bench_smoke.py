@@ -28,6 +28,7 @@ EXPECTED = {
     "transforms": ("transform clm", "transform mlm", "transform t5", "transform bart", "mlm masking"),
     "tokenizers": ("spm raw", "hf raw"),
     "bart": ("bart padding, bench corpus", "bart padding, generated novel", "bart padding, Pride and Prejudice"),
+    "peers": ("peers spm paragraph", "peers spm line", "peers spm lines / paragraphs"),
 }
 
 

@@ -20,7 +20,7 @@ from lmpairs.inspection.examples import _matched, frame_ends, render_bart, rende
 from lmpairs.inspection.render import PieceRenderer, side_by_side
 from lmpairs.objectives import make_objective
 from lmpairs.schemas import Manifest, ShardInfo, rows_to_table, write_manifest
-from lmpairs.tokenizer import Tokenizer
+from lmpairs.tokenizers import Tokenizer
 from lmpairs.transforms.batch import DocumentBatch, Ragged
 
 SEQ_LEN = 32

@@ -23,7 +23,7 @@ from lmpairs.objectives import (
     unregister,
 )
 from lmpairs.schemas.rates import RATIOS, applied_rates
-from lmpairs.schemas.rows import batch_to_table, check_schema, list_columns, list_to_numpy, row_schema
+from lmpairs.schemas.rows import FORMAT_VERSION, batch_to_table, check_schema, list_columns, list_to_numpy, row_schema
 from lmpairs.transforms.testing import check_invariants, rows_in_memory
 
 VOCAB = toy_vocab()
@@ -93,7 +93,7 @@ def test_a_registered_objective_builds_writes_collates_and_inspects(reverse, tmp
     back = pq.read_table(tmp_path / "x.parquet")
     values, offsets = list_to_numpy(back.column("labels"))
     assert values.tolist() == rows.ids.values.tolist() and offsets.tolist() == rows.ids.offsets.tolist()
-    assert row_schema("test-reverse").metadata[b"lmpairs.format_version"] == b"2"
+    assert row_schema("test-reverse").metadata[b"lmpairs.format_version"] == str(FORMAT_VERSION).encode()
     # rates
     assert RATIOS["test-reverse"] == [("reversed / tokens", "reversed", "tokens", None)]
     assert applied_rates("test-reverse", reverse.measure(ex)) == {"reversed_per_tokens": 1.0}

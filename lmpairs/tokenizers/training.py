@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from lmpairs.reading.training_sentences import CorpusSentences
-from lmpairs.tokenizer_common import NUM_SENTINELS, TokenizerError, sentinel_piece
+from lmpairs.tokenizers.errors import NUM_SENTINELS, TokenizerError, sentinel_piece
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def write_trained_tokenizer(
     num_threads: int = 4,
 ) -> Path:
     """Train a tokenizer on text files and write it to ``output`` (``.model``, or ``.json`` for the
-    ``tokenizer.json`` kinds); returns ``output``. :func:`lmpairs.tokenizer.train_tokenizer` loads it.
+    ``tokenizer.json`` kinds); returns ``output``. :func:`lmpairs.tokenizers.train_tokenizer` loads it.
 
     ``inputs`` are files, directories or globs, read as ``lmpairs build`` reads them
     (:mod:`lmpairs.reading`: text paragraphs, JSONL/Parquet ``text_field``, compressed files);
@@ -117,7 +117,7 @@ def train_tokenizer_json(texts: Iterable[str], model_type: str, vocab_size: int,
     ``special_tokens`` take ids 0.. in order; ``eos_template`` adds a ``$A <eos>`` post-processor
     template (as T5's tokenizer.json has). Tests train their fixtures with this too.
     """
-    from lmpairs.hf_tokenizer import _import_tokenizers
+    from lmpairs.tokenizers.hf import _import_tokenizers
 
     tk = _import_tokenizers(f"--model-type {model_type}")
     from tokenizers import decoders, models, pre_tokenizers, processors, trainers

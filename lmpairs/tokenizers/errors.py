@@ -1,13 +1,15 @@
 """What every tokenizer module shares: the error users see, and T5's sentinel pieces.
 
-Kept apart so the SentencePiece and tokenizer.json backends, training and the
-:mod:`lmpairs.tokenizer` facade import it without importing each other.
+Kept apart so each kind's backend, training, file reading and the facade import it without
+importing each other.
 """
 from __future__ import annotations
 
 from lmpairs.errors import UserError
 
 NUM_SENTINELS = 100
+FIX = ("pass a SentencePiece .model, a Hugging Face tokenizer.json or model directory, a tekken.json or a "
+       "tiktoken rank file, or train one with `lmpairs train-tokenizer`.")
 
 
 class TokenizerError(UserError):

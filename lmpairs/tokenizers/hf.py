@@ -1,4 +1,4 @@
-"""The Hugging Face side of :class:`lmpairs.tokenizer.Tokenizer`: a ``tokenizer.json`` read with ``tokenizers``.
+"""The Hugging Face kind: a ``tokenizer.json`` read with ``tokenizers``.
 
 Everything lmpairs needs is read from the file itself, so a build, the loader and ``inspect`` see
 the same vocabulary from the same bytes (the sha256 covers them): special tokens are the added
@@ -11,50 +11,77 @@ BPE, the replacement character (``▁``) for Metaspace, no ``##`` for WordPiece.
 Special tokens spelled out in the corpus are encoded as text (``encode_special_tokens``), as
 SentencePiece treats control pieces. Documents are encoded whole through ``encode_batch`` (the
 library's Rust thread pool, sized once per process to this worker's share of the cores); sentence
-ends come from the text
-(:func:`lmpairs.sentences.sentence_end_offsets`) and are mapped to tokens through the character offsets.
+ends, only when asked, come from the encodings' character offsets (:mod:`lmpairs.tokenizers.offsets`).
+The file is checked before the library sees it: ids below 2**31 and at most :data:`MAX_VOCAB_SIZE`,
+so a hostile file is a one-line error, not a huge allocation.
 """
 from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from lmpairs.sentences import normalize_text, sentence_end_offsets
-from lmpairs.tokenizer_common import TokenizerError
+from lmpairs.tokenizers.errors import TokenizerError
+from lmpairs.tokenizers.threads import configure_threads, encode_threads
 
 logger = logging.getLogger(__name__)
 
 BOS_NAMES = ("<s>", "<|begin_of_text|>", "<|startoftext|>", "<bos>", "[CLS]")
 EOS_NAMES = ("</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>", "[SEP]")
 PAD_NAMES = ("<pad>", "[PAD]", "<|padding|>", "<|pad|>")
-THREADS_ENV = "LMPAIRS_TOKENIZER_THREADS"
-_THREADS_MARK = "_LMPAIRS_RAYON_NUM_THREADS"  # what lmpairs itself set, so workers may resize it
 _WHITESPACE_BYTES = b" \t\n\r\x0b\x0c"
 INSTALL_HINT = "pip install 'lmpairs[hf]'"
 
 
-def parse_tokenizer_json(data: bytes, name: str) -> dict[str, Any] | None:
-    """The parsed file when ``data`` is a Hugging Face ``tokenizer.json`` (a JSON object with
-    ``model`` or ``added_tokens``), None when it does not start like JSON (e.g. a SentencePiece
-    protobuf). JSON that is no tokenizer.json raises :class:`TokenizerError`."""
+MAX_VOCAB_SIZE = 1 << 24
+"""The largest vocabulary accepted (16.7M ids; real ones stop near 260k): an id past it is a damaged
+or hostile file, refused before anything is allocated per id."""
+
+
+def parse_json_tokenizer(data: bytes, name: str) -> tuple[str, dict[str, Any]] | None:
+    """``(kind, parsed file)`` when ``data`` is JSON: ``"tokenizer.json"`` (a Hugging Face file, with
+    ``model`` or ``added_tokens``) or ``"tekken"`` (Mistral's, with ``config`` and ``vocab``); None when
+    it does not start like JSON (a SentencePiece protobuf, a tiktoken rank file). Other JSON, or JSON
+    that does not parse or nests absurdly deep, raises :class:`TokenizerError`."""
     if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] not in (b"{", b"["):  # never a SentencePiece protobuf's first byte
         return None
     try:
         config = json.loads(data.decode("utf-8-sig"))
+    except RecursionError as err:
+        raise TokenizerError(f"{name}: JSON nested too deeply to be a tokenizer file; pass a real tokenizer.json "
+                             "or tekken.json.") from err
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise TokenizerError(f"{name}: starts like JSON but does not parse ({err}); pass a complete "
-                             "Hugging Face tokenizer.json or a SentencePiece .model file.") from err
+                             "Hugging Face tokenizer.json or tekken.json.") from err
+    if isinstance(config, dict) and {"config", "vocab"} <= config.keys() and isinstance(config["vocab"], list):
+        return "tekken", config
     if not isinstance(config, dict) or not ({"model", "added_tokens"} & config.keys()):
         keys = ", ".join(sorted(config)[:5]) if isinstance(config, dict) else type(config).__name__
         raise TokenizerError(f"{name}: a JSON file without the \"model\"/\"added_tokens\" fields of a "
                              f"Hugging Face tokenizer.json (found: {keys}); pass the tokenizer.json itself, "
                              "not tokenizer_config.json or special_tokens_map.json.")
-    return config
+    return "tokenizer.json", config
+
+
+def check_vocab_ids(config: dict[str, Any], name: str) -> None:
+    """Refuse ids that are not ints in ``[0, MAX_VOCAB_SIZE)`` before ``tokenizers`` or lmpairs allocates
+    anything per id (an id of 2**31 would otherwise mean a 2**31-entry piece table)."""
+    model = config.get("model") if isinstance(config.get("model"), dict) else {}
+    vocab = model.get("vocab")
+    ids: list[Any] = list(vocab.values()) if isinstance(vocab, dict) else []
+    if isinstance(vocab, list) and len(vocab) > MAX_VOCAB_SIZE:
+        ids = [len(vocab)]
+    added = config.get("added_tokens") or []
+    if not isinstance(added, list) or not all(isinstance(t, dict) for t in added):
+        raise TokenizerError(f"{name}: \"added_tokens\" is not a list of objects; pass an intact tokenizer.json.")
+    ids += [t.get("id", -1) for t in added]
+    bad = [i for i in ids if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < MAX_VOCAB_SIZE]
+    if bad:
+        raise TokenizerError(f"{name}: token id {bad[0]!r} is not an integer in [0, {MAX_VOCAB_SIZE}); a vocabulary "
+                             "that large is damaged or not a tokenizer; pass an intact tokenizer.json.")
 
 
 class HFTokenizerModel:
@@ -63,6 +90,7 @@ class HFTokenizerModel:
     kind = "tokenizer.json"
 
     def __init__(self, data: bytes, config: dict[str, Any], name: str, *, num_threads: int | None = None) -> None:
+        check_vocab_ids(config, name)
         tokenizers = _import_tokenizers(name)
         configure_threads(num_threads if num_threads is not None else encode_threads())
         try:
@@ -161,30 +189,15 @@ class HFTokenizerModel:
         flat = np.fromiter((i for row in ids for i in row), dtype=np.int32, count=int(lengths.sum()))
         return flat, lengths
 
-    def encode_documents(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Whole texts in one ``encode_batch`` call; see ``Tokenizer.encode_documents``.
-
-        Unlike the SentencePiece path the whitespace between sentences stays in the ids (byte-level
-        BPE has pieces for it), so the ids decode back to the text. A sentence ends after the last
-        token that starts before the sentence's last character ends (a token spanning the
-        boundary stays with the earlier sentence); the last sentence takes any trailing whitespace.
-        """
-        texts = [normalize_text(text) for text in texts]
+    def encode_offsets(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+        """``encode_flat`` plus every token's start (a character offset in its text), in one
+        ``encode_batch`` call; for sentence ends only (offsets cost time)."""
         encodings = self._tok.encode_batch(texts, add_special_tokens=False)
-        empty = np.zeros(0, dtype=np.int32)
-        out = []
-        for text, encoding in zip(texts, encodings):
-            ids = np.asarray(encoding.ids, dtype=np.int32)
-            char_ends = sentence_end_offsets(text)
-            if not char_ends or ids.shape[0] == 0:
-                out.append((empty, empty))
-                continue
-            starts = np.fromiter((start for start, _ in encoding.offsets), dtype=np.int64, count=ids.shape[0])
-            np.maximum.accumulate(starts, out=starts)
-            ends = np.searchsorted(starts, np.asarray(char_ends, dtype=np.int64), side="left")
-            ends[-1] = ids.shape[0]
-            out.append((ids, np.unique(ends[ends > 0]).astype(np.int32)))
-        return out
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+        total = int(lengths.sum())
+        flat = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int32, count=total)
+        starts = np.fromiter((start for e in encodings for start, _ in e.offsets), dtype=np.int64, count=total)
+        return flat, lengths, starts, "char"
 
     def decode(self, ids: list[int]) -> str:
         """Text of model ids as the tokenizer's decoder writes it; special tokens decode to nothing."""
@@ -262,51 +275,3 @@ def bytes_to_unicode() -> dict[int, str]:
             table[b] = chr(256 + extra)
             extra += 1
     return table
-
-
-def encode_threads() -> int:
-    """This process's share of the cores for the Rust pool: ``LMPAIRS_TOKENIZER_THREADS`` when set,
-    else the usable cores divided by the SDK worker processes of Beam's multi-process runner
-    (``direct_num_workers`` from the ``PIPELINE_OPTIONS`` Beam gives each worker process)."""
-    if os.environ.get(THREADS_ENV):
-        return max(1, int(os.environ[THREADS_ENV]))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // beam_worker_processes(cores))
-
-
-def beam_worker_processes(cores: int) -> int:
-    """How many Beam SDK worker processes share this machine (1 outside a Beam worker process).
-
-    Direct runner: ``direct_num_workers`` (0 means one per core). Dataflow starts one SDK process
-    per vCPU unless the ``no_use_multiple_sdk_containers`` experiment is set.
-    """
-    raw = os.environ.get("PIPELINE_OPTIONS")
-    if not raw:
-        return 1
-    try:
-        parsed = json.loads(raw)
-        parsed = parsed.get("options", parsed)
-        # Keys are plain ("direct_num_workers") or URNs ("beam:option:direct_num_workers:v1").
-        options = {(k.split(":")[2] if k.startswith("beam:option:") else k): v for k, v in parsed.items()}
-        if "Dataflow" in str(options.get("runner", "")):
-            single = "no_use_multiple_sdk_containers" in (options.get("experiments") or [])
-            return 1 if single else cores
-        workers = int(options.get("direct_num_workers", 1))
-    except (ValueError, TypeError, AttributeError, IndexError):
-        return 1
-    return cores if workers <= 0 else workers
-
-
-def configure_threads(threads: int) -> None:
-    """Size the ``tokenizers`` Rust pool for this process (read once, when the pool first starts).
-
-    A value the user exported (``RAYON_NUM_THREADS`` / ``TOKENIZERS_PARALLELISM``) wins; one that
-    lmpairs set in a parent process (inherited by Beam's worker processes) is replaced. One thread
-    turns the pool off (``TOKENIZERS_PARALLELISM=false``) rather than starting it for nothing.
-    """
-    ours = os.environ.get(_THREADS_MARK)
-    if "RAYON_NUM_THREADS" in os.environ and os.environ["RAYON_NUM_THREADS"] != ours:
-        return
-    os.environ["RAYON_NUM_THREADS"] = os.environ[_THREADS_MARK] = str(threads)
-    if ours is not None or "TOKENIZERS_PARALLELISM" not in os.environ:
-        os.environ["TOKENIZERS_PARALLELISM"] = "true" if threads > 1 else "false"
