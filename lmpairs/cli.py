@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import importlib
 import inspect
 import json
 import logging
@@ -230,51 +231,40 @@ def run_train_tokenizer_command(args: argparse.Namespace, extra: list[str]) -> i
     return 0
 
 
-def _delegate(subparsers: argparse._SubParsersAction, name: str, summary: str, description: str,
-              add_arguments: Callable[[argparse.ArgumentParser], Any],
-              run: Callable[[argparse.Namespace], int]) -> None:
-    """Register a subcommand whose options and runner live in its own module (no Beam options)."""
-    p = subparsers.add_parser(name, allow_abbrev=False, help=summary, description=description)
-    add_arguments(p)
-    p.set_defaults(run=lambda args, extra: run(args))
+def delegated(name: str, module: str, summary: str, description: str) -> Callable[[argparse._SubParsersAction], None]:
+    """The ``add_<name>`` function of a subcommand whose options and runner live in ``module`` as
+    ``add_<name>_arguments(parser)`` and ``run_<name>(args)`` (no Beam options). The module is
+    imported when the parser is built, so ``lmpairs build`` never loads torch or the report."""
+
+    def add(subparsers: argparse._SubParsersAction) -> None:
+        parts = importlib.import_module(module)
+        p = subparsers.add_parser(name, allow_abbrev=False, help=summary, description=description)
+        getattr(parts, f"add_{name}_arguments")(p)
+        run = getattr(parts, f"run_{name}")
+        p.set_defaults(run=lambda args, extra: run(args))
+
+    add.__name__ = add.__qualname__ = f"add_{name}"
+    add.__doc__ = f"``lmpairs {name}``: {summary}."
+    return add
 
 
-def add_inspect(subparsers: argparse._SubParsersAction) -> None:
-    """``lmpairs inspect``: manifest summary and decoded examples, input and target side by side."""
-    from lmpairs.inspection.cli import add_inspect_arguments, run_inspect
-
-    _delegate(subparsers, "inspect", "summarize a build and show decoded examples side by side",
-              "Show each objective's manifest summary (counts, rejections, applied rates, shards) and decoded "
-              "examples with masks, sentinels and noise marked.", add_inspect_arguments, run_inspect)
-
-
-def add_report(subparsers: argparse._SubParsersAction) -> None:
-    """``lmpairs report``: one self-contained HTML page of plots and coloured examples."""
-    from lmpairs.report.cli import add_report_arguments, run_report
-
-    _delegate(subparsers, "report", "write a self-contained HTML page of a build's plots and coloured examples",
-              "Write one HTML file (inline SVG plots, no network) with each objective's rows, tokens, padding, "
-              "length and fill histograms, applied corruption against the config, inputs per file, warnings and "
-              "coloured decoded examples; --data PATH:WEIGHT adds a PairMixture's planned and realised shares.",
-              add_report_arguments, run_report)
-
-
-def add_train(subparsers: argparse._SubParsersAction) -> None:
-    """``lmpairs train``: the reference trainer on one objective's shards."""
-    from lmpairs.trainer.cli import add_train_arguments, run_train
-
-    _delegate(subparsers, "train", "train a small reference model on OUT/<objective>",
-              "Stream OUT/<objective> through PairStream into a small torch.nn model and apply the objective's "
-              "loss, normalized by the global number of target tokens.", add_train_arguments, run_train)
-
-
-def add_demo(subparsers: argparse._SubParsersAction) -> None:
-    """``lmpairs demo``: the whole job on the embedded corpus."""
-    from lmpairs.demo import add_demo_arguments, run_demo
-
-    _delegate(subparsers, "demo", "run everything on the embedded corpus (CPython's reference docs)",
-              "Train a tokenizer on the embedded corpus, build all four objectives with Beam, show decoded "
-              "examples and train each objective briefly.", add_demo_arguments, run_demo)
+add_inspect = delegated(
+    "inspect", "lmpairs.inspection.cli", "summarize a build and show decoded examples side by side",
+    "Show each objective's manifest summary (counts, rejections, applied rates, shards) and decoded examples with "
+    "masks, sentinels and noise marked.")
+add_report = delegated(
+    "report", "lmpairs.report.cli", "write a self-contained HTML page of a build's plots and coloured examples",
+    "Write one HTML file (inline SVG plots, no network) with each objective's rows, tokens, padding, length and fill "
+    "histograms, applied corruption against the config, inputs per file, warnings and coloured decoded examples; "
+    "--data PATH:WEIGHT adds a PairMixture's planned and realised shares.")
+add_train = delegated(
+    "train", "lmpairs.trainer.cli", "train a small reference model on OUT/<objective>",
+    "Stream OUT/<objective> through PairStream into a small torch.nn model and apply the objective's loss, "
+    "normalized by the global number of target tokens.")
+add_demo = delegated(
+    "demo", "lmpairs.demo", "run everything on the embedded corpus (CPython's reference docs)",
+    "Train a tokenizer on the embedded corpus, build all four objectives with Beam, show decoded examples and "
+    "train each objective briefly.")
 
 
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (

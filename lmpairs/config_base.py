@@ -10,7 +10,8 @@ this module imports nothing of lmpairs but the field helpers.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 from lmpairs.errors import UserError
 from lmpairs.fields import Limits, check_fields, setting
@@ -90,4 +91,16 @@ def json_value(value: Any) -> str:
     return value if isinstance(value, str) else "true" if value is True else "false" if value is False else str(value)
 
 
-FINAL_ROW = "what to do with the short last row of a stream: 'pad' it to full length or 'drop' it"
+FINAL_ROW = "what to do with the short last row of each input split: 'pad' it to full length or 'drop' it"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FramedDocumentsConfig(Config):
+    """The fields of objectives that frame each document ``[bos] ids [eos]`` and cut the packed
+    documents into rows of ``seq_len`` tokens (CLM, prefix-LM). A subclass redeclares ``seq_len``
+    with its own default and help; the field keeps its place, first."""
+
+    seq_len: int = seq_len_setting(1024, 2, "tokens per row")
+    add_bos: bool = setting(True, "start each document with the tokenizer's bos id")
+    add_eos: bool = setting(True, "end each document with the tokenizer's eos id")
+    final_row: Literal["pad", "drop"] = setting("pad", FINAL_ROW)

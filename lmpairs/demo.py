@@ -193,29 +193,28 @@ def print_outputs(result: DemoResult, out: TextIO) -> None:
           file=out, flush=True)
 
 
+FLAGS: tuple[tuple[str, str, str], ...] = (
+    ("output", "DIR", "where the corpus, tokenizer and shards go; a rerun replaces the previous demo's objectives "
+                      "there"),
+    ("steps", "N", "training steps per objective"),
+    ("seq_len", "N", "sequence length of every objective (T5: encoder input length)"),
+    ("max_documents", "N", "use only the first N documents of the embedded corpus (default: all, about 320)"),
+    ("vocab_size", "N", "tokenizer pieces; lowered automatically to what a small --max-documents slice allows"),
+    ("batch_size", "N", "rows per training step"),
+    ("num_examples", "N", "decoded examples shown per objective"),
+    ("device", "DEVICE", "training device: auto (CUDA when present), cpu or cuda"),
+    ("seed", "N", "seed of tokenizer sampling, corruption and training"),
+)
+"""``demo``'s flags: (DemoConfig field, metavar, help); defaults and types are DemoConfig's (N: an int)."""
+
+
 def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add ``demo``'s arguments to ``parser`` (a subcommand parser or a standalone one)."""
     d = DemoConfig()
-    parser.add_argument("--output", default=d.output, metavar="DIR",
-                        help="where the corpus, tokenizer and shards go; a rerun replaces the previous "
-                             "demo's objectives there (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=d.steps, metavar="N",
-                        help="training steps per objective (default: %(default)s)")
-    parser.add_argument("--seq-len", type=int, default=d.seq_len, metavar="N",
-                        help="sequence length of every objective (T5: encoder input length) (default: %(default)s)")
-    parser.add_argument("--max-documents", type=int, default=None, metavar="N",
-                        help="use only the first N documents of the embedded corpus (default: all, about 320)")
-    parser.add_argument("--vocab-size", type=int, default=d.vocab_size, metavar="N",
-                        help="tokenizer pieces; lowered automatically to what a small --max-documents slice "
-                             "allows (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size, metavar="N",
-                        help="rows per training step (default: %(default)s)")
-    parser.add_argument("--num-examples", type=int, default=d.num_examples, metavar="N",
-                        help="decoded examples shown per objective (default: %(default)s)")
-    parser.add_argument("--device", default=d.device, metavar="DEVICE",
-                        help="training device: auto (CUDA when present), cpu or cuda (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=d.seed, metavar="N",
-                        help="seed of tokenizer sampling, corruption and training (default: %(default)s)")
+    for name, metavar, text in FLAGS:
+        parser.add_argument("--" + name.replace("_", "-"), type=int if metavar == "N" else str,
+                            default=getattr(d, name), metavar=metavar,
+                            help=text if "(default:" in text else text + " (default: %(default)s)")
     return parser
 
 
@@ -223,8 +222,6 @@ def run_demo(args: argparse.Namespace) -> int:
     """Run the demo from parsed arguments (errors propagate to the CLI, which prints them)."""
     # One line per written shard drowns the demo's own report; the shard list is in the summaries.
     logging.getLogger("lmpairs.pipeline.write").setLevel(logging.WARNING)
-    config = DemoConfig(output=args.output, steps=args.steps, seq_len=args.seq_len,
-                        max_documents=args.max_documents, vocab_size=args.vocab_size, batch_size=args.batch_size,
-                        num_examples=args.num_examples, device=args.device, seed=args.seed)
+    config = DemoConfig(**{name: getattr(args, name) for name, _, _ in FLAGS})
     demo(config)
     return 0

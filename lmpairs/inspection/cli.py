@@ -4,10 +4,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
+from lmpairs.deprecation import DeprecatedFlag
 from lmpairs.errors import UserError
 from lmpairs.inspection.report import InspectOptions, default_width, inspect_build
+
+SIDES = ("train", "validation")
+
+
+def add_side_argument(parser: argparse.ArgumentParser, default: str, what: str) -> None:
+    """``--side train|validation`` (``what`` it picks) and ``--split``, its hidden old name (one release:
+    "split" now means an input byte range)."""
+    parser.add_argument("--side", default=default, choices=SIDES,
+                        help=f"train or validation: the side {what} (default: %(default)s)")
+    parser.add_argument("--split", dest="side", choices=SIDES, action=DeprecatedFlag,
+                        default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -16,8 +29,7 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("path", metavar="OUT[/OBJECTIVE]",
                         help="a build's --output directory (shows every objective found in it) or one "
                              "OUT/<objective> directory; local path or URL (gs://, s3://)")
-    parser.add_argument("--split", default=defaults.split, choices=("train", "validation"),
-                        help="split to draw the examples from (default: %(default)s)")
+    add_side_argument(parser, defaults.side, "the examples are drawn from")
     parser.add_argument("--num-examples", "-n", type=int, default=defaults.num_examples, metavar="N",
                         help="decoded examples to show per objective; 0 shows only the manifest summary "
                              "(default: %(default)s)")
@@ -37,7 +49,7 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help="print the figures of `lmpairs report` as JSON instead (counters, warnings, inputs per "
                              "file, applied rates with their recount from the shards, histograms)")
     parser.add_argument("--max-rows", type=int, default=20_000, metavar="N",
-                        help="with --json: rows per split read back for the recount; 0 reads all "
+                        help="with --json: rows per side read back for the recount; 0 reads all "
                              "(default: %(default)s)")
     return parser
 
@@ -63,21 +75,8 @@ def parse_storage_options(pairs: list[str]) -> dict[str, Any] | None:
 
 def run_inspect(args: argparse.Namespace) -> int:
     """Print the summary and examples; errors go to stderr as one line that names the fix (exit 2)."""
-    if args.num_examples < 0 or args.max_tokens < 0:
-        print("lmpairs inspect: error: --num-examples and --max-tokens must be >= 0.", file=sys.stderr)
-        return 2
     try:
-        storage = parse_storage_options(args.storage_option)
-    except ValueError as err:
-        print(f"lmpairs inspect: error: {err}", file=sys.stderr)
-        return 2
-    if args.json:
-        return print_json(args, storage)
-    options = InspectOptions(split=args.split, num_examples=args.num_examples, tokenizer=args.tokenizer,
-                             width=args.width or default_width(), max_tokens=args.max_tokens,
-                             storage_options=storage)
-    try:
-        text = inspect_build(args.path, options)
+        text = inspect_text(args)
     except (UserError, FileNotFoundError) as err:
         print(f"lmpairs inspect: error: {err}", file=sys.stderr)
         return 2
@@ -85,29 +84,45 @@ def run_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_json(args: argparse.Namespace, storage: dict[str, Any] | None) -> int:
-    """``inspect --json``: the report's figures (:func:`lmpairs.report.figures.build_figures`) on stdout."""
+def inspect_text(args: argparse.Namespace) -> str:
+    """What ``lmpairs inspect`` prints for parsed arguments (raises :class:`UserError` with the fix)."""
+    if args.num_examples < 0 or args.max_tokens < 0:
+        raise UserError("--num-examples and --max-tokens must be >= 0.")
+    try:
+        storage = parse_storage_options(args.storage_option)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if args.json:
+        return figures_json(args, storage)
+    options = InspectOptions(side=args.side, num_examples=args.num_examples, tokenizer=args.tokenizer,
+                             width=args.width or default_width(), max_tokens=args.max_tokens,
+                             storage_options=storage)
+    return inspect_build(args.path, options)
+
+
+def figures_json(args: argparse.Namespace, storage: dict[str, Any] | None) -> str:
+    """``inspect --json``: the report's figures (:func:`lmpairs.report.figures.build_figures`) as JSON."""
     from lmpairs.report.figures import FigureOptions, build_figures
 
     if args.max_rows < 0:
-        print("lmpairs inspect: error: --max-rows must be >= 0.", file=sys.stderr)
-        return 2
-    options = FigureOptions(tokenizer=args.tokenizer, max_rows=args.max_rows, num_examples=0, split=args.split,
+        raise UserError("--max-rows must be >= 0.")
+    options = FigureOptions(tokenizer=args.tokenizer, max_rows=args.max_rows, num_examples=0, side=args.side,
                             storage_options=storage)
-    try:
-        figures = build_figures(args.path, options)
-    except (UserError, FileNotFoundError) as err:
-        print(f"lmpairs inspect: error: {err}", file=sys.stderr)
-        return 2
-    sys.stdout.write(json.dumps(figures, indent=1, sort_keys=True) + "\n")
-    return 0
+    return json.dumps(build_figures(args.path, options), indent=1, sort_keys=True) + "\n"
+
+
+def standalone(add_arguments: Callable[[argparse.ArgumentParser], Any], run: Callable[[argparse.Namespace], int],
+               prog: str, description: str, argv: list[str] | None) -> int:
+    """Parse ``argv`` with a parser of its own (``python -m …``, tests) and run the command."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = add_inspect_arguments(argparse.ArgumentParser(
-        prog="lmpairs inspect", description="Summarize a build's manifests and show decoded examples: input "
-        "beside target, masks, sentinels, noise and document boundaries visible."))
-    return run_inspect(parser.parse_args(argv))
+    return standalone(add_inspect_arguments, run_inspect, "lmpairs inspect", "Summarize a build's manifests and "
+                      "show decoded examples: input beside target, masks, sentinels, noise and document boundaries "
+                      "visible.", argv)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from lmpairs.deprecation import renamed
 from lmpairs.errors import UserError
 from lmpairs.inspection.examples import RENDERERS
 from lmpairs.inspection.render import PieceRenderer
@@ -34,15 +35,21 @@ class InspectError(UserError):
 
 @dataclass(frozen=True, kw_only=True)
 class InspectOptions:
-    """What to show: ``num_examples`` rows of ``split``, rendered ``width`` columns wide, each
-    cut to ``max_tokens`` tokens (0 shows whole rows); ``tokenizer`` overrides the lookup."""
+    """What to show: ``num_examples`` rows of ``side`` (train/validation), rendered ``width`` columns
+    wide, each cut to ``max_tokens`` tokens (0 shows whole rows); ``tokenizer`` overrides the lookup.
+    ``split=`` is ``side``'s deprecated name (one release)."""
 
-    split: str = "train"
+    side: str = "train"
     num_examples: int = 2
     tokenizer: str | None = None
     width: int = 100
     max_tokens: int = 96
     storage_options: dict[str, Any] | None = None
+    split: InitVar[str | None] = None
+
+    def __post_init__(self, split: str | None) -> None:
+        object.__setattr__(self, "side", renamed("InspectOptions", "split", split, "side", self.side, "train",
+                                                 stacklevel=4))
 
 
 def objective_dirs(path: str, storage_options: dict[str, Any] | None = None) -> list[str]:
@@ -104,16 +111,16 @@ def check_build_tokenizer(tokenizer: Tokenizer, manifest: Manifest, objective_di
                            "with the model the build used, or rebuild with this one.")
 
 
-def read_rows(manifest: Manifest, objective_dir: str, split: str, count: int,
+def read_rows(manifest: Manifest, objective_dir: str, side: str, count: int,
               storage_options: dict[str, Any] | None = None) -> list[dict[str, np.ndarray]]:
-    """The first ``count`` rows of ``split`` in shard order, as ``{column: ids}`` dicts."""
-    if split not in manifest.splits:
-        raise InspectError(f"{objective_dir}: no split {split!r}; it has {', '.join(manifest.splits) or 'none'}; "
-                           "pass --split with one of them.")
+    """The first ``count`` rows of ``side`` (train/validation) in shard order, as ``{column: ids}`` dicts."""
+    if side not in manifest.splits:
+        raise InspectError(f"{objective_dir}: no {side!r} side; it has {', '.join(manifest.splits) or 'none'}; "
+                           "pass --side with one of them.")
     fs, root = resolve(objective_dir, storage_options)
     rows: list[dict[str, np.ndarray]] = []
     names = list_columns(manifest.objective)
-    relative = [s.path for s in manifest.splits[split]]
+    relative = [s.path for s in manifest.splits[side]]
     for path in shard_paths(fs, root, relative, posixpath.join(objective_dir, MANIFEST_NAME)):
         if len(rows) >= count:
             break
@@ -143,10 +150,10 @@ def inspect_build(path: str, options: InspectOptions) -> str:
             pieces = tokenizers[model]
             pieces.tokenizer.restore_named_specials(manifest.tokenizer.get("special_ids") or {})
             check_build_tokenizer(pieces.tokenizer, manifest, objective_dir, model)
-            rows = read_rows(manifest, objective_dir, options.split, options.num_examples, storage)
+            rows = read_rows(manifest, objective_dir, options.side, options.num_examples, storage)
             render = RENDERERS[manifest.objective]
             for n, row in enumerate(rows, 1):
-                lines.append(f"  -- {options.split} example {n} of {len(rows)} "
+                lines.append(f"  -- {options.side} example {n} of {len(rows)} "
                              f"({len(row['input_ids'])} input tokens)")
                 lines += render(row, pieces, options.width, options.max_tokens)
         blocks.append("\n".join(lines))

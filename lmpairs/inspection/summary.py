@@ -66,9 +66,9 @@ def padding_share(counters: dict[str, Any]) -> str:
 
 
 def example_lines(manifest: Manifest) -> list[str]:
-    """Tokens, rows, examples per split, padding (and its share of the row slots) and dropped tokens."""
+    """Tokens, rows, examples per side, padding (and its share of the row slots) and dropped tokens."""
     c = manifest.counters
-    examples = ", ".join(f"{split} {_number(n)}" for split, n in c.get("examples", {}).items())
+    examples = ", ".join(f"{side} {_number(n)}" for side, n in c.get("examples", {}).items())
     return [f"  tokens       {_number(c.get('tokens', 0))} read; {_number(c.get('rows', 0))} rows; examples "
             f"{examples or 'none'}",
             f"  padding      {_number(c.get('padding_tokens', 0))} tokens{padding_share(c)}; dropped "
@@ -78,10 +78,10 @@ def example_lines(manifest: Manifest) -> list[str]:
 def shard_lines(manifest: Manifest) -> list[str]:
     """One line per shard: path, rows, size and row groups."""
     lines = []
-    for split, shards in manifest.splits.items():
+    for side, shards in manifest.splits.items():
         total = sum(s.num_bytes for s in shards)
-        rows = _number(manifest.num_rows(split))
-        lines.append(f"  {split:<12} {rows} rows in {len(shards)} shard(s), {_size(total)}")
+        rows = _number(manifest.num_rows(side))
+        lines.append(f"  {side:<12} {rows} rows in {len(shards)} shard(s), {_size(total)}")
         lines += [f"    {s.path}  {_number(s.num_rows)} rows  {_size(s.num_bytes)}  "
                   f"{s.num_row_groups} row group(s)" for s in shards]
     return lines

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from lmpairs.loader import loss_for
+from lmpairs.loader import FORMATS, loss_for
 
 logger = logging.getLogger(__name__)
 
-TARGET_KEYS = ("target_ids", "labels")
-"""Batch keys that hold targets, never model inputs."""
+TARGET_KEYS = frozenset(f.target_key for f in FORMATS.values())
+"""Batch keys that hold targets, never model inputs: every batch format's ``target_key``."""
 
 
 def accepted_inputs(model: nn.Module) -> frozenset[str] | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,21 +42,6 @@ def resolve_world(rank: int | None, world_size: int | None, name: str = "PairStr
     if not 0 <= rank < world_size:
         raise ValueError(f"rank={rank}, world_size={world_size}: need 0 <= rank < world_size.")
     return rank, world_size
-
-
-def renamed(owner: str, old: str, old_value: Any, new: str, value: Any, default: Any) -> Any:
-    """``value``, or the deprecated keyword's ``old_value`` (with a DeprecationWarning) when given.
-
-    The old names stay one release: ``split=`` became ``side=`` ("split" is an input byte range),
-    ``seed=`` became ``shuffle_seed=`` (dynamic corruption keeps the build's seed).
-    """
-    if old_value is None:
-        return value
-    warnings.warn(f"{owner}({old}=...) is deprecated and goes in the next release; pass {new}= instead.",
-                  DeprecationWarning, stacklevel=3)
-    if value != default:
-        raise TypeError(f"{owner}: pass {new}= only ({old}= is its deprecated name), not both.")
-    return old_value
 
 
 class SourceDataset(Resumable):

@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
-from lmpairs.loader.base import SourceDataset, renamed, resolve_world
+from lmpairs.deprecation import renamed
+from lmpairs.loader.base import SourceDataset, resolve_world
 from lmpairs.loader.budget import token_batches
 from lmpairs.loader.elastic import Stage, remaining_positions
 from lmpairs.loader.plan import EpochPlan, PlanOptions, Window, plan_epoch, rank_num_batches, rank_size

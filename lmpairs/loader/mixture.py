@@ -35,8 +35,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from lmpairs.deprecation import renamed
 from lmpairs.errors import UserError
-from lmpairs.loader.base import SourceDataset, renamed, resolve_world
+from lmpairs.loader.base import SourceDataset, resolve_world
 from lmpairs.loader.mixplan import MixOptions, MixturePlan, apportion, epoch_draws, plan_mixture
 from lmpairs.loader.source import Source
 

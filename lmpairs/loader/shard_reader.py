@@ -43,6 +43,7 @@ from lmpairs.loader.units import Units
 from lmpairs.ragged import Ragged, concat
 from lmpairs.schemas import ShardInfo, check_schema, list_to_numpy, resolve
 from lmpairs.schemas.storage import FileSystemArg
+from lmpairs.transforms.spec import IGNORE_INDEX
 
 
 class ShardError(UserError):
@@ -51,7 +52,6 @@ class ShardError(UserError):
 
 REBUILD = "copy the shard again from the original output, or rebuild with `lmpairs build --overwrite`"
 VERIFY_MODES = ("sha256", "size", "none")
-IGNORE_INDEX = -100
 _HASH_CHUNK = 8 << 20
 
 

@@ -1,4 +1,4 @@
-"""``Source``: one opened split that a dataset reads (a ``PairStream`` has one, a ``PairMixture`` several).
+"""``Source``: one opened side (train/validation) that a dataset reads (a ``PairStream`` has one, a mixture several).
 
 Opening a source validates its manifest against what the caller expects (objective, tokenizer
 fingerprint), lists its work units from the manifest, sets up the shard reader for the columns
@@ -17,7 +17,7 @@ from lmpairs.loader.dynamic import DynamicCorruption
 from lmpairs.loader.formats import format_for
 from lmpairs.loader.shard_reader import VERIFY_MODES, ShardReader, WindowRows
 from lmpairs.loader.units import list_units
-from lmpairs.loader.validate import open_split, special_id
+from lmpairs.loader.validate import open_side, special_id
 from lmpairs.objectives import get_spec
 from lmpairs.schemas import list_columns
 from lmpairs.schemas.storage import FileSystemArg, is_url, local_copy
@@ -42,8 +42,8 @@ class Source:
                  batch_format: str | None = None) -> None:
         if verify not in VERIFY_MODES:
             raise ValueError(f"PairStream: verify={verify!r}; choose one of {', '.join(VERIFY_MODES)}.")
-        found = open_split(path, side, objective=objective, expected_tokenizer=expected_tokenizer,
-                           verify_footers=verify_footers, verify=verify, filesystem=filesystem)
+        found = open_side(path, side, objective=objective, expected_tokenizer=expected_tokenizer,
+                          verify_footers=verify_footers, verify=verify, filesystem=filesystem)
         self.path, self.side, self.manifest, self.filesystem = path, side, found.manifest, filesystem
         self.identity = found.identity
         self.objective = found.manifest.objective

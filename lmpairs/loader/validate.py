@@ -36,8 +36,9 @@ _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 @dataclass(frozen=True, eq=False)
-class Split:
-    """A validated split: its manifest, the objective directory as pyarrow sees it, its shards."""
+class Side:
+    """A validated side (train/validation) of a build: its manifest, the objective directory as pyarrow
+    sees it, its shards."""
 
     manifest: Manifest
     root: str
@@ -106,31 +107,31 @@ def check_footer(fs: pafs.FileSystem, path: str, shard: ShardInfo, objective: st
                          f"damaged: {REBUILD}.") from err
 
 
-def open_split(path: str, split: str, *, objective: str | None, expected_tokenizer: str | None,
-               verify_footers: bool = True, verify: str = "sha256", filesystem: FileSystemArg = None) -> Split:
-    """Validate ``path`` (an ``OUT/<objective>`` directory or URL) and return its ``split``."""
+def open_side(path: str, side: str, *, objective: str | None, expected_tokenizer: str | None,
+              verify_footers: bool = True, verify: str = "sha256", filesystem: FileSystemArg = None) -> Side:
+    """Validate ``path`` (an ``OUT/<objective>`` directory or URL) and return its ``side``."""
     manifest = read_manifest(path, objective=objective, filesystem=filesystem)
     fs, root = resolve(path, filesystem)
     where = manifest_path(path if is_url(path) else root)
     check_expected_tokenizer(manifest, expected_tokenizer, where, filesystem)
-    shards = manifest.splits.get(split, [])
-    if manifest.num_rows(split) == 0:
+    shards = manifest.splits.get(side, [])
+    if manifest.num_rows(side) == 0:
         have = {name: manifest.num_rows(name) for name in manifest.splits}
-        raise ManifestError(f"{where}: split {split!r} has no rows (rows per split: {have}); pick another "
-                            "split or rebuild with more input.")
+        raise ManifestError(f"{where}: side {side!r} has no rows (rows per side: {have}); pick the other "
+                            "side or rebuild with more input.")
     paths = shard_paths(fs, root, [s.path for s in shards], where)
     if verify != "none":
         check_files(fs, paths, shards)
     if verify_footers:
         with ThreadPoolExecutor(max_workers=min(8, len(shards))) as pool:
             list(pool.map(lambda a: check_footer(fs, a[0], a[1], manifest.objective), zip(paths, shards)))
-    return Split(manifest, root, shards, paths, where, dataset_identity(manifest, split))
+    return Side(manifest, root, shards, paths, where, dataset_identity(manifest, side))
 
 
-def dataset_identity(manifest: Manifest, split: str) -> str:
-    """sha256 of what a split's batches are made of: objective, seed, tokenizer and each shard's
+def dataset_identity(manifest: Manifest, side: str) -> str:
+    """sha256 of what a side's batches are made of: objective, seed, tokenizer and each shard's
     path, rows and sha256. A loader state is bound to it, so it never resumes another dataset."""
-    shards = [[s.path, s.num_rows, s.row_group_rows, s.sha256] for s in manifest.splits.get(split, [])]
+    shards = [[s.path, s.num_rows, s.row_group_rows, s.sha256] for s in manifest.splits.get(side, [])]
     facts = [manifest.format_version, manifest.objective, manifest.seed, str(manifest.tokenizer.get("sha256")),
-             split, shards]
+             side, shards]
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()

@@ -26,7 +26,7 @@ from lmpairs.objectives import get_spec
 from lmpairs.pipeline.api import files_access
 from lmpairs.pipeline.commit import NOTHING, CommitBuild, read_output_manifest, tmp_root
 from lmpairs.pipeline.counters import log_warnings, report_metrics
-from lmpairs.pipeline.errors import BuildError, OutOfSpace
+from lmpairs.pipeline.errors import BuildError, OutOfSpace, is_interrupt, is_out_of_space
 from lmpairs.pipeline.lock import LockLost, OutputLock
 from lmpairs.pipeline.options import check_staging_files, is_dry_run, pipeline_options, runner_name
 from lmpairs.pipeline.output import (
@@ -306,28 +306,3 @@ def execute(config: BuildConfig, plan: Plan, options, key: str, lock: OutputLock
                 seconds, tokens, tokens / max(seconds, 1e-9), len(plan.splits),
                 f"{len(monitor.workers)} worker processes" if monitor.workers else "workers not observed")
     return manifests
-
-
-def is_interrupt(err: BaseException) -> bool:
-    """Whether ``err`` is Ctrl-C, possibly re-raised by the runner as ``RuntimeError('KeyboardInterrupt …')``."""
-    seen = 0
-    while err is not None and seen < 10:
-        if isinstance(err, KeyboardInterrupt) or str(err).startswith("KeyboardInterrupt"):
-            return True
-        err = err.__cause__ or err.__context__
-        seen += 1
-    return False
-
-
-def is_out_of_space(err: BaseException) -> bool:
-    """Whether ``err`` (or what it wraps; runners re-raise workers' errors as text) is a full disk."""
-    seen = 0
-    while err is not None and seen < 10:
-        if isinstance(err, OutOfSpace) or getattr(err, "errno", None) == 28:
-            return True
-        text = str(err)
-        if "No space left on device" in text or "out of disk space" in text:
-            return True
-        err = err.__cause__ or err.__context__
-        seen += 1
-    return False

@@ -19,14 +19,10 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, S3Options
 
 from lmpairs.pipeline.errors import BuildError
+from lmpairs.schemas.storage import is_remote
 
 S3_FLAGS = ("--s3_endpoint_url (MinIO and other S3-compatible stores), --s3_access_key_id, --s3_secret_access_key "
             "and --s3_region_name, or the AWS_* environment")
-
-
-def is_remote(path: str) -> bool:
-    """Whether ``path`` is a URL (``gs://``, ``s3://``…) rather than a local path."""
-    return "://" in path and not path.startswith("file://")
 
 
 def join(*parts: str) -> str:

@@ -1,10 +1,10 @@
-"""Append one stream's examples to Parquet shards as row groups, hashing the bytes as they are written.
+"""Append one output's examples to Parquet shards as row groups, hashing the bytes as they are written.
 
-A :class:`ShardWriter` serves one (objective, train|validation) stream of one input split. It keeps
+A :class:`ShardWriter` serves one output: one (objective, train|validation side) of one input split. It keeps
 at most one row group of examples in memory (about ``row_group_mb``), writes it as one Parquet
 row group, and starts the next shard once the current one holds ``shard_mb``. Shard names are
-``<side>/part-<split index>-<n>.parquet``: a pure function of the split and the stream's content,
-so every runner writes the same files. A stream without examples writes no file at all.
+``<side>/part-<split index>-<n>.parquet``: a pure function of the split and the output's content,
+so every runner writes the same files. An output without examples writes no file at all.
 """
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ class HashingFile:
 
 
 class ShardWriter:
-    """Examples of one stream in, zstd Parquet shards under ``tmp_dir`` out (see the module docstring)."""
+    """Examples of one output in, zstd Parquet shards under ``tmp_dir`` out (see the module docstring)."""
 
     def __init__(self, objective: str, tmp_dir: str, side: str, split_index: int, *, row_group_mb: float,
                  shard_mb: float | None) -> None:

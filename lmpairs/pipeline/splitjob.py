@@ -8,7 +8,6 @@ counters); no token data leaves the worker.
 """
 from __future__ import annotations
 
-import errno
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -20,7 +19,7 @@ import numpy as np
 from lmpairs.objectives import get_spec
 from lmpairs.pipeline.api import UNREADABLE_FILE, UnreadableInput, build_objective, read_split_columns
 from lmpairs.pipeline.counters import EXAMPLES_PREFIX, MEASURED_PREFIX
-from lmpairs.pipeline.errors import OutOfSpace
+from lmpairs.pipeline.errors import OutOfSpace, is_out_of_space
 from lmpairs.pipeline.keys import document_key, is_validation
 from lmpairs.pipeline.shards import ShardWriter
 from lmpairs.pipeline.tokenize import NO_TOKENS, UNENCODABLE, column_batches, tokenize_batch
@@ -101,7 +100,7 @@ def interleave_copies(copies: list[ExampleBatch]) -> ExampleBatch:
     return ExampleBatch(keys, columns)
 
 
-class ObjectiveStream:
+class ObjectiveOutput:
     """One (objective, side) of one split: a packer, the rows waiting for corruption, a shard writer."""
 
     def __init__(self, name: str, objective, side: str, writer: ShardWriter, *, seed: int, corrupt_rows: int) -> None:
@@ -165,23 +164,23 @@ def split_result(index: int, split, counts: Counter, objectives: dict, rejected:
             "counts": {k: int(v) for k, v in sorted(counts.items())}, "objectives": objectives}
 
 
-def make_streams(index: int, job: SplitJob) -> list[ObjectiveStream]:
-    """One stream per (objective, side) of split ``index``, each with its own packer and shard writer."""
-    streams = []
+def make_outputs(index: int, job: SplitJob) -> list[ObjectiveOutput]:
+    """One output per (objective, side) of split ``index``, each with its own packer and shard writer."""
+    outputs = []
     for i, (name, config) in enumerate(job.objectives):
         objective = build_objective(job.specs[i] if job.specs else name, config, job.vocab)
         for side in job.sides:
             writer = ShardWriter(name, job.shard_dir(name), side, index, row_group_mb=job.row_group_mb,
                                  shard_mb=job.shard_mb)
-            streams.append(ObjectiveStream(name, objective, side, writer, seed=job.seed, corrupt_rows=job.corrupt_rows))
-    return streams
+            outputs.append(ObjectiveOutput(name, objective, side, writer, seed=job.seed, corrupt_rows=job.corrupt_rows))
+    return outputs
 
 
-def feed_streams(blocks: Iterable, streams: list[ObjectiveStream], job: SplitJob, tokenizer: Tokenizer,
+def feed_outputs(blocks: Iterable, outputs: list[ObjectiveOutput], job: SplitJob, tokenizer: Tokenizer,
                  counts: Counter, progress: Callable[[Counter], None] | None) -> None:
-    """Tokenize record blocks batch by batch and hand each side's documents to its streams, in order."""
+    """Tokenize record blocks batch by batch and hand each side's documents to its outputs, in order."""
     sentence_ends = job.needs_sentence_ends
-    wants_text = any(stream.needs_text for stream in streams)
+    wants_text = any(output.needs_text for output in outputs)
 
     def encode_ids(texts: list[str]) -> list[np.ndarray]:
         return tokenizer.encode_batch(texts)
@@ -190,14 +189,14 @@ def feed_streams(blocks: Iterable, streams: list[ObjectiveStream], job: SplitJob
         docs, validation, texts = tokenize_batch(tokenizer, batch, counts, sentence_ends=sentence_ends,
                                                  validation_fraction=job.validation_fraction, keep_texts=wants_text)
         by_side = {TRAIN: np.flatnonzero(~validation), VALIDATION: np.flatnonzero(validation)}
-        for stream in streams:
-            chosen = by_side[stream.side]
+        for output in outputs:
+            chosen = by_side[output.side]
             if chosen.shape[0]:
                 side_docs = docs if chosen.shape[0] == docs.num_documents else take_documents(docs, chosen)
-                if stream.needs_text:
-                    stream.add(side_docs, [texts[i] for i in chosen], encode_ids)
+                if output.needs_text:
+                    output.add(side_docs, [texts[i] for i in chosen], encode_ids)
                 else:
-                    stream.add(side_docs)
+                    output.add(side_docs)
         if progress is not None:
             progress(counts)
 
@@ -210,45 +209,45 @@ def process_split(index: int, split, job: SplitJob, tokenizer: Tokenizer, *, fil
     reported as a rejected file. A full disk deletes what it wrote and raises :class:`OutOfSpace`.
     """
     counts: Counter = Counter()
-    streams = make_streams(index, job)
+    outputs = make_outputs(index, job)
     try:
         blocks = read_split_columns(split, documents=job.documents, text_field=job.text_field,
                                     max_document_bytes=job.max_document_bytes, files=files)
-        feed_streams(blocks, streams, job, tokenizer, counts, progress)
-        shards = {(s.name, s.side): s.finish() for s in streams}
+        feed_outputs(blocks, outputs, job, tokenizer, counts, progress)
+        shards = {(s.name, s.side): s.finish() for s in outputs}
     except UnreadableInput as err:
-        _abort(streams)
+        _abort(outputs)
         logger.warning("%s: left out as a whole (%s)", split.path, err)
         rejected = {"path": split.path, "reason": UNREADABLE_FILE, "detail": str(getattr(err, "detail", err))}
         return split_result(index, split, Counter(files_rejected=1), {}, rejected)
     except OSError as err:
-        _abort(streams)
-        if err.errno == errno.ENOSPC or "No space left" in str(err):
+        _abort(outputs)
+        if is_out_of_space(err):
             raise OutOfSpace(f"{job.tmp_root}: out of disk space while writing shards; free space or choose "
                              "another --output.") from err
         raise
     except BaseException:
-        _abort(streams)
+        _abort(outputs)
         raise
     counts["bytes_read"] += split.end - split.start
-    return split_result(index, split, counts, collect(streams, shards))
+    return split_result(index, split, counts, collect(outputs, shards))
 
 
-def collect(streams: list[ObjectiveStream], shards: dict) -> dict[str, dict]:
-    """Per objective: every side's shard infos and the summed stream counters."""
+def collect(outputs: list[ObjectiveOutput], shards: dict) -> dict[str, dict]:
+    """Per objective: every side's shard infos and the summed output counters."""
     objectives: dict[str, dict] = {}
-    for stream in streams:
-        entry = objectives.setdefault(stream.name, {"shards": [], "counts": Counter()})
-        entry["shards"] += shards[(stream.name, stream.side)]
-        entry["counts"].update(stream.counts)
+    for output in outputs:
+        entry = objectives.setdefault(output.name, {"shards": [], "counts": Counter()})
+        entry["shards"] += shards[(output.name, output.side)]
+        entry["counts"].update(output.counts)
     for entry in objectives.values():
         entry["counts"] = {k: int(v) for k, v in sorted(entry["counts"].items())}
     return objectives
 
 
-def _abort(streams: list[ObjectiveStream]) -> None:
-    for stream in streams:
+def _abort(outputs: list[ObjectiveOutput]) -> None:
+    for output in outputs:
         try:
-            stream.writer.abort()
+            output.writer.abort()
         except Exception:  # noqa: BLE001 - best effort; the original error is what matters
-            logger.warning("could not delete the partial shards of %s/%s", stream.name, stream.side)
+            logger.warning("could not delete the partial shards of %s/%s", output.name, output.side)

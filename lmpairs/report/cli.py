@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from lmpairs.errors import UserError
-from lmpairs.inspection.cli import parse_storage_options
+from lmpairs.inspection.cli import add_side_argument, parse_storage_options, standalone
 from lmpairs.report.figures import MAX_ROWS, FigureOptions, build_figures
 from lmpairs.report.html import render_page
 
@@ -26,12 +26,11 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
                         help="PairMixture mode of the --data weights (default: %(default)s)")
     parser.add_argument("--mix-num-examples", type=int, default=None, metavar="N",
                         help="PairMixture num_examples (examples per epoch; default: the sources' rows together)")
-    parser.add_argument("--split", default="train", choices=("train", "validation"),
-                        help="split the examples are drawn from (default: %(default)s)")
+    add_side_argument(parser, "train", "the examples (and --data's mixture) are drawn from")
     parser.add_argument("--num-examples", "-n", type=int, default=3, metavar="N",
                         help="coloured examples per objective (default: %(default)s)")
     parser.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="N",
-                        help="rows per split read back for the recount and the histograms; 0 reads all "
+                        help="rows per side read back for the recount and the histograms; 0 reads all "
                              "(default: %(default)s)")
     parser.add_argument("--tokenizer", metavar="MODEL", default=None,
                         help="tokenizer file the build used (default: the manifest's file name, looked up next to OUT)")
@@ -48,7 +47,7 @@ def make_report(args: argparse.Namespace) -> str:
         raise UserError("nothing to report: pass OUT (a build's --output) or --data PATH:WEIGHT sources.")
     storage = parse_storage_options(args.storage_option)
     options = FigureOptions(tokenizer=args.tokenizer, max_rows=args.max_rows, num_examples=args.num_examples,
-                            split=args.split, storage_options=storage)
+                            side=args.side, storage_options=storage)
     paths = [args.path] if args.path is not None else []
     if args.data:
         from lmpairs.loader.mixture import parse_source
@@ -61,7 +60,7 @@ def make_report(args: argparse.Namespace) -> str:
     if args.data:
         from lmpairs.report.mixture import mixture_figures
 
-        mixture = mixture_figures(args.data, mode=args.mix_mode, num_examples=args.mix_num_examples, split=args.split,
+        mixture = mixture_figures(args.data, mode=args.mix_mode, num_examples=args.mix_num_examples, side=args.side,
                                   storage_options=storage)
     return render_page(figures, mixture=mixture)
 
@@ -85,10 +84,8 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = add_report_arguments(argparse.ArgumentParser(
-        prog="lmpairs report", description="Write one self-contained HTML page of a build: plots and coloured "
-        "examples."))
-    return run_report(parser.parse_args(argv))
+    return standalone(add_report_arguments, run_report, "lmpairs report", "Write one self-contained HTML page of a "
+                      "build: plots and coloured examples.", argv)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ lists, dicts).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from typing import Any
 
+from lmpairs.deprecation import renamed
 from lmpairs.inspection.report import check_build_tokenizer, find_tokenizer, objective_dirs, read_rows
 from lmpairs.objectives import get_spec
 from lmpairs.report.corruption import SECTIONS
@@ -20,18 +21,24 @@ from lmpairs.schemas.storage import is_url, local_copy
 from lmpairs.tokenizers import Tokenizer
 
 MAX_ROWS = 20_000
-"""Rows recounted per split by default (0: all): enough for smooth histograms, seconds to read."""
+"""Rows recounted per side by default (0: all): enough for smooth histograms, seconds to read."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class FigureOptions:
-    """``max_rows`` per split recounted (0: all), ``num_examples`` rows kept for the coloured examples."""
+    """``max_rows`` per side recounted (0: all), ``num_examples`` rows of ``side`` kept for the coloured
+    examples. ``split=`` is ``side``'s deprecated name (one release)."""
 
     tokenizer: str | None = None
     max_rows: int = MAX_ROWS
     num_examples: int = 3
-    split: str = "train"
+    side: str = "train"
     storage_options: dict[str, Any] | None = None
+    split: InitVar[str | None] = None
+
+    def __post_init__(self, split: str | None) -> None:
+        object.__setattr__(self, "side", renamed("FigureOptions", "split", split, "side", self.side, "train",
+                                                 stacklevel=4))
 
 
 def _share(part: float, whole: float) -> float:
@@ -114,7 +121,7 @@ def load_tokenizer(manifest: Manifest, objective_dir: str, options: FigureOption
 def build_figures(path: str, options: FigureOptions, *, with_rows: bool = False) -> dict[str, Any]:
     """``{"path", "objectives": [figures...]}`` for every objective under ``path`` (or the one it names).
 
-    ``with_rows`` adds ``rows``: the first ``num_examples`` stored rows of ``split`` (numpy arrays,
+    ``with_rows`` adds ``rows``: the first ``num_examples`` stored rows of ``side`` (numpy arrays,
     for the coloured examples; not JSON) and ``tokenizer_object``.
     """
     cache: dict[str, Tokenizer] = {}
@@ -127,9 +134,9 @@ def build_figures(path: str, options: FigureOptions, *, with_rows: bool = False)
             masks[id(tokenizer)] = byte_pieces(tokenizer)
         figures = objective_figures(manifest, objective_dir, tokenizer, options, masks[id(tokenizer)])
         if with_rows:
-            split = options.split if options.split in manifest.splits else next(iter(manifest.splits))
-            figures["rows"] = read_rows(manifest, objective_dir, split, options.num_examples, options.storage_options)
-            figures["rows_split"] = split
+            side = options.side if options.side in manifest.splits else next(iter(manifest.splits))
+            figures["rows"] = read_rows(manifest, objective_dir, side, options.num_examples, options.storage_options)
+            figures["rows_side"] = side
             figures["tokenizer_object"] = tokenizer
         out.append(figures)
     return {"path": path, "objectives": out}

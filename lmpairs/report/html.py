@@ -106,7 +106,7 @@ def summary_section(f: dict[str, Any]) -> str:
     c = f["counters"]
     examples = c["examples"]
     rows = [["rows (clean, before copies)", c["rows"]],
-            *[[f"{split} examples", n] for split, n in examples.items()],
+            *[[f"{side} examples", n] for side, n in examples.items()],
             ["tokens read (all objectives)", f["inputs"]["tokens"]],
             ["tokens in the clean rows (recount)", f["recount"]["clean_tokens"]],
             ["stored row length (full row)", f["full_row_length"]],
@@ -114,9 +114,9 @@ def summary_section(f: dict[str, Any]) -> str:
             ["padding share of row slots", f"{c['padding_share']:.2%}" if c["slots"] else "not recorded"],
             ["tokens dropped (final rows, truncation)", c["dropped_tokens"]],
             ["documents cut across rows", "not recorded" if c["cut_documents"] is None else c["cut_documents"]]]
-    shards = [[split, s["shards"], s["rows"], s["bytes"]] for split, s in f["shards"].items()]
+    shards = [[side, s["shards"], s["rows"], s["bytes"]] for side, s in f["shards"].items()]
     config = ", ".join(f"{k}={v}" for k, v in sorted(f["config"].items()))
-    return (table(["figure", "value"], rows) + table(["split", "shards", "rows", "bytes"], shards)
+    return (table(["figure", "value"], rows) + table(["side", "shards", "rows", "bytes"], shards)
             + f'<p class="legend">config: {escape(config)}; seed {f["seed"]}</p>' + warnings_html(f["warnings"]))
 
 
@@ -162,7 +162,7 @@ def examples_section(f: dict[str, Any], pieces: PieceRenderer | None) -> str:
     rows = f.get("rows") or []
     if pieces is None or not rows:
         return "<p>No examples shown.</p>"
-    return "".join(f'<div class="example"><h4>{escape(f.get("rows_split", "train"))} example {n} of {len(rows)} '
+    return "".join(f'<div class="example"><h4>{escape(f.get("rows_side", "train"))} example {n} of {len(rows)} '
                    f'({len(row["input_ids"])} input tokens)</h4>{example_html(f["view"], row, pieces)}</div>'
                    for n, row in enumerate(rows, 1))
 

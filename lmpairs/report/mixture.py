@@ -11,13 +11,13 @@ from typing import Any
 
 
 def mixture_figures(sources: list[str], *, mode: str = "proportion", num_examples: int | None = None,
-                    split: str = "train", storage_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+                    side: str = "train", storage_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Per source: path, weight, planned share, realised share, rows, examples per epoch and passes."""
     from lmpairs.loader.mixture import PairMixture, parse_source
 
     parsed = [parse_source(s) for s in sources]
     options = {"filesystem": storage_options} if storage_options else {}
-    mix = PairMixture(parsed, split, batch_size=1, mode=mode, num_examples=num_examples, shuffle=False,
+    mix = PairMixture(parsed, side, batch_size=1, mode=mode, num_examples=num_examples, shuffle=False,
                       rank=0, world_size=1, **options)
     total = sum(w for _, w in parsed) or 1.0
     return [{"path": c["path"], "weight": c["weight"], "planned_share": round(c["weight"] / total, 6),

@@ -3,7 +3,7 @@
 The manifest's counters are sums the build made as it wrote; summing the same functions over the
 rows read back must give the same numbers, which is how the report (and its tests) check a build.
 Rows are read one record batch at a time, so memory stays flat; ``max_rows`` bounds the work on a
-large build (the figures then say they cover a prefix of each split).
+large build (the figures then say they cover a prefix of each side).
 """
 from __future__ import annotations
 
@@ -46,12 +46,13 @@ def byte_pieces(tokenizer: Tokenizer) -> np.ndarray:
     return mask
 
 
-def example_batches(manifest: Manifest, objective_dir: str, split: str, max_rows: int,
+def example_batches(manifest: Manifest, objective_dir: str, side: str, max_rows: int,
                     storage: dict[str, Any] | None) -> Iterator[ExampleBatch]:
-    """The stored examples of ``split`` in shard order, ``BATCH_ROWS`` at a time (at most ``max_rows``; 0: all)."""
+    """The stored examples of ``side`` (train/validation) in shard order, ``BATCH_ROWS`` at a time (at most
+    ``max_rows``; 0: all)."""
     fs, root = resolve(objective_dir, storage)
     names = list_columns(manifest.objective)
-    relative = [s.path for s in manifest.splits.get(split, [])]
+    relative = [s.path for s in manifest.splits.get(side, [])]
     left = max_rows if max_rows > 0 else None
     for path in shard_paths(fs, root, relative, posixpath.join(objective_dir, MANIFEST_NAME)):
         with fs.open_input_file(path) as source:
@@ -117,15 +118,15 @@ class Recount:
 def recount(manifest: Manifest, objective_dir: str, objective: Objective, *, max_rows: int,
             storage: dict[str, Any] | None, byte_mask: np.ndarray | None,
             sections: list[Accumulate] = ()) -> Recount:
-    """Read every split (each capped at ``max_rows``) and sum; ``sections`` see each batch and its clean rows."""
+    """Read every side (each capped at ``max_rows``) and sum; ``sections`` see each batch and its clean rows."""
     total = Recount(full_row_length=objective.full_row_length)
-    for split in manifest.splits:
+    for side in manifest.splits:
         seen = 0
-        for examples in example_batches(manifest, objective_dir, split, max_rows, storage):
+        for examples in example_batches(manifest, objective_dir, side, max_rows, storage):
             seen += examples.num_examples
             rows = total.add(objective, examples, byte_mask)
             for section in sections:
                 section(examples, rows)
-        total.examples[split] = seen
-        total.complete &= seen == manifest.num_rows(split)
+        total.examples[side] = seen
+        total.complete &= seen == manifest.num_rows(side)
     return total

@@ -1,6 +1,7 @@
 """The contract shared by pipeline and loader: row schemas per objective and the manifest."""
 from lmpairs.schemas.manifest import (
                                       MANIFEST_NAME,
+                                      SIDES,
                                       SPLITS,
                                       Manifest,
                                       ManifestError,
@@ -21,6 +22,6 @@ from lmpairs.schemas.rows import (
                                       rows_to_table,
 )
 
-__all__ = ["FORMAT_VERSION", "MANIFEST_NAME", "SPLITS", "Manifest", "ManifestError", "SchemaError", "ShardInfo",
-           "check_schema", "list_columns", "list_to_numpy", "manifest_path", "read_manifest", "resolve",
+__all__ = ["FORMAT_VERSION", "MANIFEST_NAME", "SIDES", "SPLITS", "Manifest", "ManifestError", "SchemaError",
+           "ShardInfo", "check_schema", "list_columns", "list_to_numpy", "manifest_path", "read_manifest", "resolve",
            "row_schema", "rows_to_table", "validate_manifest", "write_manifest"]

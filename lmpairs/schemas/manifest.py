@@ -19,7 +19,9 @@ from lmpairs.schemas.rows import FORMAT_VERSION, WHY_REBUILD, list_columns
 from lmpairs.schemas.storage import FileSystemArg, check_shard_path, file_info, is_url, resolve, unreachable
 
 MANIFEST_NAME = "manifest.json"
-SPLITS = ("train", "validation")
+SIDES = ("train", "validation")
+"""The sides of a build (a row's train/validation hash), the keys of the manifest's ``splits`` object."""
+SPLITS = SIDES  # the earlier name, kept one release
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -44,7 +46,8 @@ class ShardInfo:
 
 @dataclass(frozen=True, kw_only=True)
 class Manifest:
-    """What one objective directory holds: its build settings, tokenizer, inputs, counters and shards per split."""
+    """What one objective directory holds: its build settings, tokenizer, inputs, counters and shards
+    per side (``splits``: the JSON key, kept as the format has it)."""
 
     objective: str
     config: dict[str, Any]
@@ -60,8 +63,8 @@ class Manifest:
     warnings: list[dict[str, Any]] = field(default_factory=list)
     """Build warnings (:mod:`lmpairs.schemas.checks`): ``{"code", "message", ...}``; absent in older manifests."""
 
-    def num_rows(self, split: str) -> int:
-        return sum(s.num_rows for s in self.splits.get(split, []))
+    def num_rows(self, side: str) -> int:
+        return sum(s.num_rows for s in self.splits.get(side, []))
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -101,9 +104,9 @@ def validate_manifest(data: Any, where: str) -> Manifest:
         raise ManifestError(f"{where}: {err}") from err
     if not isinstance(data["splits"], dict):
         raise ManifestError(f"{where}: 'splits' is {type(data['splits']).__name__}, expected an object; {REBUILD}.")
-    unknown = sorted(set(data["splits"]) - set(SPLITS))
+    unknown = sorted(set(data["splits"]) - set(SIDES))
     if unknown:
-        raise ManifestError(f"{where}: unknown splits {unknown}; expected {list(SPLITS)}.")
+        raise ManifestError(f"{where}: unknown sides {unknown} in 'splits'; expected {list(SIDES)}.")
     splits = {name: [shard_info(s, where) for s in _list(shards, f"splits.{name}", where)]
               for name, shards in data["splits"].items()}
     seen: dict[str, str] = {}

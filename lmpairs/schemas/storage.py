@@ -32,7 +32,14 @@ class StorageError(UserError):
 
 
 def is_url(path: str) -> bool:
+    """Whether ``path`` is a URL (``s3://``, ``gs://``, ``file://``…) rather than a plain path."""
     return "://" in str(path)
+
+
+def is_remote(path: str) -> bool:
+    """Whether ``path`` names remote storage: a URL other than ``file://`` (the pipeline's test for
+    "no local directories here")."""
+    return is_url(path) and not str(path).startswith("file://")
 
 
 def unreachable(url: str, err: BaseException) -> StorageError:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from lmpairs.deprecation import DeprecatedFlag
 from lmpairs.errors import UserError
 from lmpairs.trainer.config import RENAMED, TrainConfig
 
@@ -45,16 +46,6 @@ class AppendTuple(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         setattr(namespace, self.dest, (*getattr(namespace, self.dest), values))
-
-
-class DeprecatedFlag(argparse.Action):
-    """An old flag name (:data:`~lmpairs.trainer.config.RENAMED`): sets the new field and says so on stderr."""
-
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
-        new = "--" + self.dest.replace("_", "-")
-        print(f"lmpairs train: warning: {option_string} is deprecated and goes in the next release; use {new}.",
-              file=sys.stderr)
-        setattr(namespace, self.dest, values)
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:

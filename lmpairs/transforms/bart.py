@@ -118,11 +118,6 @@ class BartObjective(Objective):
     config: BartConfig
 
     @property
-    def full_row_length(self) -> int:
-        """The longest row; the last rows of a stream are often shorter."""
-        return self.config.seq_len
-
-    @property
     def head(self) -> int:
         """Framing tokens before a body: ``<s>``, or none when the vocabulary has no bos."""
         return 0 if self.vocab.bos_id is None else 1

@@ -5,7 +5,7 @@ holds several whole documents, each framed on its own, so noise can stay inside 
 A document whose framed length exceeds ``seq_len`` is first cut at sentence ends into greedy runs
 of whole sentences of at most ``seq_len - 2`` body tokens (a single longer sentence is cut into
 pieces, counted as ``sentences_cut``); each run is framed and packed like a document. Packing is
-the CLM best-fit packer's (:func:`lmpairs.transforms.bestfit.best_fit_decreasing`): the stream's
+the CLM best-fit packer's (:func:`lmpairs.transforms.bestfit.best_fit_decreasing`): the output's
 pieces wait in a pool until ``finish``, longest first into the open row with the least room.
 
 Each row records its pieces' framed lengths (``segments``) and its sentence ends (exclusive,
@@ -128,7 +128,7 @@ class BartPacker:
     def add(self, docs: DocumentBatch) -> RowBatch:
         """Pool the documents' framed pieces; the rows of every pool that filled up (usually none)."""
         if self._finished:
-            raise RuntimeError("BartPacker.add after finish(): make a new packer per stream.")
+            raise RuntimeError("BartPacker.add after finish(): make a new packer per output.")
         if docs.num_documents == 0:
             return empty_rows()
         lengths, sent_offsets, num_cut = sentence_pieces(docs, self.capacity)

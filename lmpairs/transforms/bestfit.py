@@ -1,7 +1,7 @@
 """Best-fit decreasing packing of whole documents into rows (Ding et al. 2024; OLMo-core's packed FSL).
 
-A :class:`BestFitPacker` belongs to one stream (an input split and side), like the concat packer,
-but buffers that stream's documents until ``finish``: best-fit decreasing needs them all. Each
+A :class:`BestFitPacker` belongs to one output (an input split and side), like the concat packer,
+but buffers that output's documents until ``finish``: best-fit decreasing needs them all. Each
 framed document longer than a row is first cut into full rows (``fragment``, the remainder joins
 the pool) or cut to one row (``truncate``, the rest dropped and counted); those full rows are
 returned by ``add`` at once. ``finish`` then takes the pool's pieces longest first (ties in
@@ -11,7 +11,7 @@ in the order they were opened, their pieces in document order; ``doc_lengths`` a
 
 Cost: O(pieces × log(row length)) Python steps at ``finish`` (the open rows are kept in buckets by
 remaining room, the non-empty rooms in a sorted list of at most ``row_length`` ints) plus O(tokens)
-numpy to assemble the rows; memory holds the stream's short documents.
+numpy to assemble the rows; memory holds the output's short documents.
 """
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def best_fit_decreasing(lengths: list[int], capacity: int) -> list[int]:
 
 
 class BestFitPacker:
-    """Whole documents into rows of ``row_length`` by best-fit decreasing, per stream (see module doc)."""
+    """Whole documents into rows of ``row_length`` by best-fit decreasing, per output (see module doc)."""
 
     def __init__(self, *, objective_id: int, row_length: int, prefix: int | None = None, suffix: int | None = None,
                  long_documents: str = "fragment", min_row_tokens: int = 2) -> None:
@@ -77,7 +77,7 @@ class BestFitPacker:
     def add(self, docs: DocumentBatch) -> RowBatch:
         """Full rows cut from long documents now; shorter pieces wait for :meth:`finish`."""
         if self._finished:
-            raise RuntimeError("BestFitPacker.add after finish(): make a new packer per stream.")
+            raise RuntimeError("BestFitPacker.add after finish(): make a new packer per output.")
         framed, lengths = frame_documents(docs, self.prefix, self.suffix)
         keys = np.asarray(docs.keys, np.uint64)
         offsets = offsets_of(lengths)

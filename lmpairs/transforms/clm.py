@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from lmpairs.config_base import FINAL_ROW, Config, seq_len_setting
+from lmpairs.config_base import FramedDocumentsConfig, seq_len_setting
 from lmpairs.fields import setting
 from lmpairs.transforms.batch import ExampleBatch, RowBatch
 from lmpairs.transforms.bestfit import BestFitPacker
@@ -19,14 +19,11 @@ from lmpairs.transforms.packing import ConcatPacker
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClmConfig(Config):
+class ClmConfig(FramedDocumentsConfig):
     """Causal LM: documents framed ``[bos] ids [eos]``, packed into rows of ``seq_len + 1`` tokens."""
 
     owner: ClassVar[str] = "clm"
     seq_len: int = seq_len_setting(1024, 2, "tokens of model input per row (a row stores seq_len + 1 tokens)")
-    add_bos: bool = setting(True, "start each document with the tokenizer's bos id")
-    add_eos: bool = setting(True, "end each document with the tokenizer's eos id")
-    final_row: Literal["pad", "drop"] = setting("pad", FINAL_ROW)
     packing: Literal["concat", "best_fit"] = setting(
         "concat", "how documents fill rows: 'concat' cuts the document stream at row ends; 'best_fit' puts "
         "whole documents into rows by best-fit decreasing within each input split (rows padded, counted)")

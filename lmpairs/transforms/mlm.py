@@ -235,10 +235,6 @@ class MlmObjective(Objective):
     config: MlmConfig
 
     @property
-    def full_row_length(self) -> int:
-        return self.config.seq_len
-
-    @property
     def num_copies(self) -> int:
         return self.config.copies
 

@@ -1,6 +1,6 @@
 """The contract every objective implements: documents -> clean rows -> corrupted example batches.
 
-The pipeline calls, per stream (one input split, one train/validation side)::
+The pipeline calls, per output (one input split, one train/validation side)::
 
     packer = obj.packer()
     for docs in document_batches:            # DocumentBatch, in document order
@@ -29,7 +29,7 @@ from lmpairs.vocab import Vocab
 
 
 class Packer(Protocol):
-    """Rows from one stream of documents, in document order."""
+    """Rows from one output's documents, in document order."""
 
     def add(self, docs: DocumentBatch) -> RowBatch: ...
 
@@ -61,13 +61,16 @@ class Objective(ABC):
         return 1
 
     @property
-    @abstractmethod
     def full_row_length(self) -> int:
-        """Stored length of a full clean row; a short final row's padding is the difference."""
+        """Stored length of a full clean row; a short final row's padding is the difference.
+
+        The config's ``seq_len`` unless the objective stores rows of another length (CLM's
+        ``seq_len + 1``, T5's raw length)."""
+        return self.config.seq_len
 
     @abstractmethod
     def packer(self) -> Packer:
-        """A fresh packer for one stream."""
+        """A fresh packer for one output (an input split's train or validation documents)."""
 
     def corrupt(self, rows: RowBatch, *, seed: int, copy: int = 0) -> ExampleBatch:
         """Stored examples of ``rows`` for static copy (or dynamic epoch) ``copy``; inputs untouched."""

@@ -1,6 +1,6 @@
 """Streaming concat-and-chunk packing: documents in order -> rows of a fixed length, with segments.
 
-A :class:`ConcatPacker` belongs to one stream (one input split, one train/validation side). Each
+A :class:`ConcatPacker` belongs to one output (one input split, one train/validation side). Each
 ``add`` frames a batch of documents (``[prefix] ids [suffix]``), appends them to the carried tail
 of the previous batch and cuts every complete row; ``finish`` returns the final short row (kept or
 dropped per config, counted). Rows record segment lengths: the pieces of documents they hold.
@@ -44,7 +44,7 @@ def frame_documents(docs: DocumentBatch, prefix: int | None, suffix: int | None)
 
 
 class ConcatPacker:
-    """Packs one stream of documents into rows of ``row_length`` tokens (plus ``row_prefix``).
+    """Packs one output's documents into rows of ``row_length`` tokens (plus ``row_prefix``).
 
     ``row_prefix`` (MLM's bos) is prepended to every row and counted in its first segment.
     ``keep_final``: the final short row is kept (when it has at least ``min_row_tokens``) or dropped.
@@ -64,9 +64,9 @@ class ConcatPacker:
         self._finished = False
 
     def add(self, docs: DocumentBatch) -> RowBatch:
-        """Rows completed by ``docs`` (documents in stream order)."""
+        """Rows completed by ``docs`` (documents in order)."""
         if self._finished:
-            raise RuntimeError("ConcatPacker.add after finish(): make a new packer per stream.")
+            raise RuntimeError("ConcatPacker.add after finish(): make a new packer per output.")
         framed, framed_lengths = frame_documents(docs, self.prefix, self.suffix)
         keep = framed_lengths > 0
         tokens = np.concatenate([self._tokens, framed]) if self._tokens.size else framed
@@ -100,7 +100,7 @@ class ConcatPacker:
         row_ends = np.minimum(row_starts + r, cut)
         first = np.searchsorted(piece_ends, row_starts, side="right")
         out_keys = row_keys(self.objective_id, keys[first], starts[first] + row_starts - piece_begins[first])
-        # Segments: cut the stream at every piece end and row end.
+        # Segments: cut the documents at every piece end and row end.
         cuts = np.union1d(piece_ends[piece_ends < cut], row_ends)
         seg_lengths = np.diff(cuts, prepend=0)
         seg_row = (cuts - 1) // r

@@ -16,12 +16,11 @@ S-denoiser too. Cost: one hash word and a few flat numpy passes per batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 
-from lmpairs.config_base import FINAL_ROW, Config, seq_len_setting
-from lmpairs.fields import setting
+from lmpairs.config_base import FramedDocumentsConfig, seq_len_setting
 from lmpairs.transforms.batch import ExampleBatch, Ragged, RowBatch
 from lmpairs.transforms.objective import Objective, check_ids, declare
 from lmpairs.transforms.packing import ConcatPacker
@@ -33,14 +32,11 @@ SPLIT = 0
 
 
 @dataclass(frozen=True, kw_only=True)
-class PrefixLmConfig(Config):
+class PrefixLmConfig(FramedDocumentsConfig):
     """Prefix-LM: rows of ``seq_len`` tokens split at a uniform point into prefix and target."""
 
     owner: ClassVar[str] = "prefix_lm"
     seq_len: int = seq_len_setting(1024, 2, "tokens per row, prefix and target together")
-    add_bos: bool = setting(True, "start each document with the tokenizer's bos id")
-    add_eos: bool = setting(True, "end each document with the tokenizer's eos id")
-    final_row: Literal["pad", "drop"] = setting("pad", FINAL_ROW)
 
 
 def random_prefix_lengths(keys: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -76,10 +72,6 @@ class PrefixLmObjective(Objective):
     """Packed rows split into ``input_ids`` (the prefix) and ``labels`` (the target)."""
 
     config: PrefixLmConfig
-
-    @property
-    def full_row_length(self) -> int:
-        return self.config.seq_len
 
     def packer(self) -> ConcatPacker:
         c = self.config

@@ -102,10 +102,6 @@ class Ul2Objective(Objective):
         self._bounds = bounds
         self._t5 = T5Objective(T5Config(seq_len=16), vocab)  # its clean() undoes span corruption
 
-    @property
-    def full_row_length(self) -> int:
-        return self.config.seq_len
-
     def packer(self) -> ConcatPacker:
         return ConcatPacker(objective_id=self.objective_id, row_length=self.config.seq_len, keep_final=True)
 

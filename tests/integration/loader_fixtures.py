@@ -126,12 +126,13 @@ def signature(batch) -> tuple:
     return tuple((name, tuple(batch[name].shape), tuple(batch[name].flatten().tolist())) for name in sorted(batch))
 
 
-def epoch_signatures(loader, epoch: int = 1, limit: int | None = None) -> list[tuple]:
-    """The :func:`signature` of each batch ``loader`` yields in ``epoch``; only the first ``limit`` if given."""
+def epoch_signatures(loader, epoch: int = 1, limit: int | None = None, *, summary=signature) -> list:
+    """The ``summary`` (:func:`signature` by default) of each batch ``loader`` yields in ``epoch``; only
+    the first ``limit`` if given."""
     loader.set_epoch(epoch)
     out = []
     for batch in loader:
-        out.append(signature(batch))
+        out.append(summary(batch))
         if len(out) == limit:
             break
     return out
@@ -169,3 +170,17 @@ def ddp_rank(rank: int, world_size: int, init_file: str, out_dir: str, clm_path:
         torch.save(seen, f"{out_dir}/rank{rank}.pt")
     finally:
         dist.destroy_process_group()
+
+
+def write_small_clm_build(root: Path, model_path: Path, *, seed: int, doc_lengths: list[int], num_shards: int) -> Path:
+    """``root/clm``: six CLM rows of 13 random ids (documents of ``doc_lengths``) written directly, the
+    SentencePiece model beside it under the manifest's file name, as a build leaves it. Returns ``root``."""
+    from lmpairs.tokenizers import Tokenizer
+
+    entry = Tokenizer.load(model_path).describe()
+    rng = np.random.default_rng(seed)
+    ids = [rng.integers(10, 900, size=13, dtype=np.int32) for _ in range(6)]
+    rows = (np.arange(6, dtype=np.uint64) + 1, {"input_ids": ids, "doc_lengths": [np.array(doc_lengths, np.int32)] * 6})
+    write_dataset(root / "clm", "clm", {"train": rows}, num_shards=num_shards, tokenizer=entry)
+    (root / entry["file"]).write_bytes(model_path.read_bytes())
+    return root

@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from loader_fixtures import clm_rows, mlm_rows, seq2seq_rows, write_dataset
+from loader_fixtures import clm_rows, epoch_signatures, mlm_rows, seq2seq_rows, write_dataset
 
 GOLDEN = Path(__file__).parent / "golden" / "loader_single_source.json"
 
@@ -66,13 +66,7 @@ def digest(batch) -> str:
 
 
 def epoch_digests(dataset, epoch: int, limit: int | None = None) -> list[str]:
-    dataset.set_epoch(epoch)
-    out = []
-    for batch in dataset:
-        out.append(digest(batch))
-        if len(out) == limit:
-            break
-    return out
+    return epoch_signatures(dataset, epoch, limit, summary=digest)
 
 
 def scenario(make, golden: dict | None = None) -> dict:

@@ -1,4 +1,5 @@
-"""Shared pieces of the remote-storage build tests (test_build_s3.py, test_build_gcs.py).
+"""Shared pieces of the remote-storage build tests (test_build_s3.py, test_build_gcs.py): each store's
+test module passes its own flags, object listing and script prelude to the same steps here.
 
 The same small corpus and tokenizer are built locally and on the remote store; a remote build must
 write the local build's exact files (manifests equal but for ``created_at`` and where the inputs
@@ -13,7 +14,14 @@ import json
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
+
+from lmpairs.inspection.cli import main as inspect_main
+from lmpairs.pipeline.commit import JOURNAL, TMP_NAME
 
 OBJECTIVES = ("clm", "mlm", "t5", "bart")
 SEQ_LEN = 64
@@ -72,3 +80,50 @@ def assert_same_build(got: dict[str, bytes], want: dict[str, bytes], *, url: str
             assert json.dumps(b, sort_keys=True).replace(url, str(root)) == json.dumps(a, sort_keys=True), name
         else:
             assert got[name] == want[name], name
+
+
+def local_and_remote_builds(build: Callable, root: Path, url: str, remote: str, local: Path,
+                            beam_args: tuple[str, ...] = ()) -> tuple[Path, str]:
+    """The same build from ``root`` to ``local`` and from ``url`` (the sources' copy on the store) to
+    ``remote``: ``(local OUT, remote OUT)``."""
+    build([str(root / "corpus" / "*")], local, str(root / "tok" / "spm.model"), objectives=OBJECTIVES,
+          seq_len=SEQ_LEN)
+    build([f"{url}/corpus/*"], remote, f"{url}/tok/spm.model", beam_args=list(beam_args), objectives=OBJECTIVES,
+          seq_len=SEQ_LEN)
+    return local, remote
+
+
+def build_argv(url: str, output: str, *flags: str) -> list[str]:
+    """README's remote build (sources at ``url``), with the store's ``flags``."""
+    return ["build", "--input", f"{url}/corpus/*", "--output", output, "--tokenizer", f"{url}/tok/spm.model",
+            "--objectives", ",".join(OBJECTIVES), "--seq-len", str(SEQ_LEN), *flags]
+
+
+def check_killed_commit_and_rerun(argv: list[str], tree: Callable[[], dict[str, bytes]], local: Path, *,
+                                  url: str, root: Path, cwd: Path, prelude: tuple[str, ...] = ()) -> None:
+    """A build SIGKILLed as its commit publishes the first manifest leaves no published manifest (the
+    commit decided, its shards in place), and the same command run again completes it, equal to the
+    local build. ``tree()`` lists the output on the store; ``prelude`` is the store's script setup."""
+    killed = subprocess.run([sys.executable, "-c", cli_script(*prelude, KILL_AT_FIRST_MANIFEST_PUBLISH), *argv],
+                            cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    left = tree()
+    assert not [k for k in left if k.endswith("manifest.json") and not k.startswith(TMP_NAME + "/")]
+    assert f"{TMP_NAME}/{JOURNAL}" in left  # the commit was decided ...
+    assert any(re.match(rf"{OBJECTIVES[0]}/b-[0-9a-f]{{12}}/train/", k) for k in left)  # ... and half done
+
+    rerun = subprocess.run([sys.executable, "-c", cli_script(*prelude), *argv], cwd=cwd, capture_output=True,
+                           text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "interrupted" in rerun.stderr
+    assert " root: " not in rerun.stderr  # Beam's "Finished listing …" lines stay out unless -v asks
+    assert_same_build(tree(), local_tree(local), url=url, root=root)
+
+
+def inspect_output(capsys, *argv) -> str:
+    """``lmpairs inspect`` output (2 examples, 100 columns), the build times and a remote build's
+    in-place directory blanked."""
+    code = inspect_main([*map(str, argv), "--width", "100", "-n", "2"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return re.sub(r"b-[0-9a-f]{12}/", "", re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", "TIME", captured.out))

@@ -12,10 +12,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import re
-import signal
-import subprocess
-import sys
 from dataclasses import dataclass
 
 import pyarrow.fs as pafs
@@ -23,17 +19,14 @@ import pytest
 from gcs_server import gcs  # noqa: F401  (fake-gcs-server, for inspect)
 from s3_server import free_port
 from storage_builds import (
-    KILL_AT_FIRST_MANIFEST_PUBLISH,
-    OBJECTIVES,
-    SEQ_LEN,
     assert_same_build,
-    cli_script,
+    build_argv,
+    check_killed_commit_and_rerun,
+    inspect_output,
+    local_and_remote_builds,
     local_tree,
     write_sources,
 )
-
-from lmpairs.inspection.cli import main as inspect_main
-from lmpairs.pipeline.commit import JOURNAL, TMP_NAME
 
 pytestmark = pytest.mark.slow
 
@@ -110,12 +103,7 @@ def sources(tmp_path_factory, corpus_slices, trained_tokenizer, emulator):
 @pytest.fixture(scope="module")
 def builds(sources, emulator, build, tmp_path_factory):
     root, url = sources
-    local = tmp_path_factory.mktemp("local") / "out"
-    build([str(root / "corpus" / "*")], local, str(root / "tok" / "spm.model"), objectives=OBJECTIVES,
-          seq_len=SEQ_LEN)
-    remote = f"gs://{BUCKET}/out"
-    build([f"{url}/corpus/*"], remote, f"{url}/tok/spm.model", objectives=OBJECTIVES, seq_len=SEQ_LEN)
-    return local, remote
+    return local_and_remote_builds(build, root, url, f"gs://{BUCKET}/out", tmp_path_factory.mktemp("local") / "out")
 
 
 def test_gs_build_equals_the_local_build(builds, sources, emulator):
@@ -127,21 +115,8 @@ def test_gs_build_equals_the_local_build(builds, sources, emulator):
 def test_killed_commit_leaves_no_manifest_and_a_rerun_completes(builds, sources, emulator, repo_root):
     local, _ = builds
     root, url = sources
-    argv = ["build", "--input", f"{url}/corpus/*", "--output", f"gs://{BUCKET}/killed", "--tokenizer",
-            f"{url}/tok/spm.model", "--objectives", ",".join(OBJECTIVES), "--seq-len", str(SEQ_LEN)]
-    killed = subprocess.run([sys.executable, "-c", cli_script(ANONYMOUS, KILL_AT_FIRST_MANIFEST_PUBLISH), *argv],
-                            cwd=repo_root, capture_output=True, text=True, timeout=300)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    left = emulator.tree("killed")
-    assert not [k for k in left if k.endswith("manifest.json") and not k.startswith(TMP_NAME + "/")]
-    assert f"{TMP_NAME}/{JOURNAL}" in left
-    assert any(re.match(rf"{OBJECTIVES[0]}/b-[0-9a-f]{{12}}/train/", k) for k in left)
-
-    rerun = subprocess.run([sys.executable, "-c", cli_script(ANONYMOUS), *argv], cwd=repo_root,
-                           capture_output=True, text=True, timeout=300)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert "interrupted" in rerun.stderr
-    assert_same_build(emulator.tree("killed"), local_tree(local), url=url, root=root)
+    check_killed_commit_and_rerun(build_argv(url, f"gs://{BUCKET}/killed"), lambda: emulator.tree("killed"), local,
+                                  url=url, root=root, cwd=repo_root, prelude=(ANONYMOUS,))
 
 
 def test_inspect_reads_the_gs_build_with_the_tokenizer_on_gs(builds, sources, emulator, gcs, capsys,  # noqa: F811
@@ -160,14 +135,7 @@ def test_inspect_reads_the_gs_build_with_the_tokenizer_on_gs(builds, sources, em
         (staging / name).write_bytes(data)
     url = gcs.upload_dir(staging, "lmpairs-inspect/build")
 
-    def inspect(*argv) -> str:
-        code = inspect_main([*map(str, argv), "--width", "100", "-n", "2"])
-        captured = capsys.readouterr()
-        assert code == 0, captured.err
-        return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", "TIME", captured.out)
-
-    want = inspect(local, "--tokenizer", root / "tok" / "spm.model")
-    got = inspect(url, "--tokenizer", f"{url}/tok/spm.model",
-                  *(f"--storage-option={k}={v}" for k, v in gcs.options.items() if k != "retry_time_limit"))
-    got = re.sub(r"b-[0-9a-f]{12}/", "", got)  # the remote build's in-place directory
+    want = inspect_output(capsys, local, "--tokenizer", root / "tok" / "spm.model")
+    got = inspect_output(capsys, url, "--tokenizer", f"{url}/tok/spm.model",
+                         *(f"--storage-option={k}={v}" for k, v in gcs.options.items() if k != "retry_time_limit"))
     assert got.replace(url, "OUT").replace(src, str(root)) == want.replace(str(local), "OUT")

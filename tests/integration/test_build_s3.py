@@ -11,28 +11,29 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
 
 import pytest
+from runners import runner_args
 from s3_server import ACCESS_KEY, REGION, SECRET_KEY, s3  # noqa: F401  (fixture)
 from storage_builds import (
-    KILL_AT_FIRST_MANIFEST_PUBLISH,
     OBJECTIVES,
     SEQ_LEN,
     assert_same_build,
-    cli_script,
+    build_argv,
+    check_killed_commit_and_rerun,
+    inspect_output,
+    local_and_remote_builds,
     local_tree,
     without_prefix,
     write_sources,
 )
 
 from lmpairs.errors import UserError
-from lmpairs.inspection.cli import main as inspect_main
-from lmpairs.pipeline.commit import JOURNAL, TMP_NAME
+from lmpairs.pipeline.commit import TMP_NAME
 
 pytestmark = pytest.mark.slow
 
@@ -72,13 +73,8 @@ def sources(tmp_path_factory, corpus_slices, trained_tokenizer, s3):  # noqa: F8
 def builds(sources, s3, build, tmp_path_factory):  # noqa: F811
     """The same build locally and s3 -> s3: (local OUT, s3 OUT)."""
     root, url = sources
-    local = tmp_path_factory.mktemp("local") / "out"
-    build([str(root / "corpus" / "*")], local, str(root / "tok" / "spm.model"), objectives=OBJECTIVES,
-          seq_len=SEQ_LEN)
-    remote = f"s3://{BUCKET}/out"
-    build([f"{url}/corpus/*"], remote, f"{url}/tok/spm.model", beam_args=s3_flags(s3), objectives=OBJECTIVES,
-          seq_len=SEQ_LEN)
-    return local, remote
+    return local_and_remote_builds(build, root, url, f"s3://{BUCKET}/out", tmp_path_factory.mktemp("local") / "out",
+                                   beam_args=tuple(s3_flags(s3)))
 
 
 def s3_tree(server, prefix: str) -> dict[str, bytes]:
@@ -97,47 +93,18 @@ def test_s3_build_equals_the_local_build(builds, sources, s3):  # noqa: F811
     assert_same_build(s3_tree(s3, "out"), local_tree(local), url=url, root=root)
 
 
-def build_command(server, url: str, output: str) -> list[str]:
-    """README's s3 build, with the test server's endpoint."""
-    return ["build", "--input", f"{url}/corpus/*", "--output", output, "--tokenizer", f"{url}/tok/spm.model",
-            "--objectives", ",".join(OBJECTIVES), "--seq-len", str(SEQ_LEN), *s3_flags(server)]
-
-
 def test_killed_commit_leaves_no_manifest_and_a_rerun_completes(builds, sources, s3, repo_root):  # noqa: F811
     local, _ = builds
     root, url = sources
-    output = f"s3://{BUCKET}/killed"
-    argv = build_command(s3, url, output)
-    killed = subprocess.run([sys.executable, "-c", cli_script(KILL_AT_FIRST_MANIFEST_PUBLISH), *argv], cwd=repo_root,
-                            capture_output=True, text=True, timeout=300)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    left = s3_tree(s3, "killed")
-    assert not [k for k in left if k.endswith("manifest.json") and not k.startswith(TMP_NAME + "/")]
-    assert f"{TMP_NAME}/{JOURNAL}" in left  # the commit was decided ...
-    assert any(re.match(rf"{OBJECTIVES[0]}/b-[0-9a-f]{{12}}/train/", k) for k in left)  # ... and half done
-
-    rerun = subprocess.run([sys.executable, "-m", "lmpairs", *argv], cwd=repo_root, capture_output=True, text=True,
-                           timeout=300)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert "interrupted" in rerun.stderr
-    assert " root: " not in rerun.stderr  # Beam's "Finished listing …" lines stay out unless -v asks
-    assert_same_build(s3_tree(s3, "killed"), local_tree(local), url=url, root=root)
-
-
-def run_inspect(capsys, *argv) -> str:
-    """``lmpairs inspect`` output, the build times blanked."""
-    code = inspect_main([*map(str, argv), "--width", "100", "-n", "2"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", "TIME", captured.out)
+    check_killed_commit_and_rerun(build_argv(url, f"s3://{BUCKET}/killed", *s3_flags(s3)),
+                                  lambda: s3_tree(s3, "killed"), local, url=url, root=root, cwd=repo_root)
 
 
 def test_inspect_reads_the_s3_build_with_the_tokenizer_on_s3(builds, sources, s3, capsys):  # noqa: F811
     local, remote = builds
     root, url = sources
-    want = run_inspect(capsys, local, "--tokenizer", root / "tok" / "spm.model")
-    got = run_inspect(capsys, remote, "--tokenizer", f"{url}/tok/spm.model", *storage_flags(s3))
-    got = re.sub(r"b-[0-9a-f]{12}/", "", got)  # the remote build's in-place directory
+    want = inspect_output(capsys, local, "--tokenizer", root / "tok" / "spm.model")
+    got = inspect_output(capsys, remote, "--tokenizer", f"{url}/tok/spm.model", *storage_flags(s3))
     assert got.replace(remote, "OUT").replace(url, str(root)) == want.replace(str(local), "OUT")
     assert all(f"{name}" in got for name in OBJECTIVES)
 
@@ -232,19 +199,9 @@ def test_worker_processes_reach_s3_through_the_flags(runner, sources, s3, build,
     root, url = sources
     options = dict(objectives=("clm",), seq_len=SEQ_LEN, split_mb=0.005)
     build([str(root / "corpus" / "*")], tmp_path / "out", str(root / "tok" / "spm.model"), **options)
-    args = WORKERS[runner]
-    cluster = None
-    if runner == "dask":
-        distributed = pytest.importorskip("dask.distributed")
-        cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
-                                           dashboard_address=None)
-        args = (*args, f"--dask_client_address={cluster.scheduler_address}")
-    try:
+    with runner_args(runner, WORKERS[runner]) as args:
         manifests = build([f"{url}/corpus/*"], f"s3://{BUCKET}/{runner}", f"{url}/tok/spm.model",
                           beam_args=[*s3_flags(s3), *args], **options)
-    finally:
-        if cluster is not None:
-            cluster.close()
     assert len(manifests["clm"].inputs) > 3  # byte-range splits of shakespeare.txt and arxiv.jsonl
     assert_same_build(s3_tree(s3, runner), local_tree(tmp_path / "out"), url=url, root=root, objectives=("clm",))
 
@@ -256,7 +213,7 @@ def test_a_killed_s3_build_resumes_and_equals_a_clean_build(sources, s3, repo_ro
     _, url = sources
     output = f"s3://{BUCKET}/resumed"
     small = ["--objectives", "clm", "--split-mb", "0.05"]  # a few dozen splits, one objective: CI time
-    argv = [*build_command(s3, url, output), *small]
+    argv = [*build_argv(url, output, *s3_flags(s3)), *small]
     proc = subprocess.Popen([sys.executable, "-m", "lmpairs", *argv], cwd=repo_root, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     client = s3.client()
@@ -270,8 +227,9 @@ def test_a_killed_s3_build_resumes_and_equals_a_clean_build(sources, s3, repo_ro
                            timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert int(rerun.stderr.split(" splits reused")[0].rsplit(" ", 1)[-1]) >= 2, rerun.stderr[-2000:]
-    clean = subprocess.run([sys.executable, "-m", "lmpairs", *build_command(s3, url, f"s3://{BUCKET}/clean"), *small],
-                           cwd=repo_root, capture_output=True, text=True, timeout=600)
+    clean_argv = build_argv(url, f"s3://{BUCKET}/clean", *s3_flags(s3))
+    clean = subprocess.run([sys.executable, "-m", "lmpairs", *clean_argv, *small], cwd=repo_root, capture_output=True,
+                           text=True, timeout=600)
     assert clean.returncode == 0, clean.stderr[-2000:]
     got, want = without_prefix(s3_tree(s3, "resumed")), without_prefix(s3_tree(s3, "clean"))
     assert sorted(got) == sorted(want)

@@ -2,14 +2,12 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from loader_fixtures import write_dataset
+from loader_fixtures import write_small_clm_build
 from s3_server import s3  # noqa: F401  (fixture)
 
 from lmpairs.inspection.cli import main
 from lmpairs.schemas import FORMAT_VERSION
-from lmpairs.tokenizers import Tokenizer
 
 pytestmark = pytest.mark.fast  # one in-process S3 server and small files: the default tier
 
@@ -17,15 +15,8 @@ pytestmark = pytest.mark.fast  # one in-process S3 server and small files: the d
 @pytest.fixture(scope="module")
 def out(tmp_path_factory, spm_test_model_path):
     """OUT/clm written directly, its tokenizer beside OUT under the manifest's file name."""
-    root = tmp_path_factory.mktemp("inspect") / "out"
-    tokenizer = Tokenizer.load(spm_test_model_path)
-    entry = tokenizer.describe()
-    rng = np.random.default_rng(0)
-    ids = [rng.integers(10, 900, size=13, dtype=np.int32) for _ in range(6)]
-    rows = (np.arange(6, dtype=np.uint64) + 1, {"input_ids": ids, "doc_lengths": [np.array([13], np.int32)] * 6})
-    write_dataset(root / "clm", "clm", {"train": rows}, num_shards=1, tokenizer=entry)
-    (root / entry["file"]).write_bytes(spm_test_model_path.read_bytes())
-    return root
+    return write_small_clm_build(tmp_path_factory.mktemp("inspect") / "out", spm_test_model_path, seed=0,
+                                 doc_lengths=[13], num_shards=1)
 
 
 def run(capsys, *argv):

@@ -91,7 +91,7 @@ def test_shard_replaced_after_the_build_is_named(clm_dir):
 
 
 def test_empty_split_and_damaged_row_counts(clm_dir):
-    with pytest.raises(ManifestError, match="split 'validation' has no rows"):
+    with pytest.raises(ManifestError, match="side 'validation' has no rows"):
         PairStream(clm_dir, side="validation", batch_size=2)
     replace_shard_info(clm_dir, 0, row_group_rows=[4, 4, 1])
     with pytest.raises(ManifestError, match=r"manifest\.json: shard train/part-00000-of-00002\.parquet lists row "

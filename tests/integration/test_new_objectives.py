@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from build_fingerprints import fingerprint
 from logging_state import restored_logging
+from runners import runner_args
 from textgen import english_paragraphs
 
 from lmpairs.cli import main
@@ -46,17 +47,8 @@ def builds(corpus, trained_tokenizer, tmp_path_factory):
     results = {}
     for runner, args in RUNNERS.items():
         out = tmp_path_factory.mktemp(runner) / "out"
-        cluster = None
-        if runner == "dask":
-            distributed = pytest.importorskip("dask.distributed")
-            cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
-                                               dashboard_address=None)
-            args = (*args, f"--dask_client_address={cluster.scheduler_address}")
-        try:
-            assert lmpairs_build(corpus, out, trained_tokenizer.name, *args) == 0
-        finally:
-            if cluster is not None:
-                cluster.close()
+        with runner_args(runner, args) as beam_args:
+            assert lmpairs_build(corpus, out, trained_tokenizer.name, *beam_args) == 0
         results[runner] = (out, fingerprint(out, {n: read_manifest(str(out / n)) for n in OBJECTIVES}))
     return results
 

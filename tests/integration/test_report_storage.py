@@ -1,13 +1,11 @@
 """``lmpairs report`` and ``inspect --json`` on s3://: the same figures as from the local copy."""
 import json
 
-import numpy as np
 import pytest
-from loader_fixtures import write_dataset
+from loader_fixtures import write_small_clm_build
 from s3_server import s3  # noqa: F401  (fixture)
 
 from lmpairs.cli import main
-from lmpairs.tokenizers import Tokenizer
 
 pytestmark = pytest.mark.fast  # one in-process S3 server and small files: the default tier
 
@@ -15,15 +13,8 @@ pytestmark = pytest.mark.fast  # one in-process S3 server and small files: the d
 @pytest.fixture(scope="module")
 def out(tmp_path_factory, spm_test_model_path):
     """OUT/clm written directly, its tokenizer beside OUT under the manifest's file name."""
-    root = tmp_path_factory.mktemp("report") / "out"
-    tokenizer = Tokenizer.load(spm_test_model_path)
-    entry = tokenizer.describe()
-    rng = np.random.default_rng(1)
-    ids = [rng.integers(10, 900, size=13, dtype=np.int32) for _ in range(6)]
-    rows = (np.arange(6, dtype=np.uint64) + 1, {"input_ids": ids, "doc_lengths": [np.array([6, 7], np.int32)] * 6})
-    write_dataset(root / "clm", "clm", {"train": rows}, num_shards=2, tokenizer=entry)
-    (root / entry["file"]).write_bytes(spm_test_model_path.read_bytes())
-    return root
+    return write_small_clm_build(tmp_path_factory.mktemp("report") / "out", spm_test_model_path, seed=1,
+                                 doc_lengths=[6, 7], num_shards=2)
 
 
 def test_report_and_json_read_the_build_from_s3(out, s3, tmp_path, capsys):  # noqa: F811

@@ -235,8 +235,8 @@ def test_cli_prints_examples_and_reports_errors_as_one_line(build: Path, tmp_pat
     assert err.startswith("lmpairs inspect: error: ") and "point at the --output" in err
     assert run_inspect(parser.parse_args([str(tmp_path / "missing")])) == 2
     assert "no such directory" in capsys.readouterr().err
-    assert run_inspect(parser.parse_args([str(build / "t5"), "--split", "validation"])) == 2
-    assert "pass --split" in capsys.readouterr().err
+    assert run_inspect(parser.parse_args([str(build / "t5"), "--side", "validation"])) == 2
+    assert "pass --side" in capsys.readouterr().err
 
 
 def test_every_option_has_help():

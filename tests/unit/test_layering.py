@@ -61,7 +61,8 @@ def module_name(path: Path, package: Path) -> str:
 
 def runtime_imports(path: Path, package: Path, modules: set[str]) -> set[str]:
     """The package's modules that ``path`` imports when it runs: function-level imports included,
-    ``if TYPE_CHECKING:`` blocks not; ``from pkg import name`` is ``pkg.name`` when that is a module."""
+    ``if TYPE_CHECKING:`` blocks not; ``from pkg import name`` is ``pkg.name`` when that is a module;
+    a module named by a string passed to a call (``importlib.import_module``, ``cli.delegated``) too."""
     name = module_name(path, package)
     here = name if path.name == "__init__.py" else name.rpartition(".")[0]
     tree = ast.parse(path.read_text())
@@ -80,6 +81,8 @@ def runtime_imports(path: Path, package: Path, modules: set[str]) -> set[str]:
                 anchor = here.split(".")[: len(here.split(".")) - (node.level - 1)]
                 base = ".".join(anchor + ([base] if base else []))
             found.update(f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names)
+        elif isinstance(node, ast.Call):
+            found.update(a.value for a in node.args if isinstance(a, ast.Constant) and a.value in modules)
     return (found & modules) - {name}
 
 
@@ -131,3 +134,10 @@ def test_import_cycles_are_found_through_lazy_imports_but_not_type_checking_bloc
     (package / "sub" / "c.py").write_text("from pkg.sub import d\n")
     (package / "sub" / "d.py").write_text("import pkg.sub\n")
     assert import_cycles(package) == [["pkg.a", "pkg.b"], ["pkg.sub", "pkg.sub.c", "pkg.sub.d"]]
+
+
+def test_modules_named_by_string_count_as_imports():
+    """``lmpairs.cli`` loads its delegated subcommands by module name; those edges stay in the graph."""
+    modules = {module_name(p, PACKAGE) for p in PACKAGE.rglob("*.py")}
+    edges = runtime_imports(PACKAGE / "cli.py", PACKAGE, modules)
+    assert {"lmpairs.inspection.cli", "lmpairs.report.cli", "lmpairs.trainer.cli", "lmpairs.demo"} <= edges
