@@ -40,8 +40,8 @@ def build(inputs: str | Sequence[str], output: str, tokenizer: str, *,
                                   seq_len=512, settings={"t5": {"noise_density": 0.3}})
         print(manifests["clm"].counters["examples"])  # {"train": …, "validation": …}
     """
-    fields = {f.name for f in dataclasses.fields(BuildConfig)} - set(OBJECTIVE_CONFIGS)
-    unknown = sorted(set(options) - fields)
+    fields = {f.name for f in dataclasses.fields(BuildConfig)}
+    unknown = sorted(set(options) - fields - set(OBJECTIVE_CONFIGS))  # mlm=MlmConfig(...): the older form
     if unknown:
         raise ConfigError(f"lmpairs.build: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
                           f"choose from {', '.join(sorted(fields - {'inputs', 'output', 'tokenizer', 'objectives'}))}.")

@@ -8,6 +8,7 @@ reads them back).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -152,6 +153,36 @@ class BuildConfig(Config):
         out["objectives"] = {name: c.to_dict() for name, c in self.objectives.items()}
         return out
 
+
+
+def _accept_objective_configs(init):
+    """``BuildConfig(..., mlm=MlmConfig(...))``, the form before objectives became a mapping: a keyword
+    named after a registered objective gives that objective's config when it is chosen (and is
+    ignored when it is not, as before); any other unknown keyword is a one-line :class:`ConfigError`."""
+    fields = {f.name for f in dataclasses.fields(BuildConfig)}
+
+    @functools.wraps(init)
+    def __init__(self, **kwargs: Any) -> None:
+        extra = {k: kwargs.pop(k) for k in list(kwargs) if k not in fields}
+        for name in extra:
+            try:
+                get_spec(name)
+            except ValueError:
+                raise ConfigError(f"BuildConfig: unknown field {name!r}; choose from {', '.join(sorted(fields))}, "
+                                  "or a registered objective's name for its config.") from None
+        if extra:
+            chosen = kwargs.get("objectives", OBJECTIVES)
+            if isinstance(chosen, str):
+                chosen = tuple(o.strip() for o in chosen.split(",") if o.strip())
+            given = dict(chosen) if isinstance(chosen, Mapping) else {name: None for name in chosen}
+            kwargs["objectives"] = {name: extra.get(name, config) or objective_spec(name).config()
+                                    for name, config in given.items()}
+        init(self, **kwargs)
+
+    return __init__
+
+
+BuildConfig.__init__ = _accept_objective_configs(BuildConfig.__init__)  # type: ignore[method-assign]
 
 def objective_spec(name: str) -> Any:
     """The registered spec of ``name``; an unknown name is a one-line :class:`ConfigError`."""
