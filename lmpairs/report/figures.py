@@ -114,6 +114,8 @@ def load_tokenizer(manifest: Manifest, objective_dir: str, options: FigureOption
     if model not in cache:
         with local_copy(model, options.storage_options if is_url(model) else None) as local:
             cache[model] = Tokenizer.load(local)
+    # the named specials this build appended (UL2's modes, FIM's sentinels), as inspect restores them
+    cache[model].restore_named_specials(manifest.tokenizer.get("special_ids") or {})
     check_build_tokenizer(cache[model], manifest, objective_dir, model)
     return cache[model]
 
