@@ -97,6 +97,10 @@ class BuildConfig(Config):
     row_group_mb: float = setting(4.0, "Parquet row group size in MB of rows",
                                   limits=Limits(MIN_ROW_GROUP_MB, 1024.0), metavar="M")
     overwrite: bool = setting(False, "replace these objectives in a non-empty --output")
+    io_deadline_s: float = setting(60.0, "give up on remote storage (s3://, gs://) once one request has failed and "
+                                         "been retried for S seconds: the build stops with one line instead of "
+                                         "waiting out Beam's retries (minutes)", limits=Limits(1.0, 86_400.0),
+                                   metavar="S")
     restart: bool = setting(False, "start an interrupted build again from nothing instead of reusing the input "
                                    "splits it finished")
 

@@ -23,6 +23,7 @@ from apache_beam.runners.runner import PipelineState
 
 from lmpairs.config import BuildConfig
 from lmpairs.objectives import get_spec
+from lmpairs.pipeline import deadline
 from lmpairs.pipeline.api import files_access
 from lmpairs.pipeline.commit import NOTHING, CommitBuild, read_output_manifest, tmp_root
 from lmpairs.pipeline.counters import log_warnings, report_metrics
@@ -50,7 +51,7 @@ from lmpairs.version import __version__
 
 logger = logging.getLogger(__name__)
 
-RUN_ONLY_FIELDS = ("output", "overwrite", "restart")
+RUN_ONLY_FIELDS = ("output", "overwrite", "restart", "io_deadline_s")
 """BuildConfig fields that say where and how to write, not what: kept out of the manifest, so two
 builds of the same data into different directories have identical manifests."""
 PLAN_SHOWN = 20
@@ -112,9 +113,11 @@ class BuildSplitFn(beam.DoFn):
         self._tokenizer: Tokenizer | None = None
         self.storage: dict | None = None
         """Pipeline options for Beam's FileSystems on workers whose runner does not set them (Dask's)."""
+        self.io_deadline_s: float | None = None
 
     def setup(self) -> None:
         apply_storage_options(self.storage, force=False)
+        deadline.install(self.io_deadline_s)
         if self._tokenizer is None:
             self._tokenizer = cached_tokenizer(self._model_bytes, self._name)
 
@@ -154,6 +157,7 @@ class BuildObjectives(beam.PTransform):
         job = split_job(c, plan.tokenizer, self._key)
         build_fn = BuildSplitFn(job, plan.model_bytes, c.tokenizer, self._key)
         build_fn.storage = storage_options(pbegin.pipeline.options)
+        build_fn.io_deadline_s = c.io_deadline_s
         pending = [(i, split) for i, split in enumerate(plan.splits) if i not in self._reused]
         results = (pbegin
                    | "Splits" >> beam.Create(pending)
@@ -187,6 +191,8 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
     ``--runner`` the DirectRunner runs in this process.
     """
     options = pipeline_options(beam_args)
+    deadline.install(config.io_deadline_s)  # a dead object store: one line after S seconds, not Beam's minutes
+    deadline.reset()
     apply_storage_options(options)  # before anything below touches a URL (--s3_endpoint_url and friends)
     check_staging_files(options)
     dry_run = is_dry_run(options)
@@ -273,6 +279,8 @@ def execute(config: BuildConfig, plan: Plan, options, key: str, lock: OutputLock
         result = pipeline.run()
         state = result.wait_until_finish()
     except BaseException as err:
+        if deadline.gave_up() and not is_interrupt(err):
+            raise storage_gave_up(config, err) from None
         if lock is not None and not lock.holds():
             raise LockLost(f"--output {config.output}: this build lost the build lock to another build while it "
                            "ran, so it published nothing; run one build at a time into one output.") from None
@@ -306,6 +314,21 @@ def execute(config: BuildConfig, plan: Plan, options, key: str, lock: OutputLock
                 seconds, tokens, tokens / max(seconds, 1e-9), len(plan.splits),
                 f"{len(monitor.workers)} worker processes" if monitor.workers else "workers not observed")
     return manifests
+
+
+def storage_gave_up(config: BuildConfig, err: BaseException) -> BuildError:
+    """The one line of a build whose storage stopped answering for ``--io-deadline-s``; its temp files stay
+    (deleting them would wait on the same storage): the next build into the output removes or resumes them."""
+    chain: list[BaseException] = []
+    while err is not None and len(chain) < 10:
+        chain.append(err)
+        err = err.__cause__ or err.__context__
+    found = [e for e in chain if not isinstance(e, StopIteration) and str(e).strip()] or chain
+    lines = [line.strip() for line in str(found[-1]).splitlines() if line.strip()]  # runners wrap text tracebacks
+    text = (lines[-1] if lines else type(found[-1]).__name__)[:300]
+    return BuildError(f"--output {config.output}: remote storage stopped answering ({text}); gave up after "
+                      f"retrying for --io-deadline-s {config.io_deadline_s:g} s. Nothing was published; check the "
+                      "endpoint and credentials, then rerun the same command (it resumes the finished splits).")
 
 
 def is_interrupt(err: BaseException) -> bool:
