@@ -38,7 +38,7 @@ from lmpairs.pipeline.output import (
     finish_interrupted_commit,
     prepare_output,
 )
-from lmpairs.pipeline.ownership import build_prefix
+from lmpairs.pipeline.ownership import build_prefix, live_prefixes
 from lmpairs.pipeline.paths import apply_storage_options, check_s3_buckets, is_remote, join, storage_options
 from lmpairs.pipeline.preflight import Plan, preflight
 from lmpairs.pipeline.progress import ProgressMonitor, SplitProgress
@@ -75,10 +75,11 @@ def build_key(config: BuildConfig, base: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def split_job(config: BuildConfig, tokenizer: Tokenizer, key: str = "") -> SplitJob:
-    """What each split's worker needs; on object stores shards go in place, to ``OUT/<objective>/b-<key>/``
-    (renaming an object is a copy), elsewhere to the temp dir (renamed into place at the commit)."""
-    return SplitJob(shard_root=posixpath.join(config.output, "{objective}", build_prefix(key))
+def split_job(config: BuildConfig, tokenizer: Tokenizer, key: str = "", prefix: str | None = None) -> SplitJob:
+    """What each split's worker needs; on object stores shards go in place, to ``OUT/<objective>/<prefix>/``
+    (renaming an object is a copy; ``prefix`` defaults to :func:`build_prefix` of ``key``), elsewhere to
+    the temp dir (renamed into place at the commit)."""
+    return SplitJob(shard_root=posixpath.join(config.output, "{objective}", prefix or build_prefix(key))
                     if key and is_remote(config.output) else None,
                     objectives=tuple((n, config.objective_config(n)) for n in config.objectives),
                     specs=tuple(get_spec(n) for n in config.objectives),
@@ -144,8 +145,11 @@ class BuildObjectives(beam.PTransform):
     """
 
     def __init__(self, config: BuildConfig, *, plan: Plan, key: str | None = None,
-                 lock_token: str | None = None, reused: dict[int, dict] | None = None) -> None:
+                 lock_token: str | None = None, reused: dict[int, dict] | None = None,
+                 prefix: str | None = None) -> None:
         super().__init__()
+        self._prefix = prefix
+        """Object stores: the in-place shard directory (see :func:`lmpairs.pipeline.ownership.build_prefix`)."""
         self._config, self._plan, self._lock_token = config, plan, lock_token
         self._reused = reused or {}
         """Results of splits an interrupted run of this build finished (see :mod:`lmpairs.pipeline.resume`)."""
@@ -154,7 +158,7 @@ class BuildObjectives(beam.PTransform):
 
     def expand(self, pbegin):
         c, plan = self._config, self._plan
-        job = split_job(c, plan.tokenizer, self._key)
+        job = split_job(c, plan.tokenizer, self._key, self._prefix)
         build_fn = BuildSplitFn(job, plan.model_bytes, c.tokenizer, self._key)
         build_fn.storage = storage_options(pbegin.pipeline.options)
         build_fn.io_deadline_s = c.io_deadline_s
@@ -217,9 +221,12 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
             return read_manifests(config)
         if not plan.splits:
             raise nothing_survived({}, plan.rejected)
+        # never the live dataset's in-place names: a failed split deletes what it wrote
+        prefix = build_prefix(key, live_prefixes(config.output, config.objectives)) if is_remote(config.output) \
+            else None
         resumed = prepare_output(config.output, config.objectives, overwrite=config.overwrite, key=key,
                                  restart=config.restart)
-        return execute(config, plan, options, key, lock, reuse(config, plan, key) if resumed else {})
+        return execute(config, plan, options, key, lock, reuse(config, plan, key) if resumed else {}, prefix)
     finally:
         lock.release()
 
@@ -265,13 +272,13 @@ def read_manifests(config: BuildConfig) -> dict[str, Manifest]:
 
 
 def execute(config: BuildConfig, plan: Plan, options, key: str, lock: OutputLock | None = None,
-            reused: dict[int, dict] | None = None) -> dict[str, Manifest]:
+            reused: dict[int, dict] | None = None, prefix: str | None = None) -> dict[str, Manifest]:
     """Run the job on a prepared output; on failure remove the temp files and raise a one-line error."""
     runner = runner_name(options)
     logger.info("building %s from %d input splits on %s", ",".join(config.objectives), len(plan.splits), runner)
     pipeline = beam.Pipeline(options=options)
     _ = pipeline | "Build" >> BuildObjectives(config, plan=plan, key=key, lock_token=lock.token if lock else None,
-                                                reused=reused)
+                                                reused=reused, prefix=prefix)
     monitor = ProgressMonitor(tmp_root(config.output), len(plan.splits), plan.num_bytes).start()
     start = time.perf_counter()
     result = None
@@ -280,7 +287,7 @@ def execute(config: BuildConfig, plan: Plan, options, key: str, lock: OutputLock
         state = result.wait_until_finish()
     except BaseException as err:
         if deadline.gave_up() and not is_interrupt(err):
-            raise storage_gave_up(config, err) from None
+            raise deadline.storage_gave_up(config.output, config.io_deadline_s, err) from None
         if lock is not None and not lock.holds():
             raise LockLost(f"--output {config.output}: this build lost the build lock to another build while it "
                            "ran, so it published nothing; run one build at a time into one output.") from None
@@ -314,21 +321,6 @@ def execute(config: BuildConfig, plan: Plan, options, key: str, lock: OutputLock
                 seconds, tokens, tokens / max(seconds, 1e-9), len(plan.splits),
                 f"{len(monitor.workers)} worker processes" if monitor.workers else "workers not observed")
     return manifests
-
-
-def storage_gave_up(config: BuildConfig, err: BaseException) -> BuildError:
-    """The one line of a build whose storage stopped answering for ``--io-deadline-s``; its temp files stay
-    (deleting them would wait on the same storage): the next build into the output removes or resumes them."""
-    chain: list[BaseException] = []
-    while err is not None and len(chain) < 10:
-        chain.append(err)
-        err = err.__cause__ or err.__context__
-    found = [e for e in chain if not isinstance(e, StopIteration) and str(e).strip()] or chain
-    lines = [line.strip() for line in str(found[-1]).splitlines() if line.strip()]  # runners wrap text tracebacks
-    text = (lines[-1] if lines else type(found[-1]).__name__)[:300]
-    return BuildError(f"--output {config.output}: remote storage stopped answering ({text}); gave up after "
-                      f"retrying for --io-deadline-s {config.io_deadline_s:g} s. Nothing was published; check the "
-                      "endpoint and credentials, then rerun the same command (it resumes the finished splits).")
 
 
 def is_interrupt(err: BaseException) -> bool:

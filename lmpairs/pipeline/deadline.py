@@ -16,10 +16,13 @@ are unaffected, and so is a store that recovers within the deadline.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 
 from apache_beam.utils import retry
+
+from lmpairs.pipeline.errors import BuildError
 
 DEFAULT_IO_DEADLINE_S = 60.0
 """Long enough to ride out a store's brief outage (Beam's first three waits: 5 + 10 + 20 s)."""
@@ -73,3 +76,19 @@ def reset() -> None:
 def gave_up() -> bool:
     """Whether a storage request in this process used up its retry deadline."""
     return _state["gave_up"] is not None
+
+
+def storage_gave_up(output: str, deadline_s: float, err: BaseException) -> BuildError:
+    """The one line of a build whose storage stopped answering for ``--io-deadline-s``; its temp files stay
+    (deleting them would wait on the same storage): the next build into the output removes or resumes them."""
+    chain: list[BaseException] = []
+    while err is not None and len(chain) < 10:
+        chain.append(err)
+        err = err.__cause__ or err.__context__
+    found = [e for e in chain if not isinstance(e, StopIteration) and str(e).strip()] or chain
+    lines = [line.strip() for line in str(found[-1]).splitlines() if line.strip()]  # runners wrap text tracebacks
+    text = (lines[-1] if lines else type(found[-1]).__name__)[:300]
+    text = re.sub(r"^\(['\"](.*)['\"], None\)$", r"\1", text)  # Beam's S3ClientError: (message, code)
+    return BuildError(f"--output {output}: remote storage stopped answering ({text}); gave up after "
+                      f"retrying for --io-deadline-s {deadline_s:g} s. Nothing was published; check the "
+                      "endpoint and credentials, then rerun the same command (it resumes the finished splits).")
