@@ -47,9 +47,10 @@ reader); at 1e-9 MB every row group would be a file of its own."""
 MIN_ROW_GROUP_MB = 0.001
 """About 1 KB: each row group carries per-column metadata in the footer and is one read in the loader;
 at 1e-9 MB every row would be a row group of its own."""
-MAX_ROW_GROUPS_PER_SHARD = 65_536
-"""Shard size / row-group size at most this: a Parquet writer keeps the footer (about 1 KB per row
-group) in memory until the shard closes, and every reader loads it whole (defaults: 256 / 4 = 64)."""
+MAX_ROW_GROUPS_PER_SHARD = 262_144
+"""Shard size / row-group size at most this: a Parquet writer keeps the footer (hundreds of bytes per
+row group) in memory until the shard closes, and every reader loads it whole (defaults: 256 / 4 = 64;
+the default shard size allows any row-group size down to the floor)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -199,7 +199,7 @@ def test_every_field_has_help_text(cls):
     (lambda: build(row_group_mb=0), "build.row_group_mb=0: must be a finite number with 0.001 <= X"),
     (lambda: build(shard_size_mb=1_048_576, row_group_mb=0.001),
      "build.shard_size_mb=1048576.0 with build.row_group_mb=0.001 makes up to 1,048,576,000 row groups per shard, "
-     "more than the 65,536 allowed (each adds footer metadata held in memory); raise --row-group-mb to at least 16 "
+     "more than the 262,144 allowed (each adds footer metadata held in memory); raise --row-group-mb to at least 4 "
      "or lower --shard-size-mb."),
     (lambda: build(objectives={"clm": T5Config()}), "build.clm=T5Config("),
     (lambda: build(objectives="clm,gpt"), "build.objectives: unknown objective 'gpt'; choose from clm, mlm"),
