@@ -42,6 +42,16 @@ MAX_INT64 = 2**63 - 1
 MIN_SPLIT_MB = 0.0009
 """About 1 KB: every split costs a few ms of fixed work, so smaller splits (1e-9 MB: one per byte) would
 cost far more than the bytes they read."""
+MIN_SHARD_MB = 0.001
+"""About 1 KB: each shard is a file with a fixed cost (create, footer, a manifest entry, an open in every
+reader); at 1e-9 MB every row group would be a file of its own."""
+MIN_ROW_GROUP_MB = 0.001
+"""About 1 KB: each row group carries per-column metadata in the footer and is one read in the loader;
+at 1e-9 MB every row would be a row group of its own."""
+MAX_ROW_GROUPS_PER_SHARD = 262_144
+"""Shard size / row-group size at most this: a Parquet writer keeps the footer (hundreds of bytes per
+row group) in memory until the shard closes, and every reader loads it whole (defaults: 256 / 4 = 64;
+the default shard size allows any row-group size down to the floor)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,7 +86,7 @@ class BuildConfig(Config):
                                     "M MB, each read, packed and written by one worker (compressed files and Parquet "
                                     "are one split each)", limits=Limits(MIN_SPLIT_MB, 1_048_576.0), metavar="M")
     shard_size_mb: float = setting(256.0, "a split's shard rolls over to a new file after about M MB of "
-                                          "(uncompressed) rows", limits=Limits(0.0, 1_048_576.0, low_open=True),
+                                          "(uncompressed) rows", limits=Limits(MIN_SHARD_MB, 1_048_576.0),
                                    metavar="M")
     input_format: Literal["auto", "text", "jsonl", "parquet"] = setting(
         "auto", "input format; auto picks by extension (.jsonl, .parquet, else text)", flag="--format")
@@ -87,8 +97,12 @@ class BuildConfig(Config):
     max_document_bytes: int = setting(16 * 1024 * 1024, "longer documents are rejected as too_long",
                                       limits=Limits(1, 2**31 - 1))
     row_group_mb: float = setting(4.0, "Parquet row group size in MB of rows",
-                                  limits=Limits(0.0, 1024.0, low_open=True), metavar="M")
+                                  limits=Limits(MIN_ROW_GROUP_MB, 1024.0), metavar="M")
     overwrite: bool = setting(False, "replace these objectives in a non-empty --output")
+    io_deadline_s: float = setting(60.0, "give up on remote storage (s3://, gs://) once one request has failed and "
+                                         "been retried for S seconds: the build stops with one line instead of "
+                                         "waiting out Beam's retries (minutes)", limits=Limits(1.0, 86_400.0),
+                                   metavar="S")
     restart: bool = setting(False, "start an interrupted build again from nothing instead of reusing the input "
                                    "splits it finished")
 
@@ -103,6 +117,13 @@ class BuildConfig(Config):
         check(bool(self.tokenizer),
                "build.tokenizer is empty: pass --tokenizer MODEL (a SentencePiece .model or a tokenizer.json).")
         object.__setattr__(self, "objectives", objective_configs(self.objectives))
+        groups = self.shard_size_mb / self.row_group_mb
+        check(groups <= MAX_ROW_GROUPS_PER_SHARD,
+              f"build.shard_size_mb={json_value(self.shard_size_mb)} with build.row_group_mb="
+              f"{json_value(self.row_group_mb)} makes up to {groups:,.0f} row groups per shard, more than the "
+              f"{MAX_ROW_GROUPS_PER_SHARD:,} allowed (each adds footer metadata held in memory); raise "
+              f"--row-group-mb to at least {self.shard_size_mb / MAX_ROW_GROUPS_PER_SHARD:.4g} or lower "
+              f"--shard-size-mb.")
 
     def _fix(self, f: dataclasses.Field) -> str:
         if "hint" in f.metadata:

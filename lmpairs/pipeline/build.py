@@ -23,6 +23,7 @@ from apache_beam.runners.runner import PipelineState
 
 from lmpairs.config import BuildConfig
 from lmpairs.objectives import get_spec
+from lmpairs.pipeline import deadline
 from lmpairs.pipeline.api import files_access
 from lmpairs.pipeline.commit import NOTHING, CommitBuild, read_output_manifest, tmp_root
 from lmpairs.pipeline.counters import log_warnings, report_metrics
@@ -37,7 +38,7 @@ from lmpairs.pipeline.output import (
     finish_interrupted_commit,
     prepare_output,
 )
-from lmpairs.pipeline.ownership import build_prefix
+from lmpairs.pipeline.ownership import build_prefix, live_prefixes
 from lmpairs.pipeline.paths import apply_storage_options, check_s3_buckets, is_remote, join, storage_options
 from lmpairs.pipeline.preflight import Plan, preflight
 from lmpairs.pipeline.progress import ProgressMonitor, SplitProgress
@@ -50,7 +51,7 @@ from lmpairs.version import __version__
 
 logger = logging.getLogger(__name__)
 
-RUN_ONLY_FIELDS = ("output", "overwrite", "restart")
+RUN_ONLY_FIELDS = ("output", "overwrite", "restart", "io_deadline_s")
 """BuildConfig fields that say where and how to write, not what: kept out of the manifest, so two
 builds of the same data into different directories have identical manifests."""
 PLAN_SHOWN = 20
@@ -74,10 +75,11 @@ def build_key(config: BuildConfig, base: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def split_job(config: BuildConfig, tokenizer: Tokenizer, key: str = "") -> SplitJob:
-    """What each split's worker needs; on object stores shards go in place, to ``OUT/<objective>/b-<key>/``
-    (renaming an object is a copy), elsewhere to the temp dir (renamed into place at the commit)."""
-    return SplitJob(shard_root=posixpath.join(config.output, "{objective}", build_prefix(key))
+def split_job(config: BuildConfig, tokenizer: Tokenizer, key: str = "", prefix: str | None = None) -> SplitJob:
+    """What each split's worker needs; on object stores shards go in place, to ``OUT/<objective>/<prefix>/``
+    (renaming an object is a copy; ``prefix`` defaults to :func:`build_prefix` of ``key``), elsewhere to
+    the temp dir (renamed into place at the commit)."""
+    return SplitJob(shard_root=posixpath.join(config.output, "{objective}", prefix or build_prefix(key))
                     if key and is_remote(config.output) else None,
                     objectives=tuple((n, config.objective_config(n)) for n in config.objectives),
                     specs=tuple(get_spec(n) for n in config.objectives),
@@ -112,9 +114,11 @@ class BuildSplitFn(beam.DoFn):
         self._tokenizer: Tokenizer | None = None
         self.storage: dict | None = None
         """Pipeline options for Beam's FileSystems on workers whose runner does not set them (Dask's)."""
+        self.io_deadline_s: float | None = None
 
     def setup(self) -> None:
         apply_storage_options(self.storage, force=False)
+        deadline.install(self.io_deadline_s)
         if self._tokenizer is None:
             self._tokenizer = cached_tokenizer(self._model_bytes, self._name)
 
@@ -141,8 +145,11 @@ class BuildObjectives(beam.PTransform):
     """
 
     def __init__(self, config: BuildConfig, *, plan: Plan, key: str | None = None,
-                 lock_token: str | None = None, reused: dict[int, dict] | None = None) -> None:
+                 lock_token: str | None = None, reused: dict[int, dict] | None = None,
+                 prefix: str | None = None) -> None:
         super().__init__()
+        self._prefix = prefix
+        """Object stores: the in-place shard directory (see :func:`lmpairs.pipeline.ownership.build_prefix`)."""
         self._config, self._plan, self._lock_token = config, plan, lock_token
         self._reused = reused or {}
         """Results of splits an interrupted run of this build finished (see :mod:`lmpairs.pipeline.resume`)."""
@@ -151,9 +158,10 @@ class BuildObjectives(beam.PTransform):
 
     def expand(self, pbegin):
         c, plan = self._config, self._plan
-        job = split_job(c, plan.tokenizer, self._key)
+        job = split_job(c, plan.tokenizer, self._key, self._prefix)
         build_fn = BuildSplitFn(job, plan.model_bytes, c.tokenizer, self._key)
         build_fn.storage = storage_options(pbegin.pipeline.options)
+        build_fn.io_deadline_s = c.io_deadline_s
         pending = [(i, split) for i, split in enumerate(plan.splits) if i not in self._reused]
         results = (pbegin
                    | "Splits" >> beam.Create(pending)
@@ -187,6 +195,8 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
     ``--runner`` the DirectRunner runs in this process.
     """
     options = pipeline_options(beam_args)
+    deadline.install(config.io_deadline_s)  # a dead object store: one line after S seconds, not Beam's minutes
+    deadline.reset()
     apply_storage_options(options)  # before anything below touches a URL (--s3_endpoint_url and friends)
     check_staging_files(options)
     dry_run = is_dry_run(options)
@@ -211,9 +221,12 @@ def run_build(config: BuildConfig, beam_args: list[str] | tuple[str, ...] = ()) 
             return read_manifests(config)
         if not plan.splits:
             raise nothing_survived({}, plan.rejected)
+        # never the live dataset's in-place names: a failed split deletes what it wrote
+        prefix = build_prefix(key, live_prefixes(config.output, config.objectives)) if is_remote(config.output) \
+            else None
         resumed = prepare_output(config.output, config.objectives, overwrite=config.overwrite, key=key,
                                  restart=config.restart)
-        return execute(config, plan, options, key, lock, reuse(config, plan, key) if resumed else {})
+        return execute(config, plan, options, key, lock, reuse(config, plan, key) if resumed else {}, prefix)
     finally:
         lock.release()
 
@@ -259,13 +272,13 @@ def read_manifests(config: BuildConfig) -> dict[str, Manifest]:
 
 
 def execute(config: BuildConfig, plan: Plan, options, key: str, lock: OutputLock | None = None,
-            reused: dict[int, dict] | None = None) -> dict[str, Manifest]:
+            reused: dict[int, dict] | None = None, prefix: str | None = None) -> dict[str, Manifest]:
     """Run the job on a prepared output; on failure remove the temp files and raise a one-line error."""
     runner = runner_name(options)
     logger.info("building %s from %d input splits on %s", ",".join(config.objectives), len(plan.splits), runner)
     pipeline = beam.Pipeline(options=options)
     _ = pipeline | "Build" >> BuildObjectives(config, plan=plan, key=key, lock_token=lock.token if lock else None,
-                                                reused=reused)
+                                                reused=reused, prefix=prefix)
     monitor = ProgressMonitor(tmp_root(config.output), len(plan.splits), plan.num_bytes).start()
     start = time.perf_counter()
     result = None
@@ -273,6 +286,8 @@ def execute(config: BuildConfig, plan: Plan, options, key: str, lock: OutputLock
         result = pipeline.run()
         state = result.wait_until_finish()
     except BaseException as err:
+        if deadline.gave_up() and not is_interrupt(err):
+            raise deadline.storage_gave_up(config.output, config.io_deadline_s, err) from None
         if lock is not None and not lock.holds():
             raise LockLost(f"--output {config.output}: this build lost the build lock to another build while it "
                            "ran, so it published nothing; run one build at a time into one output.") from None

@@ -10,10 +10,12 @@ its own manifest names). Symlinks are never lmpairs' (it writes none).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import posixpath
 import re
+from collections.abc import Iterable
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -41,10 +43,31 @@ PREFIXED_SHARD = re.compile(r"b-[0-9a-f]{12}/" + SHARD)
 named by a manifest or left by a build that did not commit (then no reader ever sees it)."""
 
 
-def build_prefix(key: str) -> str:
+def build_prefix(key: str, live: Iterable[str] = ()) -> str:
     """The directory under ``OUT/<objective>/`` where an object-store build writes its shards in place: a
-    function of the build's fingerprint, so the same build always writes the same names."""
-    return "b-" + key[:12]
+    function of the build's fingerprint and of the prefixes the live datasets there use (``live``).
+
+    Usually ``b-<fingerprint[:12]>``; but a same-config ``--overwrite`` would then write (and, if a split
+    failed, delete) the very objects the live manifest names, breaking its readers. So a prefix a live
+    manifest uses is never taken: the next one is hashed from the fingerprint and the live prefixes, the
+    same on a rerun (the live manifest stays until the commit), so a resumed build finds its own shards.
+    """
+    live = set(live)
+    prefix = "b-" + key[:12]
+    while prefix in live:
+        prefix = "b-" + hashlib.sha256(f"{prefix}|{key}|{','.join(sorted(live))}".encode()).hexdigest()[:12]
+    return prefix
+
+
+def live_prefixes(output: str, objectives: Iterable[str]) -> set[str]:
+    """The in-place prefixes (``b-…``) that the manifests of ``objectives`` under ``output`` name."""
+    found: set[str] = set()
+    for name in objectives:
+        manifest = _read(posixpath.join(output, name, MANIFEST_NAME))
+        for path in (manifest_files(manifest) if manifest is not None else None) or ():
+            if PREFIXED_SHARD.fullmatch(path):
+                found.add(path.split("/", 1)[0])
+    return found
 
 
 def orphan_shards(objective_dir: str) -> list[str]:

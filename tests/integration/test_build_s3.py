@@ -240,3 +240,37 @@ def test_a_killed_s3_build_resumes_and_equals_a_clean_build(sources, s3, repo_ro
             assert a == b, name
         else:
             assert got[name] == want[name], name
+
+
+def test_a_failed_same_config_overwrite_leaves_the_live_dataset_whole(sources, s3, build, monkeypatch):  # noqa: F811
+    """The same build again with --overwrite, one split failing after it wrote a shard: the failed split's
+    clean-up deletes only the new build's files (its in-place prefix differs from the live dataset's), so
+    the old manifest and every shard it names are untouched; a rerun then replaces the dataset."""
+    from lmpairs.pipeline.shards import ShardWriter
+
+    _, url = sources
+    output, tokenizer = f"s3://{BUCKET}/same", f"{url}/tok/spm.model"
+    options = dict(beam_args=s3_flags(s3), objectives=("clm",), seq_len=SEQ_LEN)
+    build([f"{url}/corpus/*"], output, tokenizer, **options)
+    before = s3_tree(s3, "same")
+    close = ShardWriter.close
+
+    def close_then_fail(self):
+        infos = close(self)
+        if self._index == 1 and infos:
+            raise OSError("disk gone")  # after the split's shards were written in place
+        return infos
+
+    monkeypatch.setattr(ShardWriter, "close", close_then_fail)
+    with pytest.raises(Exception, match="disk gone"):
+        build([f"{url}/corpus/*"], output, tokenizer, overwrite=True, **options)
+    after = s3_tree(s3, "same")
+    assert {k: v for k, v in after.items() if k in before} == before  # the live dataset, byte for byte
+    monkeypatch.setattr(ShardWriter, "close", close)
+    build([f"{url}/corpus/*"], output, tokenizer, overwrite=True, **options)
+    final = s3_tree(s3, "same")
+    prefixes = {k.split("/")[1] for k in final if k.endswith(".parquet")}
+    assert len(prefixes) == 1 and prefixes != {k.split("/")[1] for k in before if k.endswith(".parquet")}
+    final, before = without_prefix(final), without_prefix(before)
+    assert sorted(final) == sorted(before)
+    assert all(final[k] == before[k] for k in before if k.endswith(".parquet"))

@@ -37,7 +37,7 @@ def test_build_help_shows_each_numeric_limit_and_every_objective_setting(capsys)
     with pytest.raises(SystemExit):
         make_parser().parse_args(["build", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for limit in ("0 < X <= 1,048,576", "0 < X <= 1,024", "0 <= X < 1", "at most 1,048,576"):
+    for limit in ("0.001 <= X <= 1,048,576", "0.001 <= X <= 1,024", "0 <= X < 1", "at most 1,048,576"):
         assert limit in text
     for setting in ("clm.final_row:", "mlm.copies:", "t5.mean_noise_span_length:", "bart.poisson_lambda:"):
         assert setting in text

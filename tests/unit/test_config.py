@@ -191,8 +191,16 @@ def test_every_field_has_help_text(cls):
     (lambda: build(text_field=3), "build.text_field=3: must be a string; pass e.g. --text-field text."),
     (lambda: build(inputs=("a", 3)), "build.inputs=('a', 3): must be a list or tuple of strings; pass --input."),
     (lambda: build(row_group_mb=10**400), "build.row_group_mb=1000000000"),
-    (lambda: build(shard_size_mb=0), "build.shard_size_mb=0: must be a finite number with 0 < X <= 1,048,576; "
+    (lambda: build(shard_size_mb=0), "build.shard_size_mb=0: must be a finite number with 0.001 <= X <= 1,048,576; "
                                      "pass e.g. --shard-size-mb 256.0."),
+    (lambda: build(shard_size_mb=1e-9), "build.shard_size_mb=1e-09: must be a finite number with 0.001 <= X"),
+    (lambda: build(row_group_mb=1e-9), "build.row_group_mb=1e-09: must be a finite number with 0.001 <= X <= 1,024; "
+                                       "pass e.g. --row-group-mb 4.0."),
+    (lambda: build(row_group_mb=0), "build.row_group_mb=0: must be a finite number with 0.001 <= X"),
+    (lambda: build(shard_size_mb=1_048_576, row_group_mb=0.001),
+     "build.shard_size_mb=1048576.0 with build.row_group_mb=0.001 makes up to 1,048,576,000 row groups per shard, "
+     "more than the 262,144 allowed (each adds footer metadata held in memory); raise --row-group-mb to at least 4 "
+     "or lower --shard-size-mb."),
     (lambda: build(objectives={"clm": T5Config()}), "build.clm=T5Config("),
     (lambda: build(objectives="clm,gpt"), "build.objectives: unknown objective 'gpt'; choose from clm, mlm"),
     (lambda: build(objectives="clm").with_objective("clm", seq=8), "clm has no field 'seq'; choose from seq_len"),

@@ -120,7 +120,7 @@ def run_build_cli(capsys, *argv) -> str:
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--row-group-mb", "inf"], "build.row_group_mb=inf: must be a finite number with 0 < X <= 1,024; "
+    (["--row-group-mb", "inf"], "build.row_group_mb=inf: must be a finite number with 0.001 <= X <= 1,024; "
                                 "pass e.g. --row-group-mb 4.0."),
     (["--row-group-mb", "nan"], "build.row_group_mb=nan: must be a finite number"),
     (["--shard-size-mb=-inf"], "build.shard_size_mb=-inf: must be a finite number"),
@@ -139,6 +139,11 @@ def run_build_cli(capsys, *argv) -> str:
     (["--max-document-bytes", "4294967296"], "build.max_document_bytes=4294967296"),
     (["--split-mb", "0"], "build.split_mb=0.0: must be a finite number with 0.0009 <= X <= 1,048,576"),
     (["--split-mb", "1e-9"], "build.split_mb=1e-09: must be a finite number with 0.0009 <= X"),
+    (["--shard-size-mb", "1e-9"], "build.shard_size_mb=1e-09: must be a finite number with 0.001 <= X"),
+    (["--row-group-mb", "0"], "build.row_group_mb=0.0: must be a finite number with 0.001 <= X <= 1,024; "
+                              "pass e.g. --row-group-mb 4.0."),
+    (["--shard-size-mb", "4096", "--row-group-mb", "0.01"], "build.shard_size_mb=4096.0 with build.row_group_mb=0.01 "
+                                                            "makes up to 409,600 row groups per shard"),
     (["--set", "bart.poisson_lambda=1e-300"], "bart.poisson_lambda=1e-300: must be a finite number with 0.1 <= X"),
     (["--set", "bart.poisson_lambda=1e-6"], "bart.poisson_lambda=1e-06"),
     (["--seed", "-1"], "build.seed=-1"),
