@@ -127,6 +127,8 @@ class SentinelCollector(Collector):
         self.densities += (noise / np.maximum(rows.ids.lengths, 1)).tolist()
 
     def figures(self) -> dict[str, Any]:
+        if not hasattr(self.config, "noise_density"):  # a mixture of denoisers (UL2): no single target
+            return self.mixture_figures()
         d, mu = float(self.config.noise_density), float(self.config.mean_noise_span_length)
         length = self.objective.full_row_length
         noise = min(max(round(length * d), 1), length - 1)
@@ -137,6 +139,21 @@ class SentinelCollector(Collector):
                 "table": [["rows", len(self.densities), ""],
                           ["mean noise density per row", round(float(np.mean(self.densities or [0])), 4), d],
                           ["mean noise span length", round(float(np.mean(self.spans or [0])), 3), mu]]}
+
+
+    def mixture_figures(self) -> dict[str, Any]:
+        """The applied noise of a mixture of denoisers (each row drew its own density and span length):
+        the distributions as measured, the mean marked, the per-denoiser settings in the config line."""
+        density = float(np.mean(self.densities or [0.0]))
+        span = float(np.mean(self.spans or [0.0]))
+        plot = share_plot("noise density per row (a mixture: each row's denoiser)", self.densities, density,
+                          "noise tokens / row tokens")
+        plot["target_label"] = f"mean {density:.3g}"
+        return {"plots": [plot, length_plot("noise span lengths (a mixture of denoisers)", self.spans, {}, span,
+                                            f"mean {span:.3g}")],
+                "table": [["rows", len(self.densities), ""],
+                          ["mean noise density per row", round(density, 4), "per denoiser"],
+                          ["mean noise span length", round(span, 3), "per denoiser"]]}
 
 
 def aligned_blocks(a: list[int], b: list[int]) -> list[tuple[int, int, int]]:

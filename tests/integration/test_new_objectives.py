@@ -120,3 +120,17 @@ def test_dynamic_corruption_redraws_each_epoch_and_epoch_zero_is_the_stored_copy
     assert all(np.array_equal(stored[k].numpy(), first[k].numpy()) for k in stored)
     assert any(first[k].shape != second[k].shape or not np.array_equal(first[k].numpy(), second[k].numpy())
                for k in first)  # prefix_lm: the same row, another split (prefix_lengths, target_ids)
+
+
+def test_the_report_draws_every_new_objective(builds, trained_tokenizer):
+    """``lmpairs report`` over prefix_lm, ul2 (a mixture: no single configured density) and fim."""
+    from lmpairs.report import FigureOptions, build_figures, render_page
+
+    out, _ = builds["in_process"]
+    figures = build_figures(str(out), FigureOptions(max_rows=0, tokenizer=trained_tokenizer.name), with_rows=True)
+    assert sorted(f["objective"] for f in figures["objectives"]) == sorted(OBJECTIVES)
+    ul2 = next(f for f in figures["objectives"] if f["objective"] == "ul2")
+    assert ul2["corruption"]["plots"] and ul2["recount"]["complete"]
+    page = render_page(figures)
+    for name in OBJECTIVES:
+        assert f'id="{name}-summary"' in page
