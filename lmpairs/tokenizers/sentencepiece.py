@@ -68,10 +68,8 @@ class SentencePieceModel:
                                    dtype=bool, count=self.size)
         self.word_start = np.fromiter((sp.id_to_piece(i).startswith(WORD_START) for i in range(self.size)),
                                       dtype=bool, count=self.size)
-        plain, self._dummy_prefix = plain_layout(data)
-        self._piece_bytes = piece_byte_lengths(
-            [sp.id_to_piece(i) for i in range(self.size)], [sp.is_byte(i) for i in range(self.size)],
-            [sp.is_unknown(i) for i in range(self.size)]) if plain else None
+        self._data = data
+        self._plain: tuple[np.ndarray | None, bool] | None = None  # piece byte lengths, dummy prefix
 
     def find(self, piece: str) -> int | None:
         """The model's id of ``piece`` or None: ``piece_to_id`` answers unk for a missing piece."""
@@ -117,15 +115,27 @@ class SentencePieceModel:
         are running sums of piece lengths over the plain encode (about half the cost of asking
         SentencePiece for offsets); otherwise, and for a text whose pieces do not add up to it,
         SentencePiece's own."""
-        if self._piece_bytes is not None:
+        piece_bytes, dummy_prefix = self._plain_layout()
+        if piece_bytes is not None:
             flat, lengths = self.encode_flat(texts)
-            starts, wrong = byte_starts(flat, lengths, texts, self._piece_bytes, dummy_prefix=self._dummy_prefix)
+            starts, wrong = byte_starts(flat, lengths, texts, piece_bytes, dummy_prefix=dummy_prefix)
             if wrong.any():
                 firsts = np.concatenate(([0], np.cumsum(lengths)))
                 for d in np.flatnonzero(wrong).tolist():
                     starts[firsts[d]:firsts[d + 1]] = self._own_byte_starts(texts[d])
             return flat, lengths, starts, "byte"
         return self._encode_offsets(texts)
+
+    def _plain_layout(self) -> tuple[np.ndarray | None, bool]:
+        """Each piece's byte length when the pieces spell the text, else None; and whether a dummy
+        ``▁`` is put in front. Computed on first use (only objectives with sentences need it)."""
+        if self._plain is None:
+            plain, dummy_prefix = plain_layout(self._data)
+            sp, ids = self._sp, range(self.size)
+            lengths = piece_byte_lengths([sp.id_to_piece(i) for i in ids], [sp.is_byte(i) for i in ids],
+                                         [sp.is_unknown(i) for i in ids]) if plain else None
+            self._plain = (lengths, dummy_prefix)
+        return self._plain
 
     def _encode_offsets(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
         encoded = self._sp.encode(texts, out_type=self._offsets_type, num_threads=self._threads)

@@ -39,7 +39,7 @@ def test_mistral_v1_pieces_spell_the_text(llama_model_path):
 def test_plain_starts_give_sentencepieces_sentence_ends(model):
     flat, lengths, starts, unit = model.encode_offsets(TEXTS)
     own_flat, own_lengths, own_starts, own_unit = model._encode_offsets(TEXTS)
-    assert unit == "byte" and model._piece_bytes is not None
+    assert unit == "byte" and model._plain_layout()[0] is not None
     np.testing.assert_array_equal(flat, own_flat)
     np.testing.assert_array_equal(lengths, own_lengths)
     ours = sentence_token_ends(TEXTS, lengths, starts, unit=unit)
@@ -65,5 +65,5 @@ def test_utf8_offsets_match_encoding_each_prefix():
 def test_a_normalizing_model_keeps_sentencepieces_offsets(trained_tokenizer):
     """lmpairs' trained unigram uses NFKC (its pieces need not spell the text): no plain path."""
     assert not plain_layout(trained_tokenizer._proto)[0]
-    assert trained_tokenizer._model._piece_bytes is None
+    assert trained_tokenizer._model._plain_layout()[0] is None
     assert plain_layout(b"\xff\xff") == (False, False)
