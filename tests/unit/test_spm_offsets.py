@@ -7,9 +7,13 @@ must take SentencePiece's own offsets.
 """
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+import sentencepiece as spm
 
+from lmpairs.tokenizers import Tokenizer
 from lmpairs.tokenizers.offsets import sentence_token_ends, utf8_offsets
 from lmpairs.tokenizers.spm_offsets import plain_layout
 
@@ -67,3 +71,24 @@ def test_a_normalizing_model_keeps_sentencepieces_offsets(trained_tokenizer):
     assert not plain_layout(trained_tokenizer._proto)[0]
     assert trained_tokenizer._model._plain_layout()[0] is None
     assert plain_layout(b"\xff\xff") == (False, False)
+
+
+def test_an_identity_model_without_byte_fallback_takes_own_offsets_for_unknown_pieces(english_corpus):
+    """No byte fallback: a character outside the vocabulary becomes the unknown piece, whose length
+    the ids do not tell; those texts take SentencePiece's offsets, the others the running sums."""
+    lines = [line for line in english_corpus.read_text(encoding="utf-8").splitlines() if line.strip()][:3000]
+    writer = io.BytesIO()
+    spm.set_random_generator_seed(0)
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=writer, vocab_size=400, num_threads=1,
+                                   minloglevel=2, normalization_rule_name="identity", remove_extra_whitespaces=False,
+                                   model_type="bpe", character_coverage=1.0)
+    model = Tokenizer.from_bytes(writer.getvalue())._model
+    assert model._plain_layout()[0] is not None
+    texts = [*TEXTS, "Unknown ☃ snowman. Then Ω omega!  Done", "plain words. More words"]
+    flat, lengths, starts, unit = model.encode_offsets(texts)
+    _, own_lengths, own_starts, own_unit = model._encode_offsets(texts)
+    ours = sentence_token_ends(texts, lengths, starts, unit=unit)
+    theirs = sentence_token_ends(texts, own_lengths, own_starts, unit=own_unit)
+    assert (flat == model.unk_id).any()
+    np.testing.assert_array_equal(ours.offsets, theirs.offsets)
+    np.testing.assert_array_equal(ours.values, theirs.values)
