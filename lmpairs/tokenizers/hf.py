@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -186,17 +187,19 @@ class HFTokenizerModel:
         encode = getattr(self._tok, "encode_batch_fast", self._tok.encode_batch)  # no offsets (tokenizers >= 0.21)
         ids = [e.ids for e in encode(texts, add_special_tokens=False)]
         lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-        flat = np.fromiter((i for row in ids for i in row), dtype=np.int32, count=int(lengths.sum()))
+        flat = np.fromiter(chain.from_iterable(ids), dtype=np.int32, count=int(lengths.sum()))  # C-level flatten
         return flat, lengths
 
     def encode_offsets(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
         """``encode_flat`` plus every token's start (a character offset in its text), in one
         ``encode_batch`` call; for sentence ends only (offsets cost time)."""
         encodings = self._tok.encode_batch(texts, add_special_tokens=False)
-        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+        ids = [e.ids for e in encodings]
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
         total = int(lengths.sum())
-        flat = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int32, count=total)
-        starts = np.fromiter((start for e in encodings for start, _ in e.offsets), dtype=np.int64, count=total)
+        flat = np.fromiter(chain.from_iterable(ids), dtype=np.int32, count=total)
+        pairs = chain.from_iterable(chain.from_iterable(e.offsets for e in encodings))  # (start, end) flat
+        starts = np.fromiter(pairs, dtype=np.int64, count=2 * total)[0::2]
         return flat, lengths, starts, "char"
 
     def decode(self, ids: list[int]) -> str:

@@ -27,6 +27,16 @@ def whole_documents(lengths: np.ndarray) -> Ragged:
     return Ragged(lengths[keep].astype(np.int32), offsets)
 
 
+def utf8_offsets(text: str) -> np.ndarray:
+    """Byte offset in ``text``'s UTF-8 of every character offset ``0..len(text)`` (int64), in one
+    pass (slicing and encoding per sentence is quadratic on long documents)."""
+    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    sizes = 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
+    out = np.zeros(points.shape[0] + 1, dtype=np.int64)
+    np.cumsum(sizes, out=out[1:])
+    return out
+
+
 def sentence_token_ends(texts: Sequence[str], lengths: np.ndarray, starts: np.ndarray, *, unit: str) -> Ragged:
     """Each document's exclusive sentence ends in tokens (int32 ragged, last == its length).
 
@@ -46,7 +56,7 @@ def sentence_token_ends(texts: Sequence[str], lengths: np.ndarray, starts: np.nd
             continue
         char_ends = sentence_end_offsets(text)
         if unit == "byte" and not text.isascii():
-            char_ends = [len(text[:end].encode("utf-8")) for end in char_ends]
+            char_ends = utf8_offsets(text)[np.asarray(char_ends, dtype=np.int64)]
         doc_starts = np.maximum.accumulate(starts[offsets[d]:offsets[d + 1]])
         ends = np.searchsorted(doc_starts, np.asarray(char_ends[:-1], dtype=np.int64), side="left")
         ends = np.append(ends[(ends > 0) & (ends < n)], n)  # the last sentence takes trailing whitespace

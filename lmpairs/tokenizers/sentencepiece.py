@@ -2,8 +2,10 @@
 
 Each document is encoded whole in one C++ call per batch (SentencePiece's own thread pool, sized to
 this worker's share of the cores); sentence ends, when an objective asks, come from the pieces'
-offsets (character offsets from ``offset_mapping`` on current SentencePiece, byte offsets of the
-immutable proto pieces on older ones). Every failure is a :class:`~lmpairs.tokenizers.errors.TokenizerError`.
+offsets: running sums of piece lengths when the pieces spell the text
+(:mod:`lmpairs.tokenizers.spm_offsets`), else character offsets from ``offset_mapping`` on current
+SentencePiece, byte offsets of the immutable proto pieces on older ones. Every failure is a
+:class:`~lmpairs.tokenizers.errors.TokenizerError`.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import numpy as np
 import sentencepiece as spm
 
 from lmpairs.tokenizers.errors import TokenizerError
+from lmpairs.tokenizers.offsets import utf8_offsets
+from lmpairs.tokenizers.spm_offsets import byte_starts, piece_byte_lengths, plain_layout
 from lmpairs.tokenizers.threads import encode_threads
 
 WORD_START = "\u2581"
@@ -64,6 +68,8 @@ class SentencePieceModel:
                                    dtype=bool, count=self.size)
         self.word_start = np.fromiter((sp.id_to_piece(i).startswith(WORD_START) for i in range(self.size)),
                                       dtype=bool, count=self.size)
+        self._data = data
+        self._plain: tuple[np.ndarray | None, bool] | None = None  # piece byte lengths, dummy prefix
 
     def find(self, piece: str) -> int | None:
         """The model's id of ``piece`` or None: ``piece_to_id`` answers unk for a missing piece."""
@@ -103,7 +109,35 @@ class SentencePieceModel:
         return flat, lengths
 
     def encode_offsets(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-        """``encode_flat`` plus every token's start offset in its text and the offsets' unit."""
+        """``encode_flat`` plus every token's start offset in its text and the offsets' unit.
+
+        For a model whose pieces spell the text (:mod:`lmpairs.tokenizers.spm_offsets`) the starts
+        are running sums of piece lengths over the plain encode (about half the cost of asking
+        SentencePiece for offsets); otherwise, and for a text whose pieces do not add up to it,
+        SentencePiece's own."""
+        piece_bytes, dummy_prefix = self._plain_layout()
+        if piece_bytes is not None:
+            flat, lengths = self.encode_flat(texts)
+            starts, wrong = byte_starts(flat, lengths, texts, piece_bytes, dummy_prefix=dummy_prefix)
+            if wrong.any():
+                firsts = np.concatenate(([0], np.cumsum(lengths)))
+                for d in np.flatnonzero(wrong).tolist():
+                    starts[firsts[d]:firsts[d + 1]] = self._own_byte_starts(texts[d])
+            return flat, lengths, starts, "byte"
+        return self._encode_offsets(texts)
+
+    def _plain_layout(self) -> tuple[np.ndarray | None, bool]:
+        """Each piece's byte length when the pieces spell the text, else None; and whether a dummy
+        ``▁`` is put in front. Computed on first use (only objectives with sentences need it)."""
+        if self._plain is None:
+            plain, dummy_prefix = plain_layout(self._data)
+            sp, ids = self._sp, range(self.size)
+            lengths = piece_byte_lengths([sp.id_to_piece(i) for i in ids], [sp.is_byte(i) for i in ids],
+                                         [sp.is_unknown(i) for i in ids]) if plain else None
+            self._plain = (lengths, dummy_prefix)
+        return self._plain
+
+    def _encode_offsets(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
         encoded = self._sp.encode(texts, out_type=self._offsets_type, num_threads=self._threads)
         if self._offsets_type == "offset_mapping":
             ids = [e["ids"] for e in encoded]
@@ -120,6 +154,11 @@ class SentencePieceModel:
             unit = "byte"
         flat = np.fromiter(chain.from_iterable(ids), dtype=np.int32, count=total)
         return flat, lengths, starts, unit
+
+    def _own_byte_starts(self, text: str) -> np.ndarray:
+        """SentencePiece's own token starts of one text, in bytes."""
+        _, _, starts, unit = self._encode_offsets([text])
+        return utf8_offsets(text)[starts] if unit == "char" else starts
 
     def decode(self, ids: list[int]) -> str:
         """Text of model ids; control pieces decode to nothing."""
