@@ -113,7 +113,8 @@ def summary_section(f: dict[str, Any]) -> str:
             ["padding tokens", c["padding_tokens"]],
             ["padding share of row slots", f"{c['padding_share']:.2%}" if c["slots"] else "not recorded"],
             ["tokens dropped (final rows, truncation)", c["dropped_tokens"]],
-            ["cuts of documents across rows (pieces − documents)", "not recorded" if c["cut_documents"] is None else c["cut_documents"]]]
+            ["cuts of documents across rows (pieces − documents)",
+             "not recorded" if c["cut_documents"] is None else c["cut_documents"]]]
     shards = [[side, s["shards"], s["rows"], s["bytes"]] for side, s in f["shards"].items()]
     config = ", ".join(f"{k}={v}" for k, v in sorted(f["config"].items()))
     return (table(["figure", "value"], rows) + table(["side", "shards", "rows", "bytes"], shards)
