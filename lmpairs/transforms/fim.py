@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal  # noqa: F401  (Literal: pdoc resolves the inherited fields here)
 
 import numpy as np
 

@@ -16,7 +16,7 @@ S-denoiser too. Cost: one hash word and a few flat numpy passes per batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal  # noqa: F401  (Literal: pdoc resolves the inherited fields here)
 
 import numpy as np
 
