@@ -123,8 +123,9 @@ def manifest_files(manifest: bytes) -> set[str] | None:
 
 
 def _read(path: str) -> bytes | None:
+    """The file's bytes, or None where there is none (asked first: GCS's client raises its own NotFound)."""
     try:
-        return read_bytes(path)
+        return read_bytes(path) if FileSystems.exists(path) else None
     except (OSError, ValueError):
         return None
 
