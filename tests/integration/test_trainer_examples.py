@@ -23,6 +23,9 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def example(name: str):
+    """Import an example as ``python examples/NAME.py`` runs it: its folder on the path (tiny_model.py)."""
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
     spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
