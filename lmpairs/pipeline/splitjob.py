@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from lmpairs.pipeline.api import UNREADABLE_FILE, UnreadableInput, build_objecti
 from lmpairs.pipeline.counters import EXAMPLES_PREFIX, MEASURED_PREFIX
 from lmpairs.pipeline.errors import OutOfSpace, is_out_of_space
 from lmpairs.pipeline.keys import document_key, is_validation
+from lmpairs.pipeline.prefetch import prefetched
 from lmpairs.pipeline.shards import ShardWriter
 from lmpairs.pipeline.tokenize import NO_TOKENS, UNENCODABLE, column_batches, tokenize_batch
 from lmpairs.tokenizers import Tokenizer
@@ -81,8 +83,9 @@ class SplitJob:
         return any(spec.needs_sentence_ends for spec in specs)
 
 
-def take_documents(docs: DocumentBatch, indices: np.ndarray) -> DocumentBatch:
-    return DocumentBatch(docs.keys[indices], docs.ids.take(indices), docs.sentence_ends.take(indices))
+def select_documents(docs: DocumentBatch, mask: np.ndarray) -> DocumentBatch:
+    """The documents where ``mask`` is true, in file order (one side of the train/validation split)."""
+    return DocumentBatch(docs.keys[mask], docs.ids.select(mask), docs.sentence_ends.select(mask))
 
 
 def slice_rows(rows: RowBatch, start: int, stop: int) -> RowBatch:
@@ -178,27 +181,51 @@ def make_outputs(index: int, job: SplitJob) -> list[ObjectiveOutput]:
 
 def feed_outputs(blocks: Iterable, outputs: list[ObjectiveOutput], job: SplitJob, tokenizer: Tokenizer,
                  counts: Counter, progress: Callable[[Counter], None] | None) -> None:
-    """Tokenize record blocks batch by batch and hand each side's documents to its outputs, in order."""
-    sentence_ends = job.needs_sentence_ends
+    """Tokenize record blocks batch by batch and hand each side's documents to its outputs, in order.
+
+    Reading and encoding run ahead in two background threads (:mod:`lmpairs.pipeline.prefetch`), one
+    batch each, while this thread packs, corrupts and writes: the same batches in the same order."""
     wants_text = any(output.needs_text for output in outputs)
 
     def encode_ids(texts: list[str]) -> list[np.ndarray]:
         return tokenizer.encode_batch(texts)
 
-    for batch in column_batches(blocks, job.encode_characters):
-        docs, validation, texts = tokenize_batch(tokenizer, batch, counts, sentence_ends=sentence_ends,
-                                                 validation_fraction=job.validation_fraction, keep_texts=wants_text)
-        by_side = {TRAIN: np.flatnonzero(~validation), VALIDATION: np.flatnonzero(validation)}
-        for output in outputs:
-            chosen = by_side[output.side]
-            if chosen.shape[0]:
-                side_docs = docs if chosen.shape[0] == docs.num_documents else take_documents(docs, chosen)
-                if output.needs_text:
-                    output.add(side_docs, [texts[i] for i in chosen], encode_ids)
-                else:
-                    output.add(side_docs)
-        if progress is not None:
-            progress(counts)
+    batches = prefetched(column_batches(blocks, job.encode_characters), name="lmpairs-read")
+    encoding = tokenized(batches, tokenizer, job, keep_texts=wants_text)
+    with closing(prefetched(encoding, name="lmpairs-encode")) as encoded:
+        for (docs, validation, texts), batch_counts in encoded:
+            counts.update(batch_counts)
+            sides = side_documents(docs, validation)
+            for output in outputs:
+                side_docs, chosen = sides[output.side]
+                if chosen.shape[0]:
+                    if output.needs_text:
+                        output.add(side_docs, [texts[i] for i in chosen], encode_ids)
+                    else:
+                        output.add(side_docs)
+            if progress is not None:
+                progress(counts)
+
+
+def side_documents(docs: DocumentBatch, validation: np.ndarray) -> dict[str, tuple[DocumentBatch, np.ndarray]]:
+    """Per side, its documents and their indices in the batch; a side with every document shares the batch."""
+    sides = {}
+    for side, mask in ((TRAIN, ~validation), (VALIDATION, validation)):
+        chosen = np.flatnonzero(mask)
+        whole = chosen.shape[0] == docs.num_documents
+        sides[side] = (docs if whole or not chosen.shape[0] else select_documents(docs, mask)), chosen
+    return sides
+
+
+def tokenized(batches: Iterator, tokenizer: Tokenizer, job: SplitJob, *, keep_texts: bool) -> Iterator[tuple]:
+    """``(TokenizedBatch, its counters)`` per record batch; each batch counts apart, so this can run in
+    another thread than the one that sums the counters. Closing it closes ``batches``."""
+    sentence_ends = job.needs_sentence_ends
+    with closing(batches):
+        for batch in batches:
+            batch_counts: Counter = Counter()
+            yield tokenize_batch(tokenizer, batch, batch_counts, sentence_ends=sentence_ends,
+                                 validation_fraction=job.validation_fraction, keep_texts=keep_texts), batch_counts
 
 
 def process_split(index: int, split, job: SplitJob, tokenizer: Tokenizer, *, files=None,
