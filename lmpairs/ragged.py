@@ -56,6 +56,15 @@ class Ragged:
         positions = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1], dtype=np.int64)
         return Ragged(self.values[positions], offsets)
 
+    def select(self, mask: np.ndarray) -> Ragged:
+        """The rows where ``mask`` is true, in order: :meth:`take` for a sorted subset, at a fraction of
+        its cost on long rows (one byte of mask per value instead of an int64 position)."""
+        mask = np.asarray(mask, dtype=bool)
+        lengths = self.lengths[mask]
+        offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return Ragged(self.values[np.repeat(mask, self.lengths)], offsets)
+
     def windows(self, width: int) -> np.ndarray:
         """Read-only strided view whose row ``s`` is ``values[s:s + width]`` (needs ``width <= len(values)``).
 
