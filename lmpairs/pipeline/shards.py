@@ -25,6 +25,12 @@ DEFAULT_SHARD_MB = 256.0
 """Shard size when the config sets none: a few dozen row groups, large enough for object stores."""
 
 
+PARQUET_WRITE_OPTIONS = {"compression": "zstd", "use_dictionary": False}
+"""Plain-encoded, zstd-compressed columns. Token ids are spread over the whole vocabulary and example
+keys are unique, so Parquet's dictionary encoding (its default) only costs: on 64 MB of paragraphs it
+wrote BART's shards in 1.8x the time and 1.46x the bytes, and CLM's read back 3x slower."""
+
+
 def shard_name(side: str, split_index: int, part: int) -> str:
     """``train/part-00003-0000.parquet``: input split 3's first train shard (relative to OUT/<objective>)."""
     return f"{side}/part-{split_index:05d}-{part:04d}.parquet"
@@ -155,7 +161,7 @@ class ShardWriter:
             path = posixpath.join(self._tmp_dir, shard_name(self._side, self._index, len(self._shards)))
             self._paths.append(path)
             self._file = HashingFile(FileSystems.create(path))
-            self._writer = pq.ParquetWriter(self._file, group.schema, compression="zstd")
+            self._writer = pq.ParquetWriter(self._file, group.schema, **PARQUET_WRITE_OPTIONS)
         self._writer.write_table(group, row_group_size=group.num_rows)
         self._group_rows.append(group.num_rows)
         if self._file.tell() >= self._shard_bytes:
