@@ -10,8 +10,9 @@ lets a byte-range split find its first record without reading what precedes it:
     first record start at or after ``start`` and reads past ``end`` to finish its last record.
 
 The scanner works a read chunk at a time and hands over the chunk's complete lines as one batch
-(Python work per line stays a few list operations). Lines longer than the limit are not held:
-their content is ``None`` and only their size and blankness are tracked while the scanner skips.
+(Python work per line stays a few list operations; :mod:`lmpairs.reading.paragraphs` joins them
+into paragraphs). Lines longer than the limit are not held: their content is ``None`` and only
+their size and blankness are tracked while the scanner skips.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from typing import BinaryIO, NamedTuple
 BOM = b"\xef\xbb\xbf"
 WHITESPACE = b" \t\f\v"
 _BREAK = re.compile(rb"(\r\n|\r|\n)")
-_NON_BLANK = re.compile(rb"[^ \t\f\v]")
+NON_BLANK = re.compile(rb"[^ \t\f\v]")
 LOOKBACK_BYTES = 4096
 
 
@@ -108,7 +109,7 @@ class LineScanner:
             if contents:  # the pending line ends in this chunk
                 head = contents[0]
                 if pieces is None:
-                    blank = blank and not _NON_BLANK.search(head)
+                    blank = blank and not NON_BLANK.search(head)
                     size += len(head)
                     contents[0] = b""
                 elif pieces:
@@ -138,13 +139,13 @@ class LineScanner:
                 if pieces is not None:
                     pieces.append(last)
                     if size > limit:
-                        blank = not any(_NON_BLANK.search(p) for p in pieces)
+                        blank = not any(NON_BLANK.search(p) for p in pieces)
                         pieces = None
                 else:
-                    blank = blank and not _NON_BLANK.search(last)
+                    blank = blank and not NON_BLANK.search(last)
         if held or size:  # a final line without a break, or one ending in a lone CR
             content = b"".join(pieces) if pieces is not None else None
-            blank = not _NON_BLANK.search(content) if content is not None else blank
+            blank = not NON_BLANK.search(content) if content is not None else blank
             long_blank = frozenset((0,)) if content is None and blank else frozenset()
             batch = LineBatch([cursor], [content], [size], long_blank)
             cursor += size + len(held)
@@ -160,14 +161,14 @@ class LineScanner:
         blank = set()
         for i, n in enumerate(sizes):
             if n > limit and contents[i] is not None:
-                if not _NON_BLANK.search(contents[i]):
+                if not NON_BLANK.search(contents[i]):
                     blank.add(i)
                 contents[i] = None
         return frozenset(blank)
 
     def _take_first(self, batch: LineBatch) -> LineBatch:
         content = batch.contents[0]
-        blank = 0 in batch.long_blank if content is None else not _NON_BLANK.search(content)
+        blank = 0 in batch.long_blank if content is None else not NON_BLANK.search(content)
         self.first = Line(batch.starts[0], content, batch.sizes[0], blank)
         return LineBatch(batch.starts[1:], batch.contents[1:], batch.sizes[1:],
                          frozenset(i - 1 for i in batch.long_blank if i))
@@ -184,51 +185,6 @@ def iter_lines(batches: Iterable[LineBatch], *, stop: int | None, min_start: int
             yield Blocks(starts[low:high], contents[low:high], sizes[low:high])
         if high < len(starts):
             return
-
-
-def iter_paragraphs(scanner: LineScanner, batches: Iterable[LineBatch], *, limit: int, stop: int | None,
-                    previous_blank: bool = True, min_start: int = 0) -> Iterator[Blocks]:
-    """Runs of non-blank lines, joined by ``\\n``, a batch at a time; ``previous_blank`` says whether
-    the line before the first one given was blank (or absent), i.e. whether it may start a paragraph."""
-    start, contents, end = -1, None, 0
-    search = _NON_BLANK.search
-    for starts, lines, sizes, long_blank in batches:
-        done = Blocks([], [], [])
-        for i, line in enumerate(lines):
-            if (i in long_blank) if line is None else not search(line):
-                if start >= 0:
-                    _add_paragraph(done, start, contents, end)
-                    start = -1
-                previous_blank = True
-                continue
-            if start >= 0:  # the open paragraph goes on
-                end = starts[i] + sizes[i]
-                if contents is not None and line is not None and end - start <= limit:
-                    contents.append(line)
-                else:
-                    contents = None
-            elif previous_blank:
-                if stop is not None and starts[i] >= stop:
-                    if done.starts:
-                        yield done
-                    return
-                if starts[i] >= min_start:
-                    start, end = starts[i], starts[i] + sizes[i]
-                    contents = [line] if line is not None else None
-            previous_blank = False
-        if done.starts:
-            yield done
-        scanner.continuing = start >= 0
-    if start >= 0:
-        done = Blocks([], [], [])
-        _add_paragraph(done, start, contents, end)
-        yield done
-
-
-def _add_paragraph(done: Blocks, start: int, contents: list[bytes] | None, end: int) -> None:
-    done.starts.append(start)
-    done.raws.append(b"\n".join(contents) if contents is not None else None)
-    done.sizes.append(end - start)
 
 
 def line_before_is_blank(f: BinaryIO, first: Line) -> bool:

@@ -15,7 +15,8 @@ from lmpairs.reading.decompress import DamagedStream, iter_decompressed
 from lmpairs.reading.errors import UnreadableInput
 from lmpairs.reading.files import FileAccess, LocalFiles
 from lmpairs.reading.jsonl import check_json_lines
-from lmpairs.reading.lines import BOM, Blocks, LineScanner, iter_lines, iter_paragraphs, line_before_is_blank
+from lmpairs.reading.lines import BOM, Blocks, LineScanner, iter_lines, line_before_is_blank
+from lmpairs.reading.paragraphs import iter_paragraphs
 from lmpairs.reading.parquet import iter_parquet
 from lmpairs.reading.records import JSON_LINE_FACTOR, Record, check_lines
 from lmpairs.reading.splits import DOCUMENTS, UNCOMPRESSED, InputSplit
