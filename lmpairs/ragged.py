@@ -56,6 +56,12 @@ class Ragged:
         positions = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1], dtype=np.int64)
         return Ragged(self.values[positions], offsets)
 
+    def slice(self, start: int, stop: int) -> Ragged:
+        """Rows ``start`` to ``stop`` (clipped), as views of these arrays: no copy of the values."""
+        stop = min(stop, self.num_rows)
+        low = self.offsets[start]
+        return Ragged(self.values[low:self.offsets[stop]], self.offsets[start:stop + 1] - low)
+
     def select(self, mask: np.ndarray) -> Ragged:
         """The rows where ``mask`` is true, in order: :meth:`take` for a sorted subset, at a fraction of
         its cost on long rows (one byte of mask per value instead of an int64 position)."""

@@ -32,7 +32,7 @@ from lmpairs.transforms.batch import (
     RowBatch,
     concat_ragged,
     concat_rows,
-    take_rows,
+    slice_rows,
 )
 from lmpairs.vocab import Vocab
 
@@ -86,10 +86,6 @@ class SplitJob:
 def select_documents(docs: DocumentBatch, mask: np.ndarray) -> DocumentBatch:
     """The documents where ``mask`` is true, in file order (one side of the train/validation split)."""
     return DocumentBatch(docs.keys[mask], docs.ids.select(mask), docs.sentence_ends.select(mask))
-
-
-def slice_rows(rows: RowBatch, start: int, stop: int) -> RowBatch:
-    return take_rows(rows, np.arange(start, min(stop, rows.num_rows)))
 
 
 def interleave_copies(copies: list[ExampleBatch]) -> ExampleBatch:

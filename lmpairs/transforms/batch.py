@@ -67,6 +67,12 @@ def take_rows(rows: RowBatch, indices: np.ndarray) -> RowBatch:
     return RowBatch(rows.keys[indices], rows.ids.take(indices), rows.segments.take(indices), ends)
 
 
+def slice_rows(rows: RowBatch, start: int, stop: int) -> RowBatch:
+    """Rows ``start`` to ``stop`` (clipped), sharing the arrays of ``rows``."""
+    ends = None if rows.sentence_ends is None else rows.sentence_ends.slice(start, stop)
+    return RowBatch(rows.keys[start:stop], rows.ids.slice(start, stop), rows.segments.slice(start, stop), ends)
+
+
 def concat_rows(parts: list[RowBatch]) -> RowBatch:
     """Row batches one after another."""
     keys = np.concatenate([p.keys for p in parts]) if parts else np.zeros(0, np.uint64)
