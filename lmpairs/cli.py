@@ -303,6 +303,21 @@ def configure_logging(args: argparse.Namespace) -> None:
     logging.getLogger().setLevel(logging.INFO if chatty else logging.WARNING)
     logging.getLogger("lmpairs").setLevel(level)
     logging.getLogger("apache_beam").setLevel(logging.INFO if chatty else logging.WARNING)
+    relay = logging.getLogger(BEAM_WORKER_RELAY)
+    relay.removeFilter(drop_worker_noise)
+    if not chatty:
+        relay.addFilter(drop_worker_noise)
+
+
+BEAM_WORKER_RELAY = "apache_beam.runners.portability.local_job_service"
+"""The logger through which the multi-process DirectRunner relays its SDK workers' log records."""
+_WORKER_NOISE = ("No semi_persistent_directory found",)
+
+
+def drop_worker_noise(record: logging.LogRecord) -> bool:
+    """Whether to keep a relayed worker record: not the warning every local SDK worker process prints at
+    start (it has no staging directory to read, and nothing is wrong), twice per build on 2 workers."""
+    return not any(noise in record.getMessage() for noise in _WORKER_NOISE)
 
 
 def make_parser() -> Parser:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import lmpairs
-from lmpairs.cli import configure_logging, main, make_parser
+from lmpairs.cli import BEAM_WORKER_RELAY, configure_logging, main, make_parser
 from lmpairs.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +49,24 @@ def test_logging_levels(argv, lmpairs_level, root_level):
     assert logging.getLogger("lmpairs").level == lmpairs_level
     assert logging.getLogger().level == root_level  # Beam logs its "Finished listing" lines here
     assert logging.getLogger("apache_beam").level == root_level
+
+
+def test_the_local_workers_start_up_warning_is_dropped_unless_verbose():
+    relay = logging.getLogger(BEAM_WORKER_RELAY)
+
+    def record(message):
+        return logging.LogRecord(BEAM_WORKER_RELAY, logging.WARNING, __file__, 1, message, None, None)
+
+    noise = record('Worker: severity: WARN message: "No semi_persistent_directory found: User registered objects"')
+    real = record("Worker: severity: ERROR message: \"Traceback ...\"")
+    build = ["build", "--input", "a", "--output", "o", "--tokenizer", "t"]
+    try:
+        configure_logging(make_parser().parse_known_args(build)[0])
+        assert not relay.filter(noise) and relay.filter(real)
+        configure_logging(make_parser().parse_known_args([*build, "-v"])[0])
+        assert relay.filter(noise) and relay.filter(real)
+    finally:
+        relay.filters.clear()
 
 
 def test_quiet_and_verbose_exclude_each_other(capsys):
