@@ -1,7 +1,8 @@
 """Build one input split on one worker, streaming: read -> tokenize -> train/validation -> pack -> corrupt -> write.
 
-Memory is bounded whatever the split's size: about ``encode_characters`` of text, one packer's
-partial row and ``corrupt_rows`` rows per (objective, side), and one row group per open shard.
+Memory is bounded whatever the split's size: about ``encode_characters`` of text per batch in flight
+(one being read, one encoded, one packed: each stage runs one batch ahead in its own thread), one
+packer's partial row and ``corrupt_rows`` rows per (objective, side), and one row group per open shard.
 Everything after reading is a pure function of the split's records and the config, so every
 runner and worker count writes the same bytes. The result is a small dict (shard infos and
 counters); no token data leaves the worker.
