@@ -209,8 +209,8 @@ def side_documents(docs: DocumentBatch, validation: np.ndarray) -> dict[str, tup
     sides = {}
     for side, mask in ((TRAIN, ~validation), (VALIDATION, validation)):
         chosen = np.flatnonzero(mask)
-        whole = chosen.shape[0] == docs.num_documents
-        sides[side] = (docs if whole or not chosen.shape[0] else select_documents(docs, mask)), chosen
+        partial = 0 < chosen.shape[0] < docs.num_documents
+        sides[side] = (select_documents(docs, mask) if partial else docs), chosen
     return sides
 
 

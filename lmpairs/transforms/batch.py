@@ -12,7 +12,8 @@ import numpy as np
 from lmpairs.ragged import Ragged
 from lmpairs.ragged import concat as concat_ragged
 
-__all__ = ["DocumentBatch", "ExampleBatch", "Ragged", "RowBatch", "concat_ragged", "concat_rows", "take_rows"]
+__all__ = ["DocumentBatch", "ExampleBatch", "Ragged", "RowBatch", "concat_ragged", "concat_rows", "slice_rows",
+           "take_rows"]
 
 
 @dataclass(frozen=True, eq=False)
